@@ -1,0 +1,246 @@
+"""JSON Schema repair, validation and example arguments.
+
+Catalogs in the wild say ``dict`` for ``object``, give ``required`` as a string, put ``required: true``
+on properties, or leave out ``type: object``. :func:`normalise_schema` repairs what has one obvious
+meaning, checks the result against its meta-schema, and raises :class:`SchemaError` naming the
+defect for the rest.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError as MetaSchemaError
+from jsonschema.validators import validator_for
+
+from graph_toucan.errors import SchemaError
+
+# Python / BFCL type names and their JSON Schema meaning.
+_TYPE_ALIASES = {
+    "dict": "object",
+    "map": "object",
+    "float": "number",
+    "double": "number",
+    "int": "integer",
+    "long": "integer",
+    "str": "string",
+    "bool": "boolean",
+    "list": "array",
+    "tuple": "array",
+    "none": "null",
+}
+_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions")
+
+
+def normalise_schema(raw: Any) -> tuple[dict[str, Any], list[str]]:
+    """Return ``(schema, repairs)`` for a tool's input schema, or raise :class:`SchemaError`.
+
+    >>> normalise_schema({"type": "dict", "properties": {"a": {"type": "int"}}, "required": "a"})[1]
+    ['type dict -> object', 'required given as a string, made a list', 'type int -> integer at a']
+    """
+    repairs: list[str] = []
+    if raw is None:
+        return {"type": "object", "properties": {}}, ["no input schema, used an empty object schema"]
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise SchemaError(f"input schema is a string that is not JSON ({exc.msg})") from None
+        repairs.append("schema given as a JSON string, parsed")
+    if not isinstance(raw, dict):
+        raise SchemaError(f"input schema must be a JSON object, got {type(raw).__name__}")
+    schema = copy.deepcopy(raw)
+    _repair_node(schema, "", repairs)
+    if "type" not in schema and ("properties" in schema or not schema):
+        schema["type"] = "object"
+        repairs.append("missing top-level type, set to object")
+    if schema.get("type") != "object":
+        raise SchemaError(f"input schema must describe an object of arguments, its type is {schema.get('type')!r}")
+    schema.setdefault("properties", {})
+    check_schema(schema)
+    return schema, repairs
+
+
+def check_schema(schema: dict[str, Any]) -> None:
+    """Validate ``schema`` against its declared meta-schema (2020-12 when it declares none)."""
+    cls = validator_for(schema, default=Draft202012Validator)
+    try:
+        cls.check_schema(schema)
+    except MetaSchemaError as exc:
+        where = "/".join(str(p) for p in exc.path) or "top level"
+        raise SchemaError(f"invalid JSON Schema at {where}: {exc.message}") from None
+
+
+def _repair_node(node: dict[str, Any], where: str, repairs: list[str]) -> None:
+    at = f" at {where}" if where else ""
+    typ = node.get("type")
+    if isinstance(typ, str) and typ.lower() in _TYPE_ALIASES:
+        node["type"] = _TYPE_ALIASES[typ.lower()]
+        repairs.append(f"type {typ} -> {node['type']}{at}")
+    elif isinstance(typ, str) and typ.lower() == "any":
+        del node["type"]
+        repairs.append(f"type any removed{at}")
+    elif isinstance(typ, str) and typ != typ.lower() and typ.lower() in Draft202012Validator.TYPE_CHECKER._type_checkers:
+        node["type"] = typ.lower()
+        repairs.append(f"type {typ} -> {typ.lower()}{at}")
+
+    props = node.get("properties")
+    if isinstance(props, list):  # [{"name": "x", "type": ...}, ...]
+        node["properties"] = {p["name"]: {k: v for k, v in p.items() if k != "name"} for p in props if "name" in p}
+        repairs.append(f"properties given as a list, made an object{at}")
+        props = node["properties"]
+    if isinstance(props, dict):
+        if "type" not in node:
+            node["type"] = "object"
+            if where:
+                repairs.append(f"missing type set to object{at}")
+        flagged = [k for k, v in props.items() if isinstance(v, dict) and isinstance(v.get("required"), bool)]
+        for name in flagged:  # draft-3 style `required: true` on the property itself
+            req = node.setdefault("required", [])
+            if props[name].pop("required") and isinstance(req, list) and name not in req:
+                req.append(name)
+        if flagged:
+            repairs.append(f"required flags on properties moved to a required list{at}")
+        _repair_required(node, at, repairs)
+
+    items = node.get("items")
+    if isinstance(items, dict):
+        _repair_node(items, f"{where}[]", repairs)
+    for key in _SUBSCHEMA_MAPS:
+        sub = node.get(key)
+        if isinstance(sub, dict):
+            for name, child in sub.items():
+                if isinstance(child, dict):
+                    _repair_node(child, f"{where}.{name}".lstrip("."), repairs)
+    for key in _SUBSCHEMA_LISTS:
+        for child in node.get(key) or []:
+            if isinstance(child, dict):
+                _repair_node(child, where, repairs)
+    extra = node.get("additionalProperties")
+    if isinstance(extra, dict):
+        _repair_node(extra, f"{where}.*", repairs)
+
+
+def _repair_required(node: dict[str, Any], at: str, repairs: list[str]) -> None:
+    required = node.get("required")
+    if required is None or isinstance(required, list) and all(isinstance(r, str) for r in required):
+        if isinstance(required, list) and len(set(required)) != len(required):
+            node["required"] = list(dict.fromkeys(required))
+            repairs.append(f"duplicate names removed from required{at}")
+        return
+    if isinstance(required, str):
+        node["required"] = [required]
+        repairs.append(f"required given as a string, made a list{at}")
+    elif isinstance(required, list):
+        node["required"] = [r for r in required if isinstance(r, str)]
+        repairs.append(f"non-string entries dropped from required{at}")
+    elif isinstance(required, bool):
+        del node["required"]
+        repairs.append(f"boolean required on an object removed{at}")
+    else:
+        raise SchemaError(f"required{at} must be a list of property names, got {type(required).__name__}")
+
+
+# Values for argument names that a probe call can use as they are.
+_NAMED_VALUES: dict[str, Any] = {
+    "timezone": "Europe/Paris",
+    "source_timezone": "Europe/Paris",
+    "target_timezone": "Asia/Tokyo",
+    "time": "14:30",
+    "city": "Paris",
+    "location": "Paris",
+    "country": "France",
+    "query": "weather in Paris",
+    "q": "weather in Paris",
+    "keyword": "weather",
+    "url": "https://example.com",
+    "email": "alice@example.com",
+    "language": "en",
+    "currency": "EUR",
+    "symbol": "AAPL",
+    "latitude": 48.8566,
+    "lat": 48.8566,
+    "longitude": 2.3522,
+    "lon": 2.3522,
+    "lng": 2.3522,
+    "repo_path": ".",
+    "path": ".",
+}
+_FORMAT_VALUES = {
+    "date": "2025-06-01",
+    "date-time": "2025-06-01T12:00:00Z",
+    "time": "12:00:00",
+    "email": "alice@example.com",
+    "uri": "https://example.com",
+    "url": "https://example.com",
+    "uuid": "123e4567-e89b-12d3-a456-426614174000",
+    "ipv4": "192.0.2.1",
+}
+
+
+def example_arguments(schema: dict[str, Any], *, include_optional: bool = False) -> dict[str, Any]:
+    """Sensible arguments for a tool, from its schema: examples, defaults, enums, formats, names.
+
+    Only required properties are filled unless ``include_optional``; the result is deterministic.
+
+    >>> example_arguments({"type": "object", "properties": {"timezone": {"type": "string"}},
+    ...                    "required": ["timezone"]})
+    {'timezone': 'Europe/Paris'}
+    """
+    props = schema.get("properties") or {}
+    required = set(schema.get("required") or [])
+    return {
+        name: example_value(sub if isinstance(sub, dict) else {}, name)
+        for name, sub in props.items()
+        if include_optional or name in required
+    }
+
+
+def example_value(schema: dict[str, Any], name: str = "") -> Any:
+    """One plausible value for ``schema``, preferring what the schema itself offers."""
+    for key in ("const", "default"):
+        if key in schema:
+            return schema[key]
+    if schema.get("examples"):
+        return schema["examples"][0]
+    if "example" in schema:
+        return schema["example"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf"):
+        options = [o for o in schema.get(key) or [] if isinstance(o, dict) and o.get("type") != "null"]
+        if options:
+            return example_value(options[0], name)
+    typ = schema.get("type")
+    if isinstance(typ, list):
+        typ = next((t for t in typ if t != "null"), "string")
+    lowered = name.lower()
+    if typ == "object" or (typ is None and "properties" in schema):
+        return example_arguments(schema)
+    if typ == "array":
+        item = schema.get("items") if isinstance(schema.get("items"), dict) else {"type": "string"}
+        singular = lowered[:-1] if lowered.endswith("s") else lowered
+        return [example_value(item, singular)] * max(1, int(schema.get("minItems", 1)))
+    if typ in ("integer", "number"):
+        low = schema.get("minimum", schema.get("exclusiveMinimum", 0))
+        value = _NAMED_VALUES.get(lowered)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value
+        high = schema.get("maximum")
+        pick = max(low + 1, min(5, high if high is not None else 5))
+        return int(pick) if typ == "integer" else float(pick)
+    if typ == "boolean":
+        return False
+    if typ == "null":
+        return None
+    if schema.get("format") in _FORMAT_VALUES:
+        return _FORMAT_VALUES[schema["format"]]
+    for key, value in _NAMED_VALUES.items():
+        if isinstance(value, str) and (lowered == key or lowered.endswith("_" + key)):
+            return value
+    text = "example"
+    return text.ljust(int(schema.get("minLength", 0)), "x")

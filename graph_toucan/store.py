@@ -1,0 +1,296 @@
+"""The workspace: one SQLite file (WAL, versioned migrations) holding every record.
+
+Rows are keyed by the records' content-hash ids, so writing the same record twice is a no-op and
+an interrupted job rerun simply completes. JSON columns hold dicts and lists; :class:`Store`
+turns rows back into records.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from graph_toucan.errors import StoreError
+from graph_toucan.records import LLMCall, Server, Tool, ToolExample
+
+DB_NAME = "graph_toucan.db"
+WORKSPACE_ENV = "GRAPH_TOUCAN_WORKSPACE"
+DEFAULT_WORKSPACE = "gt-workspace"
+
+_JSON_COLUMNS = {
+    "servers": ("secondary_labels",),
+    "tools": ("input_schema", "output_schema", "tags"),
+    "tool_examples": ("arguments", "result", "structured"),
+    "llm_calls": ("request",),
+}
+_BOOL_COLUMNS = {"tools": ("read_only",), "tool_examples": ("is_error",)}
+
+
+def _migration_1(db: sqlite_utils.Database) -> None:
+    db["servers"].create(
+        {
+            "id": str, "name": str, "qualified_name": str, "source": str, "status": str, "overview": str,
+            "primary_label": str, "secondary_labels": str, "custom_label": str, "usage_rank": int,
+            "usage_count": int, "license": str, "homepage": str, "repository_url": str,
+        },
+        pk="id",
+    )
+    db["tools"].create(
+        {
+            "id": str, "server_id": str, "server_name": str, "name": str, "description": str,
+            "input_schema": str, "output_schema": str, "tags": str, "tool_class": str, "category": str,
+            "source": str, "license": str, "read_only": int, "digest": str, "updated_at": float,
+        },
+        pk="id",
+        foreign_keys=[("server_id", "servers", "id")],
+    )
+    db["tools"].create_index(["server_id"])
+    db["tools"].create_index(["name"])
+    db["tools"].enable_fts(["name", "description", "server_name"], create_triggers=True, tokenize="porter")
+    db["tool_examples"].create(
+        {
+            "id": str, "tool_id": str, "arguments": str, "result": str, "structured": str, "is_error": int,
+            "error": str, "latency_s": float, "created_at": float,
+        },
+        pk="id",
+    )
+    db["tool_examples"].create_index(["tool_id"])
+    db["llm_calls"].create(
+        {
+            "id": int, "key": str, "task": str, "backend": str, "model": str, "request": str, "response": str,
+            "input_tokens": int, "output_tokens": int, "latency_s": float, "cost_usd": float, "error": str,
+            "run_id": str, "created_at": float,
+        },
+        pk="id",
+    )
+    db["llm_calls"].create_index(["key"])
+    db["runs"].create(
+        {"id": str, "command": str, "started_at": float, "finished_at": float, "status": str, "summary": str},
+        pk="id",
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1]
+
+
+@dataclass
+class UpsertCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __iadd__(self, other: UpsertCounts) -> UpsertCounts:
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        return self
+
+
+def resolve_workspace(workspace: str | os.PathLike[str] | None = None) -> Path:
+    """The workspace folder: the argument, else ``$GRAPH_TOUCAN_WORKSPACE``, else ``./gt-workspace``."""
+    return Path(workspace or os.environ.get(WORKSPACE_ENV) or DEFAULT_WORKSPACE)
+
+
+class Store:
+    """A workspace database. Open with :meth:`open`; safe to open from several processes (WAL)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            self.db = sqlite_utils.Database(conn)
+            self.db.enable_wal()
+            self._migrate()
+        except (OSError, sqlite3.DatabaseError) as exc:
+            raise StoreError(f"cannot open workspace database {self.path}: {exc}; check the path and permissions, "
+                             "or move a corrupt file aside") from None
+
+    @classmethod
+    def open(cls, workspace: str | os.PathLike[str] | None = None) -> Store:
+        return cls(resolve_workspace(workspace) / DB_NAME)
+
+    @property
+    def workspace(self) -> Path:
+        return self.path.parent
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    # -- schema -----------------------------------------------------------------------------------
+    @property
+    def version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def _migrate(self) -> None:
+        current = self.version
+        if current > len(MIGRATIONS):
+            raise StoreError(f"workspace {self.path} was written by a newer graph-toucan (schema {current}); upgrade")
+        for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
+            with self.transaction():
+                migration(self.db)
+                self.db.execute(f"PRAGMA user_version = {number}")
+
+    def transaction(self) -> sqlite3.Connection:
+        """``with store.transaction():`` groups writes so a kill leaves all or none of them."""
+        return _Transaction(self.db.conn)  # type: ignore[return-value]
+
+    # -- servers and tools ------------------------------------------------------------------------
+    def upsert_server(self, server: Server) -> bool:
+        """Write a server; returns True if it was new."""
+        new = not self._exists("servers", server.id)
+        self.db["servers"].upsert(server.model_dump(mode="json"), pk="id")
+        return new
+
+    def upsert_tools(self, tools: Iterable[Tool]) -> UpsertCounts:
+        """Write tools by id. Unchanged tools (same digest) are left as they are, annotations included;
+        a changed tool replaces the old row and its now stale annotations."""
+        tools = list(tools)
+        known = self._digests([t.id for t in tools])
+        counts = UpsertCounts()
+        rows = []
+        now = time.time()
+        for tool in tools:
+            if known.get(tool.id) == tool.digest:
+                counts.unchanged += 1
+                continue
+            counts.updated += tool.id in known
+            counts.new += tool.id not in known
+            rows.append(tool.model_dump(mode="json") | {"updated_at": now})
+        if rows:
+            self.db["tools"].upsert_all(rows, pk="id")
+        return counts
+
+    def update_tool(self, tool: Tool) -> None:
+        """Write a tool's annotations (same id, same digest)."""
+        self.db["tools"].upsert(tool.model_dump(mode="json") | {"updated_at": time.time()}, pk="id")
+
+    def _digests(self, ids: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(self.db.execute(f"select id, digest from tools where id in ({marks})", chunk).fetchall())
+        return found
+
+    def _exists(self, table: str, pk: str) -> bool:
+        return self.db.execute(f"select 1 from {table} where id = ?", [pk]).fetchone() is not None
+
+    def servers(self) -> list[Server]:
+        return [Server.model_validate(_drop(r, "id")) for r in self._rows("servers", order_by="name")]
+
+    def tools(self, *, search: str | None = None, server: str | None = None, limit: int | None = None) -> list[Tool]:
+        """Tools, optionally full-text searched (name, description, server) and filtered by server name or id."""
+        where, params = [], []
+        if server:
+            where.append("(server_name = ? or server_id = ?)")
+            params += [server, server]
+        if search:
+            ids = [r["id"] for r in self.db["tools"].search(search, columns=["id"], limit=10_000)]
+            if not ids:
+                return []
+            where.append(f"id in ({','.join('?' * len(ids))})")
+            params += ids
+        rows = self._rows("tools", where=" and ".join(where) or None, params=params, order_by="server_name, name",
+                          limit=limit)
+        return [_tool(r) for r in rows]
+
+    def get_tool(self, ref: str) -> Tool | None:
+        """A tool by id, by ``server/tool`` or by tool name when that name is unique."""
+        rows = list(self._rows("tools", where="id = ?", params=[ref]))
+        if not rows and "/" in ref:
+            server, _, name = ref.rpartition("/")
+            rows = list(self._rows("tools", where="server_name = ? and name = ?", params=[server, name]))
+        if not rows:
+            rows = list(self._rows("tools", where="name = ?", params=[ref]))
+        return _tool(rows[0]) if len(rows) == 1 else None
+
+    def count(self, table: str) -> int:
+        return self.db[table].count
+
+    # -- tool examples -----------------------------------------------------------------------------
+    def add_example(self, example: ToolExample) -> None:
+        row = example.model_dump(mode="json") | {"created_at": time.time()}
+        self.db["tool_examples"].upsert(row, pk="id")
+
+    def examples(self, tool_id: str) -> list[ToolExample]:
+        rows = self._rows("tool_examples", where="tool_id = ?", params=[tool_id], order_by="created_at")
+        return [ToolExample.model_validate(_drop(r, "id", "created_at")) for r in rows]
+
+    # -- LLM call log ------------------------------------------------------------------------------
+    def log_call(self, call: LLMCall) -> None:
+        self.db["llm_calls"].insert(call.model_dump(mode="json") | {"created_at": time.time()})
+
+    def cached_call(self, key: str) -> LLMCall | None:
+        """The newest successful call with this request key, if any."""
+        rows = list(self._rows("llm_calls", where="key = ? and error is null", params=[key], order_by="id desc",
+                               limit=1))
+        return LLMCall.model_validate(_drop(rows[0], "id", "created_at")) if rows else None
+
+    def calls(self, *, task: str | None = None) -> list[LLMCall]:
+        rows = self._rows("llm_calls", where="task = ?" if task else None, params=[task] if task else [],
+                          order_by="id")
+        return [LLMCall.model_validate(_drop(r, "id", "created_at")) for r in rows]
+
+    def call_stats(self) -> list[dict[str, Any]]:
+        """Calls grouped by task, backend and model: counts, failures, tokens, cost, latency."""
+        sql = """
+            select task, backend, model, count(*) as calls, sum(error is not null) as failures,
+                   sum(input_tokens) as input_tokens, sum(output_tokens) as output_tokens,
+                   round(sum(cost_usd), 6) as cost_usd, round(avg(latency_s), 3) as avg_latency_s
+            from llm_calls group by task, backend, model order by task, backend, model"""
+        return [dict(r) for r in self.db.query(sql)]
+
+    # -- runs ----------------------------------------------------------------------------------------
+    def record_run(self, run_id: str, command: str, status: str, started_at: float, summary: dict[str, Any]) -> None:
+        self.db["runs"].upsert(
+            {"id": run_id, "command": command, "started_at": started_at, "finished_at": time.time(),
+             "status": status, "summary": json.dumps(summary)},
+            pk="id",
+        )
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def _rows(self, table: str, *, where: str | None = None, params: list[Any] | None = None,
+              order_by: str | None = None, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        for row in self.db[table].rows_where(where, params or [], order_by=order_by, limit=limit):
+            for col in _JSON_COLUMNS.get(table, ()):
+                if isinstance(row.get(col), str):
+                    row[col] = json.loads(row[col])
+            for col in _BOOL_COLUMNS.get(table, ()):
+                if row.get(col) is not None:
+                    row[col] = bool(row[col])
+            yield row
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error; nests by doing nothing when already inside one."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.outer = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        if not self.conn.in_transaction:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.outer = True
+        return self.conn
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if self.outer:
+            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _drop(row: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in keys}
+
+
+def _tool(row: dict[str, Any]) -> Tool:
+    return Tool.model_validate(_drop(row, "id", "digest", "updated_at"))
