@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import copy
 import json
+from functools import cache
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError as MetaSchemaError
+from jsonschema.exceptions import best_match
+from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 
 from graph_toucan.errors import SchemaError
@@ -59,7 +61,9 @@ def normalise_schema(raw: Any) -> tuple[dict[str, Any], list[str]]:
         schema["type"] = "object"
         repairs.append("missing top-level type, set to object")
     if schema.get("type") != "object":
-        raise SchemaError(f"input schema must describe an object of arguments, its type is {schema.get('type')!r}")
+        raise SchemaError(
+            f"input schema must describe an object of arguments, its type is {schema.get('type')!r}"
+        )
     schema.setdefault("properties", {})
     check_schema(schema)
     return schema, repairs
@@ -67,12 +71,19 @@ def normalise_schema(raw: Any) -> tuple[dict[str, Any], list[str]]:
 
 def check_schema(schema: dict[str, Any]) -> None:
     """Validate ``schema`` against its declared meta-schema (2020-12 when it declares none)."""
-    cls = validator_for(schema, default=Draft202012Validator)
-    try:
-        cls.check_schema(schema)
-    except MetaSchemaError as exc:
-        where = "/".join(str(p) for p in exc.path) or "top level"
-        raise SchemaError(f"invalid JSON Schema at {where}: {exc.message}") from None
+    error = best_match(
+        _meta_validator(validator_for(schema, default=Draft202012Validator)).iter_errors(schema)
+    )
+    if error is not None:
+        where = "/".join(str(p) for p in error.path) or "top level"
+        raise SchemaError(f"invalid JSON Schema at {where}: {error.message}")
+
+
+@cache
+def _meta_validator(cls: type[Validator]) -> Validator:
+    """One validator per meta-schema, built once: ``check_schema`` rebuilds it on every call."""
+    meta = validator_for(cls.META_SCHEMA, default=cls)
+    return meta(cls.META_SCHEMA, format_checker=cls.FORMAT_CHECKER)
 
 
 def _repair_node(node: dict[str, Any], where: str, repairs: list[str]) -> None:
@@ -84,13 +95,19 @@ def _repair_node(node: dict[str, Any], where: str, repairs: list[str]) -> None:
     elif isinstance(typ, str) and typ.lower() == "any":
         del node["type"]
         repairs.append(f"type any removed{at}")
-    elif isinstance(typ, str) and typ != typ.lower() and typ.lower() in Draft202012Validator.TYPE_CHECKER._type_checkers:
+    elif (
+        isinstance(typ, str)
+        and typ != typ.lower()
+        and typ.lower() in Draft202012Validator.TYPE_CHECKER._type_checkers
+    ):
         node["type"] = typ.lower()
         repairs.append(f"type {typ} -> {typ.lower()}{at}")
 
     props = node.get("properties")
     if isinstance(props, list):  # [{"name": "x", "type": ...}, ...]
-        node["properties"] = {p["name"]: {k: v for k, v in p.items() if k != "name"} for p in props if "name" in p}
+        node["properties"] = {
+            p["name"]: {k: v for k, v in p.items() if k != "name"} for p in props if "name" in p
+        }
         repairs.append(f"properties given as a list, made an object{at}")
         props = node["properties"]
     if isinstance(props, dict):
@@ -127,7 +144,7 @@ def _repair_node(node: dict[str, Any], where: str, repairs: list[str]) -> None:
 
 def _repair_required(node: dict[str, Any], at: str, repairs: list[str]) -> None:
     required = node.get("required")
-    if required is None or isinstance(required, list) and all(isinstance(r, str) for r in required):
+    if required is None or (isinstance(required, list) and all(isinstance(r, str) for r in required)):
         if isinstance(required, list) and len(set(required)) != len(required):
             node["required"] = list(dict.fromkeys(required))
             repairs.append(f"duplicate names removed from required{at}")

@@ -37,17 +37,40 @@ _BOOL_COLUMNS = {"tools": ("read_only",), "tool_examples": ("is_error",)}
 def _migration_1(db: sqlite_utils.Database) -> None:
     db["servers"].create(
         {
-            "id": str, "name": str, "qualified_name": str, "source": str, "status": str, "overview": str,
-            "primary_label": str, "secondary_labels": str, "custom_label": str, "usage_rank": int,
-            "usage_count": int, "license": str, "homepage": str, "repository_url": str,
+            "id": str,
+            "name": str,
+            "qualified_name": str,
+            "source": str,
+            "status": str,
+            "overview": str,
+            "primary_label": str,
+            "secondary_labels": str,
+            "custom_label": str,
+            "usage_rank": int,
+            "usage_count": int,
+            "license": str,
+            "homepage": str,
+            "repository_url": str,
         },
         pk="id",
     )
     db["tools"].create(
         {
-            "id": str, "server_id": str, "server_name": str, "name": str, "description": str,
-            "input_schema": str, "output_schema": str, "tags": str, "tool_class": str, "category": str,
-            "source": str, "license": str, "read_only": int, "digest": str, "updated_at": float,
+            "id": str,
+            "server_id": str,
+            "server_name": str,
+            "name": str,
+            "description": str,
+            "input_schema": str,
+            "output_schema": str,
+            "tags": str,
+            "tool_class": str,
+            "category": str,
+            "source": str,
+            "license": str,
+            "read_only": int,
+            "digest": str,
+            "updated_at": float,
         },
         pk="id",
         foreign_keys=[("server_id", "servers", "id")],
@@ -57,17 +80,35 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     db["tools"].enable_fts(["name", "description", "server_name"], create_triggers=True, tokenize="porter")
     db["tool_examples"].create(
         {
-            "id": str, "tool_id": str, "arguments": str, "result": str, "structured": str, "is_error": int,
-            "error": str, "latency_s": float, "created_at": float,
+            "id": str,
+            "tool_id": str,
+            "arguments": str,
+            "result": str,
+            "structured": str,
+            "is_error": int,
+            "error": str,
+            "latency_s": float,
+            "created_at": float,
         },
         pk="id",
     )
     db["tool_examples"].create_index(["tool_id"])
     db["llm_calls"].create(
         {
-            "id": int, "key": str, "task": str, "backend": str, "model": str, "request": str, "response": str,
-            "input_tokens": int, "output_tokens": int, "latency_s": float, "cost_usd": float, "error": str,
-            "run_id": str, "created_at": float,
+            "id": int,
+            "key": str,
+            "task": str,
+            "backend": str,
+            "model": str,
+            "request": str,
+            "response": str,
+            "input_tokens": int,
+            "output_tokens": int,
+            "latency_s": float,
+            "cost_usd": float,
+            "error": str,
+            "run_id": str,
+            "created_at": float,
         },
         pk="id",
     )
@@ -111,8 +152,10 @@ class Store:
             self.db.enable_wal()
             self._migrate()
         except (OSError, sqlite3.DatabaseError) as exc:
-            raise StoreError(f"cannot open workspace database {self.path}: {exc}; check the path and permissions, "
-                             "or move a corrupt file aside") from None
+            raise StoreError(
+                f"cannot open workspace database {self.path}: {exc}; check the path and permissions, "
+                "or move a corrupt file aside"
+            ) from None
 
     @classmethod
     def open(cls, workspace: str | os.PathLike[str] | None = None) -> Store:
@@ -133,7 +176,9 @@ class Store:
     def _migrate(self) -> None:
         current = self.version
         if current > len(MIGRATIONS):
-            raise StoreError(f"workspace {self.path} was written by a newer graph-toucan (schema {current}); upgrade")
+            raise StoreError(
+                f"workspace {self.path} was written by a newer graph-toucan (schema {current}); upgrade"
+            )
         for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
             with self.transaction():
                 migration(self.db)
@@ -147,7 +192,7 @@ class Store:
     def upsert_server(self, server: Server) -> bool:
         """Write a server; returns True if it was new."""
         new = not self._exists("servers", server.id)
-        self.db["servers"].upsert(server.model_dump(mode="json"), pk="id")
+        self.db["servers"].upsert(_encode("servers", server.model_dump(mode="json")), pk="id")
         return new
 
     def upsert_tools(self, tools: Iterable[Tool]) -> UpsertCounts:
@@ -164,21 +209,25 @@ class Store:
                 continue
             counts.updated += tool.id in known
             counts.new += tool.id not in known
-            rows.append(tool.model_dump(mode="json") | {"updated_at": now})
+            rows.append(_encode("tools", tool.model_dump(mode="json") | {"updated_at": now}))
         if rows:
             self.db["tools"].upsert_all(rows, pk="id")
         return counts
 
     def update_tool(self, tool: Tool) -> None:
         """Write a tool's annotations (same id, same digest)."""
-        self.db["tools"].upsert(tool.model_dump(mode="json") | {"updated_at": time.time()}, pk="id")
+        self.db["tools"].upsert(
+            _encode("tools", tool.model_dump(mode="json") | {"updated_at": time.time()}), pk="id"
+        )
 
     def _digests(self, ids: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            found.update(self.db.execute(f"select id, digest from tools where id in ({marks})", chunk).fetchall())
+            found.update(
+                self.db.execute(f"select id, digest from tools where id in ({marks})", chunk).fetchall()
+            )
         return found
 
     def _exists(self, table: str, pk: str) -> bool:
@@ -187,7 +236,9 @@ class Store:
     def servers(self) -> list[Server]:
         return [Server.model_validate(_drop(r, "id")) for r in self._rows("servers", order_by="name")]
 
-    def tools(self, *, search: str | None = None, server: str | None = None, limit: int | None = None) -> list[Tool]:
+    def tools(
+        self, *, search: str | None = None, server: str | None = None, limit: int | None = None
+    ) -> list[Tool]:
         """Tools, optionally full-text searched (name, description, server) and filtered by server name or id."""
         where, params = [], []
         if server:
@@ -199,8 +250,13 @@ class Store:
                 return []
             where.append(f"id in ({','.join('?' * len(ids))})")
             params += ids
-        rows = self._rows("tools", where=" and ".join(where) or None, params=params, order_by="server_name, name",
-                          limit=limit)
+        rows = self._rows(
+            "tools",
+            where=" and ".join(where) or None,
+            params=params,
+            order_by="server_name, name",
+            limit=limit,
+        )
         return [_tool(r) for r in rows]
 
     def get_tool(self, ref: str) -> Tool | None:
@@ -218,7 +274,7 @@ class Store:
 
     # -- tool examples -----------------------------------------------------------------------------
     def add_example(self, example: ToolExample) -> None:
-        row = example.model_dump(mode="json") | {"created_at": time.time()}
+        row = _encode("tool_examples", example.model_dump(mode="json") | {"created_at": time.time()})
         self.db["tool_examples"].upsert(row, pk="id")
 
     def examples(self, tool_id: str) -> list[ToolExample]:
@@ -227,17 +283,23 @@ class Store:
 
     # -- LLM call log ------------------------------------------------------------------------------
     def log_call(self, call: LLMCall) -> None:
-        self.db["llm_calls"].insert(call.model_dump(mode="json") | {"created_at": time.time()})
+        self.db["llm_calls"].insert(
+            _encode("llm_calls", call.model_dump(mode="json") | {"created_at": time.time()})
+        )
 
     def cached_call(self, key: str) -> LLMCall | None:
         """The newest successful call with this request key, if any."""
-        rows = list(self._rows("llm_calls", where="key = ? and error is null", params=[key], order_by="id desc",
-                               limit=1))
+        rows = list(
+            self._rows(
+                "llm_calls", where="key = ? and error is null", params=[key], order_by="id desc", limit=1
+            )
+        )
         return LLMCall.model_validate(_drop(rows[0], "id", "created_at")) if rows else None
 
     def calls(self, *, task: str | None = None) -> list[LLMCall]:
-        rows = self._rows("llm_calls", where="task = ?" if task else None, params=[task] if task else [],
-                          order_by="id")
+        rows = self._rows(
+            "llm_calls", where="task = ?" if task else None, params=[task] if task else [], order_by="id"
+        )
         return [LLMCall.model_validate(_drop(r, "id", "created_at")) for r in rows]
 
     def call_stats(self) -> list[dict[str, Any]]:
@@ -250,16 +312,31 @@ class Store:
         return [dict(r) for r in self.db.query(sql)]
 
     # -- runs ----------------------------------------------------------------------------------------
-    def record_run(self, run_id: str, command: str, status: str, started_at: float, summary: dict[str, Any]) -> None:
+    def record_run(
+        self, run_id: str, command: str, status: str, started_at: float, summary: dict[str, Any]
+    ) -> None:
         self.db["runs"].upsert(
-            {"id": run_id, "command": command, "started_at": started_at, "finished_at": time.time(),
-             "status": status, "summary": json.dumps(summary)},
+            {
+                "id": run_id,
+                "command": command,
+                "started_at": started_at,
+                "finished_at": time.time(),
+                "status": status,
+                "summary": json.dumps(summary),
+            },
             pk="id",
         )
 
     # -- helpers -----------------------------------------------------------------------------------
-    def _rows(self, table: str, *, where: str | None = None, params: list[Any] | None = None,
-              order_by: str | None = None, limit: int | None = None) -> Iterator[dict[str, Any]]:
+    def _rows(
+        self,
+        table: str,
+        *,
+        where: str | None = None,
+        params: list[Any] | None = None,
+        order_by: str | None = None,
+        limit: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
         for row in self.db[table].rows_where(where, params or [], order_by=order_by, limit=limit):
             for col in _JSON_COLUMNS.get(table, ()):
                 if isinstance(row.get(col), str):
@@ -286,6 +363,14 @@ class _Transaction:
     def __exit__(self, exc_type: object, *_: object) -> None:
         if self.outer:
             self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _encode(table: str, row: dict[str, Any]) -> dict[str, Any]:
+    """JSON columns as JSON text (a plain string result must round-trip as a string, not as raw text)."""
+    for col in _JSON_COLUMNS.get(table, ()):
+        if row.get(col) is not None:
+            row[col] = json.dumps(row[col], ensure_ascii=False)
+    return row
 
 
 def _drop(row: dict[str, Any], *keys: str) -> dict[str, Any]:

@@ -14,6 +14,19 @@ from graph_toucan.llm.pricing import PriceTable
 from graph_toucan.llm.task import TASKS, OutputParseError, Task, extract_json
 
 __all__ = [
-    "LLM", "TASKS", "AnthropicBackend", "Backend", "Budget", "Completion", "OfflineBackend", "OpenAIBackend",
-    "OutputParseError", "PriceTable", "RunStats", "ScriptedBackend", "Task", "extract_json", "make_backend",
+    "LLM",
+    "TASKS",
+    "AnthropicBackend",
+    "Backend",
+    "Budget",
+    "Completion",
+    "OfflineBackend",
+    "OpenAIBackend",
+    "OutputParseError",
+    "PriceTable",
+    "RunStats",
+    "ScriptedBackend",
+    "Task",
+    "extract_json",
+    "make_backend",
 ]

@@ -95,7 +95,9 @@ def _status_error(exc: Exception, provider: str) -> LLMError:
                 retry_after = None
         return TransientLLMError(f"{provider} answered HTTP {status}", retry_after=retry_after)
     if status in (401, 403):
-        return LLMConfigError(f"{provider} refused the API key (HTTP {status}); check the key for this backend")
+        return LLMConfigError(
+            f"{provider} refused the API key (HTTP {status}); check the key for this backend"
+        )
     return LLMError(f"{provider} rejected the request (HTTP {status}): {exc}")
 
 
@@ -104,12 +106,15 @@ class AnthropicBackend(Backend):
 
     name = "anthropic"
 
-    def __init__(self, model: str, *, api_key: str | None = None, base_url: str | None = None,
-                 timeout: float = 120.0) -> None:
+    def __init__(
+        self, model: str, *, api_key: str | None = None, base_url: str | None = None, timeout: float = 120.0
+    ) -> None:
         super().__init__(model)
         key = api_key or os.environ.get("ANTHROPIC_API_KEY")
         if not key:
-            raise LLMConfigError("the anthropic teacher needs ANTHROPIC_API_KEY; set it, or use --teacher offline")
+            raise LLMConfigError(
+                "the anthropic teacher needs ANTHROPIC_API_KEY; set it, or use --teacher offline"
+            )
         self.client = anthropic.AsyncAnthropic(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
 
     async def complete(self, request: Request) -> Completion:
@@ -138,8 +143,9 @@ class OpenAIBackend(Backend):
 
     name = "openai"
 
-    def __init__(self, model: str, *, api_key: str | None = None, base_url: str | None = None,
-                 timeout: float = 120.0) -> None:
+    def __init__(
+        self, model: str, *, api_key: str | None = None, base_url: str | None = None, timeout: float = 120.0
+    ) -> None:
         super().__init__(model)
         base_url = base_url or os.environ.get("OPENAI_BASE_URL")
         key = api_key or os.environ.get("OPENAI_API_KEY") or ("unused" if base_url else None)
@@ -162,7 +168,9 @@ class OpenAIBackend(Backend):
                 raise TransientLLMError("openai returned a malformed body: no choices")
             text = response.choices[0].message.content or ""
             usage = response.usage
-            return Completion(text, usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
+            return Completion(
+                text, usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0
+            )
         except openai.APIError as exc:
             raise _status_error(exc, "openai") from None
         except (ValueError, TypeError, AttributeError) as exc:
@@ -172,8 +180,9 @@ class OpenAIBackend(Backend):
         await self.client.close()
 
 
-def make_backend(teacher: str, *, api_key: str | None = None, base_url: str | None = None,
-                 timeout: float = 120.0) -> Backend:
+def make_backend(
+    teacher: str, *, api_key: str | None = None, base_url: str | None = None, timeout: float = 120.0
+) -> Backend:
     """A backend from a teacher name: ``offline``, ``anthropic/MODEL`` or ``openai/MODEL``."""
     provider, _, model = teacher.partition("/")
     if provider == "offline":
@@ -181,8 +190,10 @@ def make_backend(teacher: str, *, api_key: str | None = None, base_url: str | No
     if provider == "scripted":
         raise LLMConfigError("the scripted teacher is for tests: build ScriptedBackend([...]) in Python")
     if not model:
-        raise LLMConfigError(f"teacher {teacher!r} names no model; write it as {provider}/MODEL, "
-                             "e.g. anthropic/claude-sonnet-4-5 or openai/gpt-4.1")
+        raise LLMConfigError(
+            f"teacher {teacher!r} names no model; write it as {provider}/MODEL, "
+            "e.g. anthropic/claude-sonnet-4-5 or openai/gpt-4.1"
+        )
     if provider == "anthropic":
         return AnthropicBackend(model, api_key=api_key, base_url=base_url, timeout=timeout)
     if provider == "openai":

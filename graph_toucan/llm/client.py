@@ -33,11 +33,15 @@ class Budget:
 
     def check(self) -> None:
         if self.max_calls is not None and self.calls >= self.max_calls:
-            raise BudgetExceeded(f"budget of {self.max_calls} LLM calls spent; rerun to continue "
-                                 "(answers already given are served from the call log for free)")
+            raise BudgetExceeded(
+                f"budget of {self.max_calls} LLM calls spent; rerun to continue "
+                "(answers already given are served from the call log for free)"
+            )
         if self.max_cost_usd is not None and self.cost_usd >= self.max_cost_usd:
-            raise BudgetExceeded(f"budget of ${self.max_cost_usd:.2f} spent (${self.cost_usd:.4f}); rerun to "
-                                 "continue (answers already given are served from the call log for free)")
+            raise BudgetExceeded(
+                f"budget of ${self.max_cost_usd:.2f} spent (${self.cost_usd:.4f}); rerun to "
+                "continue (answers already given are served from the call log for free)"
+            )
 
 
 @dataclass
@@ -80,9 +84,15 @@ class LLM:
         self.stats = RunStats()
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._inflight: dict[str, asyncio.Lock] = {}
-        if self.budget.max_cost_usd is not None and not backend.offline and self.prices.lookup(backend.model) is None:
-            raise LLMConfigError(f"no price known for model {backend.model!r}, so a dollar budget cannot be kept; "
-                                 "add it with --prices FILE or drop --max-cost")
+        if (
+            self.budget.max_cost_usd is not None
+            and not backend.offline
+            and self.prices.lookup(backend.model) is None
+        ):
+            raise LLMConfigError(
+                f"no price known for model {backend.model!r}, so a dollar budget cannot be kept; "
+                "add it with --prices FILE or drop --max-cost"
+            )
 
     @property
     def teacher(self) -> str:
@@ -99,15 +109,22 @@ class LLM:
         messages: list[dict[str, str]] = [{"role": "user", "content": prompt.user}]
         errors: list[str] = []
         for _attempt in range(self.parse_retries + 1):
-            request = {"system": prompt.system, "messages": messages, "max_tokens": task.max_tokens,
-                       "temperature": task.temperature}
+            request = {
+                "system": prompt.system,
+                "messages": messages,
+                "max_tokens": task.max_tokens,
+                "temperature": task.temperature,
+            }
             text = await self._complete(task.name, request)
             try:
                 return task.parse(text)
             except OutputParseError as exc:
                 errors.append(str(exc))
-                messages = [*messages, {"role": "assistant", "content": text},
-                            {"role": "user", "content": feedback(exc)}]
+                messages = [
+                    *messages,
+                    {"role": "assistant", "content": text},
+                    {"role": "user", "content": feedback(exc)},
+                ]
         reason = f"task {task.name}: the answer never validated after {len(errors)} attempts: {errors[-1]}"
         self._log(task.name, {"inputs": data, "attempts": len(errors)}, error=reason)
         self.stats.failures += 1
@@ -122,8 +139,13 @@ class LLM:
             return task.output.model_validate_json(cached.response)
         started = time.perf_counter()
         result = task.offline(data)
-        self._log(task.name, request, key=key, completion=Completion(result.model_dump_json()),
-                  latency=time.perf_counter() - started)
+        self._log(
+            task.name,
+            request,
+            key=key,
+            completion=Completion(result.model_dump_json()),
+            latency=time.perf_counter() - started,
+        )
         self.stats.calls += 1
         return result
 
@@ -164,30 +186,47 @@ class LLM:
             self.stats.input_tokens += completion.input_tokens
             self.stats.output_tokens += completion.output_tokens
             self.stats.cost_usd += cost
-            self._log(task, request, key=key, completion=completion, cost=cost, latency=time.perf_counter() - started)
+            self._log(
+                task,
+                request,
+                key=key,
+                completion=completion,
+                cost=cost,
+                latency=time.perf_counter() - started,
+            )
             return completion.text
         raise AssertionError("unreachable")
 
     def _key(self, task: str, request: dict[str, Any]) -> str:
         return content_id(self.backend.name, self.backend.model, task, request, length=32)
 
-    def _log(self, task: str, request: dict[str, Any], *, key: str | None = None,
-             completion: Completion | None = None, error: str | None = None, cost: float = 0.0,
-             latency: float = 0.0) -> None:
-        self.store.log_call(LLMCall(
-            key=key or content_id("failure", canonical_json(request), length=32),
-            task=task,
-            backend=self.backend.name,
-            model=self.backend.model,
-            request=request,
-            response=completion.text if completion else None,
-            input_tokens=completion.input_tokens if completion else 0,
-            output_tokens=completion.output_tokens if completion else 0,
-            latency_s=round(latency, 4),
-            cost_usd=cost,
-            error=error,
-            run_id=self.run_id,
-        ))
+    def _log(
+        self,
+        task: str,
+        request: dict[str, Any],
+        *,
+        key: str | None = None,
+        completion: Completion | None = None,
+        error: str | None = None,
+        cost: float = 0.0,
+        latency: float = 0.0,
+    ) -> None:
+        self.store.log_call(
+            LLMCall(
+                key=key or content_id("failure", canonical_json(request), length=32),
+                task=task,
+                backend=self.backend.name,
+                model=self.backend.model,
+                request=request,
+                response=completion.text if completion else None,
+                input_tokens=completion.input_tokens if completion else 0,
+                output_tokens=completion.output_tokens if completion else 0,
+                latency_s=round(latency, 4),
+                cost_usd=cost,
+                error=error,
+                run_id=self.run_id,
+            )
+        )
 
     async def aclose(self) -> None:
         await self.backend.aclose()

@@ -52,11 +52,16 @@ class Task(Generic[O]):
         try:
             body = _environment().get_template(f"{self.name}.md").render(**inputs)
         except jinja2.TemplateNotFound:
-            raise GraphToucanError(f"task {self.name} has no prompt template prompts/{self.name}.md") from None
+            raise GraphToucanError(
+                f"task {self.name} has no prompt template prompts/{self.name}.md"
+            ) from None
         except jinja2.UndefinedError as exc:
             raise GraphToucanError(f"task {self.name} was given incomplete inputs: {exc.message}") from None
         schema = json.dumps(self.output.model_json_schema(), indent=1)
-        return Prompt(SYSTEM_PROMPT, f"{body.strip()}\n\nAnswer with one JSON object valid against this JSON Schema:\n{schema}")
+        return Prompt(
+            SYSTEM_PROMPT,
+            f"{body.strip()}\n\nAnswer with one JSON object valid against this JSON Schema:\n{schema}",
+        )
 
     def parse(self, text: str) -> O:
         """Validate the model's text as the output model; :class:`OutputParseError` says what is wrong."""

@@ -1,0 +1,451 @@
+"""Catalog import: TOUCAN's crawled Smithery catalog (folder or JSONL), OpenAI tools lists, MCP
+``tools/list`` results and BFCL function docs, into the workspace.
+
+Every reader yields :class:`CatalogEntry` objects (a server and its raw tools) or :class:`ImportIssue`
+for what it could not read; :func:`import_entries` repairs and validates schemas and writes the rest.
+A bad entry never stops an import: it is skipped with an issue naming file, server, tool and defect.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from graph_toucan.errors import CatalogError, SchemaError
+from graph_toucan.records import Server, ServerStatus, Tool
+from graph_toucan.schema import normalise_schema
+from graph_toucan.store import Store, UpsertCounts
+
+FORMATS = ("toucan", "toucan-jsonl", "openai", "mcp", "bfcl")
+_TOUCAN_PREFIX = {"tf_": ServerStatus.TOOLS_INVALID, "cf_": ServerStatus.CONNECT_FAILED}
+
+
+@dataclass
+class ImportIssue:
+    file: str
+    problem: str
+    server: str | None = None
+    tool: str | None = None
+
+    def __str__(self) -> str:
+        where = " / ".join(x for x in (self.file, self.server, self.tool) if x)
+        return f"{where}: {self.problem}"
+
+
+@dataclass
+class CatalogEntry:
+    """One server as a source describes it; tools are raw dicts with name, description, input_schema
+    (and optionally output_schema, read_only)."""
+
+    server: Server
+    tools: list[dict[str, Any]]
+    file: str
+
+
+@dataclass
+class ImportReport:
+    servers: int = 0
+    tools_read: int = 0
+    counts: UpsertCounts = field(default_factory=UpsertCounts)
+    repaired: list[ImportIssue] = field(default_factory=list)
+    skipped: list[ImportIssue] = field(default_factory=list)
+    unprobed: list[ImportIssue] = field(default_factory=list)
+    examples: int = 0
+
+    @property
+    def imported(self) -> int:
+        return self.counts.new + self.counts.updated + self.counts.unchanged
+
+    def merge(self, other: ImportReport) -> None:
+        self.servers += other.servers
+        self.tools_read += other.tools_read
+        self.counts += other.counts
+        self.repaired += other.repaired
+        self.skipped += other.skipped
+        self.unprobed += other.unprobed
+        self.examples += other.examples
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "servers": self.servers,
+            "tools_read": self.tools_read,
+            "imported": self.imported,
+            "new": self.counts.new,
+            "updated": self.counts.updated,
+            "unchanged": self.counts.unchanged,
+            "repaired": len(self.repaired),
+            "skipped": len(self.skipped),
+            "examples": self.examples,
+            "repairs": [str(i) for i in self.repaired],
+            "skips": [str(i) for i in self.skipped],
+            "unprobed": [str(i) for i in self.unprobed],
+        }
+
+
+# -- readers -------------------------------------------------------------------------------------
+
+
+def _to_int(value: Any) -> int | None:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.replace(",", "").strip().isdigit():
+        return int(value.replace(",", ""))
+    return None
+
+
+def _toucan_status(file_name: str, labels: dict[str, Any]) -> ServerStatus:
+    for prefix, status in _TOUCAN_PREFIX.items():
+        if file_name.startswith(prefix):
+            return status
+    if labels.get("is_connected") is False:
+        return ServerStatus.CONNECT_FAILED
+    if labels.get("is_remote_tool_valid") is False:
+        return ServerStatus.TOOLS_INVALID
+    return ServerStatus.USABLE
+
+
+def _toucan_server(status: ServerStatus, fields: dict[str, Any]) -> Server:
+    return Server(
+        name=fields.get("server_name") or fields.get("name") or fields["qualified_name"],
+        qualified_name=fields["qualified_name"],
+        source="toucan",
+        status=status,
+        overview=fields.get("overview") or "",
+        primary_label=fields.get("primary_label"),
+        secondary_labels=fields.get("secondary_labels") or [],
+        custom_label=fields.get("custom_label"),
+        usage_rank=_to_int(fields.get("rank_by_usage")),
+        usage_count=_to_int(fields.get("usage_count")),
+        license=fields.get("license") or None,
+        homepage=fields.get("homepage") or None,
+        repository_url=fields.get("repository_url") or None,
+    )
+
+
+def _crawled_only(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A connect-failed server's tools come from its web page: no input schema to import."""
+    return [
+        {
+            "name": t.get("name"),
+            "description": t.get("description"),
+            "input_schema": None,
+            "_no_schema": "only crawled from the Smithery page, no live input schema",
+        }
+        for t in tools
+    ]
+
+
+def read_toucan_folder(folder: Path, statuses: set[ServerStatus]) -> Iterator[CatalogEntry | ImportIssue]:
+    """TOUCAN's ``mcp_servers/*.json``: one server per file, status from the file prefix and labels."""
+    for path in sorted(folder.glob("*.json")):
+        prefix_status = next((s for p, s in _TOUCAN_PREFIX.items() if path.name.startswith(p)), None)
+        if prefix_status is not None and prefix_status not in statuses:
+            continue  # skip without parsing: most of the folder is not usable
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            labels = data.get("labels") or {}
+            meta = data["metadata"]
+            crawled = meta.get("server_info_crawled") or {}
+            status = _toucan_status(path.name, labels)
+            if status not in statuses:
+                continue
+            remote = meta.get("remote_server_response") or {}
+            server = _toucan_server(
+                status,
+                {
+                    **crawled,
+                    **labels,
+                    "server_name": meta.get("server_name") or crawled.get("name"),
+                    "qualified_name": crawled.get("author") or crawled.get("name") or path.stem,
+                    "rank_by_usage": meta.get("rank_by_usage"),
+                    "usage_count": meta.get("usage_count") or crawled.get("usage_count"),
+                },
+            )
+            if status is ServerStatus.CONNECT_FAILED:
+                tools = _crawled_only(crawled.get("tools") or [])
+            else:
+                tools = [
+                    {
+                        "name": t.get("name"),
+                        "description": t.get("description"),
+                        "input_schema": t.get("input_schema"),
+                        "annotations": t.get("annotations"),
+                    }
+                    for t in remote.get("tools") or []
+                ]
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            yield ImportIssue(path.name, f"not readable JSON ({exc}); fix or remove the file")
+            continue
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            yield ImportIssue(path.name, f"not a TOUCAN server file (missing or wrong field: {exc})")
+            continue
+        yield CatalogEntry(server, tools, path.name)
+
+
+def read_toucan_jsonl(path: Path, statuses: set[ServerStatus]) -> Iterator[CatalogEntry | ImportIssue]:
+    """TOUCAN's derived ``toucan_server_catalog.jsonl``: one server per line."""
+    for number, line in _lines(path):
+        where = f"{path.name}:{number}"
+        try:
+            row = json.loads(line)
+            status = ServerStatus(row.get("status", "usable"))
+            if status not in statuses:
+                continue
+            server = _toucan_server(status, row)
+            tools = [
+                {
+                    "name": t.get("name"),
+                    "description": t.get("description"),
+                    "input_schema": t.get("input_schema"),
+                    **(
+                        {"_no_schema": "only crawled parameters, no JSON schema"}
+                        if "input_schema" not in t
+                        else {}
+                    ),
+                }
+                for t in row.get("tools") or []
+            ]
+        except json.JSONDecodeError as exc:
+            yield ImportIssue(where, f"not JSON ({exc.msg} at column {exc.colno})")
+            continue
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            yield ImportIssue(where, f"not a TOUCAN catalog line (missing or wrong field: {exc})")
+            continue
+        yield CatalogEntry(server, tools, where)
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                yield number, line
+
+
+def _plain_server(name: str, source: str) -> Server:
+    return Server(name=name, qualified_name=name, source=source, status=ServerStatus.USABLE)
+
+
+def read_openai_tools(path: Path, server_name: str) -> Iterator[CatalogEntry | ImportIssue]:
+    """``[{"type": "function", "function": {name, description, parameters}}]`` (or ``{"tools": [...]}``)."""
+    data = _load_json(path)
+    items = data.get("tools") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise CatalogError(
+            f"{path}: an OpenAI tools file is a JSON list of {{'type': 'function', 'function': ...}}"
+        )
+    tools = []
+    for item in items:
+        fn = item.get("function", item) if isinstance(item, dict) else {}
+        tools.append(
+            {
+                "name": fn.get("name"),
+                "description": fn.get("description"),
+                "input_schema": fn.get("parameters", {"type": "object", "properties": {}}),
+            }
+        )
+    yield CatalogEntry(_plain_server(server_name, "openai"), tools, path.name)
+
+
+def read_mcp_tools_list(path: Path, server_name: str) -> Iterator[CatalogEntry | ImportIssue]:
+    """An MCP ``tools/list`` result: ``{"tools": [{name, description, inputSchema, outputSchema?}]}``."""
+    data = _load_json(path)
+    data = data.get("result", data) if isinstance(data, dict) else data  # a whole JSON-RPC response
+    if not isinstance(data, dict) or not isinstance(data.get("tools"), list):
+        raise CatalogError(f'{path}: an MCP tools/list result is {{"tools": [...]}}')
+    tools = [
+        {
+            "name": t.get("name"),
+            "description": t.get("description"),
+            "input_schema": t.get("inputSchema"),
+            "output_schema": t.get("outputSchema"),
+            "read_only": (t.get("annotations") or {}).get("readOnlyHint"),
+        }
+        if isinstance(t, dict)
+        else {}
+        for t in data["tools"]
+    ]
+    yield CatalogEntry(_plain_server(server_name, "mcp-list"), tools, path.name)
+
+
+def read_bfcl(path: Path, server_name: str) -> Iterator[CatalogEntry | ImportIssue]:
+    """BFCL function docs: one ``{name, description, parameters, response}`` per line, Python type names."""
+    tools: list[dict[str, Any]] = []
+    for number, line in _lines(path):
+        try:
+            doc = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield ImportIssue(
+                f"{path.name}:{number}", f"not JSON ({exc.msg} at column {exc.colno})", server_name
+            )
+            continue
+        for fn in doc if isinstance(doc, list) else [doc]:
+            if not isinstance(fn, dict):
+                yield ImportIssue(
+                    f"{path.name}:{number}", "a function doc must be a JSON object", server_name
+                )
+                continue
+            tools.append(
+                {
+                    "name": fn.get("name"),
+                    "description": fn.get("description"),
+                    "input_schema": fn.get("parameters"),
+                    "output_schema": fn.get("response"),
+                }
+            )
+    yield CatalogEntry(_plain_server(server_name, "bfcl"), tools, path.name)
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CatalogError(f"cannot read {path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise CatalogError(
+            f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from None
+
+
+def detect_format(path: Path) -> str:
+    """Guess a catalog's format from its shape; ``--format`` overrides."""
+    if path.is_dir():
+        return "toucan"
+    if path.suffix == ".jsonl":
+        with path.open(encoding="utf-8") as handle:
+            first = handle.readline()
+        return "toucan-jsonl" if '"qualified_name"' in first or '"tool_schema_source"' in first else "bfcl"
+    data = _load_json(path)
+    if isinstance(data, list) and data and isinstance(data[0], dict) and "function" in data[0]:
+        return "openai"
+    if isinstance(data, dict) and ("tools" in data or "tools" in (data.get("result") or {})):
+        tools = data.get("tools") or data["result"]["tools"]
+        return "openai" if tools and isinstance(tools[0], dict) and "function" in tools[0] else "mcp"
+    if isinstance(data, dict | list):
+        return "bfcl"
+    raise CatalogError(f"cannot tell the format of {path}; pass --format ({', '.join(FORMATS)})")
+
+
+def read_catalog(
+    path: Path,
+    fmt: str | None = None,
+    *,
+    statuses: Iterable[ServerStatus] = (ServerStatus.USABLE,),
+    server_name: str | None = None,
+) -> Iterator[CatalogEntry | ImportIssue]:
+    """Entries of the catalog at ``path`` in format ``fmt`` (detected when None)."""
+    if not path.exists():
+        raise CatalogError(f"catalog {path} does not exist; give a TOUCAN folder or a tools file")
+    fmt = fmt or detect_format(path)
+    wanted = set(statuses)
+    name = server_name or re.sub(r"[_-]?(tools|functions)$", "", path.stem) or path.stem
+    if fmt == "toucan":
+        return read_toucan_folder(path, wanted)
+    if fmt == "toucan-jsonl":
+        return read_toucan_jsonl(path, wanted)
+    readers = {"openai": read_openai_tools, "mcp": read_mcp_tools_list, "bfcl": read_bfcl}
+    if fmt not in readers:
+        raise CatalogError(f"unknown catalog format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if fmt == "bfcl" and path.suffix != ".jsonl":  # a JSON list of docs: feed it through the line reader
+        return readers[fmt](path, name)
+    return readers[fmt](path, name)
+
+
+# -- writing ---------------------------------------------------------------------------------------
+
+
+def build_tools(entry: CatalogEntry, report: ImportReport) -> list[Tool]:
+    """Valid :class:`Tool` records of one entry; every defect lands in ``report``."""
+    tools: list[Tool] = []
+    seen: set[str] = set()
+    for raw in entry.tools:
+        report.tools_read += 1
+        name = raw.get("name")
+        issue = _issue_maker(entry, name if isinstance(name, str) else None)
+        if not isinstance(name, str) or not name.strip():
+            report.skipped.append(issue("tool has no name; every tool needs a non-empty 'name'"))
+            continue
+        if raw.get("_no_schema"):
+            report.skipped.append(issue(raw["_no_schema"]))
+            continue
+        if name in seen:
+            report.skipped.append(issue("duplicate tool name in this server; the first one was kept"))
+            continue
+        try:
+            schema, repairs = normalise_schema(raw.get("input_schema"))
+            output = _output_schema(raw.get("output_schema"))
+        except SchemaError as exc:
+            report.skipped.append(issue(f"{exc}; fix the schema and import again"))
+            continue
+        if repairs:
+            report.repaired.append(issue("; ".join(repairs)))
+        description = raw.get("description")
+        annotations = raw.get("annotations") or {}
+        read_only = raw.get(
+            "read_only", annotations.get("readOnlyHint") if isinstance(annotations, dict) else None
+        )
+        seen.add(name)
+        tools.append(
+            Tool(
+                server_id=entry.server.id,
+                server_name=entry.server.name,
+                name=name.strip(),
+                description=description.strip() if isinstance(description, str) else "",
+                input_schema=schema,
+                output_schema=output,
+                category=entry.server.primary_label,
+                source=entry.server.source,
+                license=entry.server.license,
+                read_only=read_only if isinstance(read_only, bool) else None,
+            )
+        )
+    return tools
+
+
+def _issue_maker(entry: CatalogEntry, tool: str | None) -> Callable[[str], ImportIssue]:
+    return lambda problem: ImportIssue(entry.file, problem, entry.server.name, tool)
+
+
+def _output_schema(raw: Any) -> dict[str, Any] | None:
+    """An output schema as given (BFCL's ``response`` uses Python type names too); None when absent."""
+    if not raw:
+        return None
+    schema, _ = normalise_schema(
+        raw
+        if raw.get("type", "object") in ("object", "dict")
+        else {"type": "object", "properties": {"result": raw}}
+    )
+    return schema
+
+
+def import_entries(
+    store: Store, entries: Iterable[CatalogEntry | ImportIssue], progress: Callable[[], None] | None = None
+) -> ImportReport:
+    """Write entries, one transaction per server, so a killed import leaves whole servers only and a
+    rerun completes it without duplicates."""
+    report = ImportReport()
+    for entry in entries:
+        if progress:
+            progress()
+        if isinstance(entry, ImportIssue):
+            report.skipped.append(entry)
+            continue
+        tools = build_tools(entry, report)
+        with store.transaction():
+            store.upsert_server(entry.server)
+            report.counts += store.upsert_tools(tools)
+        report.servers += 1
+    return report
+
+
+def count_entries(path: Path, fmt: str | None = None) -> int | None:
+    """How many entries a catalog holds, for a progress bar (None when unknown cheaply)."""
+    fmt = fmt or detect_format(path)
+    if fmt == "toucan":
+        return sum(1 for _ in path.glob("*.json"))
+    if fmt == "toucan-jsonl":
+        return sum(1 for _ in _lines(path))
+    return None

@@ -1,0 +1,300 @@
+"""``graph-toucan``: the command line. Every command takes ``--workspace``; listings take ``--json``."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.syntax import Syntax
+from rich.table import Table
+
+from graph_toucan.catalog import FORMATS, ImportReport, count_entries, import_entries, read_catalog
+from graph_toucan.errors import GraphToucanError
+from graph_toucan.live import LiveTarget, import_live
+from graph_toucan.records import ServerStatus
+from graph_toucan.resources import example_catalog
+from graph_toucan.store import WORKSPACE_ENV, Store
+
+app = typer.Typer(
+    help="Synthesize multi-turn function-calling data from real MCP tools.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+tools_app = typer.Typer(help="List, search and show imported tools.", no_args_is_help=True)
+app.add_typer(tools_app, name="tools")
+console = Console()
+errors = Console(stderr=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
+
+
+class Context:
+    def __init__(self, workspace: Path | None, teacher: str) -> None:
+        self.workspace = workspace
+        self.teacher = teacher
+
+    def store(self) -> Store:
+        return Store.open(self.workspace)
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace", "-w", envvar=WORKSPACE_ENV, help="Workspace folder (default ./gt-workspace)."
+        ),
+    ] = None,
+    teacher: Annotated[
+        str,
+        typer.Option(
+            envvar="GRAPH_TOUCAN_TEACHER",
+            help="Teacher LLM: offline, anthropic/MODEL or openai/MODEL (with OPENAI_BASE_URL for local servers).",
+        ),
+    ] = "offline",
+) -> None:
+    ctx.obj = Context(workspace, teacher)
+
+
+def _progress(disable: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        disable=disable,
+        transient=True,
+    )
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Catalog files or TOUCAN folders. None and no --mcp: the bundled example catalog."
+        ),
+    ] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help=f"One of {', '.join(FORMATS)}; guessed if left out.")
+    ] = None,
+    status: Annotated[
+        list[ServerStatus] | None,
+        typer.Option(help="TOUCAN statuses to import (repeatable); default usable."),
+    ] = None,
+    server_name: Annotated[
+        str | None,
+        typer.Option(
+            help="Server name for single-server formats (OpenAI, MCP list, BFCL); default: the file name."
+        ),
+    ] = None,
+    mcp: Annotated[
+        list[str] | None,
+        typer.Option("--mcp", help="A stdio MCP server command, e.g. 'mcp-server-time' (repeatable)."),
+    ] = None,
+    mcp_url: Annotated[
+        list[str] | None, typer.Option("--mcp-url", help="A streamable-HTTP MCP server URL (repeatable).")
+    ] = None,
+    probe: Annotated[
+        int, typer.Option(min=0, max=20, help="Real calls per read-only tool of live servers.")
+    ] = 0,
+    probe_actions: Annotated[bool, typer.Option(help="Also probe tools not marked read-only.")] = False,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds a live server has to start and list its tools.")
+    ] = 30.0,
+    call_timeout: Annotated[float, typer.Option(help="Seconds per probe call.")] = 10.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Import tools into the workspace from catalog files or live MCP servers; reruns are idempotent."""
+    store = ctx.obj.store()
+    started = time.time()
+    report = ImportReport()
+    live = [LiveTarget(command=c) for c in mcp or []] + [LiveTarget(url=u) for u in mcp_url or []]
+    sources = list(paths or ([] if live else [example_catalog()]))
+    statuses = status or [ServerStatus.USABLE]
+    with _progress(as_json) as progress:
+        for path in sources:
+            bar = progress.add_task(
+                f"import {path.name}", total=count_entries(path, fmt) if path.exists() else None
+            )
+            entries = read_catalog(path, fmt, statuses=statuses, server_name=server_name)
+            report.merge(import_entries(store, entries, lambda bar=bar: progress.advance(bar)))
+        if live:
+            bar = progress.add_task("live servers", total=len(live))
+            report.merge(
+                anyio.run(
+                    lambda: import_live(
+                        store,
+                        live,
+                        probe=probe,
+                        probe_actions=probe_actions,
+                        timeout=timeout,
+                        call_timeout=call_timeout,
+                        progress=lambda: progress.advance(bar),
+                    )
+                )
+            )
+    store.record_run(uuid.uuid4().hex[:12], "import", "done", started, report.as_dict())
+    if as_json:
+        _print_json(report.as_dict() | {"workspace": str(store.workspace)})
+    else:
+        _show_report(report, store)
+    if report.servers == 0 and report.skipped:
+        raise typer.Exit(1)
+
+
+def _show_report(report: ImportReport, store: Store) -> None:
+    table = Table(title=f"import into {store.workspace}", show_header=False)
+    for label, value in [
+        ("servers", report.servers),
+        ("tools read", report.tools_read),
+        ("imported", report.imported),
+        ("  new", report.counts.new),
+        ("  updated", report.counts.updated),
+        ("  unchanged", report.counts.unchanged),
+        ("repaired", len(report.repaired)),
+        ("skipped", len(report.skipped)),
+        ("probe examples", report.examples),
+    ]:
+        table.add_row(label, str(value))
+    console.print(table)
+    for title, issues in (
+        ("skipped", report.skipped),
+        ("repaired", report.repaired),
+        ("not probed", report.unprobed),
+    ):
+        if not issues:
+            continue
+        detail = Table(title=title, show_lines=False)
+        for col in ("file", "server", "tool", "reason"):
+            detail.add_column(col, overflow="fold")
+        for issue in issues[:20]:
+            detail.add_row(issue.file, issue.server or "", issue.tool or "", issue.problem)
+        if len(issues) > 20:
+            detail.add_row("", "", "", f"... and {len(issues) - 20} more (--json lists all)")
+        console.print(detail)
+
+
+@tools_app.command("list")
+def tools_list(
+    ctx: typer.Context,
+    server: Annotated[str | None, typer.Option(help="Only this server (name or id).")] = None,
+    limit: Annotated[int | None, typer.Option(min=1)] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List imported tools."""
+    _tool_table(ctx.obj.store().tools(server=server, limit=limit), as_json)
+
+
+@tools_app.command("search")
+def tools_search(
+    ctx: typer.Context,
+    text: Annotated[str, typer.Argument(help="Words to find in tool names, descriptions and server names.")],
+    limit: Annotated[int, typer.Option(min=1)] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Full-text search over tools."""
+    _tool_table(ctx.obj.store().tools(search=text, limit=limit), as_json)
+
+
+def _tool_table(tools: list[Any], as_json: bool) -> None:
+    if as_json:
+        _print_json([t.model_dump(mode="json", exclude={"input_schema", "output_schema"}) for t in tools])
+        return
+    table = Table(title=f"{len(tools)} tools")
+    for col in ("server", "tool", "class", "description"):
+        table.add_column(col, overflow="fold")
+    for tool in tools:
+        table.add_row(tool.server_name, tool.name, tool.tool_class or "", (tool.description or "")[:100])
+    console.print(table)
+
+
+@tools_app.command("show")
+def tools_show(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="Tool id, SERVER/TOOL, or a tool name that is unique.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show one tool with its schemas, annotations and probe examples."""
+    store = ctx.obj.store()
+    tool = store.get_tool(ref)
+    if tool is None:
+        raise GraphToucanError(
+            f"no single tool matches {ref!r}; use SERVER/TOOL or the id from 'tools list --json'"
+        )
+    examples = store.examples(tool.id)
+    if as_json:
+        _print_json(
+            tool.model_dump(mode="json") | {"examples": [e.model_dump(mode="json") for e in examples]}
+        )
+        return
+    console.print(f"[bold]{tool.ref}[/]  id {tool.id}  source {tool.source}  license {tool.license or '-'}")
+    console.print(tool.description or "(no description)")
+    console.print(
+        f"class: {tool.tool_class or '-'}   tags: {', '.join(tool.tags) or '-'}   "
+        f"category: {tool.category or '-'}"
+    )
+    console.print("input schema:")
+    console.print(Syntax(json.dumps(tool.input_schema, indent=2), "json"))
+    if tool.output_schema:
+        console.print("output schema:")
+        console.print(Syntax(json.dumps(tool.output_schema, indent=2), "json"))
+    for example in examples:
+        console.print(
+            f"example {json.dumps(example.arguments)} -> "
+            f"{'ERROR ' if example.is_error else ''}{json.dumps(example.result)[:300]}"
+        )
+
+
+@app.command()
+def calls(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """The LLM call log: calls, failures, tokens and cost per task, backend and model."""
+    stats = ctx.obj.store().call_stats()
+    if as_json:
+        _print_json(stats)
+        return
+    table = Table(title="LLM calls")
+    columns = (
+        "task",
+        "backend",
+        "model",
+        "calls",
+        "failures",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+        "avg_latency_s",
+    )
+    for col in columns:
+        table.add_column(col.replace("_", " "))
+    for row in stats:
+        table.add_row(*(str(row[c]) for c in columns))
+    console.print(table)
+
+
+def main() -> None:
+    """Console entry point: errors as one line and a non-zero exit, never a traceback."""
+    try:
+        app()
+    except GraphToucanError as exc:
+        errors.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        errors.print("interrupted; rerun the same command to resume")
+        sys.exit(130)
