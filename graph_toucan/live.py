@@ -82,9 +82,11 @@ async def read_live_server(
     """List a server's tools (and probe them); raises :class:`LiveServerError` when it fails to answer."""
     issues: list[ImportIssue] = []
     probes: list[tuple[str, ToolExample]] = []
+    stage = "starting"
     try:
         with anyio.fail_after(timeout):
             async with target.client(timeout) as client:
+                stage = "tools/list"
                 info = client.server_info
                 tools: list[Any] = []
                 cursor = None
@@ -113,6 +115,7 @@ async def read_live_server(
                     for t in tools
                 ]
                 entry = CatalogEntry(server, raw, target.label)
+                stage = "probing"
                 for tool in raw if probe > 0 else []:
                     if not (tool["read_only"] or probe_actions):
                         issues.append(
@@ -130,14 +133,14 @@ async def read_live_server(
                         )
     except TimeoutError:
         raise LiveServerError(
-            f"MCP server {target.label!r} did not answer within {timeout:.0f}s; check that the "
+            f"MCP server {target.label!r} did not answer within {timeout:.0f}s ({stage}); check that the "
             "command starts an MCP server on stdio (or the URL serves MCP)"
         ) from None
     except LiveServerError:
         raise
     except Exception as exc:  # the SDK raises many kinds (closed streams, JSON-RPC errors, OSError, groups)
         raise LiveServerError(
-            f"MCP server {target.label!r} failed: {_describe(exc)}; check that the command runs "
+            f"MCP server {target.label!r} failed during {stage}: {_describe(exc)}; check that the command runs "
             "on its own and speaks MCP"
         ) from None
     return entry, probes, issues

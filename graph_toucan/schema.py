@@ -256,8 +256,11 @@ def example_value(schema: dict[str, Any], name: str = "") -> Any:
         return None
     if schema.get("format") in _FORMAT_VALUES:
         return _FORMAT_VALUES[schema["format"]]
+    named = _NAMED_VALUES.get(lowered)
+    if isinstance(named, str):
+        return named
     for key, value in _NAMED_VALUES.items():
-        if isinstance(value, str) and (lowered == key or lowered.endswith("_" + key)):
+        if isinstance(value, str) and lowered.endswith("_" + key):
             return value
     text = "example"
     return text.ljust(int(schema.get("minLength", 0)), "x")
