@@ -73,7 +73,7 @@ def _progress(disable: bool) -> Progress:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=errors,
-        disable=disable,
+        disable=disable or not errors.is_terminal,
         transient=True,
     )
 
@@ -293,8 +293,8 @@ def main() -> None:
     try:
         app()
     except GraphToucanError as exc:
-        errors.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.stderr.write(f"error: {' '.join(str(exc).split())}\n")
         sys.exit(1)
     except KeyboardInterrupt:
-        errors.print("interrupted; rerun the same command to resume")
+        sys.stderr.write("interrupted; rerun the same command to resume\n")
         sys.exit(130)
