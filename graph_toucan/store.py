@@ -296,6 +296,14 @@ class Store:
         )
         return LLMCall.model_validate(_drop(rows[0], "id", "created_at")) if rows else None
 
+    def invalidate_calls(self, keys: list[str], reason: str) -> None:
+        """Mark answers as unusable (e.g. they never validated), so they are not served from the cache."""
+        marks = ",".join("?" * len(keys))
+        with self.transaction():
+            self.db.execute(
+                f"update llm_calls set error = ? where error is null and key in ({marks})", [reason, *keys]
+            )
+
     def calls(self, *, task: str | None = None) -> list[LLMCall]:
         rows = self._rows(
             "llm_calls", where="task = ?" if task else None, params=[task] if task else [], order_by="id"

@@ -118,20 +118,22 @@ class AnthropicBackend(Backend):
         self.client = anthropic.AsyncAnthropic(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
 
     async def complete(self, request: Request) -> Completion:
+        # The Messages API of the anthropic SDK 2.x takes no temperature; the request keeps it for the cache key.
         try:
             message = await self.client.messages.create(
                 model=self.model,
                 system=request["system"],
                 messages=request["messages"],
                 max_tokens=request["max_tokens"],
-                temperature=request["temperature"],
             )
-            text = "".join(block.text for block in message.content if getattr(block, "type", "") == "text")
-            usage = message.usage
-            return Completion(text, usage.input_tokens or 0, usage.output_tokens or 0)
         except anthropic.APIError as exc:
             raise _status_error(exc, "anthropic") from None
-        except (ValueError, TypeError, AttributeError) as exc:  # a body the SDK could not read
+        except ValueError as exc:  # JSON or model validation of a body the SDK could not read
+            raise TransientLLMError(f"anthropic returned a malformed body: {exc}") from None
+        try:
+            text = "".join(block.text for block in message.content if getattr(block, "type", "") == "text")
+            return Completion(text, message.usage.input_tokens or 0, message.usage.output_tokens or 0)
+        except (AttributeError, TypeError) as exc:  # fields missing from a loosely parsed body
             raise TransientLLMError(f"anthropic returned a malformed body: {exc}") from None
 
     async def aclose(self) -> None:
@@ -164,16 +166,17 @@ class OpenAIBackend(Backend):
                 max_tokens=request["max_tokens"],
                 temperature=request["temperature"],
             )
-            if not response.choices:
-                raise TransientLLMError("openai returned a malformed body: no choices")
+        except openai.APIError as exc:
+            raise _status_error(exc, "openai") from None
+        except ValueError as exc:
+            raise TransientLLMError(f"openai returned a malformed body: {exc}") from None
+        try:
             text = response.choices[0].message.content or ""
             usage = response.usage
             return Completion(
                 text, usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0
             )
-        except openai.APIError as exc:
-            raise _status_error(exc, "openai") from None
-        except (ValueError, TypeError, AttributeError) as exc:
+        except (AttributeError, TypeError, IndexError) as exc:
             raise TransientLLMError(f"openai returned a malformed body: {exc}") from None
 
     async def aclose(self) -> None:

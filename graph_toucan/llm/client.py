@@ -108,6 +108,7 @@ class LLM:
         prompt = task.render(data)
         messages: list[dict[str, str]] = [{"role": "user", "content": prompt.user}]
         errors: list[str] = []
+        keys: list[str] = []
         for _attempt in range(self.parse_retries + 1):
             request = {
                 "system": prompt.system,
@@ -115,6 +116,7 @@ class LLM:
                 "max_tokens": task.max_tokens,
                 "temperature": task.temperature,
             }
+            keys.append(self._key(task.name, request))
             text = await self._complete(task.name, request)
             try:
                 return task.parse(text)
@@ -126,6 +128,7 @@ class LLM:
                     {"role": "user", "content": feedback(exc)},
                 ]
         reason = f"task {task.name}: the answer never validated after {len(errors)} attempts: {errors[-1]}"
+        self.store.invalidate_calls(keys, reason)  # a rerun asks the model again instead of replaying junk
         self._log(task.name, {"inputs": data, "attempts": len(errors)}, error=reason)
         self.stats.failures += 1
         raise LLMOutputError(reason)
@@ -163,10 +166,12 @@ class LLM:
     async def _call_with_retries(self, task: str, request: Request, key: str) -> str:
         for attempt in range(self.max_retries + 1):
             self.budget.check()
+            self.budget.calls += 1  # reserved before sending, so concurrent runs cannot overspend it
             started = time.perf_counter()
             try:
                 completion = await self.backend.complete(request)
             except TransientLLMError as exc:
+                self.budget.calls -= 1
                 self._log(task, request, key=key, error=str(exc), latency=time.perf_counter() - started)
                 if attempt == self.max_retries:
                     self.stats.failures += 1
@@ -176,11 +181,11 @@ class LLM:
                 await asyncio.sleep(min(delay, 60.0) * (1 + random.random() / 4))
                 continue
             except LLMError as exc:
+                self.budget.calls -= 1
                 self._log(task, request, key=key, error=str(exc), latency=time.perf_counter() - started)
                 self.stats.failures += 1
                 raise
             cost = self.prices.cost(self.backend.model, completion.input_tokens, completion.output_tokens)
-            self.budget.calls += 1
             self.budget.cost_usd += cost
             self.stats.calls += 1
             self.stats.input_tokens += completion.input_tokens

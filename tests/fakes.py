@@ -1,0 +1,231 @@
+"""A fake LLM provider on 127.0.0.1 speaking the Anthropic Messages and OpenAI chat-completions wire formats.
+
+Tests queue scripted actions (:class:`Reply`, :class:`HTTPFailure`, :class:`Malformed`, :class:`Hang`); each
+request takes the next one. Every request is recorded (path, headers, JSON body), and the number of requests
+being handled at once is tracked so a test can check the client's concurrency limit.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+ANTHROPIC_PATH = "/v1/messages"
+OPENAI_PATH = "/v1/chat/completions"
+
+
+@dataclass
+class Reply:
+    """A 200 answer whose assistant text is ``text``, with these token counts in the usage block."""
+
+    text: str
+    input_tokens: int = 100
+    output_tokens: int = 20
+
+
+@dataclass
+class HTTPFailure:
+    """An HTTP error in the provider's error shape; 429 carries ``retry-after``."""
+
+    status: int
+    message: str = "scripted failure"
+    retry_after: str | None = None
+
+
+@dataclass
+class Malformed:
+    """A 200 with ``Content-Type: application/json`` and a body that is not JSON."""
+
+    body: str = '{"choices": ['
+
+
+@dataclass
+class Hang:
+    """Answer nothing for ``seconds`` (longer than the client timeout), then drop the connection."""
+
+    seconds: float = 5.0
+
+
+Action = Reply | HTTPFailure | Malformed | Hang
+Script = Action | Callable[[dict[str, Any]], Action]
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+    @property
+    def system(self) -> str:
+        """The system prompt, in either wire format."""
+        if self.path == ANTHROPIC_PATH:
+            return self.body["system"]
+        return self.body["messages"][0]["content"]
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The conversation without the system prompt, in either wire format."""
+        if self.path == ANTHROPIC_PATH:
+            return self.body["messages"]
+        return self.body["messages"][1:]
+
+
+@dataclass
+class FakeLLMServer:
+    """State shared with the handler threads; start it with :func:`fake_llm_server`."""
+
+    actions: list[Script] = field(default_factory=list)
+    default: Script | None = None  # used when the queue is empty; else the server answers 400
+    delay_s: float = 0.0  # sleep before every answer (for concurrency tests)
+    requests: list[Recorded] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    port: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def script(self, *actions: Script) -> None:
+        with self.lock:
+            self.actions.extend(actions)
+
+    def _next(self, body: dict[str, Any]) -> Action | None:
+        with self.lock:
+            action = self.actions.pop(0) if self.actions else self.default
+        return action(body) if callable(action) else action
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep pytest output clean
+        pass
+
+    def do_POST(self) -> None:
+        fake = self.server.fake
+        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = {"_unparsed": raw.decode(errors="replace")}
+        with fake.lock:
+            fake.requests.append(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+            fake.in_flight += 1
+            fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+        try:
+            self._answer(fake, body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (timeout): nothing to answer
+        finally:
+            with fake.lock:
+                fake.in_flight -= 1
+
+    def _answer(self, fake: FakeLLMServer, body: dict[str, Any]) -> None:
+        if self.path not in (ANTHROPIC_PATH, OPENAI_PATH):
+            self._send(404, {"error": {"message": f"no route {self.path}"}})
+            return
+        if fake.delay_s:
+            time.sleep(fake.delay_s)
+        action = fake._next(body)
+        anthropic = self.path == ANTHROPIC_PATH
+        if action is None:
+            self._send(400, _error(anthropic, 400, "the fake server has no scripted action left"))
+        elif isinstance(action, Reply):
+            self._send(200, _anthropic_reply(body, action) if anthropic else _openai_reply(body, action))
+        elif isinstance(action, HTTPFailure):
+            headers = {"retry-after": action.retry_after} if action.retry_after is not None else {}
+            self._send(action.status, _error(anthropic, action.status, action.message), headers)
+        elif isinstance(action, Malformed):
+            self._send_raw(200, action.body.encode())
+        elif isinstance(action, Hang):
+            fake.stopping.wait(action.seconds)
+            self.close_connection = True
+        else:
+            raise TypeError(f"unknown fake action {action!r}")
+
+    def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        self._send_raw(status, json.dumps(payload).encode(), headers)
+
+    def _send_raw(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeLLMServer
+
+
+def _anthropic_reply(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    return {
+        "id": f"msg_fake{time.monotonic_ns()}",
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model", "unknown"),
+        "content": [{"type": "text", "text": reply.text}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens},
+    }
+
+
+def _openai_reply(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-fake{time.monotonic_ns()}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "unknown"),
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": reply.text}, "finish_reason": "stop"}
+        ],
+        "usage": {
+            "prompt_tokens": reply.input_tokens,
+            "completion_tokens": reply.output_tokens,
+            "total_tokens": reply.input_tokens + reply.output_tokens,
+        },
+    }
+
+
+def _error(anthropic: bool, status: int, message: str) -> dict[str, Any]:
+    if anthropic:
+        kind = {400: "invalid_request_error", 429: "rate_limit_error", 529: "overloaded_error"}.get(
+            status, "api_error"
+        )
+        return {"type": "error", "error": {"type": kind, "message": message}}
+    kind = {400: "invalid_request_error", 429: "rate_limit_exceeded"}.get(status, "server_error")
+    return {"error": {"message": message, "type": kind, "param": None, "code": None}}
+
+
+@contextmanager
+def fake_llm_server() -> Iterator[FakeLLMServer]:
+    """Serve a :class:`FakeLLMServer` on a free port of 127.0.0.1 for the duration of the block."""
+    fake = FakeLLMServer()
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.fake = fake
+    fake.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        fake.stopping.set()  # wakes any Hang
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
