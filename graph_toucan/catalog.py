@@ -272,11 +272,17 @@ def read_mcp_tools_list(path: Path, server_name: str) -> Iterator[CatalogEntry |
 
 
 def read_bfcl(path: Path, server_name: str) -> Iterator[CatalogEntry | ImportIssue]:
-    """BFCL function docs: one ``{name, description, parameters, response}`` per line, Python type names."""
+    """BFCL function docs: one ``{name, description, parameters, response}`` per line (or a JSON list of
+    them in a ``.json`` file), with Python type names."""
     tools: list[dict[str, Any]] = []
-    for number, line in _lines(path):
+    if path.suffix == ".jsonl":
+        lines: Iterable[tuple[int, str | Any]] = _lines(path)
+    else:
+        data = _load_json(path)
+        lines = enumerate(data if isinstance(data, list) else [data], start=1)
+    for number, line in lines:
         try:
-            doc = json.loads(line)
+            doc = json.loads(line) if isinstance(line, str) else line
         except json.JSONDecodeError as exc:
             yield ImportIssue(
                 f"{path.name}:{number}", f"not JSON ({exc.msg} at column {exc.colno})", server_name
@@ -349,8 +355,6 @@ def read_catalog(
     readers = {"openai": read_openai_tools, "mcp": read_mcp_tools_list, "bfcl": read_bfcl}
     if fmt not in readers:
         raise CatalogError(f"unknown catalog format {fmt!r}; use one of {', '.join(FORMATS)}")
-    if fmt == "bfcl" and path.suffix != ".jsonl":  # a JSON list of docs: feed it through the line reader
-        return readers[fmt](path, name)
     return readers[fmt](path, name)
 
 
@@ -364,8 +368,9 @@ def build_tools(entry: CatalogEntry, report: ImportReport) -> list[Tool]:
     for raw in entry.tools:
         report.tools_read += 1
         name = raw.get("name")
-        issue = _issue_maker(entry, name if isinstance(name, str) else None)
-        if not isinstance(name, str) or not name.strip():
+        name = name.strip() if isinstance(name, str) else None
+        issue = _issue_maker(entry, name)
+        if not name:
             report.skipped.append(issue("tool has no name; every tool needs a non-empty 'name'"))
             continue
         if raw.get("_no_schema"):
@@ -392,7 +397,7 @@ def build_tools(entry: CatalogEntry, report: ImportReport) -> list[Tool]:
             Tool(
                 server_id=entry.server.id,
                 server_name=entry.server.name,
-                name=name.strip(),
+                name=name,
                 description=description.strip() if isinstance(description, str) else "",
                 input_schema=schema,
                 output_schema=output,
@@ -413,6 +418,8 @@ def _output_schema(raw: Any) -> dict[str, Any] | None:
     """An output schema as given (BFCL's ``response`` uses Python type names too); None when absent."""
     if not raw:
         return None
+    if not isinstance(raw, dict):
+        raise SchemaError(f"output schema must be a JSON object, got {type(raw).__name__}")
     schema, _ = normalise_schema(
         raw
         if raw.get("type", "object") in ("object", "dict")

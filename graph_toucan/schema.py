@@ -113,8 +113,9 @@ def _repair_node(node: dict[str, Any], where: str, repairs: list[str]) -> None:
     if isinstance(props, dict):
         if "type" not in node:
             node["type"] = "object"
-            if where:
-                repairs.append(f"missing type set to object{at}")
+            repairs.append(
+                f"missing type set to object{at}" if where else "missing top-level type, set to object"
+            )
         flagged = [k for k, v in props.items() if isinstance(v, dict) and isinstance(v.get("required"), bool)]
         for name in flagged:  # draft-3 style `required: true` on the property itself
             req = node.setdefault("required", [])
@@ -153,7 +154,7 @@ def _repair_required(node: dict[str, Any], at: str, repairs: list[str]) -> None:
         node["required"] = [required]
         repairs.append(f"required given as a string, made a list{at}")
     elif isinstance(required, list):
-        node["required"] = [r for r in required if isinstance(r, str)]
+        node["required"] = list(dict.fromkeys(r for r in required if isinstance(r, str)))
         repairs.append(f"non-string entries dropped from required{at}")
     elif isinstance(required, bool):
         del node["required"]
@@ -219,8 +220,9 @@ def example_arguments(schema: dict[str, Any], *, include_optional: bool = False)
 
 def example_value(schema: dict[str, Any], name: str = "") -> Any:
     """One plausible value for ``schema``, preferring what the schema itself offers."""
+    allows_null = schema.get("type") == "null" or "null" in (schema.get("type") or [])
     for key in ("const", "default"):
-        if key in schema:
+        if key in schema and (schema[key] is not None or allows_null):
             return schema[key]
     if schema.get("examples"):
         return schema["examples"][0]
@@ -262,5 +264,5 @@ def example_value(schema: dict[str, Any], name: str = "") -> Any:
     for key, value in _NAMED_VALUES.items():
         if isinstance(value, str) and lowered.endswith("_" + key):
             return value
-    text = "example"
-    return text.ljust(int(schema.get("minLength", 0)), "x")
+    text = "example".ljust(int(schema.get("minLength", 0)), "x")
+    return text[: int(schema["maxLength"])] if "maxLength" in schema else text

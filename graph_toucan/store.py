@@ -245,7 +245,7 @@ class Store:
             where.append("(server_name = ? or server_id = ?)")
             params += [server, server]
         if search:
-            ids = [r["id"] for r in self.db["tools"].search(search, columns=["id"], limit=10_000)]
+            ids = [r["id"] for r in self.db["tools"].search(search, columns=["id"], limit=10_000, quote=True)]
             if not ids:
                 return []
             where.append(f"id in ({','.join('?' * len(ids))})")

@@ -40,8 +40,13 @@ async def test_time_server_tools_and_probe_results_are_stored(tmp_path):
 async def test_git_server_probes_read_only_tools_only(tmp_path, monkeypatch):
     repo = tmp_path / "repo"
     repo.mkdir()
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.com", "PATH": "/usr/bin:/bin"}
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+        "PATH": "/usr/bin:/bin",
+    }
     subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True, env=env)
     (repo / "notes.txt").write_text("hello\n")
     subprocess.run(["git", "add", "notes.txt"], cwd=repo, check=True, env=env)
@@ -74,16 +79,22 @@ async def test_crashing_and_silent_servers_are_reported_and_the_rest_imported(tm
     problems = {issue.file: issue.problem for issue in report.skipped}
     assert "failed during tools/list" in problems[crasher.command]
     assert "did not answer within 4s" in problems[silent.command]
-    assert "failed during starting" in (
-        await import_live(store, [LiveTarget(command="/nonexistent/mcp-server")], timeout=4)
-    ).skipped[0].problem
+    assert (
+        "failed during starting"
+        in (await import_live(store, [LiveTarget(command="/nonexistent/mcp-server")], timeout=4))
+        .skipped[0]
+        .problem
+    )
 
 
 def test_probe_arguments_are_distinct_and_bounded():
     schema = {
         "type": "object",
-        "properties": {"unit": {"type": "string", "enum": ["c", "f", "k"]}, "city": {"type": "string"},
-                       "days": {"type": "integer", "minimum": 1, "maximum": 7}},
+        "properties": {
+            "unit": {"type": "string", "enum": ["c", "f", "k"]},
+            "city": {"type": "string"},
+            "days": {"type": "integer", "minimum": 1, "maximum": 7},
+        },
         "required": ["city"],
     }
     args = probe_arguments(schema, 4)
@@ -96,13 +107,29 @@ def test_probe_arguments_are_distinct_and_bounded():
 def test_cli_live_import_with_probe(tmp_path):
     cli = script("graph-toucan")
     run = subprocess.run(
-        [cli, "--workspace", str(tmp_path), "import", "--mcp", script("mcp-server-time"), "--probe", "1", "--json"],
-        capture_output=True, text=True, timeout=120,
+        [
+            cli,
+            "--workspace",
+            str(tmp_path),
+            "import",
+            "--mcp",
+            script("mcp-server-time"),
+            "--probe",
+            "1",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
     assert (report["servers"], report["imported"], report["examples"]) == (1, 2, 2)
-    shown = subprocess.run([cli, "--workspace", str(tmp_path), "tools", "show", "mcp-time/get_current_time", "--json"],
-                           capture_output=True, text=True, timeout=60)
+    shown = subprocess.run(
+        [cli, "--workspace", str(tmp_path), "tools", "show", "mcp-time/get_current_time", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     tool = json.loads(shown.stdout)
     assert tool["examples"][0]["result"]["timezone"] == "Europe/Paris"
