@@ -57,8 +57,18 @@ def main() -> None:
         rows = []
         for name in ("fresh workspace", "existing workspace"):
             out = subprocess.run(
-                [sys.executable, __file__, str(args.catalog), "--statuses", args.statuses, "--phase-workspace", tmp],
-                check=True, capture_output=True, text=True,
+                [
+                    sys.executable,
+                    __file__,
+                    str(args.catalog),
+                    "--statuses",
+                    args.statuses,
+                    "--phase-workspace",
+                    tmp,
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
             ).stdout
             rows.append((name, json.loads(out)))
     print(f"catalog: {args.catalog} (statuses: {args.statuses})")
