@@ -448,11 +448,14 @@ def import_entries(
     return report
 
 
-def count_entries(path: Path, fmt: str | None = None) -> int | None:
-    """How many entries a catalog holds, for a progress bar (None when unknown cheaply)."""
-    fmt = fmt or detect_format(path)
-    if fmt == "toucan":
-        return sum(1 for _ in path.glob("*.json"))
-    if fmt == "toucan-jsonl":
-        return sum(1 for _ in _lines(path))
-    return None
+def count_entries(path: Path, statuses: Iterable[ServerStatus] = (ServerStatus.USABLE,)) -> int | None:
+    """How many servers a TOUCAN folder will yield, for a progress bar; None when not known cheaply."""
+    if not path.is_dir():
+        return None
+    wanted = set(statuses)
+    return sum(
+        1
+        for file in path.glob("*.json")
+        if next((st for p, st in _TOUCAN_PREFIX.items() if file.name.startswith(p)), ServerStatus.USABLE)
+        in wanted
+    )

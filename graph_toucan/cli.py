@@ -130,9 +130,7 @@ def import_(
     statuses = status or [ServerStatus.USABLE]
     with _progress(as_json) as progress:
         for path in sources:
-            bar = progress.add_task(
-                f"import {path.name}", total=count_entries(path, fmt) if path.exists() else None
-            )
+            bar = progress.add_task(f"import {path.name}", total=count_entries(path, statuses))
             entries = read_catalog(path, fmt, statuses=statuses, server_name=server_name)
             report.merge(import_entries(store, entries, lambda bar=bar: progress.advance(bar)))
         if live:

@@ -5,6 +5,7 @@ output-schema inference."""
 from __future__ import annotations
 
 import json
+import math
 import shlex
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from mcp.client.stdio import StdioServerParameters
 from graph_toucan.catalog import CatalogEntry, ImportIssue, ImportReport, import_entries
 from graph_toucan.errors import LiveServerError
 from graph_toucan.ids import canonical_json
-from graph_toucan.records import Server, ServerStatus, Tool, ToolExample
+from graph_toucan.records import Server, ServerStatus, ToolExample, tool_id
 from graph_toucan.schema import example_arguments, example_value
 from graph_toucan.store import Store
 
@@ -78,13 +79,13 @@ async def read_live_server(
     probe: int = 0,
     probe_actions: bool = False,
     call_timeout: float = 10.0,
-) -> tuple[CatalogEntry, list[tuple[str, ToolExample]], list[ImportIssue]]:
+) -> tuple[CatalogEntry, list[ToolExample], list[ImportIssue]]:
     """List a server's tools (and probe them); raises :class:`LiveServerError` when it fails to answer."""
     issues: list[ImportIssue] = []
-    probes: list[tuple[str, ToolExample]] = []
+    probes: list[ToolExample] = []
     stage = "starting"
     try:
-        with anyio.fail_after(timeout):
+        with anyio.fail_after(timeout) as deadline:
             async with target.client(timeout) as client:
                 stage = "tools/list"
                 info = client.server_info
@@ -116,6 +117,7 @@ async def read_live_server(
                 ]
                 entry = CatalogEntry(server, raw, target.label)
                 stage = "probing"
+                deadline.deadline = math.inf  # listing is done; each probe call has its own timeout
                 for tool in raw if probe > 0 else []:
                     if not (tool["read_only"] or probe_actions):
                         issues.append(
@@ -128,8 +130,9 @@ async def read_live_server(
                         )
                         continue
                     for arguments in probe_arguments(tool["input_schema"] or {}, probe):
+                        example = await _probe(client, tool["name"], arguments, call_timeout)
                         probes.append(
-                            (tool["name"], await _probe(client, tool["name"], arguments, call_timeout))
+                            example.model_copy(update={"tool_id": tool_id(server.id, tool["name"])})
                         )
     except TimeoutError:
         raise LiveServerError(
@@ -200,14 +203,7 @@ async def import_live(
             continue
         report.merge(import_entries(store, [entry], progress))
         report.unprobed += issues
-        for tool_name, example in probes:
-            tool_id = Tool(
-                server_id=entry.server.id,
-                server_name=entry.server.name,
-                name=tool_name,
-                input_schema={},
-                source="mcp-live",
-            ).id
-            store.add_example(example.model_copy(update={"tool_id": tool_id}))
+        for example in probes:
+            store.add_example(example)
             report.examples += 1
     return report

@@ -27,7 +27,7 @@ class ServerStatus(StrEnum):
 
 
 class Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    model_config = ConfigDict(extra="forbid")
 
 
 class Server(Record):
@@ -53,6 +53,11 @@ class Server(Record):
         return content_id("server", self.source, self.qualified_name)
 
 
+def tool_id(server_id: str, name: str) -> str:
+    """A tool's id: its server and name, so annotations and probe examples keep pointing at it."""
+    return content_id("tool", server_id, name)
+
+
 class Tool(Record):
     """One MCP tool: the node of the dependency graph once it has a class and an output schema."""
 
@@ -72,7 +77,7 @@ class Tool(Record):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def id(self) -> str:
-        return content_id("tool", self.server_id, self.name)
+        return tool_id(self.server_id, self.name)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

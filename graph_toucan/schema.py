@@ -34,6 +34,7 @@ _TYPE_ALIASES = {
     "tuple": "array",
     "none": "null",
 }
+_JSON_TYPES = {"object", "array", "string", "number", "integer", "boolean", "null"}
 _SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 _SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions")
 
@@ -95,11 +96,7 @@ def _repair_node(node: dict[str, Any], where: str, repairs: list[str]) -> None:
     elif isinstance(typ, str) and typ.lower() == "any":
         del node["type"]
         repairs.append(f"type any removed{at}")
-    elif (
-        isinstance(typ, str)
-        and typ != typ.lower()
-        and typ.lower() in Draft202012Validator.TYPE_CHECKER._type_checkers
-    ):
+    elif isinstance(typ, str) and typ != typ.lower() and typ.lower() in _JSON_TYPES:
         node["type"] = typ.lower()
         repairs.append(f"type {typ} -> {typ.lower()}{at}")
 

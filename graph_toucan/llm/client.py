@@ -155,13 +155,16 @@ class LLM:
     async def _complete(self, task: str, request: Request) -> str:
         key = self._key(task, request)
         lock = self._inflight.setdefault(key, asyncio.Lock())
-        async with lock:  # identical concurrent requests wait for the first, then hit the cache
-            cached = self.store.cached_call(key)
-            if cached is not None and cached.response is not None:
-                self.stats.cache_hits += 1
-                return cached.response
-            async with self._semaphore:
-                return await self._call_with_retries(task, request, key)
+        try:
+            async with lock:  # identical concurrent requests wait for the first, then hit the cache
+                cached = self.store.cached_call(key)
+                if cached is not None and cached.response is not None:
+                    self.stats.cache_hits += 1
+                    return cached.response
+                async with self._semaphore:
+                    return await self._call_with_retries(task, request, key)
+        finally:
+            self._inflight.pop(key, None)  # waiters keep their lock object; later callers hit the cache
 
     async def _call_with_retries(self, task: str, request: Request, key: str) -> str:
         for attempt in range(self.max_retries + 1):
