@@ -122,3 +122,39 @@ class LLMCall(Record):
     cost_usd: float = 0.0
     error: str | None = None
     run_id: str | None = None
+
+
+EdgeType = Literal["full", "partial", "prerequisite", "none"]
+
+
+class FieldMapping(Record):
+    """One output field of the source tool filling one input parameter of the target tool.
+
+    ``output`` is a path in the source's output schema: ``user.name`` for nested objects, ``items[].id``
+    for the items of a list (METHOD.md section 5 uses the same notation); ``input`` is a top-level
+    parameter of the target's input schema."""
+
+    output: str = Field(min_length=1)
+    input: str = Field(min_length=1)
+
+
+class EdgeJudgement(Record):
+    """The judge's verdict on the ordered pair source -> target (METHOD.md section 3).
+
+    ``key`` hashes what was judged (both tools' schemas after output filtering, and the teacher), so
+    rebuilding the graph after adding or changing tools judges only the pairs that are new.
+    A judgement with ``error`` set is a recorded failure (the judge never gave a valid answer)."""
+
+    key: str
+    source_id: str
+    target_id: str
+    type: EdgeType
+    mapping: list[FieldMapping] = Field(default_factory=list)
+    reason: str = ""
+    judge: str
+    error: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def id(self) -> str:
+        return self.key

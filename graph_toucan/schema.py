@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -263,3 +264,72 @@ def example_value(schema: dict[str, Any], name: str = "") -> Any:
             return value
     text = "example".ljust(int(schema.get("minLength", 0)), "x")
     return text[: int(schema["maxLength"])] if "maxLength" in schema else text
+
+
+@dataclass(frozen=True)
+class SchemaField:
+    """One leaf of an output schema: ``path`` as in ``user.name`` or ``items[].id``."""
+
+    path: str
+    type: str
+    description: str = ""
+
+    @property
+    def name(self) -> str:
+        """The last name on the path (``id`` for ``items[].id``)."""
+        return self.path.replace("[]", "").rsplit(".", 1)[-1]
+
+
+def leaf_fields(schema: dict[str, Any] | None, *, max_depth: int = 6) -> list[SchemaField]:
+    """The scalar leaves (and lists of scalars) of a JSON schema, in document order.
+
+    Local ``$ref`` (``#/$defs/...``, ``#/definitions/...``) are followed; cycles and depth beyond
+    ``max_depth`` stop the descent, so any schema gives a finite answer.
+
+    >>> [f.path for f in leaf_fields({"type": "object", "properties": {
+    ...     "items": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}}}},
+    ...     "total": {"type": "integer"}}})]
+    ['items[].id', 'total']
+    """
+    if not isinstance(schema, dict):
+        return []
+    found: list[SchemaField] = []
+    _leaves(schema, schema, "", found, max_depth, frozenset())
+    return found
+
+
+def _leaves(
+    root: dict[str, Any], node: Any, path: str, found: list[SchemaField], depth: int, seen: frozenset[str]
+) -> None:
+    if not isinstance(node, dict) or depth < 0:
+        return
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        if ref in seen or not ref.startswith("#/"):
+            return
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part) if isinstance(target, dict) else None
+        _leaves(root, target, path, found, depth, seen | {ref})
+        return
+    for key in ("anyOf", "oneOf", "allOf"):
+        options = [o for o in node.get(key) or [] if isinstance(o, dict) and o.get("type") != "null"]
+        if options and "type" not in node and "properties" not in node:
+            _leaves(root, options[0], path, found, depth, seen)
+            return
+    typ = node.get("type")
+    if isinstance(typ, list):
+        typ = next((t for t in typ if t != "null"), None)
+    props = node.get("properties")
+    if isinstance(props, dict) and props and typ in (None, "object"):
+        for name, sub in props.items():
+            _leaves(root, sub, f"{path}.{name}" if path else name, found, depth - 1, seen)
+        return
+    items = node.get("items")
+    if typ == "array" and isinstance(items, dict):
+        if isinstance(items.get("properties"), dict) or "$ref" in items:
+            _leaves(root, items, f"{path or 'items'}[]", found, depth - 1, seen)
+            return
+        found.append(SchemaField(path or "result", "array", str(node.get("description") or "")))
+        return
+    found.append(SchemaField(path or "result", str(typ or "string"), str(node.get("description") or "")))

@@ -19,7 +19,7 @@ from typing import Any
 import sqlite_utils
 
 from graph_toucan.errors import StoreError
-from graph_toucan.records import LLMCall, Server, Tool, ToolExample
+from graph_toucan.records import EdgeJudgement, LLMCall, Server, Tool, ToolExample
 
 DB_NAME = "graph_toucan.db"
 WORKSPACE_ENV = "GRAPH_TOUCAN_WORKSPACE"
@@ -30,6 +30,8 @@ _JSON_COLUMNS = {
     "tools": ("input_schema", "output_schema", "tags"),
     "tool_examples": ("arguments", "result", "structured"),
     "llm_calls": ("request",),
+    "judgements": ("mapping",),
+    "paths": ("data",),
 }
 _BOOL_COLUMNS = {"tools": ("read_only",), "tool_examples": ("is_error",)}
 
@@ -119,7 +121,71 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1]
+def _migration_2(db: sqlite_utils.Database) -> None:
+    """Edge judgements of the dependency graph (issue 3)."""
+    db["judgements"].create(
+        {
+            "id": str,
+            "key": str,
+            "source_id": str,
+            "target_id": str,
+            "type": str,
+            "mapping": str,
+            "reason": str,
+            "judge": str,
+            "error": str,
+            "created_at": float,
+        },
+        pk="id",
+    )
+    db["judgements"].create_index(["source_id"])
+    db["judgements"].create_index(["target_id"])
+
+
+def _migration_3(db: sqlite_utils.Database) -> None:
+    """Generated mock tools (issue 5)."""
+    db["mocks"].create(
+        {
+            "id": str,
+            "tool_id": str,
+            "tool_ref": str,
+            "digest": str,
+            "status": str,
+            "code": str,
+            "error": str,
+            "attempts": int,
+            "teacher": str,
+            "created_at": float,
+        },
+        pk="id",
+    )
+    db["mocks"].create_index(["tool_id"])
+
+
+def _migration_4(db: sqlite_utils.Database) -> None:
+    """Planned function signature paths (issue 4)."""
+    db["paths"].create(
+        {
+            "id": str,
+            "sampler": str,
+            "seed": int,
+            "n_turns": int,
+            "n_calls": int,
+            "data": str,
+            "run_id": str,
+            "created_at": float,
+        },
+        pk="id",
+    )
+    db["paths"].create_index(["sampler"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _migration_1,
+    _migration_2,
+    _migration_3,
+    _migration_4,
+]
 
 
 @dataclass
@@ -150,6 +216,9 @@ class Store:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             self.db = sqlite_utils.Database(conn)
             self.db.enable_wal()
+            self.db.execute(
+                "PRAGMA synchronous = NORMAL"
+            )  # WAL stays consistent; only the last commits risk a power cut
             self._migrate()
         except (OSError, sqlite3.DatabaseError) as exc:
             raise StoreError(
@@ -318,6 +387,32 @@ class Store:
                    round(sum(cost_usd), 6) as cost_usd, round(avg(latency_s), 3) as avg_latency_s
             from llm_calls group by task, backend, model order by task, backend, model"""
         return [dict(r) for r in self.db.query(sql)]
+
+    # -- edge judgements (graph.py) ---------------------------------------------------------------
+    def add_judgements(self, judgements: Iterable[EdgeJudgement]) -> None:
+        now = time.time()
+        rows = [_encode("judgements", j.model_dump(mode="json") | {"created_at": now}) for j in judgements]
+        if rows:
+            with self.transaction():
+                self.db["judgements"].upsert_all(rows, pk="id")
+
+    def judgements(self, keys: Iterable[str] | None = None) -> dict[str, EdgeJudgement]:
+        """Stored judgements by key: those of ``keys`` (missing keys are simply absent), or all."""
+        found: dict[str, EdgeJudgement] = {}
+        if keys is None:
+            chunks: Iterable[list[str] | None] = [None]
+        else:
+            keys = list(keys)
+            chunks = [keys[i : i + 500] for i in range(0, len(keys), 500)]
+        for chunk in chunks:
+            where = None if chunk is None else f"id in ({','.join('?' * len(chunk))})"
+            for row in self._rows("judgements", where=where, params=chunk or []):
+                found[row["id"]] = EdgeJudgement.model_validate(_drop(row, "id", "created_at"))
+        return found
+
+    # -- mocks (mock/, issue 5) ---------------------------------------------------------------------
+
+    # -- planned paths (walks.py, operations.py; issue 4) -------------------------------------------
 
     # -- runs ----------------------------------------------------------------------------------------
     def record_run(

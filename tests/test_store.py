@@ -10,7 +10,7 @@ import pytest
 
 from graph_toucan.errors import StoreError
 from graph_toucan.records import LLMCall, Server, Tool, ToolExample
-from graph_toucan.store import DB_NAME, Store, UpsertCounts
+from graph_toucan.store import DB_NAME, MIGRATIONS, Store, UpsertCounts
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "toucan" / "mcp_servers"
 
@@ -74,16 +74,24 @@ def _tool(store: Store, ref: str) -> Tool:
 def test_migrations_and_reopen(tmp_path: Path) -> None:
     path = tmp_path / "ws" / DB_NAME
     store = Store(path)  # creates the folder
-    assert store.version == 1
+    assert store.version == len(MIGRATIONS)
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert {"servers", "tools", "tool_examples", "llm_calls", "runs", "tools_fts"} <= set(
-        store.db.table_names()
-    )
+    assert {
+        "servers",
+        "tools",
+        "tool_examples",
+        "llm_calls",
+        "runs",
+        "tools_fts",
+        "judgements",
+        "mocks",
+        "paths",
+    } <= set(store.db.table_names())
     _fill(store)
     store.close()
     again = Store.open(tmp_path / "ws")
     assert again.path == path
-    assert again.version == 1
+    assert again.version == len(MIGRATIONS)
     assert (again.count("servers"), again.count("tools")) == (22, 98)  # migration 1 did not run again
     assert again.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     again.close()

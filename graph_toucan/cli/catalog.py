@@ -1,9 +1,8 @@
-"""``graph-toucan``: the command line. Every command takes ``--workspace``; listings take ``--json``."""
+"""Commands over the catalog: ``import``, ``tools list|search|show`` and the LLM ``calls`` log."""
 
 from __future__ import annotations
 
 import json
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -11,75 +10,19 @@ from typing import Annotated, Any
 
 import anyio
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.syntax import Syntax
 from rich.table import Table
 
 from graph_toucan.catalog import FORMATS, ImportReport, count_entries, import_entries, read_catalog
+from graph_toucan.cli.app import JsonOption, app, console, print_json, progress_bar
 from graph_toucan.errors import GraphToucanError
 from graph_toucan.live import LiveTarget, import_live
 from graph_toucan.records import ServerStatus
 from graph_toucan.resources import example_catalog
-from graph_toucan.store import WORKSPACE_ENV, Store
+from graph_toucan.store import Store
 
-app = typer.Typer(
-    help="Synthesize multi-turn function-calling data from real MCP tools.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
 tools_app = typer.Typer(help="List, search and show imported tools.", no_args_is_help=True)
 app.add_typer(tools_app, name="tools")
-console = Console()
-errors = Console(stderr=True)
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
-
-
-class Context:
-    def __init__(self, workspace: Path | None, teacher: str) -> None:
-        self.workspace = workspace
-        self.teacher = teacher
-
-    def store(self) -> Store:
-        return Store.open(self.workspace)
-
-
-@app.callback()
-def _main(
-    ctx: typer.Context,
-    workspace: Annotated[
-        Path | None,
-        typer.Option(
-            "--workspace", "-w", envvar=WORKSPACE_ENV, help="Workspace folder (default ./gt-workspace)."
-        ),
-    ] = None,
-    teacher: Annotated[
-        str,
-        typer.Option(
-            envvar="GRAPH_TOUCAN_TEACHER",
-            help="Teacher LLM: offline, anthropic/MODEL or openai/MODEL (with OPENAI_BASE_URL for local servers).",
-        ),
-    ] = "offline",
-) -> None:
-    ctx.obj = Context(workspace, teacher)
-
-
-def _progress(disable: bool) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=errors,
-        disable=disable or not errors.is_terminal,
-        transient=True,
-    )
-
-
-def _print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 @app.command("import")
@@ -128,7 +71,7 @@ def import_(
     live = [LiveTarget(command=c) for c in mcp or []] + [LiveTarget(url=u) for u in mcp_url or []]
     sources = list(paths or ([] if live else [example_catalog()]))
     statuses = status or [ServerStatus.USABLE]
-    with _progress(as_json) as progress:
+    with progress_bar(as_json) as progress:
         for path in sources:
             bar = progress.add_task(f"import {path.name}", total=count_entries(path, statuses))
             entries = read_catalog(path, fmt, statuses=statuses, server_name=server_name)
@@ -150,7 +93,7 @@ def import_(
             )
     store.record_run(uuid.uuid4().hex[:12], "import", "done", started, report.as_dict())
     if as_json:
-        _print_json(report.as_dict() | {"workspace": str(store.workspace)})
+        print_json(report.as_dict() | {"workspace": str(store.workspace)})
     else:
         _show_report(report, store)
     if report.servers == 0 and report.skipped:
@@ -213,7 +156,7 @@ def tools_search(
 
 def _tool_table(tools: list[Any], as_json: bool) -> None:
     if as_json:
-        _print_json([t.model_dump(mode="json", exclude={"input_schema", "output_schema"}) for t in tools])
+        print_json([t.model_dump(mode="json", exclude={"input_schema", "output_schema"}) for t in tools])
         return
     table = Table(title=f"{len(tools)} tools")
     for col in ("server", "tool", "class", "description"):
@@ -238,9 +181,7 @@ def tools_show(
         )
     examples = store.examples(tool.id)
     if as_json:
-        _print_json(
-            tool.model_dump(mode="json") | {"examples": [e.model_dump(mode="json") for e in examples]}
-        )
+        print_json(tool.model_dump(mode="json") | {"examples": [e.model_dump(mode="json") for e in examples]})
         return
     console.print(f"[bold]{tool.ref}[/]  id {tool.id}  source {tool.source}  license {tool.license or '-'}")
     console.print(tool.description or "(no description)")
@@ -265,7 +206,7 @@ def calls(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """The LLM call log: calls, failures, tokens and cost per task, backend and model."""
     stats = ctx.obj.store().call_stats()
     if as_json:
-        _print_json(stats)
+        print_json(stats)
         return
     table = Table(title="LLM calls")
     columns = (
@@ -284,15 +225,3 @@ def calls(ctx: typer.Context, as_json: JsonOption = False) -> None:
     for row in stats:
         table.add_row(*(str(row[c]) for c in columns))
     console.print(table)
-
-
-def main() -> None:
-    """Console entry point: errors as one line and a non-zero exit, never a traceback."""
-    try:
-        app()
-    except GraphToucanError as exc:
-        sys.stderr.write(f"error: {' '.join(str(exc).split())}\n")
-        sys.exit(1)
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted; rerun the same command to resume\n")
-        sys.exit(130)
