@@ -1,15 +1,29 @@
-"""Tool annotation tasks. Tags (METHOD.md section 1) group tools for TOUCAN's baseline sampler."""
+"""Tool annotation (METHOD.md sections 1-2): tags, class and output schema, each an LLM task with an
+offline implementation, and :func:`annotate_tools`, which runs them over a workspace resumably.
+
+Tags group tools for TOUCAN's baseline sampler; the class and the output schema make a tool a node
+of the dependency graph."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
+from graph_toucan.errors import BudgetExceeded, LLMError, SchemaError
+from graph_toucan.fields import json_type, name_tokens, word_set
+from graph_toucan.llm.client import LLM
 from graph_toucan.llm.task import Task
-from graph_toucan.records import Tool
+from graph_toucan.output_design import design_schema, infer_schema, parse_result
+from graph_toucan.records import Tool, ToolClass, ToolExample
+from graph_toucan.schema import check_schema
+from graph_toucan.store import Store
 
 _STOPWORDS = set(
     [
@@ -165,3 +179,206 @@ def tags_inputs(tool: Tool) -> dict[str, Any]:
     return {
         "tool": tool.model_dump(include={"name", "server_name", "category", "description", "input_schema"})
     }
+
+
+# -- class ------------------------------------------------------------------------------------------
+
+_ACTION_WORDS = word_set(
+    """create add new insert post send write update edit modify set change patch delete remove cancel
+    book reserve submit publish upload download save move rename copy execute run start stop kill
+    invite join subscribe unsubscribe fork star merge close open approve assign install deploy"""
+)
+_COMPUTE_WORDS = word_set(
+    """convert calculate compute evaluate parse format encode decode hash validate add subtract multiply
+    divide power sqrt sum average mean round count diff compare transform render generate"""
+)
+# Words saying a tool reaches an outside source even when its verb sounds like pure computation.
+_OUTSIDE_WORDS = word_set(
+    """search fetch api web url http https latest current live online internet database remote real
+    time exchange market news weather stock price download crawl scrape service account"""
+)
+
+
+class ToolClassAnswer(BaseModel):
+    """computation: no outside information; query: reads an outside source and changes nothing;
+    action: changes outside state."""
+
+    tool_class: ToolClass
+    reason: str = Field(default="", max_length=400)
+
+
+def offline_class(inputs: dict[str, Any]) -> ToolClassAnswer:
+    """The class from the name's verbs, the MCP read-only hint, and whether the description mentions
+    an outside source; numeric-only inputs with a math verb are computation."""
+    tool = inputs["tool"]
+    words = set(name_tokens(tool["name"]))
+    described = set(name_tokens(tool.get("description") or ""))
+    props = (tool.get("input_schema") or {}).get("properties") or {}
+    numeric = bool(props) and all(json_type(p) in ("number", "integer") for p in props.values())
+    if words & _COMPUTE_WORDS and (numeric or not (words | described) & _OUTSIDE_WORDS):
+        return ToolClassAnswer(
+            tool_class="computation", reason="transforms its inputs with no outside source"
+        )
+    if words & _ACTION_WORDS and tool.get("read_only") is not True:
+        verb = sorted(words & _ACTION_WORDS)[0]
+        return ToolClassAnswer(tool_class="action", reason=f"'{verb}' changes outside state")
+    return ToolClassAnswer(tool_class="query", reason="reads an outside source without changing it")
+
+
+TOOL_CLASS = Task("tool_class", ToolClassAnswer, offline_class, max_tokens=300)
+
+
+# -- output schema ----------------------------------------------------------------------------------
+
+
+class OutputSchemaAnswer(BaseModel):
+    """A JSON Schema of type object for what the tool returns."""
+
+    output_schema: dict[str, Any]
+
+    @field_validator("output_schema")
+    @classmethod
+    def _valid(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
+            raise ValueError('the output schema must be {"type": "object", "properties": {...}}')
+        if not schema["properties"]:
+            raise ValueError("the output schema must name at least one output field")
+        try:
+            check_schema(schema)
+        except SchemaError as exc:
+            raise ValueError(str(exc)) from None
+        return schema
+
+
+def offline_output_schema(inputs: dict[str, Any]) -> OutputSchemaAnswer:
+    """The structure of the real examples when there are some, else the offline designer's schema."""
+    tool = inputs["tool"]
+    if inputs.get("inferred_schema"):
+        schema = inputs["inferred_schema"]
+    else:
+        schema = design_schema(
+            tool["name"], tool.get("description") or "", tool["input_schema"], inputs["tool_class"]
+        )
+    return OutputSchemaAnswer(output_schema=schema)
+
+
+OUTPUT_SCHEMA = Task("output_schema", OutputSchemaAnswer, offline_output_schema, max_tokens=2000)
+
+
+def drop_echoes(schema: dict[str, Any], input_schema: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The schema without top-level fields that only repeat an input of the same name (METHOD.md 2)."""
+    inputs = {name_tokens(n) for n in (input_schema.get("properties") or {})}
+    props = schema.get("properties") or {}
+    dropped = [n for n in props if name_tokens(n) in inputs]
+    if not dropped or len(dropped) == len(props):
+        return schema, []
+    kept = {n: v for n, v in props.items() if n not in dropped}
+    required = [n for n in schema.get("required") or [] if n in kept]
+    return {**schema, "properties": kept, "required": required}, dropped
+
+
+def schema_inputs(tool: Tool, tool_class: ToolClass | None, examples: list[ToolExample]) -> dict[str, Any]:
+    """What the output-schema task is shown: the tool, its class and up to four real results."""
+    usable = [e for e in examples if not e.is_error][:4]
+    results = [e.structured if e.structured is not None else e.result for e in usable]
+    return {
+        "tool": tool.model_dump(include={"name", "server_name", "description", "input_schema"}),
+        "tool_class": tool_class,
+        "examples": [
+            {"arguments": e.arguments, "result": _clip(parse_result(r))}
+            for e, r in zip(usable, results, strict=True)
+        ],
+        "inferred_schema": infer_schema(results) if results else None,
+    }
+
+
+def _clip(value: Any, limit: int = 1500) -> Any:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return value if len(text) <= limit else text[:limit] + " ...(cut)"
+
+
+# -- running all three ------------------------------------------------------------------------------
+
+
+@dataclass
+class AnnotateReport:
+    tools: int = 0
+    annotated: int = 0
+    already: int = 0
+    echoes_dropped: int = 0
+    from_examples: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tools": self.tools,
+            "annotated": self.annotated,
+            "already_annotated": self.already,
+            "schemas_from_examples": self.from_examples,
+            "echo_fields_dropped": self.echoes_dropped,
+            "failed": [{"tool": t, "reason": r} for t, r in self.failed],
+        }
+
+
+def needs_annotation(tool: Tool) -> bool:
+    return not (tool.tags and tool.tool_class and tool.output_schema)
+
+
+async def annotate_tool(tool: Tool, llm: LLM, examples: list[ToolExample]) -> tuple[Tool, list[str]]:
+    """The tool with tags, class and output schema filled (those it has are kept)."""
+    tags = tool.tags or (await llm.run(TOOL_TAGS, tags_inputs(tool))).tags
+    tool_class = (
+        tool.tool_class
+        or (await llm.run(TOOL_CLASS, {"tool": tool.model_dump(include=_CLASS_FIELDS)})).tool_class
+    )
+    dropped: list[str] = []
+    schema = tool.output_schema
+    if not schema:
+        answer = await llm.run(OUTPUT_SCHEMA, schema_inputs(tool, tool_class, examples))
+        schema, dropped = drop_echoes(answer.output_schema, tool.input_schema)
+    return tool.model_copy(update={"tags": tags, "tool_class": tool_class, "output_schema": schema}), dropped
+
+
+_CLASS_FIELDS = {"name", "server_name", "category", "description", "input_schema", "read_only"}
+
+
+async def annotate_tools(
+    store: Store,
+    llm: LLM,
+    *,
+    tools: list[Tool] | None = None,
+    batch: int = 64,
+    progress: Callable[[int], None] | None = None,
+) -> AnnotateReport:
+    """Annotate every tool of the workspace that lacks tags, class or output schema.
+
+    Resumable: finished tools are written batch by batch and skipped on a rerun, and the teacher's
+    answers are in the call log. A tool whose answers never validate is reported, not written."""
+    tools = store.tools() if tools is None else tools
+    report = AnnotateReport(tools=len(tools))
+    todo = [t for t in tools if needs_annotation(t)]
+    report.already = len(tools) - len(todo)
+    if progress and report.already:
+        progress(report.already)
+    for start in range(0, len(todo), batch):
+        chunk = todo[start : start + batch]
+        results = await asyncio.gather(
+            *(annotate_tool(t, llm, store.examples(t.id)) for t in chunk), return_exceptions=True
+        )
+        with store.transaction():
+            for tool, result in zip(chunk, results, strict=True):
+                if isinstance(result, BudgetExceeded):
+                    raise result
+                if isinstance(result, LLMError):
+                    report.failed.append((tool.ref, str(result)))
+                    continue
+                if isinstance(result, BaseException):
+                    raise result
+                annotated, dropped = result
+                store.update_tool(annotated)
+                report.annotated += 1
+                report.echoes_dropped += len(dropped)
+                report.from_examples += any(not e.is_error for e in store.examples(tool.id))
+        if progress:
+            progress(len(chunk))
+    return report

@@ -13,15 +13,24 @@ An edge ``source -> target`` means the source's output feeds the target; its att
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterable
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
-from graph_toucan.errors import GraphToucanError
+from graph_toucan.errors import BudgetExceeded, GraphToucanError, LLMError
+from graph_toucan.ids import content_id
+from graph_toucan.judge import EDGE_JUDGE, OUTPUT_FILTER, Node, filter_inputs
+from graph_toucan.llm.client import LLM
+from graph_toucan.pruning import PruneConfig, candidates
 from graph_toucan.records import EdgeJudgement, Tool
+from graph_toucan.schema import SchemaField, leaf_fields
 from graph_toucan.store import Store
 
 GRAPH_FILE = "graph.json"
@@ -91,3 +100,241 @@ def read_graph(path: Path) -> nx.DiGraph:
 def load_graph(store: Store) -> nx.DiGraph:
     """The graph last built in this workspace."""
     return read_graph(graph_path(store))
+
+
+# -- building ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class BuildReport:
+    tools: int = 0
+    nodes: int = 0
+    not_annotated: int = 0
+    outputs: int = 0
+    outputs_filtered: int = 0
+    filter_failed: list[tuple[str, str]] = field(default_factory=list)
+    candidate_pairs: int = 0
+    judged: int = 0
+    reused: int = 0
+    failed: list[tuple[str, str, str]] = field(default_factory=list)
+    edges: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def all_pairs(self) -> int:
+        return self.nodes * (self.nodes - 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tools": self.tools,
+            "nodes": self.nodes,
+            "not_annotated": self.not_annotated,
+            "output_fields": self.outputs,
+            "output_fields_filtered": self.outputs_filtered,
+            "filter_failed": [{"tool": t, "reason": r} for t, r in self.filter_failed],
+            "all_ordered_pairs": self.all_pairs,
+            "candidate_pairs": self.candidate_pairs,
+            "judged_now": self.judged,
+            "reused_judgements": self.reused,
+            "failed_judgements": [{"source": s, "target": t, "reason": r} for s, t, r in self.failed],
+            "edges": self.edges,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def judgement_key(source: Node, target: Node, source_digest: str, target_digest: str, judge: str) -> str:
+    """What a judgement depends on: both tools, the source's filtered outputs, and the judge."""
+    outputs = [(f.path, f.type, f.description) for f in source.outputs]
+    return content_id("edge", source.id, source_digest, outputs, target.id, target_digest, judge)
+
+
+async def filtered_outputs(tool: Tool, llm: LLM) -> tuple[list[SchemaField], list[str] | None]:
+    """The tool's output fields without those that repeat its own inputs; ``None`` as second item when
+    the filter never answered validly (then only same-name echoes are dropped)."""
+    fields = leaf_fields(tool.output_schema)
+    try:
+        answer = await llm.run(OUTPUT_FILTER, filter_inputs(tool))
+    except BudgetExceeded:
+        raise
+    except LLMError as exc:
+        inputs = set((tool.input_schema.get("properties") or {}).keys())
+        return [f for f in fields if f.name not in inputs], [str(exc)]
+    echoes = {e.output for e in answer.echoes}
+    return [f for f in fields if f.path not in echoes], None
+
+
+async def build_graph(
+    store: Store,
+    llm: LLM,
+    *,
+    config: PruneConfig | None = None,
+    batch: int = 512,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> tuple[nx.DiGraph, BuildReport]:
+    """Filter outputs, prune candidates, judge the pairs not judged before, and save the graph.
+
+    ``progress(stage, done, total)`` is told how far each stage got. Judgements are written batch by
+    batch, so a killed build resumes where it stopped and a rebuild after adding tools judges only
+    the new pairs."""
+    started = time.perf_counter()
+    report = BuildReport()
+    tools = store.tools()
+    report.tools = len(tools)
+    annotated = [t for t in tools if t.tool_class and t.output_schema]
+    report.not_annotated = len(tools) - len(annotated)
+    report.nodes = len(annotated)
+    nodes: list[Node] = []
+    by_id: dict[str, Tool] = {}
+    for start in range(0, len(annotated), batch):
+        chunk = annotated[start : start + batch]
+        results = await asyncio.gather(*(filtered_outputs(t, llm) for t in chunk))
+        for tool, (outputs, failure) in zip(chunk, results, strict=True):
+            report.outputs += len(leaf_fields(tool.output_schema))
+            report.outputs_filtered += len(leaf_fields(tool.output_schema)) - len(outputs)
+            if failure:
+                report.filter_failed.append((tool.ref, failure[0]))
+            nodes.append(Node.of(tool, outputs))
+            by_id[tool.id] = tool
+        if progress:
+            progress("filter outputs", len(nodes), len(annotated))
+    node_of = {n.id: n for n in nodes}
+    cands = candidates(nodes, config)
+    keyed: dict[str, tuple[Node, Node]] = {}
+    for source_id, targets in cands.items():
+        s = node_of[source_id]
+        for target_id in targets:
+            t = node_of[target_id]
+            keyed[judgement_key(s, t, by_id[s.id].digest, by_id[t.id].digest, llm.teacher)] = (s, t)
+    report.candidate_pairs = len(keyed)
+    stored = store.judgements(keyed)
+    todo = [k for k in keyed if k not in stored or stored[k].error]
+    report.reused = len(keyed) - len(todo)
+    views = {n.id: (n.source_view(), n.target_view()) for n in nodes}
+    for start in range(0, len(todo), batch):
+        chunk = todo[start : start + batch]
+        answers = await asyncio.gather(
+            *(_judge(llm, keyed[k], views, k) for k in chunk), return_exceptions=True
+        )
+        fresh = []
+        for answer in answers:
+            if isinstance(answer, BudgetExceeded):
+                store.add_judgements(fresh)
+                raise answer
+            if isinstance(answer, BaseException):
+                raise answer
+            fresh.append(answer)
+        store.add_judgements(fresh)
+        stored.update({j.key: j for j in fresh})
+        report.judged += len(fresh)
+        if progress:
+            progress("judge pairs", report.reused + report.judged, len(keyed))
+    judgements = [stored[k] for k in keyed]
+    report.failed = [
+        (keyed[j.key][0].ref, keyed[j.key][1].ref, j.error) for j in judgements if j.error is not None
+    ]
+    graph = to_digraph(((by_id[n.id], [f.path for f in n.outputs]) for n in nodes), judgements)
+    report.edges = dict(Counter(d["type"] for _, _, d in graph.edges(data=True)))
+    save_graph(graph, graph_path(store))
+    report.seconds = time.perf_counter() - started
+    return graph, report
+
+
+async def _judge(
+    llm: LLM, pair: tuple[Node, Node], views: dict[str, tuple[dict[str, Any], dict[str, Any]]], key: str
+) -> EdgeJudgement:
+    source, target = pair
+    base = {"key": key, "source_id": source.id, "target_id": target.id, "judge": llm.teacher}
+    try:
+        answer = await llm.run(EDGE_JUDGE, {"source": views[source.id][0], "target": views[target.id][1]})
+    except BudgetExceeded:
+        raise
+    except LLMError as exc:
+        return EdgeJudgement(**base, type="none", reason="the judge gave no valid answer", error=str(exc))
+    return EdgeJudgement(**base, type=answer.type, mapping=answer.mapping, reason=answer.reason)
+
+
+# -- reading ----------------------------------------------------------------------------------------
+
+
+def graph_stats(graph: nx.DiGraph, *, top: int = 10) -> dict[str, Any]:
+    """Nodes, edges by type, components, degree distribution, most connected and isolated tools."""
+    components = sorted((len(c) for c in nx.weakly_connected_components(graph)), reverse=True)
+    isolated = [graph.nodes[n].get("ref", n) for n in nx.isolates(graph)]
+
+    def distribution(degrees: list[int]) -> dict[str, int]:
+        buckets = {"0": 0, "1": 0, "2-4": 0, "5-9": 0, "10-29": 0, "30+": 0}
+        for d in degrees:
+            key = (
+                "0"
+                if d == 0
+                else "1"
+                if d == 1
+                else "2-4"
+                if d < 5
+                else "5-9"
+                if d < 10
+                else "10-29"
+                if d < 30
+                else "30+"
+            )
+            buckets[key] += 1
+        return buckets
+
+    by_degree = sorted(graph.nodes, key=lambda n: (-graph.degree(n), graph.nodes[n].get("ref", n)))
+    servers = {graph.nodes[n].get("server") for n in graph.nodes}
+    cross = sum(
+        1 for a, b in graph.edges if graph.nodes[a].get("server_id") != graph.nodes[b].get("server_id")
+    )
+    return {
+        "nodes": graph.number_of_nodes(),
+        "edges": graph.number_of_edges(),
+        "edges_by_type": dict(sorted(Counter(d["type"] for _, _, d in graph.edges(data=True)).items())),
+        "cross_server_edges": cross,
+        "servers": len(servers),
+        "components": len(components),
+        "largest_component": components[0] if components else 0,
+        "in_degree": distribution([d for _, d in graph.in_degree()]),
+        "out_degree": distribution([d for _, d in graph.out_degree()]),
+        "most_connected": [
+            {"tool": graph.nodes[n].get("ref", n), "in": graph.in_degree(n), "out": graph.out_degree(n)}
+            for n in by_degree[:top]
+        ],
+        "isolated": len(isolated),
+        "isolated_tools": sorted(isolated)[:top],
+    }
+
+
+def find_node(graph: nx.DiGraph, ref: str) -> str:
+    """The node id for a tool id, ``server/tool`` or a unique tool name."""
+    if ref in graph:
+        return ref
+    exact = [n for n, d in graph.nodes(data=True) if d.get("ref") == ref]
+    if not exact:
+        exact = [n for n, d in graph.nodes(data=True) if d.get("name") == ref]
+    if len(exact) == 1:
+        return exact[0]
+    if not exact:
+        raise GraphToucanError(f"no tool {ref!r} in the graph; use SERVER/TOOL as 'tools list' shows it")
+    raise GraphToucanError(f"{ref!r} names {len(exact)} tools; use SERVER/TOOL")
+
+
+def neighbourhood(graph: nx.DiGraph, node: str) -> dict[str, Any]:
+    """A node with its in and out edges (type, mapping, reason)."""
+
+    def edge(a: str, b: str, other: str) -> dict[str, Any]:
+        d = graph.edges[a, b]
+        return {
+            "tool": graph.nodes[other].get("ref", other),
+            "type": d["type"],
+            "mapping": d["mapping"],
+            "reason": d["reason"],
+        }
+
+    attrs = graph.nodes[node]
+    return {
+        "tool": attrs.get("ref", node),
+        "tool_class": attrs.get("tool_class"),
+        "outputs": attrs.get("outputs", []),
+        "in": [edge(a, node, a) for a in sorted(graph.predecessors(node))],
+        "out": [edge(node, b, b) for b in sorted(graph.successors(node))],
+    }

@@ -43,6 +43,7 @@ class Task(Generic[O]):
     offline: Callable[[dict[str, Any]], O] = field(repr=False)
     max_tokens: int = 1024
     temperature: float = 0.0
+    log_offline: bool = True  # False for cheap, deterministic offline answers whose results are stored anyway
 
     def __post_init__(self) -> None:
         TASKS[self.name] = self
@@ -63,11 +64,14 @@ class Task(Generic[O]):
             f"{body.strip()}\n\nAnswer with one JSON object valid against this JSON Schema:\n{schema}",
         )
 
-    def parse(self, text: str) -> O:
-        """Validate the model's text as the output model; :class:`OutputParseError` says what is wrong."""
+    def parse(self, text: str, inputs: dict[str, Any] | None = None) -> O:
+        """Validate the model's text as the output model; :class:`OutputParseError` says what is wrong.
+
+        ``inputs`` reach the model's validators as the validation context, so an answer can be checked
+        against what was asked (e.g. a mapping may only name parameters the tool has)."""
         value = extract_json(text)
         try:
-            return self.output.model_validate(value)
+            return self.output.model_validate(value, context=inputs)
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'top level'}: {e['msg']}" for e in exc.errors()[:8]

@@ -1,0 +1,261 @@
+"""Field names as comparable tokens, and JSON types as compatible or not.
+
+Output filtering, candidate pruning and the offline edge judge all ask the same two questions
+("do these two fields mean the same thing?", "can this value go into that parameter?"); they ask
+them here so the three stay consistent.
+
+>>> name_tokens("repositoryId"), name_tokens("items[].full_name"), name_tokens("file_paths")
+(('repo', 'id'), ('item', 'full', 'name'), ('file', 'path'))
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+
+def word_set(text: str) -> frozenset[str]:
+    """The whitespace-separated words of ``text`` (for readable word lists)."""
+    return frozenset(text.split())
+
+
+# Spellings that mean the same thing in tool schemas.
+SYNONYMS = {
+    "repository": "repo",
+    "identifier": "id",
+    "uid": "id",
+    "uuid": "id",
+    "uri": "url",
+    "link": "url",
+    "href": "url",
+    "endpoint": "url",
+    "filepath": "path",
+    "filename": "file",
+    "directory": "dir",
+    "folder": "dir",
+    "username": "user",
+    "login": "user",
+    "handle": "user",
+    "lat": "latitude",
+    "lng": "longitude",
+    "lon": "longitude",
+    "long": "longitude",
+    "msg": "message",
+    "desc": "description",
+    "num": "number",
+    "qty": "quantity",
+    "addr": "address",
+    "img": "image",
+    "doc": "document",
+    "loc": "location",
+    "tz": "timezone",
+    "ticker": "symbol",
+    "author": "user",
+    "ids": "id",
+    "urls": "url",
+}
+
+# Names that say nothing about *which* thing they hold: they match only when the objects agree.
+GENERIC = frozenset(
+    {
+        "id",
+        "name",
+        "type",
+        "value",
+        "key",
+        "text",
+        "data",
+        "result",
+        "content",
+        "title",
+        "description",
+        "status",
+        "url",
+        "path",
+        "number",
+        "code",
+        "label",
+        "item",
+        "info",
+        "detail",
+        "full",
+        "slug",
+        "ref",
+        "token",
+        "format",
+        "mode",
+        "count",
+        "total",
+        "message",
+        "output",
+        "input",
+        "response",
+        "list",
+        "source",
+        "target",
+        "period",
+        "unit",
+        "severity",
+        "level",
+        "category",
+        "kind",
+        "scope",
+        "range",
+        "interval",
+    }
+)
+
+# Parameters a user naturally states in their own words rather than taking from a tool's output.
+USER_SUPPLIED = frozenset(
+    {
+        "message",
+        "body",
+        "text",
+        "content",
+        "query",
+        "question",
+        "prompt",
+        "subject",
+        "title",
+        "note",
+        "comment",
+        "description",
+        "instruction",
+        "keyword",
+        "search",
+        "term",
+        "limit",
+        "page",
+        "offset",
+        "count",
+        "size",
+        "sort",
+        "order",
+        "format",
+        "language",
+        "lang",
+        "max",
+        "min",
+        "per",
+        "cursor",
+        "verbose",
+        "detail",
+        "timeout",
+    }
+)
+
+# Verbs that open tool names; what follows them is the object the tool handles.
+VERBS = word_set(
+    """get fetch read retrieve search find query list lookup look show view describe create add make
+    new insert post send write update edit modify set change patch delete remove cancel convert
+    calculate compute generate analyze analyse check validate verify download upload run execute
+    book open close start stop count parse format translate summarize extract resolve scan test
+    move copy rename save load submit publish subscribe invite join merge fork star watch track"""
+)
+
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+_ACRONYM = re.compile(r"([A-Z]+)([A-Z][a-z])")
+
+
+_INVARIANT = word_set("news series species status details analysis canvas alias bus gas")
+
+
+def singular(word: str) -> str:
+    if len(word) <= 3 or word.endswith(("ss", "us", "is")) or word in _INVARIANT:
+        return word
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    if word.endswith(("ches", "shes", "xes", "sses")):
+        return word[:-2]
+    if word.endswith("s"):
+        return word[:-1]
+    return word
+
+
+def plural(word: str) -> str:
+    if word in _INVARIANT or word.endswith("s"):
+        return word
+    if word.endswith("y") and word[-2:-1] not in ("a", "e", "o", "u"):
+        return word[:-1] + "ies"
+    if word.endswith(("ch", "sh", "x")):
+        return word + "es"
+    return word + "s"
+
+
+@lru_cache(maxsize=65536)
+def name_tokens(name: str) -> tuple[str, ...]:
+    """Lowercase, singular, synonym-folded words of an identifier or field path."""
+    spaced = _ACRONYM.sub(r"\1 \2", _CAMEL.sub(r"\1 \2", name))
+    words = re.findall(r"[a-z]+|[0-9]+", spaced.lower())
+    out = []
+    for word in words:
+        word = SYNONYMS.get(word, word)
+        word = singular(word)
+        out.append(SYNONYMS.get(word, word))
+    return tuple(out)
+
+
+def text_tokens(text: str, *, limit: int = 60) -> tuple[str, ...]:
+    """Content words of a description (no stop words, no verbs), for object and meaning overlap."""
+    words = [w for w in name_tokens(text[:600]) if len(w) > 2 and w not in _STOP and w not in VERBS]
+    return tuple(words[:limit])
+
+
+def tool_object(name: str, description: str = "") -> frozenset[str]:
+    """What a tool handles: its name without the verbs (``search_repositories`` -> {repo}),
+    or the first content words of its description when the name is only a verb."""
+    words = [w for w in name_tokens(name) if w not in VERBS and w not in GENERIC and not w.isdigit()]
+    if not words:
+        words = list(text_tokens(description, limit=3))
+    return frozenset(words)
+
+
+def field_object(path: str) -> frozenset[str]:
+    """The non-generic words of a field path's parents and name (``repo.owner.login`` -> {repo, owner, user})."""
+    return frozenset(w for w in name_tokens(path) if w not in GENERIC and not w.isdigit())
+
+
+def json_type(schema: Any) -> str:
+    """The main JSON type of a schema (``string`` when it does not say)."""
+    if not isinstance(schema, dict):
+        return "string"
+    typ = schema.get("type")
+    if isinstance(typ, list):
+        typ = next((t for t in typ if t != "null"), "string")
+    if typ is None:
+        for key in ("anyOf", "oneOf"):
+            options = [o for o in schema.get(key) or [] if isinstance(o, dict) and o.get("type") != "null"]
+            if options:
+                return json_type(options[0])
+        if "properties" in schema:
+            return "object"
+        if "items" in schema:
+            return "array"
+        return "string"
+    return str(typ)
+
+
+_COMPATIBLE = {
+    ("integer", "number"),
+    ("number", "integer"),
+    ("integer", "string"),
+    ("number", "string"),
+    ("string", "integer"),  # ids and numbers are often strings in one API and integers in another
+    ("string", "array"),  # one value can fill a list parameter
+    ("integer", "array"),
+    ("boolean", "string"),
+}
+
+
+def types_compatible(output_type: str, input_type: str) -> bool:
+    """Can a value of ``output_type`` be passed where ``input_type`` is expected?"""
+    return output_type == input_type or (output_type, input_type) in _COMPATIBLE
+
+
+_STOP = word_set(
+    """the and for with from into this that these those are was were will can your you its not but all any
+    each per via use used using when which who what where how than then also only more most other such
+    some given specified provided based about over under between returns return value values optional
+    required default example e.g etc otherwise whether should must may might like tool mcp api server"""
+)

@@ -1,0 +1,158 @@
+"""Candidate pruning: for each tool, the few tools its outputs could plausibly feed, before judging.
+
+Judging every ordered pair is quadratic (3,150 tools are ~10M pairs). Each output field and each
+input parameter becomes a small document of name words (plus the tool's object words when the
+name is generic, like ``id``); TF-IDF (scikit-learn) weights rare words up and common ones (``id``,
+``name``) down, and one sparse matrix product scores every field against every parameter at
+once. A pair's score is how much of the target's inputs the source's outputs cover, with type
+compatibility enforced and a small bonus for the same server or category. Each tool keeps its
+``cap`` best candidates, of which at least ``floor`` come from other servers when any qualify.
+Tools with a yes/no output (``exists``) also keep the tools about the same object, for
+prerequisite edges.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from graph_toucan.fields import GENERIC, USER_SUPPLIED, name_tokens, types_compatible
+from graph_toucan.judge import _FLAGS, Node
+
+_TYPES = ["string", "integer", "number", "boolean", "array", "object", "null"]
+_COMPAT = np.array([[types_compatible(a, b) for b in _TYPES] for a in _TYPES])
+
+
+@dataclass(frozen=True)
+class PruneConfig:
+    cap: int = 30
+    floor: int = 5
+    same_server_bonus: float = 0.15
+    same_category_bonus: float = 0.05
+    chunk: int = 256
+
+    def __post_init__(self) -> None:
+        if self.cap < 1:
+            raise ValueError("cap must be at least 1")
+        if not 0 <= self.floor <= self.cap:
+            raise ValueError("floor must be between 0 and cap")
+
+
+def _field_doc(node: Node, path: str) -> list[str]:
+    tokens = list(name_tokens(path))
+    if set(name_tokens(path.replace("[]", "").rsplit(".", 1)[-1])) <= GENERIC:
+        tokens += sorted(node.object)
+    return tokens
+
+
+def _param_doc(node: Node, name: str) -> list[str] | None:
+    tokens = list(name_tokens(name))
+    if not tokens or set(tokens) <= USER_SUPPLIED:
+        return None
+    if set(tokens) <= GENERIC:
+        tokens += sorted(node.object)
+    return tokens
+
+
+def _type(name: str) -> int:
+    return _TYPES.index(name) if name in _TYPES else 0
+
+
+def candidates(nodes: list[Node], config: PruneConfig | None = None) -> dict[str, list[str]]:
+    """Each node's candidate targets, best first (see the module docstring)."""
+    config = config or PruneConfig()
+    if len({n.id for n in nodes}) != len(nodes):
+        raise ValueError("node ids must be unique")
+    f_docs, f_types, f_owner = [], [], []
+    for i, node in enumerate(nodes):
+        for f in node.outputs:
+            f_docs.append(_field_doc(node, f.path))
+            f_types.append(_type(f.type))
+            f_owner.append(i)
+    p_docs, p_types, p_owner = [], [], []
+    for i, node in enumerate(nodes):
+        for p in node.params:
+            doc = _param_doc(node, p.name)
+            if doc is not None:
+                p_docs.append(doc)
+                p_types.append(_type(p.type))
+                p_owner.append(i)
+    scores_by_source: dict[int, dict[int, float]] = defaultdict(dict)
+    if f_docs and p_docs:
+        vectorizer = TfidfVectorizer(analyzer=lambda doc: doc, sublinear_tf=True)
+        vectorizer.fit(f_docs + p_docs)
+        fx = vectorizer.transform(f_docs).astype(np.float32)
+        px = vectorizer.transform(p_docs).astype(np.float32).T.tocsc()
+        f_types_a, p_types_a = np.array(f_types), np.array(p_types)
+        f_owner_a, p_owner_a = np.array(f_owner), np.array(p_owner)
+        targets, t_starts = np.unique(p_owner_a, return_index=True)
+        sources, s_starts = np.unique(f_owner_a, return_index=True)
+        s_bounds = [*s_starts.tolist(), len(f_owner_a)]
+        for c in range(0, len(sources), config.chunk):
+            lo, hi = s_bounds[c], s_bounds[min(c + config.chunk, len(sources))]
+            sim = (fx[lo:hi] @ px).toarray()
+            sim *= _COMPAT[f_types_a[lo:hi, None], p_types_a[None, :]]
+            starts = s_starts[c : c + config.chunk] - lo
+            best = np.maximum.reduceat(sim, starts, axis=0)  # per source, each parameter's best field
+            pair = np.add.reduceat(best, t_starts, axis=1)  # per source and target: coverage
+            for row, src in enumerate(sources[c : c + config.chunk]):
+                hits = np.nonzero(pair[row] > 1e-6)[0]
+                scores_by_source[int(src)] = {int(targets[h]): float(pair[row, h]) for h in hits}
+    _add_prerequisites(nodes, scores_by_source)
+    result: dict[str, list[str]] = {}
+    for i, node in enumerate(nodes):
+        scored = scores_by_source.get(i, {})
+        scored.pop(i, None)
+        ranked = sorted(
+            scored.items(),
+            key=lambda kv: (-(kv[1] + _bonus(node, nodes[kv[0]], config)), nodes[kv[0]].id),
+        )
+        result[node.id] = _with_floor([nodes[t] for t, _ in ranked], node, config)
+    return result
+
+
+def _bonus(source: Node, target: Node, config: PruneConfig) -> float:
+    bonus = config.same_server_bonus if source.server_id == target.server_id else 0.0
+    if source.category and source.category == target.category:
+        bonus += config.same_category_bonus
+    return bonus
+
+
+def _with_floor(ranked: list[Node], source: Node, config: PruneConfig) -> list[str]:
+    """The best ``cap``, swapping the weakest same-server ones for the best other-server ones until
+    at least ``floor`` candidates come from other servers (when there are that many)."""
+    top = ranked[: config.cap]
+    cross = [n for n in top if n.server_id != source.server_id]
+    if len(cross) < config.floor:
+        extra = [n for n in ranked[config.cap :] if n.server_id != source.server_id][
+            : config.floor - len(cross)
+        ]
+        if extra:
+            same = [n for n in top if n.server_id == source.server_id]
+            keep_same = same[: max(0, config.cap - len(cross) - len(extra))]
+            kept = {n.id for n in keep_same + cross + extra}
+            top = [n for n in ranked if n.id in kept]
+    return [n.id for n in top]
+
+
+def _add_prerequisites(nodes: list[Node], scores: dict[int, dict[int, float]]) -> None:
+    by_object: dict[str, list[int]] = defaultdict(list)
+    for i, node in enumerate(nodes):
+        if node.tool_class in ("action", "query"):
+            for word in node.object - GENERIC:
+                by_object[word].append(i)
+    for i, node in enumerate(nodes):
+        if node.tool_class == "action":
+            continue
+        has_flag = any(
+            f.type == "boolean" and "[]" not in f.path and set(name_tokens(f.name)) & _FLAGS
+            for f in node.outputs
+        )
+        if not has_flag:
+            continue
+        for word in node.object - GENERIC - _FLAGS:
+            for t in by_object.get(word, []):
+                scores[i][t] = scores[i].get(t, 0.0) + 0.5
