@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from graph_toucan.errors import BudgetExceeded, LLMError, SchemaError
-from graph_toucan.fields import json_type, name_tokens, word_set
+from graph_toucan.fields import VERBS, json_type, name_tokens, word_set
 from graph_toucan.llm.client import LLM
 from graph_toucan.llm.task import Task
 from graph_toucan.output_design import design_schema, infer_schema, parse_result
@@ -195,8 +195,11 @@ _COMPUTE_WORDS = word_set(
 # Words saying a tool reaches an outside source even when its verb sounds like pure computation.
 _OUTSIDE_WORDS = word_set(
     """search fetch api web url http https latest current live online internet database remote real
-    time exchange market news weather stock price download crawl scrape service account"""
+    exchange market news weather stock price download crawl scrape service account"""
 )
+
+
+_READ_VERBS = word_set("get fetch read retrieve list search find query lookup look show view describe")
 
 
 class ToolClassAnswer(BaseModel):
@@ -215,11 +218,13 @@ def offline_class(inputs: dict[str, Any]) -> ToolClassAnswer:
     described = set(name_tokens(tool.get("description") or ""))
     props = (tool.get("input_schema") or {}).get("properties") or {}
     numeric = bool(props) and all(json_type(p) in ("number", "integer") for p in props.values())
-    if words & _COMPUTE_WORDS and (numeric or not (words | described) & _OUTSIDE_WORDS):
+    outside = bool(words & _OUTSIDE_WORDS) or len(described & _OUTSIDE_WORDS) >= 2
+    if words & _COMPUTE_WORDS and (numeric or not outside):
         return ToolClassAnswer(
             tool_class="computation", reason="transforms its inputs with no outside source"
         )
-    if words & _ACTION_WORDS and tool.get("read_only") is not True:
+    leading = next((w for w in name_tokens(tool["name"]) if w in VERBS), "")
+    if words & _ACTION_WORDS and tool.get("read_only") is not True and leading not in _READ_VERBS:
         verb = sorted(words & _ACTION_WORDS)[0]
         return ToolClassAnswer(tool_class="action", reason=f"'{verb}' changes outside state")
     return ToolClassAnswer(tool_class="query", reason="reads an outside source without changing it")

@@ -136,20 +136,28 @@ class OutputFilterAnswer(BaseModel):
 
 
 def offline_echoes(inputs: dict[str, Any]) -> OutputFilterAnswer:
-    """Rule 1: same name as an input. Rule 2: same meaning, by name and description words: a top-level
-    output whose words (name and description) are the input's words."""
-    params = params_of(inputs["tool"]["input_schema"])
+    """Rule 1: same name as an input. Rule 2: same meaning, judged from names and descriptions: a
+    top-level output whose words are the input's words plus only generic words or the tool's own
+    object (``read_file(path) -> file_path``, ``set_directory(directory) -> dir_path``), or whose
+    name and description words equal the input's."""
+    tool = inputs["tool"]
+    params = params_of(tool["input_schema"])
+    own = tool_object(tool["name"], tool.get("description") or "")
     echoes = []
     for out in inputs["outputs"]:
         path = out["path"]
         leaf = name_tokens(path.replace("[]", "").rsplit(".", 1)[-1])
         for param in params:
             ptoks = name_tokens(param.name)
-            same_name = leaf == ptoks
-            same_meaning = "[]" not in path and _meaning(leaf, out.get("description", "")) == _meaning(
-                ptoks, param.description
-            )
-            if same_name or (same_meaning and _meaning(leaf, "") - GENERIC):
+            if leaf == ptoks:
+                echoes.append(FieldMapping(output=path, input=param.name))
+                break
+            if "[]" in path or not ptoks:
+                continue
+            extra = set(leaf) - set(ptoks)
+            restates = set(ptoks) <= set(leaf) and extra <= GENERIC | own
+            same_meaning = _meaning(leaf, out.get("description", "")) == _meaning(ptoks, param.description)
+            if restates or (same_meaning and set(leaf) - GENERIC):
                 echoes.append(FieldMapping(output=path, input=param.name))
                 break
     return OutputFilterAnswer(echoes=echoes)

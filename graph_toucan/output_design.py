@@ -14,7 +14,7 @@ from typing import Any
 
 from genson import SchemaBuilder
 
-from graph_toucan.fields import VERBS, name_tokens, plural, singular, text_tokens
+from graph_toucan.fields import GENERIC, VERBS, name_tokens, plural, singular, text_tokens
 from graph_toucan.records import ToolClass
 
 Field = tuple[str, str, str]  # name, JSON type, description
@@ -383,7 +383,9 @@ def design_schema(
     words = name_tokens(name)
     verb = next((w for w in words if w in VERBS), words[0] if words else "")
     inputs = set((input_schema.get("properties") or {}).keys())
-    noun, shape = _shape(words, text_tokens(description))
+    noun, shape = _shape(words, text_tokens(description), verb)
+    if verb == "book":
+        noun, shape = "booking", SHAPES["booking"]
     entity, fields = shape
     if tool_class == "computation" and (set(words) & _MATH or verb in {"calculate", "compute"}):
         return _object([("result", "number", "The computed value")], inputs)
@@ -487,14 +489,50 @@ def design_schema(
     return _object(record, inputs)
 
 
+_VAGUE_SHAPES = frozenset({"result", "search", "content", "url", "page"})
+_SEARCH_VERBS = frozenset({"search", "find", "query", "lookup"})
+# Where a search looks, not what it finds: "web_search" finds results, "search_restaurants" restaurants.
+_MEDIA = frozenset(
+    {
+        "web",
+        "internet",
+        "online",
+        "engine",
+        "site",
+        "google",
+        "bing",
+        "duckduckgo",
+        "exa",
+        "brave",
+        "serp",
+        "tavily",
+    }
+)
+_FILTER_WORDS = frozenset({"by", "for", "from", "with", "in", "of", "per"})
+
+
 def _shape(
-    name_words: tuple[str, ...], description_words: tuple[str, ...]
+    name_words: tuple[str, ...], description_words: tuple[str, ...], verb: str
 ) -> tuple[str, tuple[bool, list[Field]]]:
-    for words in (tuple(reversed(name_words)), description_words):
-        for word in words:
-            if word in SHAPES:
-                return word, SHAPES[word]
-    noun = next((w for w in reversed(name_words) if w not in VERBS and len(w) > 2 and not w.isdigit()), "")
+    """The record shape of what the tool returns: a specific noun of the name (before ``by``/``for``,
+    which name filters, not results), then of the description (only entities for searches),
+    then a vague one; else the name's noun as a generic entity."""
+    cut = next((i for i, w in enumerate(name_words) if w in _FILTER_WORDS), len(name_words))
+    nouns = [w for w in name_words[:cut] if w not in VERBS]
+    for word in reversed(nouns):
+        if word in SHAPES and word not in _VAGUE_SHAPES:
+            return word, SHAPES[word]
+    searching = verb in _SEARCH_VERBS
+    for word in description_words:
+        if word in SHAPES and word not in _VAGUE_SHAPES and (SHAPES[word][0] or not searching):
+            return word, SHAPES[word]
+    if searching:
+        noun = next((w for w in reversed(nouns) if w not in _MEDIA and w not in GENERIC and len(w) > 2), "")
+        return (noun, (True, [])) if noun else ("result", SHAPES["result"])
+    for word in (*reversed(nouns), *description_words):
+        if word in _VAGUE_SHAPES:
+            return ("result" if word == "search" else word), SHAPES[word]
+    noun = next((w for w in reversed(nouns) if len(w) > 2 and not w.isdigit()), "")
     return noun, (bool(noun), [])
 
 
