@@ -17,7 +17,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from graph_toucan.fields import GENERIC, USER_SUPPLIED, name_tokens, types_compatible
 from graph_toucan.judge import _FLAGS, Node
@@ -82,6 +81,8 @@ def candidates(nodes: list[Node], config: PruneConfig | None = None) -> dict[str
                 p_owner.append(i)
     scores_by_source: dict[int, dict[int, float]] = defaultdict(dict)
     if f_docs and p_docs:
+        from sklearn.feature_extraction.text import TfidfVectorizer  # slow to import: only when pruning
+
         vectorizer = TfidfVectorizer(analyzer=lambda doc: doc, sublinear_tf=True)
         vectorizer.fit(f_docs + p_docs)
         fx = vectorizer.transform(f_docs).astype(np.float32)

@@ -248,7 +248,8 @@ def example_value(schema: dict[str, Any], name: str = "") -> Any:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return value
         high = schema.get("maximum")
-        pick = max(low + 1, min(5, high if high is not None else 5))
+        floor = low + 1 if "minimum" not in schema and "exclusiveMinimum" in schema else low
+        pick = max(floor, 5) if high is None else max(floor, min(5, high))
         return int(pick) if typ == "integer" else float(pick)
     if typ == "boolean":
         return False

@@ -334,7 +334,7 @@ def test_example_arguments_use_formats_and_bounds() -> None:
         "page_url": "https://example.com",
         "request_id": "123e4567-e89b-12d3-a456-426614174000",
         "code": "examplexxx",
-        "count": 11,
+        "count": 10,
         "ratio": 1.0,
         "verbose": False,
         "source_timezone": "Europe/Paris",

@@ -12,9 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import anthropic
-import openai
-
 from graph_toucan.errors import LLMConfigError, LLMError, TransientLLMError
 
 Request = dict[str, Any]
@@ -78,6 +75,9 @@ class ScriptedBackend(Backend):
 
 def _status_error(exc: Exception, provider: str) -> LLMError:
     """Map an SDK exception (both SDKs share the same shape) to our retry classes."""
+    import anthropic
+    import openai
+
     status = getattr(exc, "status_code", None)
     if isinstance(exc, anthropic.APITimeoutError | openai.APITimeoutError):
         return TransientLLMError(f"{provider} request timed out")
@@ -109,6 +109,8 @@ class AnthropicBackend(Backend):
     def __init__(
         self, model: str, *, api_key: str | None = None, base_url: str | None = None, timeout: float = 120.0
     ) -> None:
+        import anthropic
+
         super().__init__(model)
         key = api_key or os.environ.get("ANTHROPIC_API_KEY")
         if not key:
@@ -118,6 +120,8 @@ class AnthropicBackend(Backend):
         self.client = anthropic.AsyncAnthropic(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
 
     async def complete(self, request: Request) -> Completion:
+        import anthropic
+
         # The Messages API of the anthropic SDK 2.x takes no temperature; the request keeps it for the cache key.
         try:
             message = await self.client.messages.create(
@@ -148,6 +152,8 @@ class OpenAIBackend(Backend):
     def __init__(
         self, model: str, *, api_key: str | None = None, base_url: str | None = None, timeout: float = 120.0
     ) -> None:
+        import openai
+
         super().__init__(model)
         base_url = base_url or os.environ.get("OPENAI_BASE_URL")
         key = api_key or os.environ.get("OPENAI_API_KEY") or ("unused" if base_url else None)
@@ -159,6 +165,8 @@ class OpenAIBackend(Backend):
         self.client = openai.AsyncOpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
 
     async def complete(self, request: Request) -> Completion:
+        import openai
+
         try:
             response = await self.client.chat.completions.create(
                 model=self.model,

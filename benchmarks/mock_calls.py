@@ -1,0 +1,155 @@
+"""Figures of the execution simulator: sandbox pool cold start, warm call latency (median, p99) and
+throughput through the pool, and the share of example-catalog tools that get an accepted mock from
+the offline teacher.
+
+    python benchmarks/mock_calls.py [--calls 2000] [--workers 2] [--json]
+
+Warm calls go through the whole path a conversation uses: argument validation, the sandbox worker,
+the round trip of ``call_external_api`` to the deterministic simulator, output validation. Each
+call has new arguments, so no answer comes from a conversation's cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from typing import Any
+
+from graph_toucan.annotate import annotate_tools
+from graph_toucan.catalog import import_entries, read_catalog
+from graph_toucan.llm import LLM, OfflineBackend
+from graph_toucan.mock.build import build_mocks
+from graph_toucan.mock.files import bundled_mock_folder, read_mock_folder
+from graph_toucan.mock.runtime import MockRuntime
+from graph_toucan.mock.sandbox import SandboxPool
+from graph_toucan.resources import example_catalog
+from graph_toucan.store import Store
+
+QUERY = "United States Weather/get_weather_forecast"
+COMPUTATION = "计算器(Calc MCP)/add"
+
+
+async def cold_start(workers: int, repeats: int = 5) -> float:
+    """Median seconds from nothing to a pool whose workers all answered ready."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        pool = SandboxPool(workers)
+        await pool.start()
+        times.append(time.perf_counter() - started)
+        await pool.close()
+    return statistics.median(times)
+
+
+def _arguments(ref: str, i: int) -> dict[str, Any]:
+    if ref == COMPUTATION:
+        return {"a": i, "b": i / 7}
+    return {"location": f"City {i}", "days": 1 + i % 7}
+
+
+async def latency(runtime: MockRuntime, ref: str, calls: int) -> dict[str, float]:
+    """Sequential warm calls: median and 99th percentile in milliseconds."""
+    for i in range(20):  # warm the workers' compile caches
+        await runtime.call(ref, _arguments(ref, -i - 1), conversation="warm")
+    samples = []
+    for i in range(calls):
+        started = time.perf_counter()
+        await runtime.call(ref, _arguments(ref, i), conversation=f"c{i % 50}")
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return {
+        "median_ms": round(statistics.median(samples), 3),
+        "p99_ms": round(samples[int(0.99 * (len(samples) - 1))], 3),
+    }
+
+
+async def throughput(runtime: MockRuntime, ref: str, calls: int, callers: int) -> float:
+    """Calls per second with ``callers`` concurrent callers sharing the pool."""
+    queue = iter(range(calls))
+
+    async def caller() -> None:
+        for i in queue:
+            await runtime.call(ref, _arguments(ref, 10_000 + i), conversation=f"t{i % 50}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(caller() for _ in range(callers)))
+    return calls / (time.perf_counter() - started)
+
+
+async def coverage() -> dict[str, Any]:
+    """Import the example catalog, annotate and build mocks with the offline teacher."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store.open(tmp)
+        import_entries(store, read_catalog(example_catalog()))
+        llm = LLM(OfflineBackend(), store)
+        started = time.perf_counter()
+        await annotate_tools(store, llm)
+        annotated = time.perf_counter() - started
+        async with SandboxPool(2) as pool:
+            started = time.perf_counter()
+            report = await build_mocks(store, llm, pool)
+            built = time.perf_counter() - started
+        tools = store.count("tools")
+        return {
+            "tools": tools,
+            "accepted": len(report.accepted),
+            "unmockable": len(report.unmockable),
+            "share_accepted": round(len(report.accepted) / tools, 3),
+            "annotate_s": round(annotated, 2),
+            "build_s": round(built, 2),
+            "unmockable_tools": report.unmockable,
+        }
+
+
+async def main(calls: int, workers: int) -> dict[str, Any]:
+    figures: dict[str, Any] = {"cold_start_s": {}}
+    for n in sorted({1, workers, 4}):
+        figures["cold_start_s"][n] = round(await cold_start(n), 3)
+    mocks = read_mock_folder(bundled_mock_folder())
+    async with SandboxPool(workers) as pool:
+        runtime = MockRuntime(pool)
+        runtime.add(mocks)
+        for label, ref in (("query", QUERY), ("computation", COMPUTATION)):
+            figures[f"{label}_warm"] = await latency(runtime, ref, calls)
+            figures[f"{label}_calls_per_s"] = round(await throughput(runtime, ref, calls, 4 * workers), 1)
+        figures["restarts"] = pool.restarts
+    figures["coverage"] = await coverage()
+    figures["workers"] = workers
+    figures["calls"] = calls
+    return figures
+
+
+def _print(figures: dict[str, Any]) -> None:
+    print(f"sandbox pool: {figures['workers']} workers, {figures['calls']} calls per measurement")
+    for n, seconds in figures["cold_start_s"].items():
+        print(f"  cold start, {n} worker(s): {seconds * 1000:.0f} ms")
+    for label in ("query", "computation"):
+        warm = figures[f"{label}_warm"]
+        print(
+            f"  {label} mock: median {warm['median_ms']:.2f} ms, p99 {warm['p99_ms']:.2f} ms, "
+            f"{figures[f'{label}_calls_per_s']:.0f} calls/s ({4 * figures['workers']} concurrent callers)"
+        )
+    cov = figures["coverage"]
+    print(
+        f"example catalog, offline teacher: {cov['accepted']}/{cov['tools']} tools mocked "
+        f"({cov['share_accepted']:.1%}); annotate {cov['annotate_s']} s, build {cov['build_s']} s"
+    )
+    for ref, reason in cov["unmockable_tools"].items():
+        print(f"  unmockable: {ref}: {reason}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--json", action="store_true", help="Print the figures as JSON.")
+    args = parser.parse_args()
+    result = asyncio.run(main(args.calls, args.workers))
+    if args.json:
+        print(json.dumps(result, indent=1, ensure_ascii=False))
+    else:
+        _print(result)

@@ -1,0 +1,180 @@
+"""Mock folders on disk, the bundled ones, and the mock server module shipped beside the package.
+
+A mock folder holds one module per accepted mock, ``<server>/<tool>.py``, and ``manifest.json``
+listing each file with its tool record (name, schemas, class), so a folder can be served or
+replayed without a workspace. The repository's top-level ``mock_tools/`` is such a folder for the
+bundled example catalog; in a wheel it is ``graph_toucan/_data/mock_tools``, like the prompts.
+The module files are the source of truth for the code: an edited file is what runs (after the
+allow-list check).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+import unicodedata
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from pydantic import ValidationError
+
+from graph_toucan.errors import GraphToucanError
+from graph_toucan.mock.errors import MockError
+from graph_toucan.records import MockTool
+from graph_toucan.resources import data_dir
+
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = 1
+
+
+def slug(text: str) -> str:
+    """A folder name from a server name: ASCII, lowercase, ``_`` between words; ``''`` if nothing is left.
+
+    >>> slug("计算器(Calc MCP)"), slug("United States Weather")
+    ('calc_mcp', 'united_states_weather')
+    """
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")
+
+
+def _file_name(tool_name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", tool_name).strip("._") or "tool"
+
+
+def mock_paths(mocks: list[MockTool]) -> dict[str, str]:
+    """Relative file of each mock (by mock id): ``<server slug>/<tool>.py``, unique within the folder."""
+    servers: dict[str, str] = {}
+    taken: set[str] = set()
+    for server_id, name in sorted({(m.tool.server_id, m.tool.server_name) for m in mocks}):
+        folder = slug(name) or "server"
+        if folder in taken:
+            folder = f"{folder}_{server_id[:6]}"
+        taken.add(folder)
+        servers[server_id] = folder
+    paths: dict[str, str] = {}
+    used: set[str] = set()
+    for mock in sorted(mocks, key=lambda m: (m.tool.server_id, m.tool.name)):
+        base = f"{servers[mock.tool.server_id]}/{_file_name(mock.tool.name)}"
+        path, n = f"{base}.py", 2
+        while path.lower() in used:
+            path, n = f"{base}_{n}.py", n + 1
+        used.add(path.lower())
+        paths[mock.id] = path
+    return paths
+
+
+def write_mock_folder(mocks: list[MockTool], folder: Path) -> dict[str, str]:
+    """Write the accepted ``mocks`` and the manifest into ``folder``; files of mocks the previous
+    manifest listed and this one does not are removed. Returns the relative path of each mock id."""
+    accepted = [m for m in mocks if m.status == "accepted"]
+    paths = mock_paths(accepted)
+    folder.mkdir(parents=True, exist_ok=True)
+    old = (
+        {entry.get("file") for entry in _manifest(folder).get("mocks", [])}
+        if (folder / MANIFEST).exists()
+        else set()
+    )
+    entries = []
+    for mock in sorted(accepted, key=lambda m: paths[m.id]):
+        target = folder / paths[mock.id]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists() or target.read_text(encoding="utf-8") != mock.code:
+            target.write_text(mock.code, encoding="utf-8")
+        entries.append(
+            {
+                "file": paths[mock.id],
+                "key": mock.key,
+                "teacher": mock.teacher,
+                "attempts": mock.attempts,
+                "tool": mock.tool.model_dump(mode="json", exclude={"id", "digest"}),
+            }
+        )
+    for stale in old - set(paths.values()):
+        if isinstance(stale, str) and (folder / stale).is_file():
+            (folder / stale).unlink()
+            if not any((folder / stale).parent.iterdir()):
+                (folder / stale).parent.rmdir()
+    manifest = {"format": MANIFEST_FORMAT, "generator": "graph-toucan mock build", "mocks": entries}
+    (folder / MANIFEST).write_text(
+        json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    return paths
+
+
+def _manifest(folder: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MockError(
+            f"{folder} has no {MANIFEST}; give a folder written by 'graph-toucan mock build' "
+            "(<workspace>/mock_tools) or the bundled one"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise MockError(
+            f"{folder / MANIFEST} is not JSON ({exc}); rebuild it with 'graph-toucan mock build'"
+        ) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        raise MockError(f"{folder / MANIFEST} is not a format-{MANIFEST_FORMAT} mock manifest")
+    return manifest
+
+
+def read_mock_folder(folder: Path) -> list[MockTool]:
+    """The mocks of a folder, their code read from the module files."""
+    mocks = []
+    for entry in _manifest(folder).get("mocks", []):
+        file = folder / str(entry.get("file"))
+        try:
+            code = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise MockError(
+                f"{folder / MANIFEST} lists {entry.get('file')} but it cannot be read ({exc.strerror}); "
+                "rebuild the folder with 'graph-toucan mock build'"
+            ) from None
+        try:
+            mocks.append(
+                MockTool(
+                    tool=entry["tool"],
+                    key=entry["key"],
+                    status="accepted",
+                    code=code,
+                    attempts=entry.get("attempts", 1),
+                    teacher=entry.get("teacher", "unknown"),
+                )
+            )
+        except (KeyError, ValidationError) as exc:
+            raise MockError(
+                f"{folder / MANIFEST}: the entry for {entry.get('file')} is invalid: {exc}"
+            ) from None
+    return mocks
+
+
+def bundled_mock_folder() -> Path:
+    """The mocks generated for the bundled example catalog (top-level ``mock_tools/``)."""
+    return data_dir("mock_tools")
+
+
+def mock_server_module() -> ModuleType:
+    """``server/mock_server.py``, loaded by path from the checkout or from the wheel's ``_data``."""
+    name = "graph_toucan_server_mock"
+    if name in sys.modules:
+        return sys.modules[name]
+    try:
+        path = data_dir("server") / "mock_server.py"
+    except GraphToucanError:
+        raise GraphToucanError(
+            "cannot find server/mock_server.py; reinstall graph-toucan (pip install .)"
+        ) from None
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise GraphToucanError(f"cannot load the mock server from {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module

@@ -1,0 +1,99 @@
+"""Mock of the computation tool `convert_time` of "Time MCP Server".
+
+Convert time between timezones.
+
+Written by graph-toucan's offline teacher from the tool's schemas: main() checks the arguments
+against the input schema and computes its output from the arguments, with no I/O.
+"""
+
+
+import json
+import random
+
+
+TOOL = "convert_time"
+PARAMETERS = {
+    "sourceTimezone": {"types": ["string"], "required": True},
+    "targetTimezone": {"types": ["string"], "required": True},
+    "time": {"types": ["string"], "required": True},
+}
+
+
+def main(**arguments):
+    check_arguments(arguments)
+    rng = random.Random(json.dumps(arguments, sort_keys=True, default=str))
+    return {
+        "converted_value": rng.choice([116.89, 165.66, 468.05, 509.17]),
+        "unit": rng.choice(["imperial", "metric"]),
+        "datetime": rng.choice([
+            "2025-06-11T13:00:00Z",
+            "2025-06-21T13:45:00Z",
+            "2025-06-12T09:30:00Z",
+            "2025-06-16T12:15:00Z",
+        ]),
+        "timezone": rng.choice(["Asia/Tokyo", "America/New_York", "Europe/Paris", "America/Chicago"]),
+        "day_of_week": rng.choice(["Wednesday", "Monday", "Tuesday", "Thursday"]),
+    }
+
+
+def check_arguments(arguments):
+    """Raise ValueError or TypeError naming the argument that does not fit PARAMETERS."""
+    for name, rule in PARAMETERS.items():
+        if name not in arguments:
+            if rule["required"]:
+                expected = " or ".join(rule["types"]) or "any value"
+                raise ValueError(f"missing required argument '{name}' ({expected})")
+            continue
+        value = arguments[name]
+        if rule["types"] and not any(is_type(value, kind) for kind in rule["types"]):
+            expected = " or ".join(rule["types"])
+            raise TypeError(f"argument '{name}' must be {expected}, got {type_name(value)} {value!r}")
+        if "enum" in rule and value not in rule["enum"]:
+            raise ValueError(f"argument '{name}' must be one of {rule['enum']}, got {value!r}")
+        if "minimum" in rule and is_type(value, "number") and value < rule["minimum"]:
+            raise ValueError(f"argument '{name}' must be at least {rule['minimum']}, got {value!r}")
+        if "maximum" in rule and is_type(value, "number") and value > rule["maximum"]:
+            raise ValueError(f"argument '{name}' must be at most {rule['maximum']}, got {value!r}")
+
+
+def is_type(value, kind):
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "integer":
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and value.is_integer()
+        )
+    if kind == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "array":
+        return isinstance(value, list)
+    if kind == "object":
+        return isinstance(value, dict)
+    if kind == "null":
+        return value is None
+    return True
+
+
+def type_name(value):
+    for kind in ("null", "boolean", "integer", "number", "string", "array", "object"):
+        if is_type(value, kind):
+            return kind
+    return "value"
+
+
+def same_or(arguments, name, kind, rng, choices):
+    """The argument of the same name when it has the output's type, else one of the choices."""
+    value = arguments.get(name)
+    if value is not None and is_type(value, kind):
+        return value
+    return rng.choice(choices)
+
+
+def as_type(value, kind):
+    if kind == "integer":
+        return int(round(value))
+    if kind == "string":
+        return str(value)
+    return value

@@ -1,0 +1,97 @@
+"""Mock of the query tool `get_historical_stock_prices` of "Yahoo Finance Data Server".
+
+Get historical stock prices for a given stock symbol.
+
+Written by graph-toucan's offline teacher from the tool's schemas: main() checks the arguments
+against the input schema and asks call_external_api for flat values and rebuilds the nested output
+from them.
+"""
+
+
+TOOL = "get_historical_stock_prices"
+PARAMETERS = {
+    "symbol": {"types": ["string"], "required": True},
+    "period": {"types": ["string"], "required": False},
+    "interval": {"types": ["string"], "required": False},
+}
+
+
+def main(**arguments):
+    check_arguments(arguments)
+    flat = call_external_api(TOOL, **arguments)
+    return {
+        "prices": [
+            {
+                "symbol": pick(flat, "price_0_symbol", "string"),
+                "price": pick(flat, "price_0_price", "number"),
+                "currency": pick(flat, "price_0_currency", "string"),
+                "date": pick(flat, "price_0_date", "string"),
+            },
+            {
+                "symbol": pick(flat, "price_1_symbol", "string"),
+                "price": pick(flat, "price_1_price", "number"),
+                "currency": pick(flat, "price_1_currency", "string"),
+                "date": pick(flat, "price_1_date", "string"),
+            },
+        ],
+        "total_count": pick(flat, "total_count", "integer"),
+    }
+
+
+def check_arguments(arguments):
+    """Raise ValueError or TypeError naming the argument that does not fit PARAMETERS."""
+    for name, rule in PARAMETERS.items():
+        if name not in arguments:
+            if rule["required"]:
+                expected = " or ".join(rule["types"]) or "any value"
+                raise ValueError(f"missing required argument '{name}' ({expected})")
+            continue
+        value = arguments[name]
+        if rule["types"] and not any(is_type(value, kind) for kind in rule["types"]):
+            expected = " or ".join(rule["types"])
+            raise TypeError(f"argument '{name}' must be {expected}, got {type_name(value)} {value!r}")
+        if "enum" in rule and value not in rule["enum"]:
+            raise ValueError(f"argument '{name}' must be one of {rule['enum']}, got {value!r}")
+        if "minimum" in rule and is_type(value, "number") and value < rule["minimum"]:
+            raise ValueError(f"argument '{name}' must be at least {rule['minimum']}, got {value!r}")
+        if "maximum" in rule and is_type(value, "number") and value > rule["maximum"]:
+            raise ValueError(f"argument '{name}' must be at most {rule['maximum']}, got {value!r}")
+
+
+def is_type(value, kind):
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "integer":
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and value.is_integer()
+        )
+    if kind == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "array":
+        return isinstance(value, list)
+    if kind == "object":
+        return isinstance(value, dict)
+    if kind == "null":
+        return value is None
+    return True
+
+
+def type_name(value):
+    for kind in ("null", "boolean", "integer", "number", "string", "array", "object"):
+        if is_type(value, kind):
+            return kind
+    return "value"
+
+
+def pick(flat, key, kind):
+    """One flat value from call_external_api, checked against the type the output schema wants."""
+    if key not in flat:
+        raise RuntimeError(f"call_external_api returned no value for '{key}'")
+    value = flat[key]
+    if kind == "integer" and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not is_type(value, kind):
+        raise RuntimeError(f"call_external_api returned {type_name(value)} for '{key}', expected {kind}")
+    return value
