@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from graph_toucan.ids import content_id
 
@@ -158,3 +158,143 @@ class EdgeJudgement(Record):
     @property
     def id(self) -> str:
         return self.key
+
+
+# -- planned paths (walks.py, operations.py; issue 4) ---------------------------------------------------
+
+Sampler = Literal["graph", "random"]
+DependencyType = Literal["full", "partial", "prerequisite"]
+DependencyOrigin = Literal["walk", "insert-short", "insert-long"]
+TurnOperation = Literal["merge", "insert-short", "insert-long", "insert-long-source", "split"]
+TurnType = Literal["normal", "empty", "merge", "insert-short", "insert-long", "insert-mixed", "merge-insert"]
+SplitKind = Literal["miss-func", "miss-param"]
+
+
+class PlannedCall(Record):
+    """One reference call of a planned path; ids run ``c1``, ``c2``, ... in execution order."""
+
+    id: str = Field(pattern=r"^c[1-9][0-9]*$")
+    tool_id: str
+    tool: str = Field(description="The tool's reference, server/tool.")
+    server: str
+    server_id: str
+    implicit: bool = Field(default=False, description="A helper the user does not ask for (insert-short).")
+
+
+class PathDependency(Record):
+    """A dependency fact: the output field ``output`` of call ``source`` fills parameter ``input`` of the
+    later call ``target``. ``prerequisite`` facts have neither: the source's result decides whether the
+    target is called. ``origin`` says which step made it: the walk's edge, an insert-short helper or an
+    insert-long reference to an earlier turn."""
+
+    source: str
+    target: str
+    type: DependencyType
+    output: str | None = None
+    input: str | None = None
+    origin: DependencyOrigin
+
+
+class SplitDetail(Record):
+    """Why a split turn cannot be served: ``miss-func`` withholds the tool of call ``call`` (offered from the
+    next turn on), ``miss-param`` has the user leave out its required ``parameter`` (given in the next
+    turn). Call ``call`` is made in the next turn."""
+
+    kind: SplitKind
+    call: str
+    tool_id: str
+    parameter: str | None = None
+
+
+class PlannedTurn(Record):
+    """One turn: its reference calls (``[]`` for a split turn), the operations that shaped it, the turn type
+    they give (METHOD.md section 6), and the tools withheld from the available ones during this turn."""
+
+    type: TurnType
+    operations: list[TurnOperation] = Field(default_factory=list)
+    calls: list[PlannedCall] = Field(default_factory=list)
+    split: SplitDetail | None = None
+    withheld: list[str] = Field(default_factory=list, description="Tool ids not available in this turn.")
+
+
+class AvailableTool(Record):
+    """A tool offered to the assistant: one of the path's, or a distractor."""
+
+    id: str
+    tool: str
+    distractor: bool = False
+
+
+class PlannedPath(Record):
+    """A function signature path after the node operations, ready for translation.
+
+    The id hashes the content (sampler, turns, dependencies, available tools), not the seed or the
+    position in the seed's stream, so the same plan is stored once however it was drawn."""
+
+    sampler: Sampler
+    seed: int
+    index: int = Field(ge=0, description="Position in the stream of paths of this seed.")
+    turns: list[PlannedTurn] = Field(min_length=1)
+    dependencies: list[PathDependency] = Field(default_factory=list)
+    available_tools: list[AvailableTool] = Field(min_length=1)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def id(self) -> str:
+        content = self.model_dump_json(include={"turns", "dependencies", "available_tools"})
+        return content_id("path", self.sampler, content)
+
+    @property
+    def calls(self) -> list[PlannedCall]:
+        """Every reference call in execution order."""
+        return [c for turn in self.turns for c in turn.calls]
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Structural rules every stage may rely on (graph-independent; see tests/test_sampling_properties.py)."""
+        position = {c.id: i for i, c in enumerate(self.calls)}
+        if len(position) != len(self.calls):
+            raise ValueError("call ids must be unique within a path")
+        for dep in self.dependencies:
+            if dep.source not in position or dep.target not in position:
+                raise ValueError(f"dependency {dep.source} -> {dep.target} names a call not in the path")
+            if position[dep.source] >= position[dep.target]:
+                raise ValueError(f"dependency {dep.source} -> {dep.target} must point to a later call")
+        available = {t.id for t in self.available_tools}
+        for k, turn in enumerate(self.turns):
+            if turn.split is None:
+                continue
+            later = self.turns[k + 1].calls if k + 1 < len(self.turns) else []
+            if turn.calls or turn.split.call not in {c.id for c in later}:
+                raise ValueError(f"split turn {k + 1} must have no calls and its call in the next turn")
+            if turn.split.kind == "miss-func" and turn.split.tool_id not in available:
+                raise ValueError(f"the tool withheld in turn {k + 1} must be offered from the next turn on")
+
+
+MockStatus = Literal["accepted", "unmockable"]
+
+
+class MockTool(Record):
+    """A generated mock of one tool (METHOD.md section 5): its code when ``accepted``, or why none
+    passed the checks when ``unmockable``. ``key`` hashes what the mock was built from (the tool's
+    description, input and output schema, class), so a changed tool gets a new mock."""
+
+    tool: Tool
+    key: str
+    status: MockStatus
+    code: str = ""
+    error: str | None = None
+    attempts: int = 0
+    teacher: str
+
+    @field_validator("tool", mode="before")
+    @classmethod
+    def _tool_without_computed(cls, value: Any) -> Any:
+        """A dumped tool carries its computed ``id`` and ``digest``; they are derived, not input."""
+        if isinstance(value, dict):
+            return {k: v for k, v in value.items() if k not in ("id", "digest")}
+        return value
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def id(self) -> str:
+        return content_id("mock", self.tool.id, self.key)

@@ -19,7 +19,7 @@ from typing import Any
 import sqlite_utils
 
 from graph_toucan.errors import StoreError
-from graph_toucan.records import EdgeJudgement, LLMCall, Server, Tool, ToolExample
+from graph_toucan.records import EdgeJudgement, LLMCall, MockTool, PlannedPath, Server, Tool, ToolExample
 
 DB_NAME = "graph_toucan.db"
 WORKSPACE_ENV = "GRAPH_TOUCAN_WORKSPACE"
@@ -143,32 +143,36 @@ def _migration_2(db: sqlite_utils.Database) -> None:
 
 
 def _migration_3(db: sqlite_utils.Database) -> None:
-    """Generated mock tools (issue 5)."""
+    """Generated mock tools (issue 5): one row per tool and build key; ``tool`` is the Tool record as
+    JSON, so a mock can be served without the tools table."""
     db["mocks"].create(
         {
             "id": str,
             "tool_id": str,
             "tool_ref": str,
-            "digest": str,
+            "key": str,
             "status": str,
             "code": str,
             "error": str,
             "attempts": int,
             "teacher": str,
+            "tool": str,
             "created_at": float,
         },
         pk="id",
     )
-    db["mocks"].create_index(["tool_id"])
+    db["mocks"].create_index(["tool_id", "created_at"])
+    db["mocks"].create_index(["tool_ref"])
 
 
 def _migration_4(db: sqlite_utils.Database) -> None:
-    """Planned function signature paths (issue 4)."""
+    """Planned function signature paths (issue 4); ``position`` is the path's place in its seed's stream."""
     db["paths"].create(
         {
             "id": str,
             "sampler": str,
             "seed": int,
+            "position": int,
             "n_turns": int,
             "n_calls": int,
             "data": str,
@@ -177,7 +181,7 @@ def _migration_4(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["paths"].create_index(["sampler"])
+    db["paths"].create_index(["sampler", "seed", "position"])
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
@@ -411,8 +415,92 @@ class Store:
         return found
 
     # -- mocks (mock/, issue 5) ---------------------------------------------------------------------
+    def add_mock(self, mock: MockTool) -> None:
+        """Write a mock (accepted or unmockable); the same tool and key again replaces the row."""
+        row = mock.model_dump(mode="json", exclude={"id", "tool"}) | {
+            "id": mock.id,
+            "tool_id": mock.tool.id,
+            "tool_ref": mock.tool.ref,
+            "tool": mock.tool.model_dump_json(exclude={"id", "digest"}),
+            "created_at": time.time(),
+        }
+        self.db["mocks"].upsert(row, pk="id")
+
+    def mocks(self, *, status: str | None = None) -> list[MockTool]:
+        """The newest mock of every tool (optionally only those with ``status``), by tool reference."""
+        sql = """
+            select * from mocks m where created_at = (
+                select max(created_at) from mocks n where n.tool_id = m.tool_id)"""
+        params: list[Any] = []
+        if status:
+            sql += " and status = ?"
+            params.append(status)
+        rows = self.db.execute(sql + " order by tool_ref", params).fetchall()
+        columns = [c[0] for c in self.db.execute("select * from mocks limit 0").description]
+        return [_mock(dict(zip(columns, r, strict=True))) for r in rows]
+
+    def get_mock(self, tool_id: str, key: str | None = None) -> MockTool | None:
+        """The mock of a tool built from ``key`` (any key: the newest), if any."""
+        where, params = ("tool_id = ? and key = ?", [tool_id, key]) if key else ("tool_id = ?", [tool_id])
+        rows = list(self.db["mocks"].rows_where(where, params, order_by="created_at desc", limit=1))
+        return _mock(rows[0]) if rows else None
 
     # -- planned paths (walks.py, operations.py; issue 4) -------------------------------------------
+    def add_paths(self, paths: Iterable[PlannedPath], run_id: str | None = None) -> int:
+        """Write paths by content id in one transaction; returns how many were new. A path already stored
+        is left as it is, so rerunning the same sample adds nothing."""
+        now = time.time()
+        rows = {
+            p.id: {
+                "id": p.id,
+                "sampler": p.sampler,
+                "seed": p.seed,
+                "position": p.index,
+                "n_turns": len(p.turns),
+                "n_calls": sum(len(t.calls) for t in p.turns),
+                "data": p.model_dump_json(exclude={"id"}),
+                "run_id": run_id,
+                "created_at": now,
+            }
+            for p in paths
+        }
+        if not rows:
+            return 0
+        with self.transaction():
+            ids = list(rows)
+            known: set[str] = set()
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                found = self.db.execute(f"select id from paths where id in ({marks})", chunk)
+                known.update(r[0] for r in found)
+            new = [row for pk, row in rows.items() if pk not in known]
+            if new:
+                self.db["paths"].insert_all(new, pk="id")
+        return len(new)
+
+    def paths(self, *, sampler: str | None = None, limit: int | None = None) -> Iterator[PlannedPath]:
+        """Stored paths, optionally of one sampler, by sampler, seed and stream position (streamed)."""
+        rows = self._rows(
+            "paths",
+            where="sampler = ?" if sampler else None,
+            params=[sampler] if sampler else [],
+            order_by="sampler, seed, position",
+            limit=limit,
+        )
+        for row in rows:
+            yield PlannedPath.model_validate(row["data"])
+
+    def get_path(self, ref: str) -> PlannedPath | None:
+        """A path by id, or by an id prefix of at least 4 characters that only one path has."""
+        rows = list(self._rows("paths", where="id = ?", params=[ref]))
+        if not rows and len(ref) >= 4 and ref.isalnum():
+            rows = list(self._rows("paths", where="id like ?", params=[ref + "%"], limit=2))
+        return PlannedPath.model_validate(rows[0]["data"]) if len(rows) == 1 else None
+
+    def path_count(self, sampler: str | None = None) -> int:
+        where, params = ("where sampler = ?", [sampler]) if sampler else ("", [])
+        return self.db.execute(f"select count(*) from paths {where}", params).fetchone()[0]
 
     # -- runs ----------------------------------------------------------------------------------------
     def record_run(
@@ -482,3 +570,9 @@ def _drop(row: dict[str, Any], *keys: str) -> dict[str, Any]:
 
 def _tool(row: dict[str, Any]) -> Tool:
     return Tool.model_validate(_drop(row, "id", "digest", "updated_at"))
+
+
+def _mock(row: dict[str, Any]) -> MockTool:
+    data = _drop(row, "id", "tool_id", "tool_ref", "created_at")
+    data["tool"] = json.loads(data["tool"])
+    return MockTool.model_validate(data)

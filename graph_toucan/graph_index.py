@@ -1,0 +1,207 @@
+"""A read-only index of the dependency graph for path sampling: nodes with their parameters and output
+fields, and the usable edges (weighted by type, mappings checked) by source and by target.
+
+Sampling touches every node's edges thousands of times; an index of frozen tuples, sorted by id, is
+both faster than querying the ``nx.DiGraph`` and independent of set or insertion order, so the same
+graph and seed give the same paths in any process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, cast
+
+import networkx as nx
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from graph_toucan.errors import GraphToucanError
+from graph_toucan.records import DependencyType, Tool
+from graph_toucan.schema import leaf_fields
+
+EDGE_TYPES = ("full", "partial", "prerequisite")
+
+
+class SamplingError(GraphToucanError):
+    """A sampling setting or a graph that paths cannot be sampled from."""
+
+
+class EdgeWeights(BaseModel):
+    """How strongly a walk (and an insert) prefers each edge type; 0 never uses that type."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    full: float = Field(3.0, ge=0)
+    partial: float = Field(2.0, ge=0)
+    prerequisite: float = Field(1.0, ge=0)
+
+    @model_validator(mode="after")
+    def _some_positive(self) -> EdgeWeights:
+        if not any(getattr(self, t) > 0 for t in EDGE_TYPES):
+            raise ValueError("at least one edge weight (full, partial, prerequisite) must be above 0")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One tool of the graph, as sampling sees it."""
+
+    id: str
+    ref: str
+    server: str
+    server_id: str
+    category: str | None
+    tags: tuple[str, ...]
+    inputs: tuple[str, ...]
+    required: tuple[str, ...]
+    outputs: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """A usable edge: ``mapping`` holds only (output, input) pairs that name a real output field of the
+    source and a real top-level parameter of the target, one per input; empty for ``prerequisite``."""
+
+    source: str
+    target: str
+    type: DependencyType
+    weight: float
+    mapping: tuple[tuple[str, str], ...]
+
+
+class GraphIndex:
+    """Nodes by id and usable edges by source and target, all in sorted order."""
+
+    def __init__(self, nodes: Iterable[Node], edges: Iterable[Edge] = (), *, dropped_edges: int = 0) -> None:
+        self.nodes: dict[str, Node] = {n.id: n for n in sorted(nodes, key=lambda n: n.id)}
+        self.ids: tuple[str, ...] = tuple(self.nodes)
+        out: dict[str, list[Edge]] = {i: [] for i in self.ids}
+        into: dict[str, list[Edge]] = {i: [] for i in self.ids}
+        for edge in edges:
+            out[edge.source].append(edge)
+            into[edge.target].append(edge)
+        self._out = {k: tuple(sorted(v, key=lambda e: e.target)) for k, v in out.items()}
+        self._in = {k: tuple(sorted(v, key=lambda e: e.source)) for k, v in into.items()}
+        self.edge_count = sum(len(v) for v in self._out.values())
+        self.dropped_edges = dropped_edges
+        by_category: dict[str, list[str]] = {}
+        for node in self.nodes.values():
+            if node.category:
+                by_category.setdefault(node.category, []).append(node.id)
+        self.by_category = {k: tuple(v) for k, v in by_category.items()}
+
+    def out_edges(self, node: str) -> tuple[Edge, ...]:
+        return self._out[node]
+
+    def in_edges(self, node: str) -> tuple[Edge, ...]:
+        return self._in[node]
+
+    def resolve(self, ref: str) -> str:
+        """A node id from an id, a ``server/tool`` reference or a tool name that is unique."""
+        if ref in self.nodes:
+            return ref
+        found = [n.id for n in self.nodes.values() if n.ref == ref]
+        if not found:
+            found = [n.id for n in self.nodes.values() if n.ref.rpartition("/")[2] == ref]
+        if len(found) != 1:
+            raise SamplingError(
+                f"{ref!r} names {'no' if not found else len(found)} tools of the graph; "
+                "give a tool id or SERVER/TOOL as listed by 'graph-toucan tools list'"
+            )
+        return found[0]
+
+    @classmethod
+    def from_digraph(cls, graph: nx.DiGraph, weights: EdgeWeights | None = None) -> GraphIndex:
+        """The index of a dependency graph (graph.py's contract). Edges whose type has weight 0, and
+        ``full``/``partial`` edges without one valid mapping entry, are left out (and counted)."""
+        weights = weights or EdgeWeights()
+        nodes = [_node_from_attributes(node_id, attrs) for node_id, attrs in graph.nodes(data=True)]
+        by_id = {n.id: n for n in nodes}
+        edges, dropped = [], 0
+        for source, target, attrs in graph.edges(data=True):
+            kind = attrs.get("type")
+            if kind not in EDGE_TYPES:
+                raise SamplingError(
+                    f"edge {by_id[source].ref} -> {by_id[target].ref} has type {kind!r}, not one of "
+                    f"{', '.join(EDGE_TYPES)}; rebuild the graph with 'graph-toucan graph build'"
+                )
+            weight = float(getattr(weights, kind))
+            mapping = _valid_mapping(attrs.get("mapping") or [], by_id[source], by_id[target])
+            if weight <= 0 or source == target or (kind != "prerequisite" and not mapping):
+                dropped += 1
+                continue
+            kept = mapping if kind != "prerequisite" else ()
+            edges.append(Edge(source, target, cast(DependencyType, kind), weight, kept))
+        return cls(nodes, edges, dropped_edges=dropped)
+
+    @classmethod
+    def from_tools(cls, tools: Iterable[Tool]) -> GraphIndex:
+        """An index without edges over stored tools (the random baseline sampler needs no graph)."""
+        nodes = []
+        for tool in tools:
+            inputs, required = _inputs(tool.input_schema)
+            nodes.append(
+                Node(
+                    id=tool.id,
+                    ref=tool.ref,
+                    server=tool.server_name,
+                    server_id=tool.server_id,
+                    category=tool.category,
+                    tags=_tags(tool.tags),
+                    inputs=inputs,
+                    required=required,
+                    outputs=frozenset(f.path for f in leaf_fields(tool.output_schema)),
+                )
+            )
+        return cls(nodes)
+
+
+def _tags(tags: Any) -> tuple[str, ...]:
+    if not isinstance(tags, list | tuple):
+        return ()
+    return tuple(sorted({str(t).strip().lower() for t in tags if str(t).strip()}))
+
+
+def _inputs(schema: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Top-level parameters and the required ones among them, in schema order."""
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    names = tuple(props) if isinstance(props, dict) else ()
+    required = schema.get("required") if isinstance(schema, dict) else None
+    wanted = set(required) if isinstance(required, list) else set()
+    return names, tuple(n for n in names if n in wanted)
+
+
+def _node_from_attributes(node_id: str, attrs: dict[str, Any]) -> Node:
+    missing = [k for k in ("ref", "server", "server_id", "input_schema", "outputs") if k not in attrs]
+    if missing:
+        raise SamplingError(
+            f"graph node {node_id} lacks {', '.join(missing)}; the graph file is older or hand-made: "
+            "rebuild it with 'graph-toucan graph build'"
+        )
+    inputs, required = _inputs(attrs["input_schema"])
+    return Node(
+        id=str(node_id),
+        ref=str(attrs["ref"]),
+        server=str(attrs["server"]),
+        server_id=str(attrs["server_id"]),
+        category=attrs.get("category") or None,
+        tags=_tags(attrs.get("tags")),
+        inputs=inputs,
+        required=required,
+        outputs=frozenset(str(o) for o in attrs["outputs"] or []),
+    )
+
+
+def _valid_mapping(raw: list[Any], source: Node, target: Node) -> tuple[tuple[str, str], ...]:
+    """The mapping entries naming a real source output and target parameter, the first per input."""
+    seen: set[str] = set()
+    kept = []
+    inputs = set(target.inputs)
+    for entry in raw:
+        if not isinstance(entry, dict):
+            continue
+        output, param = entry.get("output"), entry.get("input")
+        if output in source.outputs and param in inputs and param not in seen:
+            seen.add(param)
+            kept.append((str(output), str(param)))
+    return tuple(kept)

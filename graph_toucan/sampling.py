@@ -1,0 +1,218 @@
+"""Planned paths from a seed: the graph sampler (walks + node operations) and TOUCAN's random baseline.
+
+Both are streams: path k of a seed is the same whether 10 or 100,000 paths are asked for, so a rerun
+(or a larger ``--n``) repeats the earlier paths exactly and the store, keyed by content, adds only
+what is new. Every random choice comes from ``random.Random`` objects seeded from ``seed``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from graph_toucan.graph_index import GraphIndex, SamplingError
+from graph_toucan.operations import Draft, DraftCall, DraftTurn, OperationConfig, plan, to_path
+from graph_toucan.records import PlannedPath, Sampler, Tool
+from graph_toucan.store import Store
+from graph_toucan.walks import WalkConfig, walk_stream
+
+__all__ = [
+    "BaselineConfig",
+    "SampleConfig",
+    "SamplingError",
+    "baseline_tools",
+    "check_population",
+    "graph_paths",
+    "load_config",
+    "random_paths",
+    "sample_paths",
+    "store_paths",
+]
+
+
+class BaselineConfig(BaseModel):
+    """TOUCAN's sampler: 1 to ``max_tools`` tools that share a tag, in random order, one turn."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_tools: int = Field(3, ge=1, description="Most tools per path.")
+    patience: int = Field(
+        500, ge=1, description="Stop after this many duplicate draws in a row (every combination is taken)."
+    )
+
+
+class SampleConfig(BaseModel):
+    """Everything that shapes sampled paths (besides the graph and the seed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    walk: WalkConfig = Field(default_factory=WalkConfig)
+    operations: OperationConfig = Field(default_factory=OperationConfig)
+    baseline: BaselineConfig = Field(default_factory=BaselineConfig)
+    distractors: int = Field(4, ge=0, description="Tools offered besides the path's own.")
+
+
+def load_config(source: Path | dict[str, Any] | None = None, **overrides: Any) -> SampleConfig:
+    """A validated config from a JSON file or a dict, with dotted overrides such as
+    ``{"walk.max_steps": 4}`` (``None`` values are ignored). Invalid settings raise one
+    :class:`SamplingError` that names each bad setting and the accepted range."""
+    if isinstance(source, Path):
+        try:
+            data = json.loads(source.read_text())
+        except (OSError, ValueError) as exc:
+            raise SamplingError(
+                f"cannot read the sampling config {source}: {exc}; give a JSON file"
+            ) from None
+        if not isinstance(data, dict):
+            raise SamplingError(f"the sampling config {source} must be a JSON object")
+    else:
+        data = json.loads(json.dumps(source or {}))
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        target = data
+        *parents, name = dotted.split(".")
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[name] = value
+    try:
+        return SampleConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']} (got {err.get('input')!r})"
+            for err in exc.errors()
+        )
+        raise SamplingError(
+            f"invalid sampling settings: {problems}; fix them in the config or options"
+        ) from None
+
+
+def check_population(index: GraphIndex, config: SampleConfig) -> None:
+    """Settings that cannot work with these tools, as one clear error."""
+    if not index.ids:
+        raise SamplingError("no tools to sample from; import and annotate tools, then build the graph")
+    if config.distractors >= len(index.ids):
+        raise SamplingError(
+            f"distractors={config.distractors} but there are only {len(index.ids)} tools, and a path needs "
+            f"at least one of them; use at most {len(index.ids) - 1} distractors"
+        )
+
+
+def graph_paths(
+    index: GraphIndex, config: SampleConfig, seed: int, starts: Iterable[str] | None = None
+) -> Iterator[PlannedPath]:
+    """Distinct planned paths of the graph sampler, in stream order, until the distinct walks run out."""
+    check_population(index, config)
+    seen: set[str] = set()
+    for number, walk in enumerate(walk_stream(index, config.walk, seed, starts)):
+        rng = random.Random(f"graph:{seed}:{number}")
+        draft = plan(walk, index, config.operations, rng)
+        path = to_path(
+            draft,
+            index,
+            distractors=config.distractors,
+            sampler="graph",
+            seed=seed,
+            position=len(seen),
+            rng=rng,
+        )
+        key = path.id
+        if key not in seen:
+            seen.add(key)
+            yield path
+
+
+def baseline_tools(tools: Iterable[Tool]) -> list[Tool]:
+    """The random baseline's population: tagged tools that later stages can simulate (a class and an
+    output schema), which are the graph's nodes, so both samplers draw from the same tools."""
+    chosen = [t for t in tools if t.tags and t.tool_class and t.output_schema is not None]
+    if not chosen:
+        raise SamplingError(
+            "no tool has tags, a class and an output schema; run 'graph-toucan annotate' first"
+        )
+    return chosen
+
+
+def random_paths(index: GraphIndex, config: SampleConfig, seed: int) -> Iterator[PlannedPath]:
+    """TOUCAN's baseline: a random tool, one of its tags, and up to ``max_tools - 1`` other tools with
+    that tag, shuffled into one turn of explicit calls; no graph, no operations, no dependencies."""
+    check_population(index, config)
+    by_tag: dict[str, list[str]] = {}
+    for node in index.nodes.values():
+        for tag in node.tags:
+            by_tag.setdefault(tag, []).append(node.id)
+    tagged = [n.id for n in index.nodes.values() if n.tags]
+    if not tagged:
+        raise SamplingError("no tool has tags; run 'graph-toucan annotate' to tag the tools first")
+    rng = random.Random(f"random:{seed}")
+    seen_sets: set[frozenset[str]] = set()
+    position, misses = 0, 0
+    while misses < config.baseline.patience:
+        first = tagged[rng.randrange(len(tagged))]
+        tag = rng.choice(index.nodes[first].tags)
+        peers = [t for t in by_tag[tag] if t != first]
+        size = rng.randint(1, min(config.baseline.max_tools, len(peers) + 1))
+        tools = [first, *rng.sample(peers, size - 1)]
+        rng.shuffle(tools)
+        if frozenset(tools) in seen_sets:
+            misses += 1
+            continue
+        misses = 0
+        seen_sets.add(frozenset(tools))
+        draft = Draft((DraftTurn(tuple(DraftCall(k, t) for k, t in enumerate(tools))),), (), len(tools))
+        yield to_path(
+            draft,
+            index,
+            distractors=config.distractors,
+            sampler="random",
+            seed=seed,
+            position=position,
+            rng=rng,
+        )
+        position += 1
+
+
+def sample_paths(
+    sampler: Sampler,
+    index: GraphIndex,
+    config: SampleConfig,
+    seed: int,
+    starts: Iterable[str] | None = None,
+) -> Iterator[PlannedPath]:
+    """The stream of the named sampler."""
+    if sampler == "graph":
+        return graph_paths(index, config, seed, starts)
+    if starts is not None:
+        raise SamplingError(
+            "start tools only apply to the graph sampler; leave --start out with --sampler random"
+        )
+    return random_paths(index, config, seed)
+
+
+def store_paths(
+    store: Store,
+    paths: Iterator[PlannedPath],
+    n: int,
+    *,
+    run_id: str | None = None,
+    batch: int = 1000,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[int, int]:
+    """Write the first ``n`` paths of a stream, ``batch`` per transaction (a killed run keeps the
+    batches it finished; rerunning it adds only the rest). Returns (paths sampled, paths new)."""
+    sampled = new = 0
+    while sampled < n:
+        chunk = list(itertools.islice(paths, min(batch, n - sampled)))
+        if not chunk:
+            break
+        new += store.add_paths(chunk, run_id=run_id)
+        sampled += len(chunk)
+        if progress:
+            progress(len(chunk))
+    return sampled, new

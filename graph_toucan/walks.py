@@ -1,0 +1,123 @@
+"""Seeded random walks over the dependency graph (METHOD.md section 4).
+
+A walk starts at a node, follows out-edges chosen by their type's weight (full > partial >
+prerequisite by default), never revisits a node, and stops at a length drawn between ``min_steps`` and
+``max_steps`` edges, or earlier at a dead end. Each distinct walk becomes an initial FSP: one function
+per turn, with the dependency facts of the edges it used (see :func:`graph_toucan.operations.initial_fsp`).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from graph_toucan.graph_index import Edge, EdgeWeights, GraphIndex, SamplingError
+
+
+class WalkConfig(BaseModel):
+    """How walks are drawn."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_steps: int = Field(
+        5, ge=1, description="Most edges a walk follows; a walk has at most max_steps + 1 calls."
+    )
+    min_steps: int = Field(
+        1, ge=0, description="Walks with fewer edges are dropped; 0 keeps single-tool walks."
+    )
+    walks_per_start: int = Field(3, ge=1, description="Walks drawn from each start node per round.")
+    patience: int = Field(
+        30, ge=1, description="A start node is retired after this many duplicate or too short walks in a row."
+    )
+    edge_weights: EdgeWeights = Field(default_factory=EdgeWeights)
+
+    @model_validator(mode="after")
+    def _steps(self) -> WalkConfig:
+        if self.min_steps > self.max_steps:
+            raise ValueError(f"min_steps ({self.min_steps}) must not exceed max_steps ({self.max_steps})")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class Walk:
+    """Tools in visiting order and the edge taken between each pair (``edges[i]``: ``tools[i] -> tools[i+1]``)."""
+
+    tools: tuple[str, ...]
+    edges: tuple[Edge, ...]
+
+
+def walk_from(index: GraphIndex, start: str, config: WalkConfig, rng: random.Random) -> Walk:
+    """One walk from ``start``; it may be shorter than ``min_steps`` when it reaches a dead end."""
+    length = rng.randint(config.min_steps, config.max_steps)
+    tools, edges, visited = [start], [], {start}
+    current = start
+    while len(edges) < length:
+        options = [e for e in index.out_edges(current) if e.target not in visited]
+        if not options:
+            break
+        edge = rng.choices(options, weights=[e.weight for e in options])[0]
+        tools.append(edge.target)
+        edges.append(edge)
+        visited.add(edge.target)
+        current = edge.target
+    return Walk(tuple(tools), tuple(edges))
+
+
+def start_nodes(index: GraphIndex, config: WalkConfig, starts: Iterable[str] | None = None) -> list[str]:
+    """The chosen start nodes (ids, ``server/tool`` or unique names), or every node that can start a walk
+    of ``min_steps`` (with ``min_steps >= 1``, nodes without usable out-edges cannot)."""
+    if starts is not None:
+        chosen = sorted({index.resolve(s) for s in starts})
+        if not chosen:
+            raise SamplingError("no start nodes given; name at least one tool or leave --start out")
+        return chosen
+    return [n for n in index.ids if config.min_steps == 0 or index.out_edges(n)]
+
+
+def random_walks(
+    index: GraphIndex, config: WalkConfig, seed: int, starts: Iterable[str] | None = None
+) -> list[Walk]:
+    """One round: ``walks_per_start`` walks from each start node, deduplicated, too short ones dropped."""
+    rng = random.Random(seed)
+    seen: set[tuple[str, ...]] = set()
+    walks = []
+    for start in start_nodes(index, config, starts):
+        for _ in range(config.walks_per_start):
+            walk = walk_from(index, start, config, rng)
+            if len(walk.edges) >= config.min_steps and walk.tools not in seen:
+                seen.add(walk.tools)
+                walks.append(walk)
+    return walks
+
+
+def walk_stream(
+    index: GraphIndex, config: WalkConfig, seed: int, starts: Iterable[str] | None = None
+) -> Iterator[Walk]:
+    """Distinct walks, round after round over the start nodes (shuffled each round), until every start
+    is retired for drawing only duplicates. The stream depends on the seed, never on how much of it is
+    consumed, so the first N walks are the same whether N or 10 N are asked for."""
+    rng = random.Random(seed)
+    active = start_nodes(index, config, starts)
+    if not active:
+        raise SamplingError(
+            f"no node of the graph ({len(index.ids)} tools, {index.edge_count} usable edges) can start a walk "
+            f"of {config.min_steps} steps; build a graph with edges, or set min_steps 0"
+        )
+    seen: set[tuple[str, ...]] = set()
+    misses = dict.fromkeys(active, 0)
+    while active:
+        order = list(active)
+        rng.shuffle(order)
+        for start in order:
+            for _ in range(config.walks_per_start):
+                walk = walk_from(index, start, config, rng)
+                if len(walk.edges) < config.min_steps or walk.tools in seen:
+                    misses[start] += 1
+                    continue
+                misses[start] = 0
+                seen.add(walk.tools)
+                yield walk
+        active = [s for s in active if misses[s] < config.patience]

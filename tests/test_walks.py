@@ -1,0 +1,175 @@
+"""Random walks and the graph index they run on, on a hand-made travel graph."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import networkx as nx
+import pytest
+from pydantic import ValidationError
+
+from graph_toucan.graph_index import EdgeWeights, GraphIndex, SamplingError
+from graph_toucan.walks import WalkConfig, random_walks, walk_from, walk_stream
+from tests.sampling_graphs import tool_named, travel_graph
+
+
+def _names(graph: nx.DiGraph, tools: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(graph.nodes[t]["name"] for t in tools)
+
+
+def _simple_paths(graph: nx.DiGraph, max_steps: int) -> set[tuple[str, ...]]:
+    found = set()
+    for source, target in itertools.permutations(graph.nodes, 2):
+        for path in nx.all_simple_paths(graph, source, target, cutoff=max_steps):
+            found.add(tuple(path))
+    return found
+
+
+def test_the_stream_finds_every_simple_path_once():
+    graph = travel_graph()
+    config = WalkConfig(max_steps=3, patience=60)
+    walks = list(walk_stream(GraphIndex.from_digraph(graph), config, seed=5))
+    assert len({w.tools for w in walks}) == len(walks)
+    assert {w.tools for w in walks} == _simple_paths(graph, 3)
+    longest = max(walks, key=lambda w: len(w.tools))
+    assert _names(graph, longest.tools) in {
+        ("get_user", "search_flights", "book_flight", "send_email"),
+        ("get_user", "get_forecast", "get_distance", "set_navigation"),
+    }
+
+
+def test_walk_edges_carry_the_checked_mapping():
+    graph = travel_graph()
+    index = GraphIndex.from_digraph(graph)
+    (edge,) = [e for e in index.out_edges(tool_named(graph, "search_flights"))]
+    assert (edge.type, edge.mapping) == ("partial", (("cheapest_id", "flight_id"),))
+    assert edge.target == tool_named(graph, "book_flight")
+    (prerequisite,) = index.in_edges(tool_named(graph, "set_navigation"))
+    assert (prerequisite.type, prerequisite.mapping) == ("prerequisite", ())
+
+
+def test_zero_weight_edges_are_never_walked():
+    graph = travel_graph()
+    weights = EdgeWeights(prerequisite=0)
+    index = GraphIndex.from_digraph(graph, weights)
+    assert (index.edge_count, index.dropped_edges) == (9, 2)
+    walks = list(walk_stream(index, WalkConfig(max_steps=4, patience=30, edge_weights=weights), seed=1))
+    assert walks and all(e.type != "prerequisite" for w in walks for e in w.edges)
+    navigation = tool_named(graph, "set_navigation")
+    assert all(navigation not in w.tools for w in walks)
+
+
+def test_walks_prefer_edges_by_weight():
+    graph = nx.DiGraph()
+    for name in ("hub", "full", "partial", "prerequisite"):
+        graph.add_node(
+            name,
+            ref=f"s/{name}",
+            server="s",
+            server_id="s1",
+            input_schema={"properties": {"p": {}}},
+            outputs=["o"],
+        )
+    for kind in ("full", "partial", "prerequisite"):
+        mapping = [] if kind == "prerequisite" else [{"output": "o", "input": "p"}]
+        graph.add_edge("hub", kind, type=kind, mapping=mapping)
+    index = GraphIndex.from_digraph(graph, EdgeWeights(full=6, partial=3, prerequisite=1))
+    rng = random.Random(0)
+    config = WalkConfig(max_steps=1)
+    chosen = [walk_from(index, "hub", config, rng).tools[1] for _ in range(4000)]
+    shares = {k: chosen.count(k) / len(chosen) for k in ("full", "partial", "prerequisite")}
+    assert shares["full"] == pytest.approx(0.6, abs=0.03)
+    assert shares["partial"] == pytest.approx(0.3, abs=0.03)
+    assert shares["prerequisite"] == pytest.approx(0.1, abs=0.02)
+
+
+def test_steps_bound_the_walks_and_min_steps_zero_keeps_single_tools():
+    graph = travel_graph()
+    index = GraphIndex.from_digraph(graph)
+    walks = list(walk_stream(index, WalkConfig(max_steps=2, min_steps=2, patience=30), seed=3))
+    assert walks and all(len(w.edges) == 2 for w in walks)
+    singles = list(walk_stream(index, WalkConfig(max_steps=1, min_steps=0, patience=30), seed=3))
+    assert {w.tools for w in singles if not w.edges} == {(t,) for t in graph.nodes}
+
+
+def test_chosen_starts():
+    graph = travel_graph()
+    index = GraphIndex.from_digraph(graph)
+    walks = list(walk_stream(index, WalkConfig(patience=30), seed=2, starts=["Flights/search_flights"]))
+    assert {_names(graph, w.tools) for w in walks} == {
+        ("search_flights", "book_flight"),
+        ("search_flights", "book_flight", "send_email"),
+    }
+    by_name = list(walk_stream(index, WalkConfig(patience=30), seed=2, starts=["search_flights"]))
+    assert [w.tools for w in by_name] == [w.tools for w in walks]
+    with pytest.raises(SamplingError, match=r"'Flights/nothing' names no tools of the graph; give a tool id"):
+        list(walk_stream(index, WalkConfig(), seed=2, starts=["Flights/nothing"]))
+
+
+def test_one_round_of_walks_is_deduplicated():
+    graph = travel_graph()
+    index = GraphIndex.from_digraph(graph)
+    walks = random_walks(index, WalkConfig(walks_per_start=20), seed=0)
+    assert len({w.tools for w in walks}) == len(walks)
+    starts = {w.tools[0] for w in walks}
+    assert starts == {n for n in graph.nodes if graph.out_degree(n)}
+    assert random_walks(index, WalkConfig(walks_per_start=20), seed=0) == walks
+
+
+def test_invalid_mapping_entries_are_dropped_and_empty_edges_left_out():
+    graph = travel_graph()
+    user, mail = tool_named(graph, "get_user"), tool_named(graph, "send_email")
+    graph.edges[user, mail]["mapping"] = [
+        {"output": "user.phone", "input": "to"},
+        {"output": "user.email", "input": "cc"},
+        {"output": "user.email", "input": "to"},
+        {"output": "user.name", "input": "to"},
+        {"output": "user.name", "input": "subject"},
+    ]
+    forecast = tool_named(graph, "get_forecast")
+    graph.edges[user, forecast]["mapping"] = [{"output": "user.city", "input": "city"}]
+    index = GraphIndex.from_digraph(graph)
+    (edge,) = [e for e in index.out_edges(user) if e.target == mail]
+    assert edge.mapping == (("user.email", "to"), ("user.name", "subject"))
+    assert forecast not in {e.target for e in index.out_edges(user)}
+    assert index.dropped_edges == 1
+
+
+def test_graphs_that_break_the_contract_are_clear_errors():
+    graph = travel_graph()
+    user, mail = tool_named(graph, "get_user"), tool_named(graph, "send_email")
+    graph.edges[user, mail]["type"] = "none"
+    with pytest.raises(
+        SamplingError, match=r"Accounts/get_user -> Mail/send_email has type 'none'.*graph build"
+    ):
+        GraphIndex.from_digraph(graph)
+    del graph.nodes[user]["outputs"]
+    with pytest.raises(SamplingError, match=r"lacks outputs.*rebuild it with 'graph-toucan graph build'"):
+        GraphIndex.from_digraph(graph)
+
+
+def test_a_graph_without_edges_cannot_start_a_walk():
+    graph = travel_graph()
+    graph.remove_edges_from(list(graph.edges))
+    with pytest.raises(SamplingError, match=r"no node of the graph \(9 tools, 0 usable edges\).*min_steps 0"):
+        next(walk_stream(GraphIndex.from_digraph(graph), WalkConfig(), seed=0))
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"max_steps": 0}, "max_steps\n  Input should be greater than or equal to 1"),
+        ({"min_steps": 3, "max_steps": 2}, "min_steps (3) must not exceed max_steps (2)"),
+        ({"walks_per_start": 0}, "walks_per_start\n  Input should be greater than or equal to 1"),
+        ({"edge_weights": {"full": -1}}, "edge_weights.full\n  Input should be greater than or equal to 0"),
+        (
+            {"edge_weights": {"full": 0, "partial": 0, "prerequisite": 0}},
+            "at least one edge weight (full, partial, prerequisite) must be above 0",
+        ),
+    ],
+)
+def test_impossible_walk_settings_are_rejected(settings, message):
+    with pytest.raises(ValidationError) as error:
+        WalkConfig.model_validate(settings)
+    assert message in str(error.value)
