@@ -214,7 +214,8 @@ def offline_class(inputs: dict[str, Any]) -> ToolClassAnswer:
     """The class from the name's verbs, the MCP read-only hint, and whether the description mentions
     an outside source; numeric-only inputs with a math verb are computation."""
     tool = inputs["tool"]
-    words = set(name_tokens(tool["name"]))
+    names = name_tokens(tool["name"])
+    words = set(names)
     described = set(name_tokens(tool.get("description") or ""))
     props = (tool.get("input_schema") or {}).get("properties") or {}
     numeric = bool(props) and all(json_type(p) in ("number", "integer") for p in props.values())
@@ -223,7 +224,7 @@ def offline_class(inputs: dict[str, Any]) -> ToolClassAnswer:
         return ToolClassAnswer(
             tool_class="computation", reason="transforms its inputs with no outside source"
         )
-    leading = next((w for w in name_tokens(tool["name"]) if w in VERBS), "")
+    leading = next((w for w in names if w in VERBS), "")
     if words & _ACTION_WORDS and tool.get("read_only") is not True and leading not in _READ_VERBS:
         verb = sorted(words & _ACTION_WORDS)[0]
         return ToolClassAnswer(tool_class="action", reason=f"'{verb}' changes outside state")
@@ -367,11 +368,12 @@ async def annotate_tools(
         progress(report.already)
     for start in range(0, len(todo), batch):
         chunk = todo[start : start + batch]
+        examples = [store.examples(t.id) for t in chunk]
         results = await asyncio.gather(
-            *(annotate_tool(t, llm, store.examples(t.id)) for t in chunk), return_exceptions=True
+            *(annotate_tool(t, llm, e) for t, e in zip(chunk, examples, strict=True)), return_exceptions=True
         )
         with store.transaction():
-            for tool, result in zip(chunk, results, strict=True):
+            for tool, result, tool_examples in zip(chunk, results, examples, strict=True):
                 if isinstance(result, BudgetExceeded):
                     raise result
                 if isinstance(result, LLMError):
@@ -383,7 +385,7 @@ async def annotate_tools(
                 store.update_tool(annotated)
                 report.annotated += 1
                 report.echoes_dropped += len(dropped)
-                report.from_examples += any(not e.is_error for e in store.examples(tool.id))
+                report.from_examples += any(not e.is_error for e in tool_examples)
         if progress:
             progress(len(chunk))
     return report

@@ -148,19 +148,19 @@ def judgement_key(source: Node, target: Node, source_digest: str, target_digest:
     return content_id("edge", source.id, source_digest, outputs, target.id, target_digest, judge)
 
 
-async def filtered_outputs(tool: Tool, llm: LLM) -> tuple[list[SchemaField], list[str] | None]:
-    """The tool's output fields without those that repeat its own inputs; ``None`` as second item when
-    the filter never answered validly (then only same-name echoes are dropped)."""
+async def filtered_outputs(tool: Tool, llm: LLM) -> tuple[list[SchemaField], list[SchemaField], str | None]:
+    """The tool's output fields, those left after dropping the ones that repeat its own inputs, and
+    why the filter failed when it never answered validly (then only same-name echoes are dropped)."""
     fields = leaf_fields(tool.output_schema)
     try:
-        answer = await llm.run(OUTPUT_FILTER, filter_inputs(tool))
+        answer = await llm.run(OUTPUT_FILTER, filter_inputs(tool, fields))
     except BudgetExceeded:
         raise
     except LLMError as exc:
         inputs = set((tool.input_schema.get("properties") or {}).keys())
-        return [f for f in fields if f.name not in inputs], [str(exc)]
+        return fields, [f for f in fields if f.name not in inputs], str(exc)
     echoes = {e.output for e in answer.echoes}
-    return [f for f in fields if f.path not in echoes], None
+    return fields, [f for f in fields if f.path not in echoes], None
 
 
 async def build_graph(
@@ -188,11 +188,11 @@ async def build_graph(
     for start in range(0, len(annotated), batch):
         chunk = annotated[start : start + batch]
         results = await asyncio.gather(*(filtered_outputs(t, llm) for t in chunk))
-        for tool, (outputs, failure) in zip(chunk, results, strict=True):
-            report.outputs += len(leaf_fields(tool.output_schema))
-            report.outputs_filtered += len(leaf_fields(tool.output_schema)) - len(outputs)
+        for tool, (fields, outputs, failure) in zip(chunk, results, strict=True):
+            report.outputs += len(fields)
+            report.outputs_filtered += len(fields) - len(outputs)
             if failure:
-                report.filter_failed.append((tool.ref, failure[0]))
+                report.filter_failed.append((tool.ref, failure))
             nodes.append(Node.of(tool, outputs))
             by_id[tool.id] = tool
         if progress:

@@ -170,13 +170,13 @@ def _meaning(name: tuple[str, ...], description: str) -> frozenset[str]:
 OUTPUT_FILTER = Task("output_filter", OutputFilterAnswer, offline_echoes, max_tokens=600)
 
 
-def filter_inputs(tool: Tool) -> dict[str, Any]:
+def filter_inputs(tool: Tool, fields: list[SchemaField] | None = None) -> dict[str, Any]:
+    """What the output-filter task is shown: the tool and its output fields (``leaf_fields`` of its
+    output schema unless the caller already has them)."""
+    fields = leaf_fields(tool.output_schema) if fields is None else fields
     return {
         "tool": tool.model_dump(include={"name", "description", "input_schema"}),
-        "outputs": [
-            {"path": f.path, "type": f.type, "description": f.description}
-            for f in leaf_fields(tool.output_schema)
-        ],
+        "outputs": [{"path": f.path, "type": f.type, "description": f.description} for f in fields],
     }
 
 
@@ -213,7 +213,14 @@ class EdgeAnswer(BaseModel):
         return self
 
 
-_FLAGS = frozenset({"exist", "exists", "valid", "available", "success", "ok", "found", "allowed", "enabled"})
+FLAGS = frozenset({"exist", "exists", "valid", "available", "success", "ok", "found", "allowed", "enabled"})
+
+
+def flag_fields(outputs: tuple[SchemaField, ...]) -> list[SchemaField]:
+    """Top-level yes/no outputs (``exists``, ``valid``) that can decide whether to call another tool."""
+    return [
+        f for f in outputs if f.type == "boolean" and "[]" not in f.path and set(name_tokens(f.name)) & FLAGS
+    ]
 
 
 def field_fills(field: SchemaField, param: Param, source: Node, target: Node) -> bool:
@@ -263,12 +270,8 @@ def judge_nodes(source: Node, target: Node) -> EdgeAnswer:
                 reason=f"{pairs}; {', '.join(missing)} must come from elsewhere",
             )
         return EdgeAnswer(type="full", mapping=mapping, reason=f"{pairs} fill every required input")
-    flags = [
-        f
-        for f in source.outputs
-        if f.type == "boolean" and "[]" not in f.path and set(name_tokens(f.name)) & _FLAGS
-    ]
-    shared = (source.object & target.object) - GENERIC - _FLAGS
+    flags = flag_fields(source.outputs)
+    shared = (source.object & target.object) - GENERIC - FLAGS
     if flags and shared and source.tool_class != "action" and target.tool_class in ("action", "query"):
         return EdgeAnswer(
             type="prerequisite",

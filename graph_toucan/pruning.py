@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from graph_toucan.fields import GENERIC, USER_SUPPLIED, name_tokens, types_compatible
-from graph_toucan.judge import _FLAGS, Node
+from graph_toucan.judge import FLAGS, Node, flag_fields
 
 _TYPES = ["string", "integer", "number", "boolean", "array", "object", "null"]
 _COMPAT = np.array([[types_compatible(a, b) for b in _TYPES] for a in _TYPES])
@@ -146,14 +146,8 @@ def _add_prerequisites(nodes: list[Node], scores: dict[int, dict[int, float]]) -
             for word in node.object - GENERIC:
                 by_object[word].append(i)
     for i, node in enumerate(nodes):
-        if node.tool_class == "action":
+        if node.tool_class == "action" or not flag_fields(node.outputs):
             continue
-        has_flag = any(
-            f.type == "boolean" and "[]" not in f.path and set(name_tokens(f.name)) & _FLAGS
-            for f in node.outputs
-        )
-        if not has_flag:
-            continue
-        for word in node.object - GENERIC - _FLAGS:
+        for word in node.object - GENERIC - FLAGS:
             for t in by_object.get(word, []):
                 scores[i][t] = scores[i].get(t, 0.0) + 0.5

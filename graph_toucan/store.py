@@ -295,9 +295,7 @@ class Store:
 
     def _digests(self, ids: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for marks, chunk in _in_chunks(ids):
             found.update(
                 self.db.execute(f"select id, digest from tools where id in ({marks})", chunk).fetchall()
             )
@@ -403,14 +401,9 @@ class Store:
     def judgements(self, keys: Iterable[str] | None = None) -> dict[str, EdgeJudgement]:
         """Stored judgements by key: those of ``keys`` (missing keys are simply absent), or all."""
         found: dict[str, EdgeJudgement] = {}
-        if keys is None:
-            chunks: Iterable[list[str] | None] = [None]
-        else:
-            keys = list(keys)
-            chunks = [keys[i : i + 500] for i in range(0, len(keys), 500)]
-        for chunk in chunks:
-            where = None if chunk is None else f"id in ({','.join('?' * len(chunk))})"
-            for row in self._rows("judgements", where=where, params=chunk or []):
+        chunks = [(None, [])] if keys is None else [(f"id in ({m})", c) for m, c in _in_chunks(list(keys))]
+        for where, chunk in chunks:
+            for row in self._rows("judgements", where=where, params=chunk):
                 found[row["id"]] = EdgeJudgement.model_validate(_drop(row, "id", "created_at"))
         return found
 
@@ -435,9 +428,7 @@ class Store:
         if status:
             sql += " and status = ?"
             params.append(status)
-        rows = self.db.execute(sql + " order by tool_ref", params).fetchall()
-        columns = [c[0] for c in self.db.execute("select * from mocks limit 0").description]
-        return [_mock(dict(zip(columns, r, strict=True))) for r in rows]
+        return [_mock(row) for row in self.db.query(sql + " order by tool_ref", params)]
 
     def get_mock(self, tool_id: str, key: str | None = None) -> MockTool | None:
         """The mock of a tool built from ``key`` (any key: the newest), if any."""
@@ -467,11 +458,8 @@ class Store:
         if not rows:
             return 0
         with self.transaction():
-            ids = list(rows)
             known: set[str] = set()
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                marks = ",".join("?" * len(chunk))
+            for marks, chunk in _in_chunks(list(rows)):
                 found = self.db.execute(f"select id from paths where id in ({marks})", chunk)
                 known.update(r[0] for r in found)
             new = [row for pk, row in rows.items() if pk not in known]
@@ -562,6 +550,13 @@ def _encode(table: str, row: dict[str, Any]) -> dict[str, Any]:
         if row.get(col) is not None:
             row[col] = json.dumps(row[col], ensure_ascii=False)
     return row
+
+
+def _in_chunks(ids: list[str], size: int = 500) -> Iterator[tuple[str, list[str]]]:
+    """``ids`` in slices small enough for one ``IN (...)``, each with its ``?,?,...`` placeholders."""
+    for start in range(0, len(ids), size):
+        chunk = ids[start : start + size]
+        yield ",".join("?" * len(chunk)), chunk
 
 
 def _drop(row: dict[str, Any], *keys: str) -> dict[str, Any]:

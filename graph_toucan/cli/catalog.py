@@ -16,7 +16,6 @@ from rich.table import Table
 from graph_toucan.catalog import FORMATS, ImportReport, count_entries, import_entries, read_catalog
 from graph_toucan.cli.app import JsonOption, app, console, print_json, progress_bar
 from graph_toucan.errors import GraphToucanError
-from graph_toucan.live import LiveTarget, import_live
 from graph_toucan.records import ServerStatus
 from graph_toucan.resources import example_catalog
 from graph_toucan.store import Store
@@ -68,7 +67,14 @@ def import_(
     store = ctx.obj.store()
     started = time.time()
     report = ImportReport()
-    live = [LiveTarget(command=c) for c in mcp or []] + [LiveTarget(url=u) for u in mcp_url or []]
+    live = []
+    if mcp or mcp_url:
+        from graph_toucan.live import (
+            LiveTarget,
+            import_live,
+        )  # the MCP SDK is slow to import: only for live servers
+
+        live = [LiveTarget(command=c) for c in mcp or []] + [LiveTarget(url=u) for u in mcp_url or []]
     sources = list(paths or ([] if live else [example_catalog()]))
     statuses = status or [ServerStatus.USABLE]
     with progress_bar(as_json) as progress:

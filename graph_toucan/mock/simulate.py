@@ -28,7 +28,7 @@ from graph_toucan.ids import canonical_json, content_id
 from graph_toucan.llm.client import LLM
 from graph_toucan.llm.task import Task
 from graph_toucan.mock.flatten import FlatField, flat_fields
-from graph_toucan.mock.values import Scalar, generate_values
+from graph_toucan.mock.values import Scalar, generate_values, within_bounds
 from graph_toucan.records import Tool
 
 _HISTORY_SHOWN = 8
@@ -314,10 +314,7 @@ def coerce(f: FlatField, value: Any) -> Scalar | None:
             result = int(number)
         else:
             result = number
-        low, high = f.schema.get("minimum"), f.schema.get("maximum")
-        if (isinstance(low, int | float) and result < low) or (
-            isinstance(high, int | float) and result > high
-        ):
+        if not within_bounds(result, f.schema):
             return None
     elif isinstance(value, str):
         result = value

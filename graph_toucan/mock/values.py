@@ -143,12 +143,12 @@ def _echo(field: FlatField, context: _Context) -> Scalar | None:
     value = context.arguments.get(_norm(field.name))
     if value is None:
         value = context.arguments.get(_norm(field.key))
-    if value is None or not _fits(value, field.type) or not _within(value, field.schema):
+    if value is None or not _fits(value, field.type) or not within_bounds(value, field.schema):
         return None
     return value
 
 
-def _within(value: Scalar, schema: dict[str, Any]) -> bool:
+def within_bounds(value: Scalar, schema: dict[str, Any]) -> bool:
     """Whether a value of the right type keeps the leaf schema's bounds and lengths."""
     if isinstance(value, str):
         low, high = schema.get("minLength"), schema.get("maxLength")
