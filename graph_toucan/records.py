@@ -298,3 +298,146 @@ class MockTool(Record):
     @property
     def id(self) -> str:
         return content_id("mock", self.tool.id, self.key)
+
+
+# -- conversations (METHOD.md sections 6 to 8) --------------------------------------------------------
+
+ConversationStatus = Literal["accepted", "rejected"]
+ConversationKind = Literal["translation", "miss-func", "miss-params", "irrelevance"]
+ArgumentSource = Literal["query", "context", "default"]
+ErrorKind = Literal["forgets-value", "wrong-function", "hallucinated-value"]
+
+
+class ConversationTool(Record):
+    """A tool offered in a conversation, under its function name (unique within the conversation)."""
+
+    name: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")
+    tool_id: str
+    tool: str = Field(description="The tool's reference, server/tool.")
+    description: str
+    input_schema: dict[str, Any]
+    output_schema: dict[str, Any] | None = None
+    distractor: bool = False
+
+
+class ArgumentTrace(Record):
+    """Where one argument value came from: the user's words, an earlier output, or the schema default."""
+
+    name: str
+    source: ArgumentSource
+    call: str | None = Field(default=None, description="For context: the earlier call's plan id (c1, ...).")
+    field: str | None = Field(default=None, description="For context: the output field, e.g. places[0].lat.")
+
+
+class ToolCall(Record):
+    """One executed call: ``plan`` is the planned call's id (c1, ...), ``id`` the message-level call id."""
+
+    id: str
+    plan: str
+    name: str
+    tool_id: str
+    arguments: dict[str, Any]
+    trace: list[ArgumentTrace] = Field(default_factory=list)
+    output: Any = None
+    error: str | None = None
+    implicit: bool = False
+
+
+class Mention(Record):
+    """A value the user states in a query, for a parameter of a call of the plan."""
+
+    call: str
+    parameter: str
+    value: Any
+
+
+class Turn(Record):
+    """One user turn and the assistant's answer: steps of parallel calls (a step waits for the results
+    of the one before), then the final text. ``unavailable`` lists functions not offered in this turn."""
+
+    type: TurnType
+    user: str
+    mentions: list[Mention] = Field(default_factory=list)
+    steps: list[list[ToolCall]] = Field(default_factory=list)
+    assistant: str = ""
+    planned: list[PlannedCall] = Field(default_factory=list, description="The plan's reference calls.")
+    split: SplitDetail | None = None
+    refused: list[str] = Field(
+        default_factory=list, description="Split turn: parameters the assistant found missing, not invented."
+    )
+    unavailable: list[str] = Field(default_factory=list)
+    attempts: int = 1
+
+    @property
+    def calls(self) -> list[ToolCall]:
+        return [c for step in self.steps for c in step]
+
+
+class Check(Record):
+    """One verification rule and its result over a conversation; ``turns`` are the 1-based turns
+    where it failed."""
+
+    name: str
+    passed: bool
+    detail: str = ""
+    turns: list[int] = Field(default_factory=list)
+
+
+class Conversation(Record):
+    """A translated conversation, accepted when every check passed, otherwise kept as rejected with
+    its reasons. The id hashes the plan, the teacher, the seed and the kind, so translating the same
+    path again overwrites, never duplicates."""
+
+    path_id: str
+    kind: ConversationKind = "translation"
+    source_id: str | None = Field(default=None, description="For refusal variants: the conversation it came from.")
+    sampler: Sampler
+    seed: int
+    teacher: str
+    style: str
+    status: ConversationStatus
+    tools: list[ConversationTool]
+    turns: list[Turn]
+    turn_types: list[TurnType]
+    dependencies: list[PathDependency] = Field(default_factory=list)
+    checks: list[Check] = Field(default_factory=list)
+    reasons: list[str] = Field(default_factory=list)
+    llm_calls: int = 0
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def id(self) -> str:
+        return content_id("conversation", self.path_id, self.kind, self.source_id, self.teacher, self.seed)
+
+    @property
+    def calls(self) -> list[ToolCall]:
+        return [c for turn in self.turns for c in turn.calls]
+
+
+class Message(Record):
+    """A chat message in the neutral (OpenAI-shaped) form the exports start from."""
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str = ""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_call_id: str | None = None
+    name: str | None = None
+
+
+class PreferencePair(Record):
+    """A multi-turn DPO pair (METHOD.md section 8): the shared prefix, then the reference assistant
+    step (chosen) and one with a typical error (rejected)."""
+
+    conversation_id: str
+    turn: int = Field(ge=1)
+    step: int = Field(ge=1)
+    kind: ErrorKind
+    prefix: list[Message]
+    chosen: Message
+    rejected: Message
+    teacher: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def id(self) -> str:
+        return content_id("pair", self.conversation_id, self.turn, self.step, self.kind, self.teacher)

@@ -1,9 +1,12 @@
-"""Find the files shipped beside the code: prompts and the example catalog.
+"""Find the files shipped beside the code: prompts, the example catalog and the MCP servers.
 
 In a wheel they live in ``graph_toucan/_data/``; in a source checkout at the repository's top level.
 """
 
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 from graph_toucan.errors import GraphToucanError
 
@@ -21,3 +24,28 @@ def data_dir(name: str) -> Path:
 def example_catalog() -> Path:
     """The bundled slice of the TOUCAN catalog that the quickstart imports."""
     return data_dir("examples") / "toucan" / "mcp_servers"
+
+
+def server_module(stem: str) -> ModuleType:
+    """``server/<stem>.py`` (an MCP app; the library holds no server code), loaded by path from the
+    checkout or from the wheel's ``_data``, once per process."""
+    name = f"graph_toucan_server_{stem.removesuffix('_server')}"
+    if name in sys.modules:
+        return sys.modules[name]
+    try:
+        path = data_dir("server") / f"{stem}.py"
+    except GraphToucanError:
+        path = None
+    if path is None or not path.is_file():
+        raise GraphToucanError(f"cannot find server/{stem}.py; reinstall graph-toucan (pip install .)")
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise GraphToucanError(f"cannot load the MCP server module {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module

@@ -11,11 +11,13 @@ import itertools
 import json
 import random
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from graph_toucan.graph import load_graph
 from graph_toucan.graph_index import GraphIndex, SamplingError
 from graph_toucan.operations import Draft, DraftCall, DraftTurn, OperationConfig, plan, to_path
 from graph_toucan.records import PlannedPath, Sampler, Tool
@@ -25,13 +27,16 @@ from graph_toucan.walks import WalkConfig, walk_stream
 __all__ = [
     "BaselineConfig",
     "SampleConfig",
+    "SampleReport",
     "SamplingError",
     "baseline_tools",
     "check_population",
     "graph_paths",
     "load_config",
+    "population",
     "random_paths",
     "sample_paths",
+    "sample_to_store",
     "store_paths",
 ]
 
@@ -216,3 +221,77 @@ def store_paths(
         if progress:
             progress(len(chunk))
     return sampled, new
+
+
+def population(store: Store, sampler: Sampler, config: SampleConfig) -> GraphIndex:
+    """What a sampler draws from: the workspace's dependency graph, or for the random baseline its
+    annotated tools (the graph's nodes)."""
+    if sampler == "graph":
+        return GraphIndex.from_digraph(load_graph(store), config.walk.edge_weights)
+    return GraphIndex.from_tools(baseline_tools(store.tools()))
+
+
+@dataclass
+class SampleReport:
+    """What a sample run did; ``path_ids`` are the sampled paths in stream order."""
+
+    sampler: Sampler
+    seed: int
+    requested: int
+    new: int
+    tools: int
+    usable_edges: int
+    stored_paths: int
+    path_ids: list[str] = field(default_factory=list)
+
+    @property
+    def sampled(self) -> int:
+        return len(self.path_ids)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sampler": self.sampler,
+            "seed": self.seed,
+            "requested": self.requested,
+            "sampled": self.sampled,
+            "new": self.new,
+            "already_stored": self.sampled - self.new,
+            "exhausted": self.sampled < self.requested,
+            "tools": self.tools,
+            "usable_edges": self.usable_edges,
+            "stored_paths": self.stored_paths,
+        }
+
+
+def sample_to_store(
+    store: Store,
+    sampler: Sampler,
+    n: int,
+    seed: int,
+    config: SampleConfig,
+    starts: Iterable[str] | None = None,
+    *,
+    run_id: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> SampleReport:
+    """Sample the first ``n`` paths of the seed's stream from the workspace into its store."""
+    index = population(store, sampler, config)
+    ids: list[str] = []
+
+    def noted(stream: Iterator[PlannedPath]) -> Iterator[PlannedPath]:
+        for path in stream:
+            ids.append(path.id)
+            yield path
+
+    stream = noted(sample_paths(sampler, index, config, seed, starts))
+    _, new = store_paths(store, stream, n, run_id=run_id, progress=progress)
+    return SampleReport(
+        sampler=sampler,
+        seed=seed,
+        requested=n,
+        new=new,
+        tools=len(index.ids),
+        usable_edges=index.edge_count,
+        stored_paths=store.path_count(sampler),
+        path_ids=ids,
+    )

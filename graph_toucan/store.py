@@ -19,7 +19,17 @@ from typing import Any
 import sqlite_utils
 
 from graph_toucan.errors import StoreError
-from graph_toucan.records import EdgeJudgement, LLMCall, MockTool, PlannedPath, Server, Tool, ToolExample
+from graph_toucan.records import (
+    Conversation,
+    EdgeJudgement,
+    LLMCall,
+    MockTool,
+    PlannedPath,
+    PreferencePair,
+    Server,
+    Tool,
+    ToolExample,
+)
 
 DB_NAME = "graph_toucan.db"
 WORKSPACE_ENV = "GRAPH_TOUCAN_WORKSPACE"
@@ -32,6 +42,8 @@ _JSON_COLUMNS = {
     "llm_calls": ("request",),
     "judgements": ("mapping",),
     "paths": ("data",),
+    "conversations": ("data",),
+    "pairs": ("data",),
 }
 _BOOL_COLUMNS = {"tools": ("read_only",), "tool_examples": ("is_error",)}
 
@@ -184,11 +196,42 @@ def _migration_4(db: sqlite_utils.Database) -> None:
     db["paths"].create_index(["sampler", "seed", "position"])
 
 
+def _migration_5(db: sqlite_utils.Database) -> None:
+    """Conversations (accepted and rejected, refusal variants) and preference pairs (issue 6)."""
+    db["conversations"].create(
+        {
+            "id": str,
+            "path_id": str,
+            "kind": str,
+            "source_id": str,
+            "sampler": str,
+            "seed": int,
+            "position": int,
+            "teacher": str,
+            "status": str,
+            "n_turns": int,
+            "n_calls": int,
+            "data": str,
+            "run_id": str,
+            "created_at": float,
+        },
+        pk="id",
+    )
+    db["conversations"].create_index(["status", "kind"])
+    db["conversations"].create_index(["path_id"])
+    db["pairs"].create(
+        {"id": str, "conversation_id": str, "kind": str, "data": str, "created_at": float},
+        pk="id",
+    )
+    db["pairs"].create_index(["conversation_id"])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_2,
     _migration_3,
     _migration_4,
+    _migration_5,
 ]
 
 
@@ -489,6 +532,103 @@ class Store:
     def path_count(self, sampler: str | None = None) -> int:
         where, params = ("where sampler = ?", [sampler]) if sampler else ("", [])
         return self.db.execute(f"select count(*) from paths {where}", params).fetchone()[0]
+
+    # -- conversations and pairs ---------------------------------------------------------------------
+    def add_conversation(self, conversation: Conversation, *, position: int = 0, run_id: str | None = None) -> None:
+        """Write a conversation by id (a retranslation of the same plan, teacher and seed replaces it);
+        ``position`` is its path's place in the sample stream, which orders listings."""
+        self.db["conversations"].upsert(
+            {
+                "id": conversation.id,
+                "path_id": conversation.path_id,
+                "kind": conversation.kind,
+                "source_id": conversation.source_id,
+                "sampler": conversation.sampler,
+                "seed": conversation.seed,
+                "position": position,
+                "teacher": conversation.teacher,
+                "status": conversation.status,
+                "n_turns": len(conversation.turns),
+                "n_calls": len(conversation.calls),
+                "data": conversation.model_dump_json(exclude={"id"}),
+                "run_id": run_id,
+                "created_at": time.time(),
+            },
+            pk="id",
+        )
+
+    def conversations(
+        self,
+        *,
+        status: str | None = None,
+        kind: str | None = None,
+        teacher: str | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Conversation]:
+        """Stored conversations, filtered, in sample-stream order (streamed)."""
+        where, params = self._conversation_filter(status=status, kind=kind, teacher=teacher)
+        rows = self._rows(
+            "conversations",
+            where=where,
+            params=params,
+            order_by="sampler, seed, position, kind, id",
+            limit=limit,
+        )
+        for row in rows:
+            yield Conversation.model_validate(row["data"])
+
+    def get_conversation(self, ref: str) -> Conversation | None:
+        """A conversation by id, or by an id prefix of at least 4 characters that only one has."""
+        rows = list(self._rows("conversations", where="id = ?", params=[ref]))
+        if not rows and len(ref) >= 4 and ref.isalnum():
+            rows = list(self._rows("conversations", where="id like ?", params=[ref + "%"], limit=2))
+        return Conversation.model_validate(rows[0]["data"]) if len(rows) == 1 else None
+
+    def conversation_count(
+        self, *, status: str | None = None, kind: str | None = None, teacher: str | None = None
+    ) -> int:
+        where, params = self._conversation_filter(status=status, kind=kind, teacher=teacher)
+        sql = f"select count(*) from conversations{f' where {where}' if where else ''}"
+        return self.db.execute(sql, params).fetchone()[0]
+
+    def translated_paths(self, teacher: str, kind: str = "translation") -> dict[str, str]:
+        """Path id -> status of the conversations this teacher has made from paths (resume)."""
+        rows = self.db.execute(
+            "select path_id, status from conversations where teacher = ? and kind = ?", [teacher, kind]
+        )
+        return dict(rows.fetchall())
+
+    @staticmethod
+    def _conversation_filter(**filters: str | None) -> tuple[str | None, list[Any]]:
+        given = {k: v for k, v in filters.items() if v is not None}
+        return (" and ".join(f"{k} = ?" for k in given) or None), list(given.values())
+
+    def add_pairs(self, pairs: Iterable[PreferencePair]) -> int:
+        """Write preference pairs by id; returns how many were new."""
+        rows = [
+            {
+                "id": p.id,
+                "conversation_id": p.conversation_id,
+                "kind": p.kind,
+                "data": p.model_dump_json(exclude={"id"}),
+                "created_at": time.time(),
+            }
+            for p in pairs
+        ]
+        before = self.count("pairs")
+        with self.transaction():
+            self.db["pairs"].insert_all(rows, pk="id", ignore=True)
+        return self.count("pairs") - before
+
+    def pairs(self, *, conversation_id: str | None = None) -> Iterator[PreferencePair]:
+        rows = self._rows(
+            "pairs",
+            where="conversation_id = ?" if conversation_id else None,
+            params=[conversation_id] if conversation_id else [],
+            order_by="conversation_id, id",
+        )
+        for row in rows:
+            yield PreferencePair.model_validate(row["data"])
 
     # -- runs ----------------------------------------------------------------------------------------
     def record_run(

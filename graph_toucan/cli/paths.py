@@ -14,10 +14,9 @@ from rich.table import Table
 from graph_toucan.cli.app import JsonOption, app, console, print_json, progress_bar
 from graph_toucan.errors import GraphToucanError
 from graph_toucan.graph import graph_path, load_graph
-from graph_toucan.graph_index import GraphIndex
 from graph_toucan.path_stats import PathStats
 from graph_toucan.records import PlannedPath
-from graph_toucan.sampling import SampleConfig, baseline_tools, load_config, sample_paths, store_paths
+from graph_toucan.sampling import SampleConfig, load_config, sample_to_store
 from graph_toucan.store import Store
 
 paths_app = typer.Typer(help="List, show and summarise sampled paths.", no_args_is_help=True)
@@ -93,28 +92,19 @@ def sample(
             "operations.split": split,
         },
     )
-    if sampler is SamplerName.GRAPH:
-        index = GraphIndex.from_digraph(load_graph(store), settings.walk.edge_weights)
-    else:
-        index = GraphIndex.from_tools(baseline_tools(store.tools()))
-    stream = sample_paths(sampler.value, index, settings, seed, start or None)
     with progress_bar(as_json) as progress:
         bar = progress.add_task(f"sample {sampler.value}", total=n)
-        sampled, new = store_paths(
-            store, stream, n, run_id=run_id, progress=lambda k: progress.advance(bar, k)
+        report = sample_to_store(
+            store,
+            sampler.value,
+            n,
+            seed,
+            settings,
+            start or None,
+            run_id=run_id,
+            progress=lambda k: progress.advance(bar, k),
         )
-    summary: dict[str, Any] = {
-        "sampler": sampler.value,
-        "seed": seed,
-        "requested": n,
-        "sampled": sampled,
-        "new": new,
-        "already_stored": sampled - new,
-        "exhausted": sampled < n,
-        "tools": len(index.ids),
-        "usable_edges": index.edge_count,
-        "stored_paths": store.path_count(sampler.value),
-    }
+    summary: dict[str, Any] = report.as_dict()
     store.record_run(run_id, "sample", "done", started, summary)
     if as_json:
         print_json(summary)
@@ -123,9 +113,9 @@ def sample(
     for key, value in summary.items():
         table.add_row(key.replace("_", " "), str(value))
     console.print(table)
-    if sampled < n:
+    if report.sampled < n:
         console.print(
-            f"[yellow]only {sampled} distinct paths exist with these settings; raise --max-steps or "
+            f"[yellow]only {report.sampled} distinct paths exist with these settings; raise --max-steps or "
             "--walks-per-start, lower min_steps, or add tools[/]"
         )
 

@@ -10,10 +10,8 @@ allow-list check).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 import unicodedata
 from pathlib import Path
 from types import ModuleType
@@ -21,10 +19,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from graph_toucan.errors import GraphToucanError
 from graph_toucan.mock.errors import MockError
 from graph_toucan.records import MockTool
-from graph_toucan.resources import data_dir
+from graph_toucan.resources import data_dir, server_module
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
@@ -158,23 +155,4 @@ def bundled_mock_folder() -> Path:
 
 def mock_server_module() -> ModuleType:
     """``server/mock_server.py``, loaded by path from the checkout or from the wheel's ``_data``."""
-    name = "graph_toucan_server_mock"
-    if name in sys.modules:
-        return sys.modules[name]
-    try:
-        path = data_dir("server") / "mock_server.py"
-    except GraphToucanError:
-        raise GraphToucanError(
-            "cannot find server/mock_server.py; reinstall graph-toucan (pip install .)"
-        ) from None
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise GraphToucanError(f"cannot load the mock server from {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
+    return server_module("mock_server")

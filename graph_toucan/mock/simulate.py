@@ -105,6 +105,15 @@ class Conversation:
             if known is not None and _same_type(known, values.get(f.key)):
                 values[f.key] = known
 
+    def checkpoint(self) -> tuple[int, dict[str, dict[str, Scalar]], dict[str, dict[str, Scalar]]]:
+        """What :meth:`rollback` needs to forget the calls made after this point (a retried turn)."""
+        return len(self.history), dict(self.answers), {k: dict(v) for k, v in self.entities.items()}
+
+    def rollback(self, point: tuple[int, dict[str, dict[str, Scalar]], dict[str, dict[str, Scalar]]]) -> None:
+        size, answers, entities = point
+        del self.history[size:]
+        self.answers, self.entities = dict(answers), {k: dict(v) for k, v in entities.items()}
+
     def record(
         self, tool: str, fields: list[FlatField], arguments: dict[str, Any], values: dict[str, Scalar]
     ) -> None:

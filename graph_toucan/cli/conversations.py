@@ -1,0 +1,201 @@
+"""``graph-toucan run`` (the whole pipeline) and ``conversations list|show``, ``pairs show``."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from graph_toucan.cli.app import JsonOption, app, console, print_json, progress_bar
+from graph_toucan.errors import GraphToucanError
+from graph_toucan.messages import tool_result
+from graph_toucan.pipeline import PipelineConfig, run_pipeline
+from graph_toucan.records import Conversation, PreferencePair
+from graph_toucan.sampling import load_config
+
+conversations_app = typer.Typer(help="List and show translated conversations.", no_args_is_help=True)
+app.add_typer(conversations_app, name="conversations")
+pairs_app = typer.Typer(help="Preference pairs made by context distillation.", no_args_is_help=True)
+app.add_typer(pairs_app, name="pairs")
+
+
+class Status(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    n: Annotated[int, typer.Option("--n", min=1, help="Keep going until this many conversations are accepted.")] = 20,
+    seed: Annotated[int, typer.Option(help="Seed of the path stream and of the translation.")] = 0,
+    catalog: Annotated[
+        list[Path] | None,
+        typer.Option(help="Catalogs to import (default: the bundled example, when the workspace has no tools)."),
+    ] = None,
+    sampler: Annotated[str, typer.Option(help="graph, or random for TOUCAN's baseline.")] = "graph",
+    config: Annotated[Path | None, typer.Option(help="JSON sampling settings (see 'graph-toucan sample').")] = None,
+    budget: Annotated[
+        float | None, typer.Option(min=0, help="Stop after spending this many USD (same as --max-cost).")
+    ] = None,
+    attempts: Annotated[int, typer.Option(min=1, max=10, help="Tries per turn, failures fed back.")] = 3,
+    pairs: Annotated[bool, typer.Option(help="Make preference pairs from the accepted conversations.")] = True,
+    workers: Annotated[int, typer.Option(min=1, max=32, help="Sandbox worker processes for the mocks.")] = 2,
+    as_json: JsonOption = False,
+) -> None:
+    """Import, annotate, build the graph, build mocks, sample and translate until N conversations are
+    accepted, then make preference pairs. Rerun to resume: nothing is repeated or duplicated."""
+    if sampler not in ("graph", "random"):
+        raise typer.BadParameter("--sampler must be graph or random")
+    if budget is not None:
+        ctx.obj.max_cost = budget
+    store = ctx.obj.store()
+    llm = ctx.obj.llm()
+    settings = PipelineConfig(
+        n=n,
+        seed=seed,
+        sampler=sampler,  # type: ignore[arg-type]
+        catalogs=list(catalog or []),
+        sample=load_config(config),
+        max_attempts=attempts,
+        concurrency=ctx.obj.concurrency,
+        workers=workers,
+        pairs=pairs,
+    )
+    started = time.time()
+    run_id = uuid.uuid4().hex[:12]
+    with progress_bar(as_json) as progress:
+        bars: dict[str, Any] = {}
+
+        def advance(stage: str, done: int, total: int | None, info: dict[str, Any]) -> None:
+            if stage not in bars:
+                bars[stage] = progress.add_task(stage, total=total)
+            extra = "  ".join(f"{k} {v}" for k, v in info.items())
+            progress.update(bars[stage], completed=done, total=total, description=f"{stage}  {extra}".strip())
+
+        report = anyio.run(lambda: run_pipeline(store, llm, settings, advance))
+    summary = report.as_dict()
+    store.record_run(run_id, "run", "budget" if report.budget_spent else "done", started, summary)
+    if as_json:
+        print_json(summary)
+        return
+    table = Table(title=f"run in {store.workspace}", show_header=False)
+    for key in ("teacher", "accepted", "rejected", "new_accepted", "new_rejected", "pairs", "paths_sampled",
+                "llm_calls", "cache_hits", "cost_usd"):
+        table.add_row(key.replace("_", " "), str(summary[key]))
+    table.add_row("stage seconds", ", ".join(f"{k} {v:.1f}" for k, v in report.stages.items()))
+    console.print(table)
+    for path_id, reason in list(report.failed.items())[:10]:
+        console.print(f"[red]teacher failed[/] on path {path_id}: {escape(reason)} (retried on the next run)")
+    if report.budget_spent:
+        console.print(f"[yellow]{escape(report.budget_spent)}[/]")
+    if report.exhausted and report.accepted < n:
+        console.print(f"[yellow]the path stream ran out at {report.accepted} accepted; change --seed or the settings[/]")
+
+
+@conversations_app.command("list")
+def conversations_list(
+    ctx: typer.Context,
+    status: Annotated[Status | None, typer.Option(help="Only accepted or rejected ones.")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """List conversations: id, status, kind, turns, calls, turn types, first reason."""
+    found = list(ctx.obj.store().conversations(status=status.value if status else None, limit=limit))
+    if as_json:
+        print_json([c.model_dump(mode="json") for c in found])
+        return
+    table = Table(title=f"{len(found)} conversations")
+    for col in ("id", "status", "kind", "turns", "calls", "turn types", "reason"):
+        table.add_column(col, overflow="fold")
+    for c in found:
+        table.add_row(
+            c.id, c.status, c.kind, str(len(c.turns)), str(len(c.calls)), " ".join(c.turn_types),
+            escape(c.reasons[0][:80]) if c.reasons else "",
+        )
+    console.print(table)
+
+
+@conversations_app.command("show")
+def conversations_show(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="Conversation id, or a unique prefix of at least 4 characters.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Print one conversation as a readable transcript, with its checks."""
+    conversation = ctx.obj.store().get_conversation(ref)
+    if conversation is None:
+        raise GraphToucanError(
+            f"no single conversation matches {ref!r}; take an id from 'graph-toucan conversations list'"
+        )
+    if as_json:
+        print_json(conversation.model_dump(mode="json"))
+        return
+    for line in transcript(conversation):
+        console.print(line, highlight=False)
+
+
+def transcript(conversation: Conversation) -> list[str]:
+    """A conversation as readable lines (rich markup)."""
+    c = conversation
+    lines = [
+        f"[bold]conversation {c.id}[/]  {c.status}  {c.kind}  path {c.path_id}  teacher {c.teacher}  seed {c.seed}",
+        f"style: {escape(c.style)}",
+        "tools: " + ", ".join(f"[dim]{t.name}[/]" if t.distractor else t.name for t in c.tools),
+    ]
+    for k, turn in enumerate(c.turns, start=1):
+        note = f"  [dim](no {', '.join(turn.unavailable)})[/]" if turn.unavailable else ""
+        lines.append(f"[bold]turn {k}[/] {turn.type}{note}")
+        lines.append(f"  [cyan]user[/]: {escape(turn.user)}")
+        for step in turn.steps:
+            for call in step:
+                lines.append(f"  [magenta]call[/] {call.name}({escape(json.dumps(call.arguments, ensure_ascii=False))})")
+                sources = ", ".join(
+                    f"{t.name} <- {t.source}{f' {t.call}.{t.field}' if t.call else ''}" for t in call.trace
+                )
+                if sources:
+                    lines.append(f"      [dim]{escape(sources)}[/]")
+                lines.append(f"      [green]->[/] {escape(tool_result(call)[:300])}")
+        if turn.refused:
+            lines.append(f"  [dim]missing, not invented: {', '.join(turn.refused)}[/]")
+        lines.append(f"  [yellow]assistant[/]: {escape(turn.assistant)}")
+    passed = sum(ch.passed for ch in c.checks)
+    lines.append(f"checks: {passed}/{len(c.checks)} passed")
+    for ch in c.checks:
+        if not ch.passed:
+            lines.append(f"  [red]{ch.name}[/]: {escape(ch.detail)}")
+    for reason in c.reasons:
+        lines.append(f"  [red]reason[/]: {escape(reason)}")
+    return lines
+
+
+@pairs_app.command("show")
+def pairs_show(
+    ctx: typer.Context,
+    conversation: Annotated[str | None, typer.Option(help="Only the pairs of this conversation id.")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 5,
+    as_json: JsonOption = False,
+) -> None:
+    """Show preference pairs: where they branch, the chosen and the rejected step."""
+    found: list[PreferencePair] = []
+    for pair in ctx.obj.store().pairs(conversation_id=conversation):
+        found.append(pair)
+        if len(found) == limit:
+            break
+    if as_json:
+        print_json([p.model_dump(mode="json") for p in found])
+        return
+    for p in found:
+        console.print(f"[bold]pair {p.id}[/] {p.kind}  conversation {p.conversation_id} turn {p.turn} step {p.step}")
+        console.print(f"  last user message: {escape(p.prefix[-1].content if p.prefix else '')}", highlight=False)
+        for label, message in (("chosen", p.chosen), ("rejected", p.rejected)):
+            said = ", ".join(f"{c.name}({json.dumps(c.arguments)})" for c in message.tool_calls) or message.content
+            console.print(f"  [{'green' if label == 'chosen' else 'red'}]{label}[/]: {escape(said)}", highlight=False)

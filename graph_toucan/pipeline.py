@@ -1,0 +1,247 @@
+"""The one-command pipeline (``graph-toucan run``): the only module that knows the stage order.
+
+import -> annotate -> graph -> mocks -> sample + translate (until N conversations are accepted)
+-> preference pairs -> statistics. Every stage reads and writes the store and skips what is done,
+so a killed run continues where it stopped; paid LLM answers come back from the call log for free.
+
+Paths are translated in waves of exactly the number still needed, in the order of the sample
+stream, so the accepted set is the shortest prefix of the stream with N accepted conversations:
+the same for one uninterrupted run and for any number of killed and resumed ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from graph_toucan.annotate import annotate_tools
+from graph_toucan.catalog import import_entries, read_catalog
+from graph_toucan.distill import distill_conversation
+from graph_toucan.errors import BudgetExceeded, GraphToucanError, LLMError
+from graph_toucan.graph import build_graph
+from graph_toucan.llm.client import LLM
+from graph_toucan.mock import DeterministicSimulator, MockRuntime, SandboxPool, TeacherSimulator, build_mocks
+from graph_toucan.records import Conversation, PlannedPath, Sampler
+from graph_toucan.resources import example_catalog
+from graph_toucan.sampling import SampleConfig, sample_to_store
+from graph_toucan.store import Store
+from graph_toucan.translate import Translator
+
+Progress = Callable[[str, int, int | None, dict[str, Any]], None]
+"""``progress(stage, done, total, info)``: ``info`` carries counts such as accepted and rejected."""
+
+
+@dataclass
+class PipelineConfig:
+    n: int = 20
+    seed: int = 0
+    sampler: Sampler = "graph"
+    catalogs: list[Path] = field(default_factory=list)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    max_attempts: int = 3
+    concurrency: int = 8
+    workers: int = 2
+    pairs: bool = True
+
+
+@dataclass
+class PipelineReport:
+    accepted: int = 0
+    rejected: int = 0
+    new_accepted: int = 0
+    new_rejected: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    pairs: int = 0
+    paths_sampled: int = 0
+    exhausted: bool = False
+    budget_spent: str | None = None
+    stages: dict[str, float] = field(default_factory=dict)
+    llm_calls: int = 0
+    cache_hits: int = 0
+    cost_usd: float = 0.0
+    teacher: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _quiet(_stage: str, _done: int, _total: int | None, _info: dict[str, Any]) -> None:
+    return None
+
+
+class Pipeline:
+    """Runs the stages over one store with one teacher."""
+
+    def __init__(self, store: Store, llm: LLM, config: PipelineConfig, progress: Progress | None = None) -> None:
+        self.store = store
+        self.llm = llm
+        self.config = config
+        self.progress = progress or _quiet
+        self.report = PipelineReport(teacher=llm.teacher)
+
+    async def run(self) -> PipelineReport:
+        """Every stage in order; stops early (with a report) when the budget is spent."""
+        try:
+            await self._stage("import", self.import_catalog)
+            await self._stage("annotate", self.annotate)
+            await self._stage("graph", self.graph)
+            async with SandboxPool(self.config.workers) as pool:
+                await self._stage("mocks", lambda: self.mocks(pool))
+                await self._stage("translate", lambda: self.translate(pool))
+            if self.config.pairs:
+                await self._stage("pairs", self.pairs)
+        except BudgetExceeded as exc:
+            self.report.budget_spent = str(exc)
+        stats = self.llm.stats
+        self.report.llm_calls, self.report.cache_hits, self.report.cost_usd = (
+            stats.calls,
+            stats.cache_hits,
+            round(stats.cost_usd, 6),
+        )
+        return self.report
+
+    async def _stage(self, name: str, work: Callable[[], Any]) -> None:
+        started = time.perf_counter()
+        await work()
+        self.report.stages[name] = round(time.perf_counter() - started, 3)
+
+    async def import_catalog(self) -> None:
+        """Import the given catalogs, or the bundled example when the workspace has no tools."""
+        sources = self.config.catalogs or ([] if self.store.count("tools") else [example_catalog()])
+        for source in sources:
+            report = import_entries(self.store, read_catalog(Path(source)))
+            self.progress("import", report.servers, report.servers, {"tools": report.counts.new})
+
+    async def annotate(self) -> None:
+        total = self.store.count("tools")
+        done = 0
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            self.progress("annotate", done, total, {})
+
+        report = await annotate_tools(self.store, self.llm, progress=advance)
+        if report.failed and not report.annotated:
+            raise GraphToucanError(f"annotation failed for every tool: {report.failed[0][1]}")
+
+    async def graph(self) -> None:
+        await build_graph(
+            self.store, self.llm, progress=lambda stage, done, total: self.progress(f"graph: {stage}", done, total, {})
+        )
+
+    async def mocks(self, pool: SandboxPool) -> None:
+        done = 0
+        total = self.store.count("tools")
+
+        def advance() -> None:
+            nonlocal done
+            done += 1
+            self.progress("mocks", done, total, {})
+
+        await build_mocks(self.store, self.llm, pool, concurrency=2 * self.config.workers, progress=advance)
+
+    # -- translation ---------------------------------------------------------------------------------
+    def _counts(self) -> tuple[int, int]:
+        statuses = list(self._done().values())
+        return statuses.count("accepted"), statuses.count("rejected")
+
+    def _done(self) -> dict[str, str]:
+        """Path id -> status for this teacher's translations of the configured stream."""
+        rows = self.store.db.execute(
+            "select path_id, status from conversations where teacher = ? and kind = 'translation' "
+            "and sampler = ? and seed = ?",
+            [self.llm.teacher, self.config.sampler, self.config.seed],
+        )
+        return dict(rows.fetchall())
+
+    def _stream(self) -> list[PlannedPath]:
+        c = self.config
+        return [p for p in self.store.paths(sampler=c.sampler) if p.seed == c.seed]
+
+    def _simulator(self) -> DeterministicSimulator | TeacherSimulator:
+        if self.llm.backend.offline:
+            return DeterministicSimulator(seed=self.config.seed)
+        return TeacherSimulator(self.llm, seed=self.config.seed)
+
+    async def translate(self, pool: SandboxPool) -> None:
+        """Translate stream paths in waves until ``n`` are accepted, sampling more paths as needed."""
+        c = self.config
+        runtime = MockRuntime(pool, self._simulator())
+        runtime.add(self.store.mocks(status="accepted"))
+        translator = Translator(
+            self.llm, runtime, {t.id: t for t in self.store.tools()}, max_attempts=c.max_attempts
+        )
+        semaphore = asyncio.Semaphore(c.concurrency)
+        accepted, rejected = self._counts()
+        start_accepted, start_rejected = accepted, rejected
+        self.progress("translate", accepted, c.n, {"accepted": accepted, "rejected": rejected, "cost": 0.0})
+
+        async def one(path: PlannedPath) -> Conversation | None:
+            async with semaphore:
+                try:
+                    conversation = await translator.translate(path, seed=c.seed)
+                except LLMError as exc:
+                    if isinstance(exc, BudgetExceeded):
+                        raise
+                    self.report.failed[path.id] = str(exc)  # not stored: the next run tries it again
+                    return None
+            self.store.add_conversation(conversation, position=path.index)
+            return conversation
+
+        while accepted < c.n:
+            needed = c.n - accepted
+            done = self._done()
+            stream = self._stream()
+            pending = [p for p in stream if p.id not in done and p.id not in self.report.failed][:needed]
+            if len(pending) < needed and not self.report.exhausted:
+                report = sample_to_store(self.store, c.sampler, len(stream) + 2 * needed + 8, c.seed, c.sample)
+                self.report.paths_sampled += report.new
+                if report.new:
+                    continue
+                self.report.exhausted = True  # the stream has no more distinct paths
+            if not pending:
+                break
+            tasks = [asyncio.create_task(one(p)) for p in pending]
+            try:
+                for finished in asyncio.as_completed(tasks):
+                    conversation = await finished
+                    if conversation is None:
+                        continue
+                    accepted += conversation.status == "accepted"
+                    rejected += conversation.status == "rejected"
+                    self.progress(
+                        "translate",
+                        accepted,
+                        c.n,
+                        {"accepted": accepted, "rejected": rejected, "cost": round(self.llm.stats.cost_usd, 4)},
+                    )
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+        self.report.accepted, self.report.rejected = accepted, rejected
+        self.report.new_accepted, self.report.new_rejected = accepted - start_accepted, rejected - start_rejected
+
+    async def pairs(self) -> None:
+        """Preference pairs for accepted conversations that have none yet."""
+        with_pairs = {r[0] for r in self.store.db.execute("select distinct conversation_id from pairs")}
+        todo = [
+            conv
+            for conv in self.store.conversations(status="accepted", kind="translation", teacher=self.llm.teacher)
+            if conv.id not in with_pairs
+        ]
+        for i, conversation in enumerate(todo, start=1):
+            self.report.pairs += self.store.add_pairs(await distill_conversation(conversation, self.llm))
+            self.progress("pairs", i, len(todo), {"pairs": self.report.pairs})
+
+
+async def run_pipeline(
+    store: Store, llm: LLM, config: PipelineConfig | None = None, progress: Progress | None = None
+) -> PipelineReport:
+    """Run every stage (see the module docstring); returns what was done."""
+    return await Pipeline(store, llm, config or PipelineConfig(), progress).run()

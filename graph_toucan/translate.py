@@ -1,0 +1,467 @@
+"""Back-and-forth translation (METHOD.md section 6): a planned path becomes a verified conversation.
+
+Per turn: the teacher writes the user's words for the turn's type (back-translation), then fills each
+function's arguments with the source of every value (forward translation), the call runs in the
+simulator and its output joins the context, and the teacher answers from the results. Every turn is
+verified; a failed turn is regenerated with the failures as feedback up to ``max_attempts`` times,
+after which the conversation is kept as rejected with its reasons.
+
+    translator = Translator(llm, runtime, tools_by_id)
+    conversation = await translator.translate(path, seed=0)
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from graph_toucan.errors import BudgetExceeded, LLMOutputError
+from graph_toucan.ids import content_id
+from graph_toucan.llm.client import LLM
+from graph_toucan.messages import conversation_tool, function_names
+from graph_toucan.mock.errors import MockArgumentsError, MockError
+from graph_toucan.mock.runtime import MockRuntime
+from graph_toucan.records import (
+    ArgumentTrace,
+    Conversation,
+    ConversationTool,
+    PlannedCall,
+    PlannedPath,
+    Tool,
+    ToolCall,
+    Turn,
+)
+from graph_toucan.translate_tasks import ASSISTANT_ANSWER, FILL_ARGUMENTS, QUERY_TASKS, FilledArguments
+from graph_toucan.verify import turn_problems, verify
+
+PERSONAS = (
+    "a busy project manager",
+    "a graduate student",
+    "a small-business owner",
+    "a retiree planning a trip",
+    "a software engineer",
+    "a financial analyst",
+    "a high-school teacher",
+    "a travel blogger",
+    "a journalist on a deadline",
+    "a data scientist",
+)
+REGISTERS = ("casual", "formal", "terse", "chatty")
+LENGTHS = ("one short sentence", "two or three sentences", "a short paragraph")
+
+
+def pick_style(path_id: str, seed: int) -> dict[str, str]:
+    """The conversation's persona, register and length, varied across conversations by seed."""
+    rng = random.Random(f"style/{seed}/{path_id}")
+    return {"persona": rng.choice(PERSONAS), "register": rng.choice(REGISTERS), "length": rng.choice(LENGTHS)}
+
+
+def style_text(style: dict[str, str]) -> str:
+    return f"{style['persona']}; {style['register']}; {style['length']}"
+
+
+def steps_of(calls: list[PlannedCall], dependencies: list[Any]) -> list[list[PlannedCall]]:
+    """Calls grouped into steps: a call joins the current step (parallel calls) unless it needs the
+    result of a call in that step."""
+    needs = {(d.source, d.target) for d in dependencies}
+    steps: list[list[PlannedCall]] = []
+    for call in calls:
+        if steps and not any((c.id, call.id) in needs for c in steps[-1]):
+            steps[-1].append(call)
+        else:
+            steps.append([call])
+    return steps
+
+
+def _parameters(tool: Tool) -> list[dict[str, Any]]:
+    schema = tool.input_schema
+    required = set(schema.get("required") or [])
+    return [
+        {
+            "name": name,
+            "type": sub.get("type", "string") if isinstance(sub, dict) else "string",
+            "description": (sub.get("description") or "") if isinstance(sub, dict) else "",
+            "required": name in required,
+        }
+        for name, sub in (schema.get("properties") or {}).items()
+    ]
+
+
+@dataclass
+class _State:
+    """One conversation in the making."""
+
+    path: PlannedPath
+    key: str
+    seed: int
+    style: dict[str, str]
+    names: dict[str, str]
+    tools: list[ConversationTool]
+    turns: list[Turn]
+    llm_calls: int = 0
+
+    @property
+    def said(self) -> dict[tuple[str, str], Any]:
+        return {(m.call, m.parameter): m.value for t in self.turns for m in t.mentions}
+
+
+class Translator:
+    """Translates planned paths with one teacher and one simulator runtime."""
+
+    def __init__(
+        self, llm: LLM, runtime: MockRuntime, tools: dict[str, Tool], *, max_attempts: int = 3
+    ) -> None:
+        self.llm = llm
+        self.runtime = runtime
+        self.tools = tools
+        self.max_attempts = max_attempts
+
+    async def translate(self, path: PlannedPath, *, seed: int = 0) -> Conversation:
+        """The conversation of ``path``: accepted when every check passed, otherwise rejected with
+        the reasons. Raises :class:`BudgetExceeded` and :class:`LLMError` (nothing is stored then, so
+        a rerun continues)."""
+        available = [self._tool(t.id) for t in path.available_tools]
+        names = function_names(available)
+        distractors = {t.id for t in path.available_tools if t.distractor}
+        state = _State(
+            path=path,
+            key=content_id("translation", path.id, self.llm.teacher, seed),
+            seed=seed,
+            style=pick_style(path.id, seed),
+            names=names,
+            tools=[conversation_tool(t, names[t.id], distractor=t.id in distractors) for t in available],
+            turns=[],
+        )
+        missing = self._unmocked(path)
+        if missing:
+            return self._finish(state, [f"no accepted mock for {', '.join(missing)}; run 'graph-toucan mock build'"])
+        for k in range(len(path.turns)):
+            reasons = await self._translate_turn(state, k)
+            if reasons:
+                return self._finish(state, reasons)
+        return self._finish(state, [])
+
+    def _tool(self, tool_id: str) -> Tool:
+        tool = self.tools.get(tool_id)
+        if tool is None:
+            raise MockError(f"tool {tool_id} of the path is not in the workspace; re-import the catalog")
+        return tool
+
+    def _unmocked(self, path: PlannedPath) -> list[str]:
+        missing = []
+        for call in path.calls:
+            try:
+                self.runtime.find(call.tool_id)
+            except MockError:
+                missing.append(call.tool)
+        return missing
+
+    def _finish(self, state: _State, reasons: list[str]) -> Conversation:
+        conversation = Conversation(
+            path_id=state.path.id,
+            sampler=state.path.sampler,
+            seed=state.seed,
+            teacher=self.llm.teacher,
+            style=style_text(state.style),
+            status="rejected" if reasons else "accepted",
+            tools=state.tools,
+            turns=state.turns,
+            turn_types=[t.type for t in state.path.turns],
+            dependencies=state.path.dependencies,
+            reasons=reasons,
+            llm_calls=state.llm_calls,
+        )
+        checks = verify(conversation) if state.turns else []
+        failed = [f"{c.name}: {c.detail}" for c in checks if not c.passed]
+        status = "accepted" if not reasons and not failed else "rejected"
+        return conversation.model_copy(
+            update={"checks": checks, "status": status, "reasons": reasons or failed}
+        )
+
+    async def _translate_turn(self, state: _State, k: int) -> list[str]:
+        """Translate turn ``k`` (retrying with feedback); returns the reasons when it never passed."""
+        simulated = self.runtime.conversations.get(state.key)
+        feedback: list[str] = []
+        for attempt in range(1, self.max_attempts + 1):
+            point = simulated.checkpoint()
+            try:
+                turn = await self._attempt(state, k, feedback)
+            except LLMOutputError as exc:
+                feedback = [f"your previous answer could not be used: {exc}"]
+                if attempt == self.max_attempts:
+                    return [f"turn {k + 1}: the teacher's answers never validated: {exc}"]
+                continue
+            except BudgetExceeded:
+                raise
+            turn = turn.model_copy(update={"attempts": attempt})
+            problems = turn_problems([*state.turns, turn], k, state.tools, state.path.dependencies)
+            failed = {name: p for name, p in problems.items() if p is not None}
+            if not failed:
+                state.turns.append(turn)
+                return []
+            simulated.rollback(point)
+            feedback = [f"{name}: {problem}" for name, problem in failed.items()]
+            if attempt == self.max_attempts:
+                state.turns.append(turn)  # kept for analysis in the rejected conversation
+                return [f"turn {k + 1}: {f}" for f in feedback]
+        return [f"turn {k + 1}: not translated"]
+
+    async def _attempt(self, state: _State, k: int, feedback: list[str]) -> Turn:
+        path = state.path
+        planned = path.turns[k]
+        split = planned.split
+        if split is not None:
+            functions = [c for c in path.turns[k + 1].calls if c.id == split.call]
+        else:
+            functions = planned.calls
+        query = await self._run(state, QUERY_TASKS[planned.type], self._query_inputs(state, k, functions, feedback))
+        turn = Turn(
+            type=planned.type,
+            user=query.query,
+            mentions=query.mentions,
+            planned=planned.calls,
+            split=split,
+            unavailable=[state.names[t] for t in planned.withheld if t in state.names],
+        )
+        if split is not None:
+            refused: list[str] = []
+            if split.kind == "miss-param":
+                filled = await self._fill(state, [*state.turns, turn], functions[0], [], feedback)
+                refused = filled.missing
+            turn = turn.model_copy(update={"refused": refused})
+        else:
+            turn = await self._execute(state, turn, feedback)
+        answer = await self._run(state, ASSISTANT_ANSWER, self._answer_inputs(state, turn, functions, feedback))
+        return turn.model_copy(update={"assistant": answer.content})
+
+    async def _run(self, state: _State, task: Any, inputs: dict[str, Any]) -> Any:
+        state.llm_calls += 1
+        return await self.llm.run(task, inputs)
+
+    # -- back-translation ----------------------------------------------------------------------------
+    def _query_inputs(
+        self, state: _State, k: int, functions: list[PlannedCall], feedback: list[str]
+    ) -> dict[str, Any]:
+        path = state.path
+        planned = path.turns[k]
+        previous = path.turns[k - 1].split if k > 0 else None
+        said = state.said
+        filled_by = {(d.target, d.input) for d in path.dependencies if d.input}
+        withheld = (planned.split.call, planned.split.parameter) if planned.split else None
+        rng = random.Random(f"optional/{state.key}/{k}")
+        ask_for = []
+        for call in functions:
+            tool = self._tool(call.tool_id)
+            properties = tool.input_schema.get("properties") or {}
+            required = list(tool.input_schema.get("required") or [])
+            optional = [
+                n
+                for n, s in properties.items()
+                if n not in required and isinstance(s, dict) and s.get("enum") and rng.random() < 0.2
+            ][:1]
+            for name in [*required, *optional]:
+                if (call.id, name) in filled_by or (call.id, name) in said or (call.id, name) == withheld:
+                    continue
+                sub = properties.get(name)
+                ask_for.append(
+                    {
+                        "call": call.id,
+                        "parameter": name,
+                        "schema": sub if isinstance(sub, dict) else {},
+                        "description": (sub or {}).get("description", "") if isinstance(sub, dict) else "",
+                        "required": name in required,
+                    }
+                )
+        position = {c.id: i for i, t in enumerate(path.turns) for c in t.calls}
+        references = [
+            {
+                "call": d.target,
+                "parameter": d.input,
+                "source_call": d.source,
+                "source_function": state.names[self._call(path, d.source).tool_id],
+                "output": d.output,
+                "turn": position[d.source] + 1,
+            }
+            for d in path.dependencies
+            if d.origin == "insert-long" and d.input and d.target in {c.id for c in functions}
+        ]
+        last_round = state.turns[-1].calls if state.turns else []
+        return {
+            "turn": k + 1,
+            "turns_total": len(path.turns),
+            "turn_type": planned.type,
+            "style": state.style,
+            "history": [{"user": t.user, "assistant": t.assistant} for t in state.turns],
+            "last_round": [
+                {"call": c.plan, "function": c.name, "arguments": c.arguments, "output": c.output}
+                for c in last_round
+            ],
+            "functions": [
+                {
+                    "call": c.id,
+                    "name": state.names[c.tool_id],
+                    "description": self._tool(c.tool_id).description[:1500],
+                    "parameters": _parameters(self._tool(c.tool_id)),
+                    "implicit": c.implicit,
+                }
+                for c in functions
+            ],
+            "ask_for": ask_for,
+            "withhold": {"call": withheld[0], "parameter": withheld[1]} if withheld and withheld[1] else None,
+            "missing_function": (
+                {"call": planned.split.call, "name": state.names[planned.split.tool_id]}
+                if planned.split and planned.split.kind == "miss-func"
+                else None
+            ),
+            "references": references,
+            "follows_split": (
+                {
+                    "kind": previous.kind,
+                    "call": previous.call,
+                    "name": state.names[previous.tool_id],
+                    "parameter": previous.parameter,
+                }
+                if previous
+                else None
+            ),
+            "dependencies": [
+                {
+                    "source": d.source,
+                    "source_function": state.names[self._call(path, d.source).tool_id],
+                    "output": d.output,
+                    "target": d.target,
+                    "target_function": state.names[self._call(path, d.target).tool_id],
+                    "input": d.input,
+                    "type": d.type,
+                }
+                for d in path.dependencies
+                if d.target in {c.id for c in functions}
+            ],
+            "available_functions": [t.name for t in state.tools if t.name not in (
+                [state.names[w] for w in planned.withheld if w in state.names]
+            )],
+            "feedback": feedback,
+            "seed": f"{state.key}/{k}",
+        }
+
+    @staticmethod
+    def _call(path: PlannedPath, call_id: str) -> PlannedCall:
+        return next(c for c in path.calls if c.id == call_id)
+
+    # -- forward translation ---------------------------------------------------------------------------
+    async def _fill(
+        self,
+        state: _State,
+        turns: list[Turn],
+        call: PlannedCall,
+        context: list[ToolCall],
+        feedback: list[str],
+    ) -> FilledArguments:
+        tool = self._tool(call.tool_id)
+        inputs = {
+            "function": {
+                "name": state.names[call.tool_id],
+                "description": tool.description[:1500],
+                "input_schema": tool.input_schema,
+            },
+            "call": call.id,
+            "user_messages": [t.user for t in turns],
+            "context": [
+                {"call": c.plan, "function": c.name, "arguments": c.arguments, "output": c.output}
+                for c in context
+                if c.error is None
+            ],
+            "dependencies": [
+                {"source": d.source, "output": d.output, "input": d.input, "type": d.type}
+                for d in state.path.dependencies
+                if d.target == call.id and d.input and d.output
+            ],
+            "mentions": [
+                {"parameter": m.parameter, "value": m.value} for t in turns for m in t.mentions if m.call == call.id
+            ],
+            "feedback": feedback,
+        }
+        return await self._run(state, FILL_ARGUMENTS, inputs)
+
+    async def _execute(self, state: _State, turn: Turn, feedback: list[str]) -> Turn:
+        """Fill and run the turn's calls step by step; stops at the first call that cannot be made."""
+        turns = [*state.turns, turn]
+        context = [c for t in state.turns for c in t.calls]
+        steps: list[list[ToolCall]] = []
+        for planned_step in steps_of(turn.planned, state.path.dependencies):
+            step: list[ToolCall] = []
+            for call in planned_step:
+                made = await self._make_call(state, turns, call, context, feedback)
+                step.append(made)
+                if made.error is not None:
+                    steps.append(step)
+                    return turn.model_copy(update={"steps": steps})
+            context.extend(step)
+            steps.append(step)
+        return turn.model_copy(update={"steps": steps})
+
+    async def _make_call(
+        self,
+        state: _State,
+        turns: list[Turn],
+        call: PlannedCall,
+        context: list[ToolCall],
+        feedback: list[str],
+    ) -> ToolCall:
+        filled = await self._fill(state, turns, call, context, feedback)
+        made = ToolCall(
+            id=f"call_{content_id(state.key, call.id, length=12)}",
+            plan=call.id,
+            name=state.names[call.tool_id],
+            tool_id=call.tool_id,
+            arguments={a.name: a.value for a in filled.arguments},
+            trace=[ArgumentTrace(name=a.name, source=a.source, call=a.call, field=a.field) for a in filled.arguments],
+            implicit=call.implicit,
+        )
+        if filled.missing:
+            return made.model_copy(
+                update={
+                    "error": f"required parameter(s) {', '.join(filled.missing)} found neither in the "
+                    "user's words nor in earlier results"
+                }
+            )
+        try:
+            output = await self.runtime.call(call.tool_id, made.arguments, conversation=state.key)
+        except MockArgumentsError as exc:
+            return made.model_copy(update={"error": str(exc)})
+        except MockError as exc:
+            return made.model_copy(update={"error": f"the simulated tool failed: {exc}"})
+        return made.model_copy(update={"output": output})
+
+    def _answer_inputs(
+        self, state: _State, turn: Turn, functions: list[PlannedCall], feedback: list[str]
+    ) -> dict[str, Any]:
+        split = None
+        if turn.split is not None:
+            tool = self._tool(turn.split.tool_id)
+            parameter = turn.split.parameter
+            split = {
+                "kind": turn.split.kind,
+                "name": state.names[tool.id],
+                "description": tool.description[:1500],
+                "parameter": parameter,
+                "parameter_description": (
+                    ((tool.input_schema.get("properties") or {}).get(parameter) or {}).get("description", "")
+                    if parameter
+                    else ""
+                ),
+            }
+        return {
+            "turn": len(state.turns) + 1,
+            "style": state.style,
+            "history": [{"user": t.user, "assistant": t.assistant} for t in state.turns],
+            "user": turn.user,
+            "calls": [
+                {"function": c.name, "arguments": c.arguments, "output": c.output, "error": c.error}
+                for c in turn.calls
+            ],
+            "split": split,
+            "feedback": feedback,
+        }
+

@@ -1,0 +1,378 @@
+"""Verification of translated conversations (issue 6): every rule is checked, none is hoped for.
+
+``turn_problems`` checks one turn against what came before (translation retries a failed turn with
+these messages as feedback); ``verify`` runs it over every turn and records one :class:`Check` per
+rule with the turns where it failed. Only the rules that apply to a conversation are recorded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from graph_toucan.fields import name_tokens, tool_object
+from graph_toucan.mock.runtime import schema_problem, schema_validator
+from graph_toucan.offline_teacher import phrase, words
+from graph_toucan.records import Check, Conversation, ConversationTool, PathDependency, ToolCall, Turn
+from graph_toucan.tracing import (
+    in_outputs,
+    is_default,
+    leaves,
+    numbers_in,
+    output_values,
+    same_value,
+    value_in_text,
+)
+
+CHECKS = (
+    "tools_available",
+    "arguments_valid",
+    "calls_succeeded",
+    "values_traceable",
+    "dependencies_realised",
+    "calls_match_plan",
+    "split_turns_empty",
+    "no_function_names",
+    "mentions_stated",
+    "intents_stated",
+    "implicit_unstated",
+    "refers_back",
+    "value_withheld",
+    "value_supplied",
+    "answer_present",
+    "answer_grounded",
+)
+
+
+class TurnView:
+    """One turn in its conversation: what the user has said so far and the calls made before."""
+
+    def __init__(
+        self,
+        turns: list[Turn],
+        k: int,
+        tools: list[ConversationTool],
+        dependencies: list[PathDependency],
+    ) -> None:
+        self.turns, self.k, self.turn = turns, k, turns[k]
+        self.tools = {t.name: t for t in tools}
+        self.dependencies = dependencies
+        self.said = "\n".join(t.user for t in turns[: k + 1])
+        self.by_plan = {c.plan: c for t in turns[: k + 1] for c in t.calls}
+        self.earlier_calls = [c for t in turns[:k] for c in t.calls]
+
+    def outputs_before(self, call: ToolCall) -> list[Any]:
+        """Outputs of the calls made before ``call``: earlier turns and earlier steps of this turn."""
+        found = [c.output for c in self.earlier_calls if c.error is None]
+        for step in self.turn.steps:
+            if call in step:
+                break
+            found.extend(c.output for c in step if c.error is None)
+        return found
+
+
+Rule = Callable[[TurnView], str | None]
+
+
+def _tools_available(v: TurnView) -> str | None:
+    for call in v.turn.calls:
+        if call.name not in v.tools:
+            return f"{call.name} is not an available function"
+        if call.name in v.turn.unavailable:
+            return f"{call.name} is not available in this turn"
+    return None
+
+
+def _arguments_valid(v: TurnView) -> str | None:
+    for call in v.turn.calls:
+        tool = v.tools.get(call.name)
+        if tool is None:
+            continue
+        problem = schema_problem(schema_validator(tool.input_schema), call.arguments)
+        if problem is not None:
+            return f"{call.name}: {problem}"
+    return None
+
+
+def _calls_succeeded(v: TurnView) -> str | None:
+    failed = [f"{c.name}: {c.error}" for c in v.turn.calls if c.error is not None]
+    return "; ".join(failed) or None
+
+
+def _traceable(value: Any, name: str, said: str, outputs: list[Any]) -> bool:
+    if isinstance(value, bool):
+        return phrase(name) in said.lower() or in_outputs(value, outputs)
+    if value is None:
+        return True
+    return value_in_text(value, said) or in_outputs(value, outputs)
+
+
+def _values_traceable(v: TurnView) -> str | None:
+    for call in v.turn.calls:
+        tool = v.tools.get(call.name)
+        properties = (tool.input_schema.get("properties") or {}) if tool else {}
+        outputs = v.outputs_before(call)
+        for name, value in call.arguments.items():
+            schema = properties.get(name) if isinstance(properties.get(name), dict) else {}
+            if is_default(value, schema):
+                continue
+            for leaf in leaves(value):
+                if not _traceable(leaf, name, v.said, outputs):
+                    return (
+                        f"{call.name}.{name} = {leaf!r} is neither in the user's words so far nor in an "
+                        "earlier output; the user must state it, or it must come from a tool result"
+                    )
+    return None
+
+
+def _dependencies_realised(v: TurnView) -> str | None:
+    for dep in v.dependencies:
+        target = v.by_plan.get(dep.target)
+        if target is None or target not in v.turn.calls:
+            continue
+        source = v.by_plan.get(dep.source)
+        if source is None:
+            return f"{dep.target} depends on {dep.source}, which was not called before it"
+        if dep.type == "prerequisite" or dep.input is None or dep.output is None:
+            continue
+        given = target.arguments.get(dep.input)
+        produced = output_values(source.output, dep.output)
+        candidates = given if isinstance(given, list) else [given]
+        if given is None or not any(same_value(g, p) for g in candidates for p in produced):
+            return (
+                f"{target.name}.{dep.input} must be the value of {dep.output} from {source.name} "
+                f"(one of {produced[:3]!r}), got {given!r}"
+            )
+    return None
+
+
+def _calls_match_plan(v: TurnView) -> str | None:
+    made = [(c.plan, c.tool_id) for c in v.turn.calls]
+    planned = [(c.id, c.tool_id) for c in v.turn.planned]
+    if made != planned:
+        return f"the turn made {[p for p, _ in made]} but the plan has {[p for p, _ in planned]}"
+    return None
+
+
+def _split_turns_empty(v: TurnView) -> str | None:
+    if v.turn.split is not None and v.turn.calls:
+        return "a split turn must make no call: the assistant asks or explains instead"
+    return None
+
+
+def _function_names(tools: dict[str, ConversationTool]) -> list[str]:
+    """Names a user would not say: identifiers with ``_``, ``-``, digits or inner capitals."""
+    return [n for n in tools if re.search(r"[_\-0-9]|[a-z][A-Z]", n)]
+
+
+def _no_function_names(v: TurnView) -> str | None:
+    for name in _function_names(v.tools):
+        if re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", v.turn.user, re.IGNORECASE):
+            return f"the user's words name the function {name}; describe the need instead"
+    return None
+
+
+def _stated(value: Any, parameter: str, text: str) -> bool:
+    if isinstance(value, bool):
+        return phrase(parameter) in text.lower()
+    if isinstance(value, list | dict):
+        return all(_stated(leaf, parameter, text) for leaf in leaves(value))
+    return value is None or value_in_text(value, text)
+
+
+def _mentions_stated(v: TurnView) -> str | None:
+    for m in v.turn.mentions:
+        if not _stated(m.value, m.parameter, v.turn.user):
+            return f"the query does not state {m.parameter} = {m.value!r} as written; write the value verbatim"
+    return None
+
+
+def _intent_words(tool: ConversationTool) -> set[str]:
+    return set(tool_object(tool.tool.rsplit("/", 1)[-1], tool.description))
+
+
+def _mentions_intent(tool: ConversationTool, text: str) -> bool:
+    wanted = _intent_words(tool)
+    if not wanted:
+        return True
+    have = set(name_tokens(text))
+    return bool(wanted & have) or any(w[:5] == h[:5] for w in wanted if len(w) >= 5 for h in have)
+
+
+def _intents_stated(v: TurnView) -> str | None:
+    by_tool = {t.tool_id: t for t in v.tools.values()}
+    previous = v.turns[v.k - 1].split if v.k > 0 else None
+    wanted = [c.tool_id for c in v.turn.planned if not c.implicit and (previous is None or c.id != previous.call)]
+    if v.turn.split is not None:
+        wanted = [v.turn.split.tool_id]  # an empty turn asks for the call it cannot get yet
+    for tool_id in wanted:
+        tool = by_tool.get(tool_id)
+        if tool is not None and not _mentions_intent(tool, v.turn.user):
+            return f"the query does not ask for what {tool.name} does ({', '.join(sorted(_intent_words(tool)))})"
+    return None
+
+
+def _implicit_unstated(v: TurnView) -> str | None:
+    by_tool = {t.tool_id: t for t in v.tools.values()}
+    for planned in v.turn.planned:
+        tool = by_tool.get(planned.tool_id)
+        if not planned.implicit or tool is None:
+            continue
+        spoken = " ".join(words(tool.name))
+        if len(spoken.split()) > 1 and spoken in v.turn.user.lower():
+            return f"the helper step ({spoken}) must stay implicit: state only the final goal"
+    filled = {(d.target, d.input) for d in v.dependencies if d.origin == "insert-short"}
+    for m in v.turn.mentions:
+        if (m.call, m.parameter) in filled:
+            return f"{m.parameter} comes from a helper call's result; the user must not state it"
+    return None
+
+
+def _refers_back(v: TurnView) -> str | None:
+    for dep in v.dependencies:
+        target = v.by_plan.get(dep.target)
+        if dep.origin != "insert-long" or target is None or target not in v.turn.calls or dep.input is None:
+            continue
+        value = target.arguments.get(dep.input)
+        for leaf in leaves(value):
+            if _distinctive(leaf) and value_in_text(leaf, v.turn.user):
+                return (
+                    f"the query repeats {leaf!r} from an earlier result; refer to it "
+                    "(e.g. 'that one') instead of repeating it"
+                )
+    return None
+
+
+def _distinctive(value: Any) -> bool:
+    """A value whose appearance in text is unlikely to be a coincidence."""
+    if isinstance(value, bool) or value is None:
+        return False
+    if isinstance(value, int | float):
+        return abs(value) >= 100 or (isinstance(value, float) and not value.is_integer())
+    return isinstance(value, str) and len(value.strip()) >= 3
+
+
+def _value_withheld(v: TurnView) -> str | None:
+    split = v.turn.split
+    if split is None or split.kind != "miss-param" or split.parameter is None:
+        return None
+    if any(m.call == split.call and m.parameter == split.parameter for m in v.turn.mentions):
+        return f"the user must leave out {split.parameter} in this turn"
+    if split.parameter not in v.turn.refused:
+        return f"the assistant did not report {split.parameter} as missing; it must ask, not guess"
+    return None
+
+
+def _value_supplied(v: TurnView) -> str | None:
+    previous = v.turns[v.k - 1].split if v.k > 0 else None
+    if previous is None or previous.kind != "miss-param" or previous.parameter is None:
+        return None
+    call = v.by_plan.get(previous.call)
+    value = call.arguments.get(previous.parameter) if call else None
+    if value is None:
+        return f"{previous.parameter} was never given"
+    if not _stated(value, previous.parameter, v.turn.user):
+        return f"this turn must give the missing {previous.parameter}"
+    if _distinctive(value) and _stated(value, previous.parameter, v.turns[v.k - 1].user):
+        return f"{previous.parameter} = {value!r} was already in the previous turn, which had to leave it out"
+    return None
+
+
+def _answer_present(v: TurnView) -> str | None:
+    return None if v.turn.assistant.strip() else "the assistant's answer is empty"
+
+
+def _answer_grounded(v: TurnView) -> str | None:
+    if v.turn.split is not None:
+        return None
+    known = numbers_in(v.said)
+    for call in v.turn.calls:
+        for leaf in leaves(call.output):
+            if isinstance(leaf, int | float) and not isinstance(leaf, bool):
+                known.add(float(leaf))
+            elif isinstance(leaf, str):
+                known |= numbers_in(leaf)
+    for number in numbers_in(v.turn.assistant):
+        if number.is_integer() and 0 <= number <= 10:
+            continue  # counts and ordinals
+        if not any(abs(number - k) <= 0.5 * 10 ** -_decimals(number) for k in known):
+            return f"the answer states {number:g}, which no tool result or user message contains"
+    return None
+
+
+def _decimals(number: float) -> int:
+    text = f"{number:.10f}".rstrip("0")
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+RULES: dict[str, Rule] = {
+    "tools_available": _tools_available,
+    "arguments_valid": _arguments_valid,
+    "calls_succeeded": _calls_succeeded,
+    "values_traceable": _values_traceable,
+    "dependencies_realised": _dependencies_realised,
+    "calls_match_plan": _calls_match_plan,
+    "split_turns_empty": _split_turns_empty,
+    "no_function_names": _no_function_names,
+    "mentions_stated": _mentions_stated,
+    "intents_stated": _intents_stated,
+    "implicit_unstated": _implicit_unstated,
+    "refers_back": _refers_back,
+    "value_withheld": _value_withheld,
+    "value_supplied": _value_supplied,
+    "answer_present": _answer_present,
+    "answer_grounded": _answer_grounded,
+}
+
+_APPLIES: dict[str, Callable[[TurnView], bool]] = {
+    "tools_available": lambda v: bool(v.turn.calls),
+    "arguments_valid": lambda v: bool(v.turn.calls),
+    "calls_succeeded": lambda v: bool(v.turn.calls),
+    "values_traceable": lambda v: bool(v.turn.calls),
+    "dependencies_realised": lambda v: any(v.by_plan.get(d.target) in v.turn.calls for d in v.dependencies),
+    "split_turns_empty": lambda v: v.turn.split is not None,
+    "implicit_unstated": lambda v: any(c.implicit for c in v.turn.planned),
+    "refers_back": lambda v: any(
+        d.origin == "insert-long" and v.by_plan.get(d.target) in v.turn.calls for d in v.dependencies
+    ),
+    "value_withheld": lambda v: v.turn.split is not None and v.turn.split.kind == "miss-param",
+    "value_supplied": lambda v: v.k > 0
+    and v.turns[v.k - 1].split is not None
+    and v.turns[v.k - 1].split.kind == "miss-param",  # type: ignore[union-attr]
+    "answer_grounded": lambda v: v.turn.split is None,
+}
+
+
+def turn_problems(
+    turns: list[Turn],
+    k: int,
+    tools: list[ConversationTool],
+    dependencies: list[PathDependency],
+) -> dict[str, str | None]:
+    """Rule -> failure message (None when it passed) for turn ``k``, over the rules that apply to it."""
+    view = TurnView(turns, k, tools, dependencies)
+    return {name: rule(view) for name, rule in RULES.items() if _APPLIES.get(name, lambda _v: True)(view)}
+
+
+def verify(conversation: Conversation) -> list[Check]:
+    """Every rule over every turn: one check per rule that applied, with the turns where it failed."""
+    results: dict[str, list[tuple[int, str | None]]] = {}
+    for k in range(len(conversation.turns)):
+        problems = turn_problems(conversation.turns, k, conversation.tools, conversation.dependencies)
+        for name, problem in problems.items():
+            results.setdefault(name, []).append((k + 1, problem))
+    checks = []
+    for name in CHECKS:
+        if name not in results:
+            continue
+        failed = [(k, p) for k, p in results[name] if p is not None]
+        checks.append(
+            Check(
+                name=name,
+                passed=not failed,
+                detail="; ".join(f"turn {k}: {p}" for k, p in failed[:3]),
+                turns=[k for k, _ in failed],
+            )
+        )
+    return checks

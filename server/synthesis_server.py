@@ -1,0 +1,912 @@
+"""The synthesis MCP server: every stage of graph-toucan as an MCP tool (FastMCP 4.1.2).
+
+Thin typed wrappers over the library: each tool validates its input (bounded pydantic fields), calls
+the same functions as the CLI, and returns a structured result; long tools report progress. One
+workspace and one teacher are opened at start-up by the lifespan and shared by every session, as is
+one sandbox pool for the mock tools.
+
+A tool is one small function registered with :func:`synthesis_tool`; a resource one registered with
+:func:`synthesis_resource`. Both get the shared :class:`Services` through :func:`services`:
+
+    @synthesis_tool(read_only=True)
+    async def count_tools(ctx: Context) -> int:
+        \"\"\"How many tools the workspace holds.\"\"\"
+        return services(ctx).store.count("tools")
+
+Safety for a server others connect to: file paths only inside the workspace and the roots given at
+start-up (:class:`PathGuard`), live MCP servers only from allow-lists, inputs bounded, and over HTTP
+either a loopback address or a bearer token that every request must carry (:func:`serve`).
+
+Started by ``graph-toucan serve``; loaded by path (``graph_toucan.resources.server_module``), so
+this file works from a checkout and from the wheel (``graph_toucan/_data/server/``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hmac
+import ipaddress
+import json
+import os
+import re
+import shlex
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+from typing import Annotated, Any, Literal, TypeVar
+
+from fastmcp import Context, FastMCP
+from fastmcp.exceptions import ResourceError, ToolError
+from fastmcp.server.auth import AccessToken, TokenVerifier
+from mcp_types import ToolAnnotations
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from graph_toucan.annotate import annotate_tools as annotate_workspace
+from graph_toucan.catalog import FORMATS, ImportReport, count_entries, import_entries, read_catalog
+from graph_toucan.errors import GraphToucanError
+from graph_toucan.graph import build_graph as build_workspace_graph
+from graph_toucan.graph import find_node, graph_stats, load_graph, neighbourhood
+from graph_toucan.llm import LLM, make_backend
+from graph_toucan.mock.errors import MockError
+from graph_toucan.mock.files import bundled_mock_folder, read_mock_folder
+from graph_toucan.mock.runtime import MockRuntime
+from graph_toucan.mock.sandbox import Limits, SandboxPool
+from graph_toucan.pruning import PruneConfig
+from graph_toucan.records import PlannedPath, ServerStatus, Tool, ToolExample
+from graph_toucan.resources import example_catalog
+from graph_toucan.sampling import load_config, sample_to_store
+from graph_toucan.store import Store
+
+SERVICES = "graph-toucan"
+TOKEN_ENV = "GRAPH_TOUCAN_TOKEN"
+LIST_CAP = 50  # longest list of issues or failures a result carries
+INSTRUCTIONS = """\
+graph-toucan synthesizes multi-turn function-calling data from a catalog of real MCP tools.
+Usual order: import_catalog -> annotate_tools -> build_graph -> sample_fsp. Inspect with
+search_tools, describe_tool and graph_neighbors; call a simulated tool with run_mock_tool. Reruns are
+cheap: every stage skips the work it already did. The graph summary is the resource
+graph-toucan://graph/stats."""
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+# -- configuration and shared services -------------------------------------------------------------
+
+
+class ServerConfig(BaseModel):
+    """What the server is allowed to touch, fixed at start-up."""
+
+    model_config = ConfigDict(frozen=True)
+
+    workspace: Path | None = Field(None, description="Workspace folder (default ./gt-workspace).")
+    teacher: str = Field("offline", description="Teacher name; anything but offline reaches a network.")
+    roots: tuple[Path, ...] = Field((), description="Folders besides the workspace that paths may name.")
+    allowed_commands: tuple[str, ...] = Field((), description="Exact stdio MCP command lines to import.")
+    allowed_urls: tuple[str, ...] = Field((), description="Exact MCP server URLs to import.")
+    token: str | None = Field(None, description="Bearer token every HTTP request must carry.")
+    mock_workers: int = Field(2, ge=1, le=64, description="Sandbox worker processes for mocks.")
+    mock_timeout: float = Field(5.0, gt=0, le=600, description="Wall-clock seconds per mock call.")
+
+
+Teacher = Callable[[Store], LLM]
+
+
+class PathGuard:
+    """Resolves paths a client names, refusing anything outside the allowed roots.
+
+    Relative paths are taken from the first root (the workspace). ``..`` is refused outright;
+    symlinks are followed before the check, so one pointing outside is refused too, and a folder is
+    refused when anything inside it resolves outside."""
+
+    def __init__(self, roots: Iterable[Path]) -> None:
+        self.roots: list[Path] = []
+        for root in roots:
+            if not root.is_dir():
+                raise GraphToucanError(f"the root {root} is not a folder; give existing folders with --root")
+            self.roots.append(root.resolve())
+
+    def _inside(self, path: Path) -> bool:
+        return any(path == root or path.is_relative_to(root) for root in self.roots)
+
+    def _refuse(self, raw: str, why: str) -> ToolError:
+        allowed = ", ".join(str(r) for r in self.roots)
+        return ToolError(
+            f"the path {raw!r} {why}; name a file inside the workspace or an allowed root ({allowed}), "
+            "or restart the server with --root for another folder"
+        )
+
+    def resolve(self, raw: str, *, must_exist: bool = True) -> Path:
+        """The real path of ``raw``, inside a root; ToolError otherwise."""
+        if not raw or "\x00" in raw:
+            raise self._refuse(raw, "is empty or holds a NUL byte")
+        if ".." in PurePath(raw).parts:
+            raise self._refuse(raw, "contains '..'")
+        candidate = Path(raw).expanduser()
+        if not candidate.is_absolute():
+            candidate = self.roots[0] / candidate
+        real = Path(os.path.realpath(candidate))
+        if not self._inside(real):
+            raise self._refuse(raw, f"resolves to {real}, outside the allowed roots")
+        if must_exist and not real.exists():
+            raise ToolError(f"{raw!r} does not exist; check the name (relative paths start in the workspace)")
+        if real.is_dir():
+            self._check_tree(raw, real)
+        return real
+
+    def writable(self, raw: str) -> Path:
+        """A path to write: its folder must exist inside a root (for export tools)."""
+        path = self.resolve(raw, must_exist=False)
+        if not path.parent.is_dir():
+            raise ToolError(f"the folder of {raw!r} does not exist; create it first or write elsewhere")
+        return path
+
+    def _check_tree(self, raw: str, folder: Path, limit: int = 100_000) -> None:
+        """Refuse a folder holding a symlink that leads outside the roots."""
+        seen = 0
+        for parent, dirs, files in os.walk(folder, followlinks=False):
+            for name in dirs + files:
+                seen += 1
+                entry = Path(parent, name)
+                if entry.is_symlink() and not self._inside(Path(os.path.realpath(entry))):
+                    raise self._refuse(raw, f"holds {entry.relative_to(folder)}, a link to outside the roots")
+                if seen > limit:
+                    raise self._refuse(raw, f"holds more than {limit} entries")
+
+
+@dataclass
+class Services:
+    """What every tool shares: the workspace, the teacher, the path guard and the mock runtime."""
+
+    config: ServerConfig
+    store: Store
+    llm: LLM
+    guard: PathGuard
+    pool: SandboxPool
+    mocks: MockRuntime | None = None
+    mock_source: Literal["workspace", "bundled"] = "bundled"
+    stage_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def load_mocks(self) -> MockRuntime:
+        """The workspace's accepted mocks, or the bundled ones when it has none (read again on demand)."""
+        accepted = self.store.mocks(status="accepted")
+        source: Literal["workspace", "bundled"] = "workspace" if accepted else "bundled"
+        if self.mocks is None or source != self.mock_source:
+            self.mocks = MockRuntime(self.pool)
+            self.mock_source = source
+        self.mocks.add(accepted or read_mock_folder(bundled_mock_folder()))
+        return self.mocks
+
+
+def services(ctx: Context) -> Services:
+    """The shared services the lifespan opened."""
+    return ctx.lifespan_context[SERVICES]
+
+
+def offline_teacher(store: Store) -> LLM:
+    return LLM(make_backend("offline"), store)
+
+
+def _lifespan(config: ServerConfig, teacher: Teacher) -> Callable[[FastMCP], Any]:
+    @asynccontextmanager
+    async def lifespan(_app: FastMCP) -> AsyncIterator[dict[str, Any]]:
+        store = Store.open(config.workspace)
+        pool = SandboxPool(config.mock_workers, Limits(wall_s=config.mock_timeout))  # started on first call
+        try:
+            guard = PathGuard([store.workspace, *config.roots])
+            yield {SERVICES: Services(config, store, teacher(store), guard, pool)}
+        finally:
+            await pool.close()
+            store.close()
+
+    return lifespan
+
+
+# -- registering tools and resources ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    fn: Callable[..., Awaitable[Any]]
+    read_only: bool
+    destructive: bool
+    idempotent: bool
+    open_world: bool
+    uses_teacher: bool
+    title: str | None
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    fn: Callable[..., Awaitable[Any]]
+    uri: str
+    name: str
+    mime_type: str
+
+
+TOOLS: list[ToolSpec] = []
+RESOURCES: list[ResourceSpec] = []
+
+
+def synthesis_tool(
+    *,
+    read_only: bool = False,
+    destructive: bool = False,
+    idempotent: bool = True,
+    open_world: bool = False,
+    uses_teacher: bool = False,
+    title: str | None = None,
+) -> Callable[[F], F]:
+    """Register a tool: its name is the function's, its description the docstring. ``uses_teacher``
+    makes it open-world whenever the teacher is not offline."""
+
+    def register(fn: F) -> F:
+        TOOLS.append(ToolSpec(fn, read_only, destructive, idempotent, open_world, uses_teacher, title))
+        return fn
+
+    return register
+
+
+def synthesis_resource(uri: str, *, name: str, mime_type: str = "application/json") -> Callable[[F], F]:
+    """Register a resource read by ``fn(ctx)``."""
+
+    def register(fn: F) -> F:
+        RESOURCES.append(ResourceSpec(fn, uri, name, mime_type))
+        return fn
+
+    return register
+
+
+# CLI commands named in library messages, and the tool that does the same over MCP.
+CLI_TOOLS = {
+    "graph-toucan import": "import_catalog",
+    "graph-toucan annotate": "annotate_tools",
+    "graph-toucan graph build": "build_graph",
+    "graph-toucan graph show": "graph_neighbors",
+    "graph-toucan tools": "search_tools",
+    "graph-toucan sample": "sample_fsp",
+    "graph-toucan mock call": "run_mock_tool",
+}
+
+
+def agent_message(message: str) -> str:
+    """A library message with the MCP tool named beside each CLI command it mentions."""
+
+    def name_tool(match: re.Match[str]) -> str:
+        command = match.group(1)
+        hits = [tool for cli, tool in CLI_TOOLS.items() if command.startswith(cli)]
+        return f"{match.group(0)} (the {hits[0]} tool)" if hits else match.group(0)
+
+    return re.sub(r"'(graph-toucan [^']*)'", name_tool, " ".join(message.split()))
+
+
+def _as_tool_errors(fn: F, error: type[Exception] = ToolError) -> F:
+    """Library errors as MCP errors whose message says what to change."""
+
+    @functools.wraps(fn)
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await fn(*args, **kwargs)
+        except GraphToucanError as exc:
+            raise error(agent_message(str(exc))) from None
+
+    return run  # type: ignore[return-value]
+
+
+def _annotations(spec: ToolSpec, teacher: str) -> ToolAnnotations:
+    remote = spec.uses_teacher and teacher != "offline"
+    return ToolAnnotations(
+        title=spec.title,
+        read_only_hint=spec.read_only,
+        destructive_hint=False if spec.read_only else spec.destructive,
+        idempotent_hint=spec.idempotent,
+        open_world_hint=spec.open_world or remote,
+    )
+
+
+class BearerToken(TokenVerifier):
+    """Accepts exactly one bearer token, compared in constant time."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self._token = token.encode()
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        if not hmac.compare_digest(token.encode(), self._token):
+            return None
+        return AccessToken(token=token, client_id="graph-toucan", scopes=[], expires_at=None)
+
+
+def create_server(config: ServerConfig | None = None, teacher: Teacher | None = None) -> FastMCP:
+    """The synthesis server over ``config``'s workspace; ``teacher`` builds the LLM on the store
+    (default: the offline teacher)."""
+    config = config or ServerConfig()
+    for root in config.roots:
+        if not root.is_dir():
+            raise GraphToucanError(f"the root {root} is not a folder; give existing folders with --root")
+    app = FastMCP(
+        "graph-toucan",
+        instructions=INSTRUCTIONS,
+        lifespan=_lifespan(config, teacher or offline_teacher),
+        auth=BearerToken(config.token) if config.token else None,
+        mask_error_details=True,  # unexpected failures are logged here, not sent to clients
+        on_duplicate="error",
+    )
+    for spec in TOOLS:
+        app.tool(_as_tool_errors(spec.fn), annotations=_annotations(spec, config.teacher))
+    for res in RESOURCES:
+        wrapped = _as_tool_errors(res.fn, ResourceError)
+        app.resource(res.uri, name=res.name, mime_type=res.mime_type)(wrapped)
+    return app
+
+
+# -- progress ----------------------------------------------------------------------------------------
+
+
+class Progress:
+    """The library's synchronous progress callbacks as MCP progress notifications, sent in order."""
+
+    def __init__(self, ctx: Context, total: float | None = None) -> None:
+        self.ctx = ctx
+        self.total = total
+        self.done = 0.0
+        self._queue: asyncio.Queue[tuple[float, float | None, str] | None] = asyncio.Queue()
+        self._sender: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Progress:
+        self._sender = asyncio.create_task(self._send())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._queue.put_nowait(None)
+        if self._sender is not None:
+            await self._sender
+
+    def advance(self, n: int = 1, message: str = "") -> None:
+        self.done += n
+        self._queue.put_nowait((self.done, self.total, message))
+
+    def stages(self, names: list[str]) -> Callable[[str, int, int], None]:
+        """A ``progress(stage, done, total)`` callback mapped onto one rising count (one unit a stage)."""
+        self.total = len(names)
+
+        def update(stage: str, done: int, total: int) -> None:
+            k = names.index(stage) if stage in names else len(names) - 1
+            self.done = max(self.done, k + (done / total if total else 1))
+            self._queue.put_nowait((self.done, self.total, f"{stage} {done}/{total}"))
+
+        return update
+
+    async def _send(self) -> None:
+        while (item := await self._queue.get()) is not None:
+            try:
+                await self.ctx.report_progress(*item)
+            except Exception:  # a client that went away must not stop the work
+                continue
+
+
+def _record(store: Store, command: str, started: float, summary: dict[str, Any]) -> None:
+    store.record_run(uuid.uuid4().hex[:12], f"mcp {command}", "done", started, summary)
+
+
+# -- bounded inputs -------------------------------------------------------------------------------------
+
+MAX_ARGUMENT_BYTES = 64 * 1024
+MAX_ARGUMENT_DEPTH = 16
+
+
+def _json_depth(value: Any) -> int:
+    depth, level = 0, [value]
+    while level:
+        depth += 1
+        level = [
+            child
+            for item in level
+            if isinstance(item, dict | list)
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+    return depth
+
+
+def _bounded_json(value: dict[str, Any]) -> dict[str, Any]:
+    size = len(json.dumps(value, ensure_ascii=False, default=str).encode())
+    if size > MAX_ARGUMENT_BYTES:
+        raise ValueError(f"arguments are {size} bytes; at most {MAX_ARGUMENT_BYTES} are accepted")
+    if _json_depth(value) > MAX_ARGUMENT_DEPTH:
+        raise ValueError(f"arguments nest deeper than {MAX_ARGUMENT_DEPTH} levels")
+    return value
+
+
+ToolRef = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=300,
+        description="A tool: SERVER/TOOL, its id, or its name when only one server has it.",
+    ),
+]
+PathText = Annotated[str, Field(min_length=1, max_length=4096)]
+Seed = Annotated[int, Field(ge=0, le=2**31 - 1, description="Same seed and settings: the same result.")]
+
+
+class Failure(BaseModel):
+    tool: str
+    reason: str
+
+
+# -- catalog tools ------------------------------------------------------------------------------------
+
+
+class ImportResult(BaseModel):
+    """What an import wrote (lists are cut at 50 entries)."""
+
+    source: str
+    servers: int
+    tools_read: int
+    imported: int
+    new: int
+    updated: int
+    unchanged: int
+    repaired: int
+    skipped: int
+    examples: int
+    repairs: list[str]
+    skips: list[str]
+    unprobed: list[str]
+    tools_in_workspace: int
+
+
+def _allowed_command(config: ServerConfig, command: str) -> str:
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise ToolError(f"cannot read the command {command!r} ({exc}); quote it as a shell would") from None
+    for allowed in config.allowed_commands:
+        if shlex.split(allowed) == argv:
+            return command
+    allowed = ", ".join(repr(c) for c in config.allowed_commands) or "none"
+    raise ToolError(
+        f"the command {command!r} is not on this server's allow-list (allowed: {allowed}); use one of "
+        "those exactly, or ask the operator to restart the server with --allow-command"
+    )
+
+
+def _allowed_url(config: ServerConfig, url: str) -> str:
+    if url in config.allowed_urls:
+        return url
+    allowed = ", ".join(repr(u) for u in config.allowed_urls) or "none"
+    raise ToolError(
+        f"the URL {url!r} is not on this server's allow-list (allowed: {allowed}); use one of those "
+        "exactly, or ask the operator to restart the server with --allow-url"
+    )
+
+
+async def _import_live(
+    svc: Services, command: str | None, url: str | None, probe: int, timeout: float, progress: Progress
+) -> ImportReport:
+    from graph_toucan.live import LiveTarget, import_live  # the MCP SDK client loads slowly
+
+    target = (
+        LiveTarget(command=_allowed_command(svc.config, command))
+        if command
+        else LiveTarget(url=_allowed_url(svc.config, url or ""))
+    )
+    progress.total = 1
+    return await import_live(svc.store, [target], probe=probe, timeout=timeout, progress=progress.advance)
+
+
+@synthesis_tool(destructive=True, open_world=True, title="Import a tool catalog")
+async def import_catalog(
+    ctx: Context,
+    path: Annotated[
+        PathText | None,
+        Field(description="A catalog file or TOUCAN folder inside the workspace or an allowed root."),
+    ] = None,
+    format: Annotated[
+        Literal[FORMATS] | None,  # type: ignore[valid-type]
+        Field(description="Catalog format; guessed from the file when left out."),
+    ] = None,
+    statuses: Annotated[
+        list[ServerStatus] | None,
+        Field(max_length=5, description="TOUCAN server statuses to import (default: usable)."),
+    ] = None,
+    server_name: Annotated[
+        str | None, Field(max_length=200, description="Server name for single-server formats.")
+    ] = None,
+    command: Annotated[
+        str | None,
+        Field(max_length=1000, description="A stdio MCP server command line on the allow-list."),
+    ] = None,
+    url: Annotated[
+        str | None, Field(max_length=2000, description="A streamable-HTTP MCP server URL on the allow-list.")
+    ] = None,
+    probe: Annotated[
+        int, Field(ge=0, le=5, description="Real calls per read-only tool of a live server (examples).")
+    ] = 0,
+    timeout: Annotated[
+        float, Field(ge=1, le=120, description="Seconds a live server has to start and list its tools.")
+    ] = 30.0,
+) -> ImportResult:
+    """Import MCP tools into the workspace: from a catalog file or folder (TOUCAN, OpenAI tools, MCP
+    tools/list, BFCL), or from a live MCP server (a command or URL the operator allowed). With no
+    source it imports the bundled example catalog (22 servers, 98 tools). Use it first; rerunning is
+    safe (unchanged tools are kept, changed tools replace the stored ones and lose their annotations)."""
+    svc = services(ctx)
+    if sum(x is not None for x in (path, command, url)) > 1:
+        raise ToolError("give one source: path, command or url (none imports the bundled example catalog)")
+    started = time.time()
+    chosen = list(statuses or [ServerStatus.USABLE])
+    async with svc.stage_lock, Progress(ctx) as progress:
+        if command or url:
+            report, source = await _import_live(svc, command, url, probe, timeout, progress), command or url
+        else:
+            catalog = svc.guard.resolve(path) if path else example_catalog()
+            progress.total = count_entries(catalog, chosen)
+            entries = read_catalog(catalog, format, statuses=chosen, server_name=server_name)
+            report, source = import_entries(svc.store, entries, progress.advance), str(catalog)
+    summary = report.as_dict()
+    _record(svc.store, "import_catalog", started, summary | {"source": source})
+    lists = {k: summary[k][:LIST_CAP] for k in ("repairs", "skips", "unprobed")}
+    return ImportResult.model_validate(
+        summary | lists | {"source": source, "tools_in_workspace": svc.store.count("tools")}
+    )
+
+
+class ToolSummary(BaseModel):
+    id: str
+    ref: str = Field(description="SERVER/TOOL, how other tools name it.")
+    server: str
+    name: str
+    tool_class: str | None
+    tags: list[str]
+    description: str = Field(description="The first 300 characters.")
+    annotated: bool = Field(description="Has tags, a class and an output schema (a graph node).")
+    mocked: bool = Field(description="run_mock_tool can call it.")
+
+
+class ToolList(BaseModel):
+    tools: list[ToolSummary]
+    tools_in_workspace: int
+
+
+def _mocked_ids(svc: Services) -> set[str]:
+    runtime = svc.mocks or svc.load_mocks()
+    return {loaded.mock.tool.id for loaded in runtime.mocks.values()}
+
+
+def _summary(tool: Tool, mocked: set[str]) -> ToolSummary:
+    return ToolSummary(
+        id=tool.id,
+        ref=tool.ref,
+        server=tool.server_name,
+        name=tool.name,
+        tool_class=tool.tool_class,
+        tags=tool.tags,
+        description=tool.description[:300],
+        annotated=bool(tool.tags and tool.tool_class and tool.output_schema),
+        mocked=tool.id in mocked,
+    )
+
+
+@synthesis_tool(read_only=True, title="Search imported tools")
+async def search_tools(
+    ctx: Context,
+    query: Annotated[
+        str | None,
+        Field(min_length=1, max_length=200, description="Words to find in names, descriptions, servers."),
+    ] = None,
+    server: Annotated[str | None, Field(max_length=200, description="Only this server (name or id).")] = None,
+    limit: Annotated[int, Field(ge=1, le=100, description="Most tools returned.")] = 20,
+) -> ToolList:
+    """Find imported tools by full-text search (or list them, without a query). Use it to pick tools
+    for describe_tool, graph_neighbors, sample_fsp start points or run_mock_tool."""
+    svc = services(ctx)
+    tools = svc.store.tools(search=query, server=server, limit=limit)
+    mocked = _mocked_ids(svc)
+    return ToolList(tools=[_summary(t, mocked) for t in tools], tools_in_workspace=svc.store.count("tools"))
+
+
+class ToolDetail(BaseModel):
+    tool: Tool
+    examples: list[ToolExample] = Field(description="Up to 5 probe calls of the live server.")
+    mocked: bool
+
+
+@synthesis_tool(read_only=True, title="Describe one tool")
+async def describe_tool(ctx: Context, tool: ToolRef) -> ToolDetail:
+    """One tool in full: description, input and output schemas, tags, class, and probe examples. Use
+    it before calling run_mock_tool to see which arguments the tool takes."""
+    svc = services(ctx)
+    found = svc.store.get_tool(tool)
+    if found is None:
+        raise ToolError(f"no single tool matches {tool!r}; use SERVER/TOOL or an id from search_tools")
+    return ToolDetail(
+        tool=found, examples=svc.store.examples(found.id)[:5], mocked=found.id in _mocked_ids(svc)
+    )
+
+
+# -- annotation and the graph ---------------------------------------------------------------------------
+
+
+class AnnotateResult(BaseModel):
+    tools: int
+    annotated: int
+    already_annotated: int
+    schemas_from_examples: int
+    echo_fields_dropped: int
+    failed: list[Failure] = Field(description="Tools the teacher never answered validly (first 50).")
+    teacher: str
+    llm_calls: int
+
+
+@synthesis_tool(uses_teacher=True, title="Annotate tools")
+async def annotate_tools(
+    ctx: Context,
+    server: Annotated[
+        str | None, Field(max_length=200, description="Only this server's tools (name or id).")
+    ] = None,
+) -> AnnotateResult:
+    """Give every imported tool three tags, a class (query, action, computation) and an output schema,
+    with the teacher. Run it after import_catalog and before build_graph. Only tools still missing
+    something are annotated, so a rerun retries just the failures."""
+    svc = services(ctx)
+    tools = svc.store.tools(server=server)
+    if not tools:
+        raise ToolError(f"no tools{f' of server {server!r}' if server else ''}; call import_catalog first")
+    started, calls = time.time(), svc.llm.stats.calls
+    async with svc.stage_lock, Progress(ctx, len(tools)) as progress:
+        report = await annotate_workspace(svc.store, svc.llm, tools=tools, progress=progress.advance)
+    summary = report.as_dict() | {"teacher": svc.llm.teacher, "llm_calls": svc.llm.stats.calls - calls}
+    _record(svc.store, "annotate_tools", started, summary)
+    return AnnotateResult.model_validate(summary | {"failed": summary["failed"][:LIST_CAP]})
+
+
+class JudgeFailure(BaseModel):
+    source: str
+    target: str
+    reason: str
+
+
+class BuildResult(BaseModel):
+    tools: int
+    nodes: int
+    not_annotated: int = Field(description="Tools left out: call annotate_tools for them.")
+    output_fields: int
+    output_fields_filtered: int
+    filter_failed: list[Failure]
+    all_ordered_pairs: int
+    candidate_pairs: int
+    judged_now: int
+    reused_judgements: int
+    failed_judgements: list[JudgeFailure]
+    edges: dict[str, int] = Field(description="Edges by type: full, partial, prerequisite.")
+    seconds: float
+    teacher: str
+    llm_calls: int
+
+
+@synthesis_tool(destructive=True, uses_teacher=True, title="Build the dependency graph")
+async def build_graph(
+    ctx: Context,
+    cap: Annotated[int, Field(ge=1, le=200, description="Candidates judged per tool after pruning.")] = 30,
+    floor: Annotated[int, Field(ge=0, le=50, description="Of those, at least this many from other servers.")] = 5,
+) -> BuildResult:
+    """Build the tool dependency graph: drop output fields that echo inputs, prune candidate pairs,
+    have the teacher judge the pairs not judged before, and save the graph (replacing the previous
+    one). Run it after annotate_tools and before sample_fsp."""
+    if floor > cap:
+        raise ToolError(f"floor ({floor}) cannot exceed cap ({cap}); lower floor or raise cap")
+    svc = services(ctx)
+    started, calls = time.time(), svc.llm.stats.calls
+    async with svc.stage_lock, Progress(ctx) as progress:
+        _, report = await build_workspace_graph(
+            svc.store,
+            svc.llm,
+            config=PruneConfig(cap=cap, floor=floor),
+            progress=progress.stages(["filter outputs", "judge pairs"]),
+        )
+    summary = report.as_dict() | {"teacher": svc.llm.teacher, "llm_calls": svc.llm.stats.calls - calls}
+    _record(svc.store, "build_graph", started, summary)
+    cut = {k: summary[k][:LIST_CAP] for k in ("filter_failed", "failed_judgements")}
+    return BuildResult.model_validate(summary | cut)
+
+
+class FieldLink(BaseModel):
+    output: str = Field(description="Output field of the earlier tool (items[].id: a list's items).")
+    input: str = Field(description="Input parameter of the later tool it fills.")
+
+
+class Neighbour(BaseModel):
+    tool: str
+    type: str = Field(description="full, partial or prerequisite.")
+    mapping: list[FieldLink]
+    reason: str
+
+
+class Neighbourhood(BaseModel):
+    tool: str
+    tool_class: str | None
+    outputs: list[str]
+    incoming: list[Neighbour] = Field(description="Tools whose outputs feed this one.")
+    outgoing: list[Neighbour] = Field(description="Tools this one's outputs feed.")
+    incoming_total: int
+    outgoing_total: int
+
+
+@synthesis_tool(read_only=True, title="A tool's graph neighbours")
+async def graph_neighbors(
+    ctx: Context,
+    tool: ToolRef,
+    limit: Annotated[int, Field(ge=1, le=200, description="Most edges returned each way.")] = 50,
+) -> Neighbourhood:
+    """A tool's edges in the dependency graph, both ways, with the field mappings. Use it to see which
+    tools can feed a tool (or be fed by it) before choosing sample_fsp start tools."""
+    graph = load_graph(services(ctx).store)
+    info = neighbourhood(graph, find_node(graph, tool))
+    return Neighbourhood(
+        tool=info["tool"],
+        tool_class=info["tool_class"],
+        outputs=info["outputs"],
+        incoming=info["in"][:limit],
+        outgoing=info["out"][:limit],
+        incoming_total=len(info["in"]),
+        outgoing_total=len(info["out"]),
+    )
+
+
+@synthesis_resource("graph-toucan://graph/stats", name="graph_stats")
+async def graph_summary(ctx: Context) -> dict[str, Any]:
+    """The dependency graph: nodes, edges by type, components, degrees, most connected tools."""
+    return graph_stats(load_graph(services(ctx).store))
+
+
+# -- sampling ------------------------------------------------------------------------------------------
+
+
+class SampleSettings(BaseModel):
+    """Walk and node-operation settings; those left out keep their defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_steps: int | None = Field(None, ge=1, le=10, description="Most edges per walk (default 5).")
+    min_steps: int | None = Field(None, ge=0, le=10, description="Fewest edges per walk (default 1).")
+    walks_per_start: int | None = Field(None, ge=1, le=20, description="Walks per start and round (3).")
+    distractors: int | None = Field(None, ge=0, le=20, description="Tools offered besides the path's (4).")
+    merge: float | None = Field(None, ge=0, le=1, description="Chance a turn joins the one before (0.3).")
+    insert_short: float | None = Field(None, ge=0, le=1, description="Chance of a hidden helper call (0.25).")
+    insert_long: float | None = Field(None, ge=0, le=1, description="Chance of a back-reference (0.3).")
+    split: float | None = Field(None, ge=0, le=1, description="Chance of an empty, clarifying turn (0.2).")
+
+    def overrides(self) -> dict[str, Any]:
+        walk = {"max_steps", "min_steps", "walks_per_start"}
+        operations = {"merge", "insert_short", "insert_long", "split"}
+        prefix = {**dict.fromkeys(walk, "walk."), **dict.fromkeys(operations, "operations.")}
+        return {f"{prefix.get(k, '')}{k}": v for k, v in self.model_dump().items()}
+
+
+class SampleResult(BaseModel):
+    sampler: str
+    seed: int
+    requested: int
+    sampled: int
+    new: int
+    already_stored: int
+    exhausted: bool = Field(description="Fewer distinct paths exist than requested with these settings.")
+    tools: int
+    usable_edges: int
+    stored_paths: int
+    path_ids: list[str] = Field(description="Every sampled path, in stream order.")
+    paths: list[PlannedPath] = Field(description="The first `show` paths in full.")
+
+
+@synthesis_tool(title="Sample function signature paths")
+async def sample_fsp(
+    ctx: Context,
+    count: Annotated[int, Field(ge=1, le=1000, description="Paths to sample (the first of the stream).")] = 10,
+    seed: Seed = 0,
+    sampler: Annotated[
+        Literal["graph", "random"],
+        Field(description="graph: walks + node operations; random: TOUCAN's tag baseline."),
+    ] = "graph",
+    settings: SampleSettings | None = None,
+    start: Annotated[
+        list[ToolRef] | None, Field(max_length=10, description="Start walks only at these tools.")
+    ] = None,
+    show: Annotated[int, Field(ge=0, le=50, description="How many paths to return in full.")] = 3,
+) -> SampleResult:
+    """Sample planned function-signature paths (multi-turn tool-call plans with their data
+    dependencies) from the graph into the workspace, and return them. Run it after build_graph. The
+    same seed and settings give the same paths; a larger count continues the same stream."""
+    svc = services(ctx)
+    config = load_config(None, **(settings or SampleSettings()).overrides())
+    started = time.time()
+    async with Progress(ctx, count) as progress:
+        report = sample_to_store(
+            svc.store, sampler, count, seed, config, start or None, progress=progress.advance
+        )
+    summary = report.as_dict()
+    _record(svc.store, "sample_fsp", started, summary)
+    shown = [svc.store.get_path(pid) for pid in report.path_ids[:show]]
+    return SampleResult.model_validate(
+        summary | {"path_ids": report.path_ids, "paths": [p for p in shown if p is not None]}
+    )
+
+
+# -- mock tools ----------------------------------------------------------------------------------------
+
+
+class MockCall(BaseModel):
+    tool: str = Field(description="The mock's published name.")
+    ref: str = Field(description="SERVER/TOOL of the mocked tool.")
+    conversation: str
+    output: Any = Field(description="What the mock returned (valid against the tool's output schema).")
+    mocks: Literal["workspace", "bundled"] = Field(description="Where the mocks come from.")
+
+
+@synthesis_tool(title="Call a mock tool")
+async def run_mock_tool(
+    ctx: Context,
+    tool: ToolRef,
+    arguments: Annotated[
+        dict[str, Any],
+        AfterValidator(_bounded_json),
+        Field(description="The tool's arguments, valid against its input schema (at most 64 KiB)."),
+    ],
+    conversation: Annotated[
+        str,
+        Field(
+            pattern=r"^[A-Za-z0-9_.:-]{1,128}$",
+            description="Calls with the same id see consistent state (a booking made is found later).",
+        ),
+    ] = "default",
+) -> MockCall:
+    """Call the simulated (mock) version of a tool in a sandbox and get a realistic, schema-valid
+    answer, offline. Mocks come from the workspace (graph-toucan mock build) or, when it has none,
+    the bundled ones for the example catalog; search_tools marks which tools are mocked."""
+    svc = services(ctx)
+    runtime = svc.mocks or svc.load_mocks()
+    try:
+        loaded = runtime.find(tool)
+    except MockError:
+        runtime = svc.load_mocks()  # built since start-up?
+        loaded = runtime.find(tool)
+    output = await runtime.call(loaded.name, arguments, conversation=conversation)
+    return MockCall(
+        tool=loaded.name, ref=loaded.ref, conversation=conversation, output=output, mocks=svc.mock_source
+    )
+
+
+# -- serving -------------------------------------------------------------------------------------------
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only listens on this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+async def serve(
+    config: ServerConfig, teacher: Teacher | None = None, *, http: tuple[str, int] | None = None
+) -> None:
+    """Run the server on stdio, or on streamable HTTP at ``http`` (host, port); HTTP off loopback
+    needs a token."""
+    if http is not None and not is_loopback(http[0]) and not config.token:
+        raise GraphToucanError(
+            f"refusing to listen on {http[0]} without a token: anyone who reaches it could drive the "
+            f"server; give --token (or set {TOKEN_ENV}), or listen on 127.0.0.1"
+        )
+    app = create_server(config, teacher)
+    if http is None:
+        await app.run_async(transport="stdio", show_banner=False)
+        return
+    host, port = http
+    await app.run_async(
+        transport="http", host=host, port=port, show_banner=False, host_origin_protection="auto"
+    )
