@@ -34,14 +34,18 @@ def _hint(calls: list[ToolCall] | None = None, content: str = "") -> dict[str, A
     return {"calls": [{"name": c.name, "arguments": c.arguments} for c in calls or []], "content": content}
 
 
-def _forgets(conversation: Conversation, k: int, step: list[ToolCall], rng: random.Random) -> dict[str, Any] | None:
+def _forgets(
+    conversation: Conversation, k: int, step: list[ToolCall], rng: random.Random
+) -> dict[str, Any] | None:
     """Ask again for a value the user gave in an earlier turn."""
     earlier = "\n".join(t.user for t in conversation.turns[:k])
     for call in step:
         for trace in call.trace:
             value = call.arguments.get(trace.name)
-            if trace.source == "query" and value_in_text(value, earlier) and not value_in_text(
-                value, conversation.turns[k].user
+            if (
+                trace.source == "query"
+                and value_in_text(value, earlier)
+                and not value_in_text(value, conversation.turns[k].user)
             ):
                 return _hint(content=f"Before I go on: which {phrase(trace.name)} do you mean?")
     for call in step:  # a value taken from an earlier turn's result
@@ -51,7 +55,9 @@ def _forgets(conversation: Conversation, k: int, step: list[ToolCall], rng: rand
     return None
 
 
-def _wrong_function(conversation: Conversation, k: int, step: list[ToolCall], rng: random.Random) -> dict[str, Any] | None:
+def _wrong_function(
+    conversation: Conversation, k: int, step: list[ToolCall], rng: random.Random
+) -> dict[str, Any] | None:
     """Call another available function in place of one of the step's."""
     turn = conversation.turns[k]
     used = {c.name for c in turn.calls}
@@ -68,11 +74,16 @@ def _wrong_function(conversation: Conversation, k: int, step: list[ToolCall], rn
         for name in props
         if name in required or name in target.arguments
     }
-    calls = [c if c is not target else c.model_copy(update={"name": wrong.name, "arguments": arguments}) for c in step]
+    calls = [
+        c if c is not target else c.model_copy(update={"name": wrong.name, "arguments": arguments})
+        for c in step
+    ]
     return _hint(calls)
 
 
-def _hallucinated(conversation: Conversation, k: int, step: list[ToolCall], rng: random.Random) -> dict[str, Any] | None:
+def _hallucinated(
+    conversation: Conversation, k: int, step: list[ToolCall], rng: random.Random
+) -> dict[str, Any] | None:
     """Replace a value the user stated with one nobody said."""
     said = "\n".join(t.user for t in conversation.turns[: k + 1])
     outputs = [c.output for t in conversation.turns[: k + 1] for c in t.calls]
@@ -84,10 +95,15 @@ def _hallucinated(conversation: Conversation, k: int, step: list[ToolCall], rng:
             if trace.source != "query" or isinstance(value, bool) or not isinstance(value, str | int | float):
                 continue
             for attempt in range(8):
-                invented = user_value(trace.name, props.get(trace.name) or {}, random.Random(f"{rng.random()}/{attempt}"))
-                if isinstance(invented, str | int | float) and not any(
-                    same_value(invented, v) for v in leaves(value)
-                ) and not value_in_text(invented, said) and not in_outputs(invented, outputs):
+                invented = user_value(
+                    trace.name, props.get(trace.name) or {}, random.Random(f"{rng.random()}/{attempt}")
+                )
+                if (
+                    isinstance(invented, str | int | float)
+                    and not any(same_value(invented, v) for v in leaves(value))
+                    and not value_in_text(invented, said)
+                    and not in_outputs(invented, outputs)
+                ):
                     wrong = call.model_copy(update={"arguments": {**call.arguments, trace.name: invented}})
                     return _hint([wrong if c is call else c for c in step])
     return None
@@ -121,7 +137,13 @@ def _message(answer: AssistantStep, key: str) -> Message:
     if not answer.calls:
         return Message(role="assistant", content=answer.content)
     calls = [
-        ToolCall(id=f"call_{content_id(key, i, length=12)}", plan=f"x{i + 1}", name=c.name, tool_id="", arguments=c.arguments)
+        ToolCall(
+            id=f"call_{content_id(key, i, length=12)}",
+            plan=f"x{i + 1}",
+            name=c.name,
+            tool_id="",
+            arguments=c.arguments,
+        )
         for i, c in enumerate(answer.calls)
     ]
     return Message(role="assistant", tool_calls=calls)

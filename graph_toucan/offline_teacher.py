@@ -88,7 +88,11 @@ def write_query(inputs: dict[str, Any]) -> dict[str, Any]:
     style = inputs["style"]
     register = style["register"] if style["register"] in _OPENERS else "casual"
     mentions = [
-        {"call": a["call"], "parameter": a["parameter"], "value": user_value(a["parameter"], a["schema"], rng)}
+        {
+            "call": a["call"],
+            "parameter": a["parameter"],
+            "value": user_value(a["parameter"], a["schema"], rng),
+        }
         for a in inputs["ask_for"]
     ]
     stated = {(m["call"], m["parameter"]): m["value"] for m in mentions}
@@ -199,7 +203,9 @@ def answer(inputs: dict[str, Any]) -> dict[str, Any]:
             facts.append(f"{intent(call['function'])} failed ({call['error']})")
             continue
         shown = _summary(call["output"])
-        facts.append(f"{phrase(call['function'])}: {shown}" if shown else f"{phrase(call['function'])} is done")
+        facts.append(
+            f"{phrase(call['function'])}: {shown}" if shown else f"{phrase(call['function'])} is done"
+        )
     return {"content": "Here is what I found. " + "; ".join(facts) + "."}
 
 

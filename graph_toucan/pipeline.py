@@ -76,7 +76,9 @@ def _quiet(_stage: str, _done: int, _total: int | None, _info: dict[str, Any]) -
 class Pipeline:
     """Runs the stages over one store with one teacher."""
 
-    def __init__(self, store: Store, llm: LLM, config: PipelineConfig, progress: Progress | None = None) -> None:
+    def __init__(
+        self, store: Store, llm: LLM, config: PipelineConfig, progress: Progress | None = None
+    ) -> None:
         self.store = store
         self.llm = llm
         self.config = config
@@ -131,7 +133,9 @@ class Pipeline:
 
     async def graph(self) -> None:
         await build_graph(
-            self.store, self.llm, progress=lambda stage, done, total: self.progress(f"graph: {stage}", done, total, {})
+            self.store,
+            self.llm,
+            progress=lambda stage, done, total: self.progress(f"graph: {stage}", done, total, {}),
         )
 
     async def mocks(self, pool: SandboxPool) -> None:
@@ -199,7 +203,9 @@ class Pipeline:
             stream = self._stream()
             pending = [p for p in stream if p.id not in done and p.id not in self.report.failed][:needed]
             if len(pending) < needed and not self.report.exhausted:
-                report = sample_to_store(self.store, c.sampler, len(stream) + 2 * needed + 8, c.seed, c.sample)
+                report = sample_to_store(
+                    self.store, c.sampler, len(stream) + 2 * needed + 8, c.seed, c.sample
+                )
                 self.report.paths_sampled += report.new
                 if report.new:
                     continue
@@ -218,21 +224,30 @@ class Pipeline:
                         "translate",
                         accepted,
                         c.n,
-                        {"accepted": accepted, "rejected": rejected, "cost": round(self.llm.stats.cost_usd, 4)},
+                        {
+                            "accepted": accepted,
+                            "rejected": rejected,
+                            "cost": round(self.llm.stats.cost_usd, 4),
+                        },
                     )
             finally:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
         self.report.accepted, self.report.rejected = accepted, rejected
-        self.report.new_accepted, self.report.new_rejected = accepted - start_accepted, rejected - start_rejected
+        self.report.new_accepted, self.report.new_rejected = (
+            accepted - start_accepted,
+            rejected - start_rejected,
+        )
 
     async def pairs(self) -> None:
         """Preference pairs for accepted conversations that have none yet."""
         with_pairs = {r[0] for r in self.store.db.execute("select distinct conversation_id from pairs")}
         todo = [
             conv
-            for conv in self.store.conversations(status="accepted", kind="translation", teacher=self.llm.teacher)
+            for conv in self.store.conversations(
+                status="accepted", kind="translation", teacher=self.llm.teacher
+            )
             if conv.id not in with_pairs
         ]
         for i, conversation in enumerate(todo, start=1):

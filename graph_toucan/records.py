@@ -390,7 +390,9 @@ class Conversation(Record):
 
     path_id: str
     kind: ConversationKind = "translation"
-    source_id: str | None = Field(default=None, description="For refusal variants: the conversation it came from.")
+    source_id: str | None = Field(
+        default=None, description="For refusal variants: the conversation it came from."
+    )
     sampler: Sampler
     seed: int
     teacher: str

@@ -534,7 +534,9 @@ class Store:
         return self.db.execute(f"select count(*) from paths {where}", params).fetchone()[0]
 
     # -- conversations and pairs ---------------------------------------------------------------------
-    def add_conversation(self, conversation: Conversation, *, position: int = 0, run_id: str | None = None) -> None:
+    def add_conversation(
+        self, conversation: Conversation, *, position: int = 0, run_id: str | None = None
+    ) -> None:
         """Write a conversation by id (a retranslation of the same plan, teacher and seed replaces it);
         ``position`` is its path's place in the sample stream, which orders listings."""
         self.db["conversations"].upsert(

@@ -67,7 +67,9 @@ def same_value(a: Any, b: Any) -> bool:
         return a is b
     if isinstance(a, int | float) and isinstance(b, int | float):
         return float(a) == float(b)
-    if isinstance(a, str) and isinstance(b, int | float) or isinstance(b, str) and isinstance(a, int | float):
+    if (isinstance(a, str) and isinstance(b, int | float)) or (
+        isinstance(b, str) and isinstance(a, int | float)
+    ):
         text, number = (a, b) if isinstance(a, str) else (b, a)
         try:
             return float(text.strip()) == float(number)
@@ -110,7 +112,7 @@ def first_index_path(output: Any, path: str) -> str | None:
     if "[]" not in path:
         return path if output_values(output, path) else None
     head, tail = path.split("[]", 1)
-    for i, _ in enumerate(output_values(output, head) and output_values(output, head)[0] or []):
+    for i, _ in enumerate((output_values(output, head) and output_values(output, head)[0]) or []):
         candidate = f"{head}[{i}]{tail}"
         if "[]" in tail:
             candidate = first_index_path(output, candidate) or ""

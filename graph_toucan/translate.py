@@ -135,7 +135,9 @@ class Translator:
         )
         missing = self._unmocked(path)
         if missing:
-            return self._finish(state, [f"no accepted mock for {', '.join(missing)}; run 'graph-toucan mock build'"])
+            return self._finish(
+                state, [f"no accepted mock for {', '.join(missing)}; run 'graph-toucan mock build'"]
+            )
         for k in range(len(path.turns)):
             reasons = await self._translate_turn(state, k)
             if reasons:
@@ -215,7 +217,9 @@ class Translator:
             functions = [c for c in path.turns[k + 1].calls if c.id == split.call]
         else:
             functions = planned.calls
-        query = await self._run(state, QUERY_TASKS[planned.type], self._query_inputs(state, k, functions, feedback))
+        query = await self._run(
+            state, QUERY_TASKS[planned.type], self._query_inputs(state, k, functions, feedback)
+        )
         turn = Turn(
             type=planned.type,
             user=query.query,
@@ -232,7 +236,9 @@ class Translator:
             turn = turn.model_copy(update={"refused": refused})
         else:
             turn = await self._execute(state, turn, feedback)
-        answer = await self._run(state, ASSISTANT_ANSWER, self._answer_inputs(state, turn, functions, feedback))
+        answer = await self._run(
+            state, ASSISTANT_ANSWER, self._answer_inputs(state, turn, functions, feedback)
+        )
         return turn.model_copy(update={"assistant": answer.content})
 
     async def _run(self, state: _State, task: Any, inputs: dict[str, Any]) -> Any:
@@ -338,9 +344,11 @@ class Translator:
                 for d in path.dependencies
                 if d.target in {c.id for c in functions}
             ],
-            "available_functions": [t.name for t in state.tools if t.name not in (
-                [state.names[w] for w in planned.withheld if w in state.names]
-            )],
+            "available_functions": [
+                t.name
+                for t in state.tools
+                if t.name not in ([state.names[w] for w in planned.withheld if w in state.names])
+            ],
             "feedback": feedback,
             "seed": f"{state.key}/{k}",
         }
@@ -378,7 +386,10 @@ class Translator:
                 if d.target == call.id and d.input and d.output
             ],
             "mentions": [
-                {"parameter": m.parameter, "value": m.value} for t in turns for m in t.mentions if m.call == call.id
+                {"parameter": m.parameter, "value": m.value}
+                for t in turns
+                for m in t.mentions
+                if m.call == call.id
             ],
             "feedback": feedback,
         }
@@ -416,7 +427,10 @@ class Translator:
             name=state.names[call.tool_id],
             tool_id=call.tool_id,
             arguments={a.name: a.value for a in filled.arguments},
-            trace=[ArgumentTrace(name=a.name, source=a.source, call=a.call, field=a.field) for a in filled.arguments],
+            trace=[
+                ArgumentTrace(name=a.name, source=a.source, call=a.call, field=a.field)
+                for a in filled.arguments
+            ],
             implicit=call.implicit,
         )
         if filled.missing:
@@ -464,4 +478,3 @@ class Translator:
             "split": split,
             "feedback": feedback,
         }
-

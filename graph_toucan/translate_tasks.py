@@ -109,13 +109,23 @@ QUERY_TASKS: dict[TurnType, Task[UserQuery]] = {
         temperature=0.8,
         log_offline=False,
     )
-    for turn_type in ("normal", "empty", "merge", "insert-short", "insert-long", "insert-mixed", "merge-insert")
+    for turn_type in (
+        "normal",
+        "empty",
+        "merge",
+        "insert-short",
+        "insert-long",
+        "insert-mixed",
+        "merge-insert",
+    )
 }
 
 FILL_ARGUMENTS = Task(
     name="fill_arguments",
     output=FilledArguments,
-    offline=lambda inputs: FilledArguments.model_validate(offline_teacher.fill_arguments(inputs), context=inputs),
+    offline=lambda inputs: FilledArguments.model_validate(
+        offline_teacher.fill_arguments(inputs), context=inputs
+    ),
     max_tokens=1200,
     log_offline=False,
 )

@@ -184,7 +184,9 @@ def _stated(value: Any, parameter: str, text: str) -> bool:
 def _mentions_stated(v: TurnView) -> str | None:
     for m in v.turn.mentions:
         if not _stated(m.value, m.parameter, v.turn.user):
-            return f"the query does not state {m.parameter} = {m.value!r} as written; write the value verbatim"
+            return (
+                f"the query does not state {m.parameter} = {m.value!r} as written; write the value verbatim"
+            )
     return None
 
 
@@ -203,13 +205,17 @@ def _mentions_intent(tool: ConversationTool, text: str) -> bool:
 def _intents_stated(v: TurnView) -> str | None:
     by_tool = {t.tool_id: t for t in v.tools.values()}
     previous = v.turns[v.k - 1].split if v.k > 0 else None
-    wanted = [c.tool_id for c in v.turn.planned if not c.implicit and (previous is None or c.id != previous.call)]
+    wanted = [
+        c.tool_id for c in v.turn.planned if not c.implicit and (previous is None or c.id != previous.call)
+    ]
     if v.turn.split is not None:
         wanted = [v.turn.split.tool_id]  # an empty turn asks for the call it cannot get yet
     for tool_id in wanted:
         tool = by_tool.get(tool_id)
         if tool is not None and not _mentions_intent(tool, v.turn.user):
-            return f"the query does not ask for what {tool.name} does ({', '.join(sorted(_intent_words(tool)))})"
+            return (
+                f"the query does not ask for what {tool.name} does ({', '.join(sorted(_intent_words(tool)))})"
+            )
     return None
 
 
@@ -261,6 +267,9 @@ def _value_withheld(v: TurnView) -> str | None:
         return f"the user must leave out {split.parameter} in this turn"
     if split.parameter not in v.turn.refused:
         return f"the assistant did not report {split.parameter} as missing; it must ask, not guess"
+    asked = set(name_tokens(v.turn.assistant))
+    if v.turn.assistant.strip() and not any(w in asked for w in name_tokens(split.parameter) if len(w) > 2):
+        return f"the answer must ask the user for the {phrase(split.parameter)}"
     return None
 
 
@@ -337,9 +346,9 @@ _APPLIES: dict[str, Callable[[TurnView], bool]] = {
         d.origin == "insert-long" and v.by_plan.get(d.target) in v.turn.calls for d in v.dependencies
     ),
     "value_withheld": lambda v: v.turn.split is not None and v.turn.split.kind == "miss-param",
-    "value_supplied": lambda v: v.k > 0
-    and v.turns[v.k - 1].split is not None
-    and v.turns[v.k - 1].split.kind == "miss-param",  # type: ignore[union-attr]
+    "value_supplied": lambda v: (
+        v.k > 0 and v.turns[v.k - 1].split is not None and v.turns[v.k - 1].split.kind == "miss-param"
+    ),  # type: ignore[union-attr]
     "answer_grounded": lambda v: v.turn.split is None,
 }
 

@@ -360,7 +360,10 @@ class Progress:
         self._sender = asyncio.create_task(self._send())
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if exc_type is None and self.total is not None and self.done < self.total:
+            self.done = self.total  # finished early: the rest had nothing to do
+            self._queue.put_nowait((self.done, self.total, "done"))
         self._queue.put_nowait(None)
         if self._sender is not None:
             await self._sender
@@ -692,7 +695,9 @@ class BuildResult(BaseModel):
 async def build_graph(
     ctx: Context,
     cap: Annotated[int, Field(ge=1, le=200, description="Candidates judged per tool after pruning.")] = 30,
-    floor: Annotated[int, Field(ge=0, le=50, description="Of those, at least this many from other servers.")] = 5,
+    floor: Annotated[
+        int, Field(ge=0, le=50, description="Of those, at least this many from other servers.")
+    ] = 5,
 ) -> BuildResult:
     """Build the tool dependency graph: drop output fields that echo inputs, prune candidate pairs,
     have the teacher judge the pairs not judged before, and save the graph (replacing the previous
@@ -805,7 +810,9 @@ class SampleResult(BaseModel):
 @synthesis_tool(title="Sample function signature paths")
 async def sample_fsp(
     ctx: Context,
-    count: Annotated[int, Field(ge=1, le=1000, description="Paths to sample (the first of the stream).")] = 10,
+    count: Annotated[
+        int, Field(ge=1, le=1000, description="Paths to sample (the first of the stream).")
+    ] = 10,
     seed: Seed = 0,
     sampler: Annotated[
         Literal["graph", "random"],

@@ -229,3 +229,51 @@ def fake_llm_server() -> Iterator[FakeLLMServer]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+class PromptBook:
+    """Remembers the task and inputs of every prompt rendered while it is installed, so a fake teacher
+    (a scripted backend or the fake HTTP server) can answer a prompt as the offline teacher would, or
+    corrupt that answer on purpose. Only the *model* is faked: the LLM client, the backends' wire code
+    and everything that consumes the answers run for real."""
+
+    def __init__(self) -> None:
+        from graph_toucan.llm.task import Task
+
+        self._task_cls = Task
+        self._original = Task.render
+        self.prompts: dict[str, tuple[str, dict[str, Any]]] = {}
+        self.lock = threading.Lock()
+
+    def install(self) -> PromptBook:
+        book, original = self, self._original
+
+        def render(task: Any, inputs: dict[str, Any]) -> Any:
+            prompt = original(task, inputs)
+            with book.lock:
+                book.prompts[prompt.user] = (task.name, inputs)
+            return prompt
+
+        self._task_cls.render = render  # type: ignore[method-assign]
+        return self
+
+    def uninstall(self) -> None:
+        self._task_cls.render = self._original  # type: ignore[method-assign]
+
+    def lookup(self, prompt: str) -> tuple[str, dict[str, Any]]:
+        with self.lock:
+            return self.prompts[prompt]
+
+    def offline_answer(self, prompt: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        """(task name, inputs, the offline teacher's answer as JSON-ready data)."""
+        from graph_toucan.llm.task import TASKS
+
+        name, inputs = self.lookup(prompt)
+        return name, inputs, TASKS[name].offline(inputs).model_dump(mode="json")
+
+
+def first_user_prompt(body: dict[str, Any]) -> str:
+    """The task prompt of a request in the scripted backend's, Anthropic's or OpenAI's shape."""
+    messages = [m for m in body["messages"] if m["role"] == "user"]
+    content = messages[0]["content"]
+    return content if isinstance(content, str) else content[0]["text"]

@@ -35,19 +35,27 @@ class Status(StrEnum):
 @app.command()
 def run(
     ctx: typer.Context,
-    n: Annotated[int, typer.Option("--n", min=1, help="Keep going until this many conversations are accepted.")] = 20,
+    n: Annotated[
+        int, typer.Option("--n", min=1, help="Keep going until this many conversations are accepted.")
+    ] = 20,
     seed: Annotated[int, typer.Option(help="Seed of the path stream and of the translation.")] = 0,
     catalog: Annotated[
         list[Path] | None,
-        typer.Option(help="Catalogs to import (default: the bundled example, when the workspace has no tools)."),
+        typer.Option(
+            help="Catalogs to import (default: the bundled example, when the workspace has no tools)."
+        ),
     ] = None,
     sampler: Annotated[str, typer.Option(help="graph, or random for TOUCAN's baseline.")] = "graph",
-    config: Annotated[Path | None, typer.Option(help="JSON sampling settings (see 'graph-toucan sample').")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="JSON sampling settings (see 'graph-toucan sample').")
+    ] = None,
     budget: Annotated[
         float | None, typer.Option(min=0, help="Stop after spending this many USD (same as --max-cost).")
     ] = None,
     attempts: Annotated[int, typer.Option(min=1, max=10, help="Tries per turn, failures fed back.")] = 3,
-    pairs: Annotated[bool, typer.Option(help="Make preference pairs from the accepted conversations.")] = True,
+    pairs: Annotated[
+        bool, typer.Option(help="Make preference pairs from the accepted conversations.")
+    ] = True,
     workers: Annotated[int, typer.Option(min=1, max=32, help="Sandbox worker processes for the mocks.")] = 2,
     as_json: JsonOption = False,
 ) -> None:
@@ -88,8 +96,18 @@ def run(
         print_json(summary)
         return
     table = Table(title=f"run in {store.workspace}", show_header=False)
-    for key in ("teacher", "accepted", "rejected", "new_accepted", "new_rejected", "pairs", "paths_sampled",
-                "llm_calls", "cache_hits", "cost_usd"):
+    for key in (
+        "teacher",
+        "accepted",
+        "rejected",
+        "new_accepted",
+        "new_rejected",
+        "pairs",
+        "paths_sampled",
+        "llm_calls",
+        "cache_hits",
+        "cost_usd",
+    ):
         table.add_row(key.replace("_", " "), str(summary[key]))
     table.add_row("stage seconds", ", ".join(f"{k} {v:.1f}" for k, v in report.stages.items()))
     console.print(table)
@@ -98,7 +116,9 @@ def run(
     if report.budget_spent:
         console.print(f"[yellow]{escape(report.budget_spent)}[/]")
     if report.exhausted and report.accepted < n:
-        console.print(f"[yellow]the path stream ran out at {report.accepted} accepted; change --seed or the settings[/]")
+        console.print(
+            f"[yellow]the path stream ran out at {report.accepted} accepted; change --seed or the settings[/]"
+        )
 
 
 @conversations_app.command("list")
@@ -118,7 +138,12 @@ def conversations_list(
         table.add_column(col, overflow="fold")
     for c in found:
         table.add_row(
-            c.id, c.status, c.kind, str(len(c.turns)), str(len(c.calls)), " ".join(c.turn_types),
+            c.id,
+            c.status,
+            c.kind,
+            str(len(c.turns)),
+            str(len(c.calls)),
+            " ".join(c.turn_types),
             escape(c.reasons[0][:80]) if c.reasons else "",
         )
     console.print(table)
@@ -157,7 +182,9 @@ def transcript(conversation: Conversation) -> list[str]:
         lines.append(f"  [cyan]user[/]: {escape(turn.user)}")
         for step in turn.steps:
             for call in step:
-                lines.append(f"  [magenta]call[/] {call.name}({escape(json.dumps(call.arguments, ensure_ascii=False))})")
+                lines.append(
+                    f"  [magenta]call[/] {call.name}({escape(json.dumps(call.arguments, ensure_ascii=False))})"
+                )
                 sources = ", ".join(
                     f"{t.name} <- {t.source}{f' {t.call}.{t.field}' if t.call else ''}" for t in call.trace
                 )
@@ -194,8 +221,17 @@ def pairs_show(
         print_json([p.model_dump(mode="json") for p in found])
         return
     for p in found:
-        console.print(f"[bold]pair {p.id}[/] {p.kind}  conversation {p.conversation_id} turn {p.turn} step {p.step}")
-        console.print(f"  last user message: {escape(p.prefix[-1].content if p.prefix else '')}", highlight=False)
+        console.print(
+            f"[bold]pair {p.id}[/] {p.kind}  conversation {p.conversation_id} turn {p.turn} step {p.step}"
+        )
+        console.print(
+            f"  last user message: {escape(p.prefix[-1].content if p.prefix else '')}", highlight=False
+        )
         for label, message in (("chosen", p.chosen), ("rejected", p.rejected)):
-            said = ", ".join(f"{c.name}({json.dumps(c.arguments)})" for c in message.tool_calls) or message.content
-            console.print(f"  [{'green' if label == 'chosen' else 'red'}]{label}[/]: {escape(said)}", highlight=False)
+            said = (
+                ", ".join(f"{c.name}({json.dumps(c.arguments)})" for c in message.tool_calls)
+                or message.content
+            )
+            console.print(
+                f"  [{'green' if label == 'chosen' else 'red'}]{label}[/]: {escape(said)}", highlight=False
+            )

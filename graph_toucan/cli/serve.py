@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -25,7 +26,7 @@ def parse_address(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def teacher_factory(obj: Context) -> callable:  # type: ignore[valid-type]
+def teacher_factory(obj: Context) -> Callable[[Store], LLM]:
     """The --teacher with its budget options, built on the server's own store."""
 
     def make(store: Store) -> LLM:

@@ -1,0 +1,432 @@
+"""The synthesis MCP server in memory (FastMCP client): every tool on the bundled example catalog, a bad
+input for each, and the safety rules (paths, allow-lists, sizes), with the server serving on after."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastmcp import Client
+from fastmcp.exceptions import McpError
+
+from graph_toucan.errors import GraphToucanError
+from graph_toucan.resources import server_module
+from tests.conftest import FIXTURES, script
+
+synthesis = server_module("synthesis_server")
+
+TOOLS = {
+    "import_catalog",
+    "search_tools",
+    "describe_tool",
+    "annotate_tools",
+    "build_graph",
+    "graph_neighbors",
+    "sample_fsp",
+    "run_mock_tool",
+}
+WEATHER = FIXTURES / "catalogs" / "us_weather_tools.json"
+HOTELS = "Hotel Booking Server/search-hotels"
+
+
+class Heard:
+    """Progress notifications of one call."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[float, float | None, str | None]] = []
+
+    async def __call__(self, progress: float, total: float | None, message: str | None) -> None:
+        self.seen.append((progress, total, message))
+
+
+def server(workspace: Path, **config: Any) -> Any:
+    return synthesis.create_server(synthesis.ServerConfig(workspace=workspace, **config))
+
+
+async def call(client: Client, name: str, /, **arguments: Any) -> dict[str, Any]:
+    result = await client.call_tool(name, arguments)
+    return result.structured_content
+
+
+async def refused(client: Client, name: str, /, **arguments: Any) -> str:
+    """The error text of a call that must fail, after checking the server still answers."""
+    result = await client.call_tool(name, arguments, raise_on_error=False)
+    assert result.is_error, f"{name} accepted {arguments}"
+    still = await client.call_tool("search_tools", {"limit": 1}, raise_on_error=False)
+    assert not still.is_error
+    return result.content[0].text
+
+
+async def _build(workspace: Path) -> dict[str, Any]:
+    async with Client(server(workspace)) as client:
+        return {
+            "import": await call(client, "import_catalog"),
+            "annotate": await call(client, "annotate_tools"),
+            "build": await call(client, "build_graph"),
+        }
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """A workspace with the example catalog imported, annotated and its graph built, via the server."""
+    workspace = tmp_path_factory.mktemp("built")
+    return workspace, asyncio.run(_build(workspace))
+
+
+@pytest.fixture
+def workspace(built: tuple[Path, dict[str, Any]], tmp_path: Path) -> Path:
+    """A private copy of the built workspace."""
+    copy = tmp_path / "ws"
+    shutil.copytree(built[0], copy)
+    return copy
+
+
+# -- listing --------------------------------------------------------------------------------------------
+
+
+async def test_tools_are_listed_with_truthful_annotations_and_schemas(tmp_path):
+    async with Client(server(tmp_path / "ws")) as client:
+        tools = {t.name: t for t in await client.list_tools()}
+        assert set(tools) == TOOLS
+        hints = {
+            name: (a.read_only_hint, a.destructive_hint, a.idempotent_hint, a.open_world_hint)
+            for name, a in ((n, t.annotations) for n, t in tools.items())
+        }
+        assert hints == {
+            "import_catalog": (False, True, True, True),  # changed tools replace stored ones; live servers
+            "search_tools": (True, False, True, False),
+            "describe_tool": (True, False, True, False),
+            "annotate_tools": (False, False, True, False),  # only fills what is missing; offline teacher
+            "build_graph": (False, True, True, False),  # replaces the saved graph
+            "graph_neighbors": (True, False, True, False),
+            "sample_fsp": (False, False, True, False),  # adds paths; the same seed adds nothing
+            "run_mock_tool": (False, False, True, False),
+        }
+        for tool in tools.values():
+            assert tool.description and tool.output_schema["type"] == "object"
+        sample = tools["sample_fsp"].input_schema["properties"]
+        assert sample["count"]["maximum"] == 1000 and sample["count"]["minimum"] == 1
+        assert tools["run_mock_tool"].input_schema["required"] == ["tool", "arguments"]
+
+
+async def test_a_remote_teacher_makes_the_teacher_tools_open_world(tmp_path):
+    app = server(tmp_path / "ws", teacher="anthropic/claude-sonnet-4-5")
+    async with Client(app) as client:
+        hints = {t.name: t.annotations.open_world_hint for t in await client.list_tools()}
+    assert hints["annotate_tools"] and hints["build_graph"] and not hints["search_tools"]
+
+
+# -- import_catalog ---------------------------------------------------------------------------------------
+
+
+async def test_import_catalog_imports_the_bundled_example_once(tmp_path):
+    heard = Heard()
+    async with Client(server(tmp_path / "ws")) as client:
+        first = await client.call_tool("import_catalog", {}, progress_handler=heard)
+        again = await call(client, "import_catalog")
+    report = first.structured_content
+    assert (report["servers"], report["tools_read"], report["new"], report["skipped"]) == (22, 98, 98, 0)
+    assert report["source"].endswith("mcp_servers") and report["tools_in_workspace"] == 98
+    assert (again["new"], again["unchanged"], again["tools_in_workspace"]) == (0, 98, 98)
+    assert [p for p, _, _ in heard.seen] == list(range(1, 23)) and heard.seen[-1][1] == 22
+
+
+async def test_import_catalog_reads_files_in_the_workspace_and_the_roots(tmp_path):
+    workspace, root = tmp_path / "ws", tmp_path / "catalogs"
+    root.mkdir()
+    shutil.copy(FIXTURES / "catalogs" / "geo_tools_list.json", root / "geo_tools_list.json")
+    async with Client(server(workspace, roots=(root,))) as client:
+        workspace.mkdir(exist_ok=True)
+        shutil.copy(WEATHER, workspace / "weather.json")
+        local = await call(client, "import_catalog", path="weather.json", server_name="US Weather")
+        rooted = await call(client, "import_catalog", path=str(root / "geo_tools_list.json"))
+        found = await call(client, "search_tools", server="US Weather")
+    assert local["source"] == str((workspace / "weather.json").resolve())
+    assert local["servers"] == 1 and local["new"] == len(json.loads(WEATHER.read_text()))
+    assert rooted["servers"] == 1 and rooted["new"] > 0
+    assert {t["server"] for t in found["tools"]} == {"US Weather"}
+
+
+async def test_import_catalog_refuses_paths_outside_the_roots(tmp_path):
+    workspace, outside = tmp_path / "ws", tmp_path / "outside"
+    outside.mkdir()
+    shutil.copy(WEATHER, outside / "weather.json")
+    async with Client(server(workspace)) as client:
+        await call(client, "search_tools")  # the lifespan made the workspace
+        (workspace / "linked.json").symlink_to(outside / "weather.json")
+        (workspace / "folder").mkdir()
+        (workspace / "folder" / "inner.json").symlink_to(outside / "weather.json")
+        (workspace / "away").symlink_to(outside)
+
+        dotted = await refused(client, "import_catalog", path="../outside/weather.json")
+        hidden = await refused(client, "import_catalog", path="folder/../../outside/weather.json")
+        absolute = await refused(client, "import_catalog", path=str(outside / "weather.json"))
+        linked = await refused(client, "import_catalog", path="linked.json")
+        via_dir = await refused(client, "import_catalog", path="away/weather.json")
+        inner = await refused(client, "import_catalog", path="folder")
+        missing = await refused(client, "import_catalog", path="nowhere.json")
+        nul = await refused(client, "import_catalog", path="a\x00b")
+        assert (await call(client, "search_tools"))["tools_in_workspace"] == 0
+    assert "contains '..'" in dotted and "contains '..'" in hidden
+    for text in (absolute, linked, via_dir):
+        assert "outside the allowed roots" in text and "--root" in text
+    assert "inner.json, a link to outside the roots" in inner
+    assert "does not exist" in missing and "NUL" in nul
+
+
+async def test_import_catalog_runs_only_allowed_live_servers(tmp_path):
+    time_server = script("mcp-server-time")
+    app = server(tmp_path / "ws", allowed_commands=(time_server,))
+    async with Client(app) as client:
+        other = await refused(client, "import_catalog", command="bash -c 'touch /tmp/pwned'")
+        extra = await refused(client, "import_catalog", command=f"{time_server} --local-timezone UTC")
+        url = await refused(client, "import_catalog", url="http://127.0.0.1:9/mcp")
+        both = await refused(client, "import_catalog", path="x.json", command=time_server)
+        live = await call(client, "import_catalog", command=time_server)
+    assert "not on this server's allow-list" in other and repr(time_server) in other
+    assert "--allow-command" in other and "not on this server's allow-list" in extra
+    assert "URL" in url and "--allow-url" in url
+    assert "give one source" in both
+    assert live["servers"] == 1 and live["new"] >= 2 and live["source"] == time_server
+    assert not Path("/tmp/pwned").exists()
+
+
+# -- search_tools and describe_tool ----------------------------------------------------------------------
+
+
+async def test_search_and_describe_tools(workspace):
+    async with Client(server(workspace)) as client:
+        hits = await call(client, "search_tools", query="weather forecast", limit=5)
+        listed = await call(client, "search_tools", server="Hotel Booking Server")
+        detail = await call(client, "describe_tool", tool=HOTELS)
+        by_id = await call(client, "describe_tool", tool=detail["tool"]["id"])
+        too_long = await refused(client, "search_tools", query="w" * 201)
+        no_limit = await refused(client, "search_tools", limit=1000)
+        ambiguous = await refused(client, "describe_tool", tool="get_current_weather")
+        huge = await refused(client, "describe_tool", tool="x" * 301)
+    assert 0 < len(hits["tools"]) <= 5 and hits["tools_in_workspace"] == 98
+    assert any("weather" in t["ref"].lower() for t in hits["tools"])
+    assert {t["server"] for t in listed["tools"]} == {"Hotel Booking Server"}
+    assert all(t["annotated"] and t["mocked"] for t in listed["tools"])
+    assert detail["tool"]["name"] == "search-hotels" and detail["mocked"]
+    assert "latitude" in detail["tool"]["input_schema"]["properties"]
+    assert detail["tool"]["output_schema"] and detail["tool"]["tool_class"] == "query"
+    assert by_id == detail
+    assert "at most 200 characters" in too_long and "less than or equal to 100" in no_limit
+    assert "no single tool matches 'get_current_weather'" in ambiguous and "search_tools" in ambiguous
+    assert "at most 300 characters" in huge
+
+
+# -- annotate_tools --------------------------------------------------------------------------------------
+
+
+async def test_annotate_tools_annotates_once_and_reports_progress(built, tmp_path):
+    first = built[1]["annotate"]
+    assert (first["tools"], first["annotated"], first["failed"], first["teacher"]) == (98, 98, [], "offline")
+    assert first["llm_calls"] == 3 * 98  # tags, class, output schema
+    heard = Heard()
+    async with Client(server(built[0])) as client:
+        again = await client.call_tool("annotate_tools", {}, progress_handler=heard)
+        unknown = await refused(client, "annotate_tools", server="No Such Server")
+        wrong = await refused(client, "annotate_tools", server=["a", "b"])
+    assert again.structured_content["already_annotated"] == 98 and again.structured_content["llm_calls"] == 0
+    assert heard.seen[-1][:2] == (98, 98)
+    assert "no tools of server 'No Such Server'; call import_catalog first" in unknown
+    assert "valid string" in wrong
+    async with Client(server(tmp_path / "empty")) as client:
+        empty = await refused(client, "annotate_tools")
+    assert "call import_catalog first" in empty
+
+
+# -- build_graph, graph_neighbors and the graph resource ----------------------------------------------------
+
+
+async def test_build_graph_reuses_judgements_and_reports_stages(built):
+    first = built[1]["build"]
+    assert first["nodes"] == 98 and first["not_annotated"] == 0 and first["failed_judgements"] == []
+    assert first["judged_now"] == first["candidate_pairs"] > 0 and sum(first["edges"].values()) > 50
+    heard = Heard()
+    async with Client(server(built[0])) as client:
+        again = await client.call_tool("build_graph", {}, progress_handler=heard)
+        crossed = await refused(client, "build_graph", cap=3, floor=5)
+        zero = await refused(client, "build_graph", cap=0)
+    report = again.structured_content
+    assert report["judged_now"] == 0 and report["reused_judgements"] == first["candidate_pairs"]
+    assert report["edges"] == first["edges"] and report["llm_calls"] == 0  # answers come from the call log
+    progress = [p for p, _, _ in heard.seen]
+    assert progress == sorted(progress) and progress[-1] == 2 and heard.seen[-1][1] == 2
+    assert [m.split()[0] for _, _, m in heard.seen] == ["filter", "done"]  # nothing left to judge
+    assert "floor (5) cannot exceed cap (3)" in crossed
+    assert "greater than or equal to 1" in zero
+
+
+async def test_graph_neighbors_and_the_stats_resource(built, tmp_path):
+    async with Client(server(built[0])) as client:
+        hood = await call(client, "graph_neighbors", tool=HOTELS, limit=2)
+        unknown = await refused(client, "graph_neighbors", tool="Nope/nothing")
+        stats = json.loads((await client.read_resource("graph-toucan://graph/stats"))[0].text)
+        resources = [str(r.uri) for r in await client.list_resources()]
+    assert hood["tool"] == HOTELS and hood["tool_class"] == "query"
+    assert len(hood["incoming"]) == min(2, hood["incoming_total"]) and hood["incoming_total"] > 0
+    edge = hood["incoming"][0]
+    assert edge["type"] in ("full", "partial", "prerequisite") and edge["reason"]
+    assert all({"output", "input"} == set(m) for m in edge["mapping"])
+    assert "no tool 'Nope/nothing' in the graph" in unknown
+    assert stats["nodes"] == 98 and stats["edges"] == sum(built[1]["build"]["edges"].values())
+    assert resources == ["graph-toucan://graph/stats"]
+    async with Client(server(tmp_path / "empty")) as client:
+        no_graph = await refused(client, "graph_neighbors", tool=HOTELS)
+        with pytest.raises(McpError, match="build_graph tool"):
+            await client.read_resource("graph-toucan://graph/stats")
+    assert "'graph-toucan graph build' (the build_graph tool) first" in no_graph
+
+
+# -- sample_fsp --------------------------------------------------------------------------------------------
+
+
+async def test_sample_fsp_returns_planned_paths_reproducibly(workspace):
+    heard = Heard()
+    async with Client(server(workspace)) as client:
+        first = await client.call_tool("sample_fsp", {"count": 8, "seed": 3, "show": 2}, progress_handler=heard)
+        again = await call(client, "sample_fsp", count=8, seed=3, show=0)
+        longer = await call(client, "sample_fsp", count=12, seed=3, show=0)
+        single = await call(
+            client,
+            "sample_fsp",
+            count=3,
+            seed=3,
+            settings={"max_steps": 1, "merge": 0, "insert_short": 0, "insert_long": 0, "split": 0},
+            start=[HOTELS],
+        )
+    report = first.structured_content
+    assert (report["sampled"], report["new"], report["exhausted"]) == (8, 8, False)
+    assert len(report["path_ids"]) == 8 and len(set(report["path_ids"])) == 8
+    assert [p["id"] for p in report["paths"]] == report["path_ids"][:2]
+    path = report["paths"][0]
+    assert path["sampler"] == "graph" and path["seed"] == 3 and path["turns"][0]["calls"]
+    assert heard.seen[-1][:2] == (8, 8)
+    assert again["path_ids"] == report["path_ids"] and again["new"] == 0 and again["paths"] == []
+    assert longer["path_ids"][:8] == report["path_ids"] and longer["new"] == 4
+    for planned in single["paths"]:
+        calls = [c for turn in planned["turns"] for c in turn["calls"]]
+        assert calls[0]["tool"] == HOTELS and len(calls) == 2
+
+
+async def test_sample_fsp_refuses_bad_settings(workspace, tmp_path):
+    async with Client(server(workspace)) as client:
+        too_many = await refused(client, "sample_fsp", count=5000)
+        steps = await refused(client, "sample_fsp", settings={"min_steps": 4, "max_steps": 2})
+        unknown = await refused(client, "sample_fsp", settings={"walk_length": 3})
+        start = await refused(client, "sample_fsp", start=["Nope/nothing"])
+        random_start = await refused(client, "sample_fsp", sampler="random", start=[HOTELS])
+        baseline = await call(client, "sample_fsp", sampler="random", count=4)
+    assert "less than or equal to 1000" in too_many
+    assert "min_steps (4) must not exceed max_steps (2)" in steps
+    assert "walk_length" in unknown and "Extra inputs are not permitted" in unknown
+    assert "Nope/nothing" in start
+    assert "only apply to the graph sampler" in random_start
+    assert baseline["sampler"] == "random" and baseline["sampled"] == 4
+    async with Client(server(tmp_path / "empty")) as client:
+        no_graph = await refused(client, "sample_fsp")
+    assert "build_graph tool" in no_graph
+
+
+# -- run_mock_tool ----------------------------------------------------------------------------------------
+
+
+async def test_run_mock_tool_answers_consistently_within_a_conversation(tmp_path):
+    async with Client(server(tmp_path / "ws")) as client:  # an empty workspace: the bundled mocks
+        search = await call(
+            client,
+            "run_mock_tool",
+            tool=HOTELS,
+            arguments={"latitude": 48.85, "longitude": 2.35},
+            conversation="trip-1",
+        )
+        hotel = search["output"]["hotels"][0]
+        details = await call(
+            client,
+            "run_mock_tool",
+            tool="get-hotel-details",
+            arguments={"session_id": "s1", "hotel_id": hotel["hotel_id"]},
+            conversation="trip-1",
+        )
+        repeat = await call(
+            client,
+            "run_mock_tool",
+            tool=HOTELS,
+            arguments={"latitude": 48.85, "longitude": 2.35},
+            conversation="trip-1",
+        )
+    assert search["mocks"] == "bundled" and search["ref"] == HOTELS and search["tool"] == "search-hotels"
+    assert details["output"]["name"] == hotel["name"]  # the hotel found is the hotel described
+    assert repeat == search
+
+
+async def test_run_mock_tool_refuses_bad_calls_and_oversized_arguments(tmp_path):
+    async with Client(server(tmp_path / "ws")) as client:
+        invalid = await refused(client, "run_mock_tool", tool=HOTELS, arguments={"latitude": "north"})
+        unknown = await refused(client, "run_mock_tool", tool="Nope/nothing", arguments={})
+        ambiguous = await refused(client, "run_mock_tool", tool="get_current_weather", arguments={})
+        big = await refused(client, "run_mock_tool", tool=HOTELS, arguments={"name": "x" * 70_000})
+        deep: dict[str, Any] = {}
+        for _ in range(30):
+            deep = {"a": deep}
+        nested = await refused(client, "run_mock_tool", tool=HOTELS, arguments=deep)
+        conversation = await refused(
+            client, "run_mock_tool", tool=HOTELS, arguments={}, conversation="../../etc"
+        )
+        fine = await call(
+            client, "run_mock_tool", tool=HOTELS, arguments={"latitude": 1.0, "longitude": 2.0}
+        )
+    assert "invalid arguments for Hotel Booking Server/search-hotels" in invalid
+    assert "no mock named 'Nope/nothing'" in unknown and "run_mock_tool" not in unknown
+    assert "names several mocks" in ambiguous and "use SERVER/TOOL" in ambiguous
+    assert "at most 65536 are accepted" in big
+    assert "nest deeper than 16 levels" in nested
+    assert "should match pattern" in conversation
+    assert fine["conversation"] == "default"
+
+
+async def test_run_mock_tool_prefers_the_workspace_mocks(tmp_path):
+    from graph_toucan.mock.files import bundled_mock_folder, read_mock_folder
+    from graph_toucan.store import Store
+
+    store = Store.open(tmp_path / "ws")
+    weather = [m for m in read_mock_folder(bundled_mock_folder()) if m.tool.server_name == "Weather MCP Server"]
+    for mock in weather:
+        store.add_mock(mock)
+    store.close()
+    async with Client(server(tmp_path / "ws")) as client:
+        answer = await call(client, "run_mock_tool", tool="get_current_weather", arguments={"city": "Oslo"})
+        gone = await refused(client, "run_mock_tool", tool=HOTELS, arguments={})
+        listed = await call(client, "search_tools")
+    assert answer["mocks"] == "workspace" and answer["ref"] == "Weather MCP Server/get_current_weather"
+    assert "no mock named" in gone
+    assert listed["tools"] == []
+
+
+# -- serving rules ---------------------------------------------------------------------------------------
+
+
+def test_http_off_loopback_needs_a_token():
+    assert synthesis.is_loopback("127.0.0.1") and synthesis.is_loopback("::1")
+    assert synthesis.is_loopback("localhost") and not synthesis.is_loopback("0.0.0.0")
+    assert not synthesis.is_loopback("example.org")
+    with pytest.raises(GraphToucanError, match="without a token"):
+        asyncio.run(synthesis.serve(synthesis.ServerConfig(), http=("0.0.0.0", 8765)))
+
+
+def test_roots_must_exist(tmp_path):
+    with pytest.raises(GraphToucanError, match="is not a folder"):
+        server(tmp_path / "ws", roots=(tmp_path / "missing",))
+
+
+def test_library_messages_name_the_tool_to_call():
+    message = "no dependency graph at x; run 'graph-toucan graph build' first"
+    assert synthesis.agent_message(message).endswith("'graph-toucan graph build' (the build_graph tool) first")
+    assert synthesis.agent_message("see 'graph-toucan mock build'") == "see 'graph-toucan mock build'"
