@@ -291,7 +291,9 @@ async def test_graph_neighbors_and_the_stats_resource(built, tmp_path):
 async def test_sample_fsp_returns_planned_paths_reproducibly(workspace):
     heard = Heard()
     async with Client(server(workspace)) as client:
-        first = await client.call_tool("sample_fsp", {"count": 8, "seed": 3, "show": 2}, progress_handler=heard)
+        first = await client.call_tool(
+            "sample_fsp", {"count": 8, "seed": 3, "show": 2}, progress_handler=heard
+        )
         again = await call(client, "sample_fsp", count=8, seed=3, show=0)
         longer = await call(client, "sample_fsp", count=12, seed=3, show=0)
         single = await call(
@@ -380,9 +382,7 @@ async def test_run_mock_tool_refuses_bad_calls_and_oversized_arguments(tmp_path)
         conversation = await refused(
             client, "run_mock_tool", tool=HOTELS, arguments={}, conversation="../../etc"
         )
-        fine = await call(
-            client, "run_mock_tool", tool=HOTELS, arguments={"latitude": 1.0, "longitude": 2.0}
-        )
+        fine = await call(client, "run_mock_tool", tool=HOTELS, arguments={"latitude": 1.0, "longitude": 2.0})
     assert "invalid arguments for Hotel Booking Server/search-hotels" in invalid
     assert "no mock named 'Nope/nothing'" in unknown and "run_mock_tool" not in unknown
     assert "names several mocks" in ambiguous and "use SERVER/TOOL" in ambiguous
@@ -397,7 +397,9 @@ async def test_run_mock_tool_prefers_the_workspace_mocks(tmp_path):
     from graph_toucan.store import Store
 
     store = Store.open(tmp_path / "ws")
-    weather = [m for m in read_mock_folder(bundled_mock_folder()) if m.tool.server_name == "Weather MCP Server"]
+    weather = [
+        m for m in read_mock_folder(bundled_mock_folder()) if m.tool.server_name == "Weather MCP Server"
+    ]
     for mock in weather:
         store.add_mock(mock)
     store.close()
@@ -428,5 +430,7 @@ def test_roots_must_exist(tmp_path):
 
 def test_library_messages_name_the_tool_to_call():
     message = "no dependency graph at x; run 'graph-toucan graph build' first"
-    assert synthesis.agent_message(message).endswith("'graph-toucan graph build' (the build_graph tool) first")
+    assert synthesis.agent_message(message).endswith(
+        "'graph-toucan graph build' (the build_graph tool) first"
+    )
     assert synthesis.agent_message("see 'graph-toucan mock build'") == "see 'graph-toucan mock build'"

@@ -1,0 +1,170 @@
+"""Verification catches each way a conversation can go wrong: real accepted conversations from the
+example catalog, each broken in one way, fail exactly the rule that guards it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from graph_toucan.llm import LLM, OfflineBackend
+from graph_toucan.pipeline import PipelineConfig, run_pipeline
+from graph_toucan.records import Conversation, Turn
+from graph_toucan.sampling import load_config
+from graph_toucan.store import Store
+from graph_toucan.verify import verify
+
+BUSY = {
+    "operations.merge": 0.5,
+    "operations.insert_short": 0.6,
+    "operations.insert_long": 0.7,
+    "operations.split": 0.8,
+}
+
+
+@pytest.fixture(scope="module")
+def accepted(tmp_path_factory: pytest.TempPathFactory) -> list[Conversation]:
+    store = Store.open(tmp_path_factory.mktemp("verify"))
+    config = PipelineConfig(n=40, seed=3, sample=load_config(None, **BUSY), pairs=False)
+    asyncio.run(run_pipeline(store, LLM(OfflineBackend(), store), config))
+    return list(store.conversations(status="accepted"))
+
+
+def _failed(conversation: Conversation) -> set[str]:
+    return {c.name for c in verify(conversation) if not c.passed}
+
+
+def _with_turn(conversation: Conversation, k: int, **update: object) -> Conversation:
+    turns = list(conversation.turns)
+    turns[k] = turns[k].model_copy(update=update)
+    return conversation.model_copy(update={"turns": turns})
+
+
+def _find(conversations: list[Conversation], want) -> tuple[Conversation, int, Turn]:
+    for conversation in conversations:
+        for k, turn in enumerate(conversation.turns):
+            if want(conversation, k, turn):
+                return conversation, k, turn
+    raise AssertionError("no example in the accepted conversations")
+
+
+def test_accepted_conversations_pass(accepted: list[Conversation]) -> None:
+    assert len(accepted) == 40
+    assert all(not _failed(c) for c in accepted)
+
+
+def test_a_function_name_in_the_query_fails(accepted: list[Conversation]) -> None:
+    conversation, k, turn = _find(accepted, lambda c, k, t: any("_" in x.name for x in c.tools) and t.calls)
+    name = next(t.name for t in conversation.tools if "_" in t.name)
+    assert _failed(_with_turn(conversation, k, user=f"{turn.user} Use {name} for it.")) == {
+        "no_function_names"
+    }
+
+
+def test_an_invented_value_fails(accepted: list[Conversation]) -> None:
+    conversation, k, turn = _find(
+        accepted,
+        lambda c, k, t: any(
+            tr.source == "query" and isinstance(c_.arguments[tr.name], str)
+            for c_ in t.calls
+            for tr in c_.trace
+        ),
+    )
+    call = next(
+        c
+        for c in turn.calls
+        if any(t.source == "query" and isinstance(c.arguments[t.name], str) for t in c.trace)
+    )
+    name = next(t.name for t in call.trace if t.source == "query" and isinstance(call.arguments[t.name], str))
+    invented = call.model_copy(update={"arguments": {**call.arguments, name: "Zanzibar-4471"}})
+    steps = [[invented if c is call else c for c in step] for step in turn.steps]
+    assert "values_traceable" in _failed(_with_turn(conversation, k, steps=steps))
+
+
+def test_an_unrealised_dependency_fails(accepted: list[Conversation]) -> None:
+    def has_dep(c: Conversation, k: int, t: Turn) -> bool:
+        plans = {x.plan for x in t.calls}
+        return any(d.target in plans and d.input and d.type != "prerequisite" for d in c.dependencies)
+
+    conversation, k, turn = _find(accepted, has_dep)
+    dep = next(d for d in conversation.dependencies if d.target in {x.plan for x in turn.calls} and d.input)
+    call = next(c for c in turn.calls if c.plan == dep.target)
+    wrong = call.model_copy(update={"arguments": {**call.arguments, dep.input: "not-from-the-source"}})
+    steps = [[wrong if c is call else c for c in step] for step in turn.steps]
+    failed = _failed(_with_turn(conversation, k, steps=steps))
+    assert "dependencies_realised" in failed and "values_traceable" in failed
+
+
+def test_a_call_in_a_split_turn_fails(accepted: list[Conversation]) -> None:
+    conversation, k, _ = _find(accepted, lambda c, k, t: t.split is not None)
+    made = conversation.turns[k + 1].calls[0]
+    failed = _failed(_with_turn(conversation, k, steps=[[made]]))
+    assert {"split_turns_empty", "calls_match_plan"} <= failed
+
+
+def test_a_missing_call_fails_the_plan(accepted: list[Conversation]) -> None:
+    conversation, k, turn = _find(accepted, lambda c, k, t: len(t.calls) >= 2)
+    assert "calls_match_plan" in _failed(
+        _with_turn(conversation, k, steps=turn.steps[:-1] or [turn.steps[0][:-1]])
+    )
+
+
+def test_a_withheld_value_given_too_early_fails(accepted: list[Conversation]) -> None:
+    conversation, k, turn = _find(
+        accepted, lambda c, k, t: t.split is not None and t.split.kind == "miss-param"
+    )
+    call = next(c for c in conversation.turns[k + 1].calls if c.plan == turn.split.call)
+    value = call.arguments[turn.split.parameter]
+    leaked = _with_turn(conversation, k, user=f"{turn.user} The {turn.split.parameter} is {value}.")
+    failed = _failed(leaked)
+    assert "value_supplied" in failed or "value_withheld" in failed
+    invented = _with_turn(conversation, k, refused=[])
+    assert "value_withheld" in _failed(invented)
+
+
+def test_a_repeated_earlier_value_fails_an_insert_long_turn(accepted: list[Conversation]) -> None:
+    def back_ref(c: Conversation, k: int, t: Turn) -> bool:
+        earlier = {x.plan for u in c.turns[:k] for x in u.calls}
+        plans = {x.plan: x for x in t.calls}
+        return any(
+            d.source in earlier
+            and d.target in plans
+            and isinstance(plans[d.target].arguments.get(d.input), str)
+            and len(plans[d.target].arguments[d.input]) >= 3
+            for d in c.dependencies
+        )
+
+    conversation, k, turn = _find(accepted, back_ref)
+    earlier = {x.plan for u in conversation.turns[:k] for x in u.calls}
+    plans = {x.plan: x for x in turn.calls}
+    dep = next(d for d in conversation.dependencies if d.source in earlier and d.target in plans and d.input)
+    value = plans[dep.target].arguments[dep.input]
+    # as a reference to an earlier turn's result (insert-long), the value must not be repeated
+    as_reference = conversation.model_copy(
+        update={
+            "dependencies": [
+                d.model_copy(update={"origin": "insert-long"}) if d == dep else d
+                for d in conversation.dependencies
+            ]
+        }
+    )
+    assert not _failed(as_reference)
+    assert _failed(_with_turn(as_reference, k, user=f"{turn.user} I mean {value}.")) == {"refers_back"}
+
+
+def test_an_ungrounded_number_in_the_answer_fails(accepted: list[Conversation]) -> None:
+    conversation, k, turn = _find(accepted, lambda c, k, t: bool(t.calls))
+    failed = _failed(_with_turn(conversation, k, assistant=f"{turn.assistant} It costs 98765.43 in total."))
+    assert failed == {"answer_grounded"}
+
+
+def test_an_unstated_mention_and_an_unasked_intent_fail(accepted: list[Conversation]) -> None:
+    conversation, k, _ = _find(accepted, lambda c, k, t: bool(t.mentions) and t.split is None and t.calls)
+    failed = _failed(_with_turn(conversation, k, user="Please help me with this."))
+    assert {"mentions_stated", "intents_stated", "values_traceable"} <= failed
+
+
+def test_an_empty_answer_and_an_unavailable_tool_fail(accepted: list[Conversation]) -> None:
+    conversation, k, turn = _find(accepted, lambda c, k, t: bool(t.calls))
+    failed = _failed(_with_turn(conversation, k, assistant=" ", unavailable=[turn.calls[0].name]))
+    assert {"answer_present", "tools_available"} <= failed
