@@ -1,0 +1,171 @@
+"""Load on the synthesis MCP server: concurrent clients over streamable HTTP on 127.0.0.1 calling
+``run_mock_tool`` and ``sample_fsp`` for a fixed time; requests per second, median and 99th-percentile
+latency, errors.
+
+    python benchmarks/server_load.py [--seconds 60] [--clients 20] [--mock-workers 2] [--json]
+
+The server is ``graph-toucan serve --http`` in its own process, with a bearer token, over a fresh
+workspace where the example catalog is imported, annotated and its graph built (through the server's
+tools) before the clock starts. Each client is its own MCP session and loops: a mock call with new
+arguments (so no answer comes from a conversation's cache), then a sample of 5 paths with a new seed
+(so paths are really sampled and written), until the time is up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from fastmcp import Client
+
+HOTELS = "Hotel Booking Server/search-hotels"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(workspace: Path, port: int, token: str, workers: int) -> subprocess.Popen[bytes]:
+    """``graph-toucan serve --http`` on 127.0.0.1, its logs discarded."""
+    exe = Path(sys.executable).parent / "graph-toucan"
+    command = [str(exe) if exe.exists() else shutil.which("graph-toucan") or "graph-toucan"]
+    command += ["-w", str(workspace), "serve", "--http", f"127.0.0.1:{port}", "--mock-workers", str(workers)]
+    env = os.environ | {"GRAPH_TOUCAN_TOKEN": token}
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def wait_ready(url: str, token: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            async with Client(url, auth=token) as client:
+                await client.ping()
+                return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+async def prepare(url: str, token: str) -> dict[str, Any]:
+    """Import, annotate and build the graph of the example catalog through the server."""
+    started = time.perf_counter()
+    async with Client(url, auth=token, timeout=600) as client:
+        for tool in ("import_catalog", "annotate_tools", "build_graph"):
+            await client.call_tool(tool, {})
+    return {"prepare_s": round(time.perf_counter() - started, 2)}
+
+
+async def one_client(
+    url: str, token: str, number: int, until: float, samples: dict[str, list[float]], errors: list[str]
+) -> None:
+    """Alternate run_mock_tool and sample_fsp until ``until``, timing each call."""
+    async with Client(url, auth=token, timeout=60) as client:
+        i = 0
+        while time.monotonic() < until:
+            i += 1
+            mock = {
+                "tool": HOTELS,
+                "arguments": {"latitude": number + i / 1000, "longitude": -i / 1000},
+                "conversation": f"client-{number}",
+            }
+            sample = {"count": 5, "seed": number * 1_000_000 + i, "show": 1}
+            for tool, arguments in (("run_mock_tool", mock), ("sample_fsp", sample)):
+                started = time.perf_counter()
+                try:
+                    result = await client.call_tool(tool, arguments, raise_on_error=False)
+                    if result.is_error:
+                        errors.append(f"{tool}: {result.content[0].text[:200]}")
+                except Exception as exc:  # transport failures count as errors too
+                    errors.append(f"{tool}: {type(exc).__name__}: {exc}"[:200])
+                samples[tool].append(time.perf_counter() - started)
+
+
+def _figures(times: list[float], seconds: float) -> dict[str, float]:
+    ordered = sorted(times)
+    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] if ordered else 0.0
+    return {
+        "requests": len(times),
+        "requests_per_s": round(len(times) / seconds, 1),
+        "median_ms": round(1000 * statistics.median(ordered), 1) if ordered else 0.0,
+        "p99_ms": round(1000 * p99, 1),
+    }
+
+
+async def load(url: str, token: str, clients: int, seconds: float) -> dict[str, Any]:
+    samples: dict[str, list[float]] = {"run_mock_tool": [], "sample_fsp": []}
+    errors: list[str] = []
+    started = time.monotonic()
+    until = started + seconds
+    await asyncio.gather(*(one_client(url, token, n, until, samples, errors) for n in range(clients)))
+    elapsed = time.monotonic() - started
+    every = samples["run_mock_tool"] + samples["sample_fsp"]
+    return {
+        "clients": clients,
+        "seconds": round(elapsed, 1),
+        "all": _figures(every, elapsed),
+        **{tool: _figures(times, elapsed) for tool, times in samples.items()},
+        "errors": len(errors),
+        "first_errors": errors[:5],
+    }
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    token = secrets.token_urlsafe(24)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/mcp"
+    with tempfile.TemporaryDirectory() as folder:
+        server = start_server(Path(folder) / "ws", port, token, args.mock_workers)
+        try:
+            await wait_ready(url, token)
+            figures = await prepare(url, token)
+            figures |= await load(url, token, args.clients, args.seconds)
+        finally:
+            server.terminate()
+            server.wait(10)
+    return figures | {"mock_workers": args.mock_workers, "cpus": os.cpu_count()}
+
+
+def _print(figures: dict[str, Any]) -> None:
+    print(
+        f"{figures['clients']} clients, {figures['seconds']} s over streamable HTTP on 127.0.0.1 "
+        f"({figures['mock_workers']} sandbox workers, {figures['cpus']} CPUs; setup {figures['prepare_s']} s)"
+    )
+    print(f"{'':14} {'requests':>9} {'req/s':>8} {'median ms':>10} {'p99 ms':>8}")
+    for name in ("all", "run_mock_tool", "sample_fsp"):
+        row = figures[name]
+        print(
+            f"{name:14} {row['requests']:>9} {row['requests_per_s']:>8} {row['median_ms']:>10} {row['p99_ms']:>8}"
+        )
+    print(f"errors: {figures['errors']}")
+    for error in figures["first_errors"]:
+        print(f"  {error}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="How long the clients call (default 60).")
+    parser.add_argument("--clients", type=int, default=20, help="Concurrent MCP sessions (default 20).")
+    parser.add_argument("--mock-workers", type=int, default=2, help="Sandbox workers of the server.")
+    parser.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
+    arguments = parser.parse_args()
+    result = asyncio.run(main(arguments))
+    if arguments.json:
+        print(json.dumps(result, indent=2))
+    else:
+        _print(result)
+    sys.exit(1 if result["errors"] else 0)
