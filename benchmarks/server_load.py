@@ -53,7 +53,7 @@ async def wait_ready(url: str, token: str, timeout: float = 60) -> None:
     while True:
         try:
             async with Client(url, auth=token) as client:
-                await client.ping()
+                await client.list_tools()
                 return
         except Exception:
             if time.monotonic() > deadline:

@@ -38,6 +38,11 @@ _AFTER_SPLIT_FUNC = {
 }
 
 
+def after_split_func(register: str) -> str:
+    """What the user says once the missing tool is available."""
+    return _AFTER_SPLIT_FUNC.get(register, _AFTER_SPLIT_FUNC["casual"])
+
+
 def words(identifier: str) -> list[str]:
     """The words of an identifier: ``getCurrentWeather`` and ``get_current_weather`` both give
     ``['get', 'current', 'weather']``."""
@@ -119,7 +124,7 @@ def write_query(inputs: dict[str, Any]) -> dict[str, Any]:
     split = inputs["follows_split"]
     prefix = ""
     if split is not None and split["kind"] == "miss-func":
-        prefix = _AFTER_SPLIT_FUNC[register] + " "
+        prefix = after_split_func(register) + " "
     elif split is not None and split["kind"] == "miss-param":
         given = [m for m in mentions if (m["call"], m["parameter"]) == (split["call"], split["parameter"])]
         if given:

@@ -1,7 +1,7 @@
 """The one-command pipeline (``graph-toucan run``): the only module that knows the stage order.
 
 import -> annotate -> graph -> mocks -> sample + translate (until N conversations are accepted)
--> preference pairs -> statistics. Every stage reads and writes the store and skips what is done,
+-> refusal variants (to the mixture's shares) -> preference pairs. Every stage reads and writes the store and skips what is done,
 so a killed run continues where it stopped; paid LLM answers come back from the call log for free.
 
 Paths are translated in waves of exactly the number still needed, in the order of the sample
@@ -26,6 +26,7 @@ from graph_toucan.graph import build_graph
 from graph_toucan.llm.client import LLM
 from graph_toucan.mock import DeterministicSimulator, MockRuntime, SandboxPool, TeacherSimulator, build_mocks
 from graph_toucan.records import Conversation, PlannedPath, Sampler
+from graph_toucan.refusal import Mixture, augment
 from graph_toucan.resources import example_catalog
 from graph_toucan.sampling import SampleConfig, sample_to_store
 from graph_toucan.store import Store
@@ -45,6 +46,7 @@ class PipelineConfig:
     max_attempts: int = 3
     concurrency: int = 8
     workers: int = 2
+    mixture: Mixture = field(default_factory=Mixture)
     pairs: bool = True
 
 
@@ -56,6 +58,7 @@ class PipelineReport:
     new_rejected: int = 0
     failed: dict[str, str] = field(default_factory=dict)
     pairs: int = 0
+    refusal: dict[str, Any] = field(default_factory=dict)
     paths_sampled: int = 0
     exhausted: bool = False
     budget_spent: str | None = None
@@ -94,6 +97,7 @@ class Pipeline:
             async with SandboxPool(self.config.workers) as pool:
                 await self._stage("mocks", lambda: self.mocks(pool))
                 await self._stage("translate", lambda: self.translate(pool))
+            await self._stage("augment", self.augment)
             if self.config.pairs:
                 await self._stage("pairs", self.pairs)
         except BudgetExceeded as exc:
@@ -239,6 +243,18 @@ class Pipeline:
             accepted - start_accepted,
             rejected - start_rejected,
         )
+
+    async def augment(self) -> None:
+        """Refusal variants of the accepted translations, to the mixture's shares."""
+        report = await augment(
+            self.store,
+            self.llm,
+            self.config.mixture,
+            seed=self.config.seed,
+            max_attempts=self.config.max_attempts,
+            progress=lambda kind, done, total: self.progress(f"augment {kind}", done, total, {}),
+        )
+        self.report.refusal = report.as_dict()
 
     async def pairs(self) -> None:
         """Preference pairs for accepted conversations that have none yet."""

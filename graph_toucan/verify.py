@@ -42,6 +42,7 @@ CHECKS = (
     "value_supplied",
     "answer_present",
     "answer_grounded",
+    "irrelevant_request",
 )
 
 
@@ -205,14 +206,14 @@ def _mentions_intent(tool: ConversationTool, text: str) -> bool:
 def _intents_stated(v: TurnView) -> str | None:
     by_tool = {t.tool_id: t for t in v.tools.values()}
     previous = v.turns[v.k - 1].split if v.k > 0 else None
-    wanted = [
-        c.tool_id for c in v.turn.planned if not c.implicit and (previous is None or c.id != previous.call)
-    ]
+    wanted = [c.tool_id for c in v.turn.planned if not c.implicit]
     if v.turn.split is not None:
         wanted = [v.turn.split.tool_id]  # an empty turn asks for the call it cannot get yet
+    # after an empty turn the user may only supply what was missing: the request stands from before
+    text = f"{v.turns[v.k - 1].user}\n{v.turn.user}" if previous is not None else v.turn.user
     for tool_id in wanted:
         tool = by_tool.get(tool_id)
-        if tool is not None and not _mentions_intent(tool, v.turn.user):
+        if tool is not None and not _mentions_intent(tool, text):
             return (
                 f"the query does not ask for what {tool.name} does ({', '.join(sorted(_intent_words(tool)))})"
             )
@@ -310,6 +311,16 @@ def _answer_grounded(v: TurnView) -> str | None:
     return None
 
 
+def _irrelevant(turn: Turn, tools: list[ConversationTool]) -> str | None:
+    """An irrelevance sample: a request none of the tools serves, declined without a call."""
+    if turn.calls:
+        return "an irrelevant request must be declined without a call"
+    served = [t.name for t in tools if _intent_words(t) and _mentions_intent(t, turn.user)]
+    if served:
+        return f"the request is about what {served[0]} does; ask for something no tool serves"
+    return None
+
+
 def _decimals(number: float) -> int:
     text = f"{number:.10f}".rstrip("0")
     return len(text.split(".")[1]) if "." in text else 0
@@ -371,6 +382,10 @@ def verify(conversation: Conversation) -> list[Check]:
         problems = turn_problems(conversation.turns, k, conversation.tools, conversation.dependencies)
         for name, problem in problems.items():
             results.setdefault(name, []).append((k + 1, problem))
+    if conversation.kind == "irrelevance":
+        results["irrelevant_request"] = [
+            (k + 1, _irrelevant(turn, conversation.tools)) for k, turn in enumerate(conversation.turns)
+        ]
     checks = []
     for name in CHECKS:
         if name not in results:

@@ -42,6 +42,8 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastmcp import Context, FastMCP
 from fastmcp.exceptions import ResourceError, ToolError
 from fastmcp.server.auth import AccessToken, TokenVerifier
+from fastmcp.tools import FunctionTool
+from fastmcp.utilities.json_schema import dereference_refs
 from mcp_types import ToolAnnotations
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -320,6 +322,18 @@ class BearerToken(TokenVerifier):
         return AccessToken(token=token, client_id="graph-toucan", scopes=[], expires_at=None)
 
 
+def _inlined(tool: FunctionTool) -> FunctionTool:
+    """The tool with ``$ref``-free schemas (some clients cannot follow them), inlined once here:
+    FastMCP's own dereferencing runs on every listing, and a 2026-07-28 client lists per call."""
+    output = tool.output_schema
+    return tool.model_copy(
+        update={
+            "parameters": dereference_refs(tool.parameters),
+            "output_schema": dereference_refs(output) if output is not None else None,
+        }
+    )
+
+
 def create_server(config: ServerConfig | None = None, teacher: Teacher | None = None) -> FastMCP:
     """The synthesis server over ``config``'s workspace; ``teacher`` builds the LLM on the store
     (default: the offline teacher)."""
@@ -333,10 +347,14 @@ def create_server(config: ServerConfig | None = None, teacher: Teacher | None = 
         lifespan=_lifespan(config, teacher or offline_teacher),
         auth=BearerToken(config.token) if config.token else None,
         mask_error_details=True,  # unexpected failures are logged here, not sent to clients
+        dereference_schemas=False,  # done once per tool by _inlined, not on every request
         on_duplicate="error",
     )
     for spec in TOOLS:
-        app.tool(_as_tool_errors(spec.fn), annotations=_annotations(spec, config.teacher))
+        tool = FunctionTool.from_function(
+            _as_tool_errors(spec.fn), title=spec.title, annotations=_annotations(spec, config.teacher)
+        )
+        app.add_tool(_inlined(tool))
     for res in RESOURCES:
         wrapped = _as_tool_errors(res.fn, ResourceError)
         app.resource(res.uri, name=res.name, mime_type=res.mime_type)(wrapped)

@@ -1,4 +1,5 @@
-"""``graph-toucan run`` (the whole pipeline) and ``conversations list|show``, ``pairs show``."""
+"""``graph-toucan run`` (the whole pipeline), ``augment`` (refusal variants), ``conversations list|show``
+and ``pairs show``."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from graph_toucan.errors import GraphToucanError
 from graph_toucan.messages import tool_result
 from graph_toucan.pipeline import PipelineConfig, run_pipeline
 from graph_toucan.records import Conversation, PreferencePair
+from graph_toucan.refusal import Mixture, augment
 from graph_toucan.sampling import load_config
 
 conversations_app = typer.Typer(help="List and show translated conversations.", no_args_is_help=True)
@@ -30,6 +32,22 @@ app.add_typer(pairs_app, name="pairs")
 class Status(StrEnum):
     ACCEPTED = "accepted"
     REJECTED = "rejected"
+
+
+_M = Mixture()
+IrrelevanceOption = Annotated[
+    float, typer.Option(min=0, max=0.9, help="Share of irrelevance samples in the accepted set.")
+]
+MissFuncOption = Annotated[float, typer.Option(min=0, max=0.9, help="Share of miss-func refusal samples.")]
+MissParamsOption = Annotated[
+    float, typer.Option(min=0, max=0.9, help="Share of miss-params refusal samples.")
+]
+
+
+def _mixture(irrelevance: float, miss_func: float, miss_params: float) -> Mixture:
+    if irrelevance + miss_func + miss_params >= 1:
+        raise typer.BadParameter("the refusal shares must add up to less than 1")
+    return Mixture(irrelevance=irrelevance, miss_func=miss_func, miss_params=miss_params)
 
 
 @app.command()
@@ -56,11 +74,15 @@ def run(
     pairs: Annotated[
         bool, typer.Option(help="Make preference pairs from the accepted conversations.")
     ] = True,
+    irrelevance: IrrelevanceOption = _M.irrelevance,
+    miss_func: MissFuncOption = _M.miss_func,
+    miss_params: MissParamsOption = _M.miss_params,
     workers: Annotated[int, typer.Option(min=1, max=32, help="Sandbox worker processes for the mocks.")] = 2,
     as_json: JsonOption = False,
 ) -> None:
     """Import, annotate, build the graph, build mocks, sample and translate until N conversations are
-    accepted, then make preference pairs. Rerun to resume: nothing is repeated or duplicated."""
+    accepted, add refusal variants to the mixture's shares, then make preference pairs. Rerun to
+    resume: nothing is repeated or duplicated."""
     if sampler not in ("graph", "random"):
         raise typer.BadParameter("--sampler must be graph or random")
     if budget is not None:
@@ -76,6 +98,7 @@ def run(
         max_attempts=attempts,
         concurrency=ctx.obj.concurrency,
         workers=workers,
+        mixture=_mixture(irrelevance, miss_func, miss_params),
         pairs=pairs,
     )
     started = time.time()
@@ -109,6 +132,9 @@ def run(
         "cost_usd",
     ):
         table.add_row(key.replace("_", " "), str(summary[key]))
+    table.add_row(
+        "refusal variants", ", ".join(f"{k} {v}" for k, v in report.refusal.get("accepted", {}).items())
+    )
     table.add_row("stage seconds", ", ".join(f"{k} {v:.1f}" for k, v in report.stages.items()))
     console.print(table)
     for path_id, reason in list(report.failed.items())[:10]:
@@ -121,15 +147,71 @@ def run(
         )
 
 
+@app.command("augment")
+def augment_command(
+    ctx: typer.Context,
+    irrelevance: IrrelevanceOption = _M.irrelevance,
+    miss_func: MissFuncOption = _M.miss_func,
+    miss_params: MissParamsOption = _M.miss_params,
+    seed: Annotated[int, typer.Option(help="Seed of the choice of sources and sites.")] = 0,
+    attempts: Annotated[int, typer.Option(min=1, max=10, help="Tries per variant, failures fed back.")] = 3,
+    as_json: JsonOption = False,
+) -> None:
+    """Add refusal variants (miss-func, miss-params, irrelevance) of the accepted conversations until
+    each kind has its share of the accepted set; reruns add only what is missing."""
+    store = ctx.obj.store()
+    llm = ctx.obj.llm()
+    with progress_bar(as_json) as progress:
+        bars: dict[str, Any] = {}
+
+        def advance(kind: str, done: int, total: int) -> None:
+            if kind not in bars:
+                bars[kind] = progress.add_task(f"augment {kind}", total=total)
+            progress.update(bars[kind], completed=done, total=total)
+
+        report = anyio.run(
+            lambda: augment(
+                store,
+                llm,
+                _mixture(irrelevance, miss_func, miss_params),
+                seed=seed,
+                max_attempts=attempts,
+                progress=advance,
+            )
+        )
+    data = report.as_dict() | {"teacher": llm.teacher}
+    if as_json:
+        print_json(data)
+        return
+    table = Table(title=f"refusal variants in {store.workspace}")
+    for col in ("kind", "target", "made now", "accepted now", "rejected now", "short"):
+        table.add_column(col)
+    for kind, target in report.targets.items():
+        table.add_row(
+            kind,
+            str(target),
+            str(report.made.get(kind, 0)),
+            str(report.accepted.get(kind, 0)),
+            str(report.rejected.get(kind, 0)),
+            str(report.short.get(kind, 0)),
+        )
+    console.print(table)
+
+
 @conversations_app.command("list")
 def conversations_list(
     ctx: typer.Context,
     status: Annotated[Status | None, typer.Option(help="Only accepted or rejected ones.")] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="Only this kind: translation, miss-func, miss-params, irrelevance.")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1)] = 20,
     as_json: JsonOption = False,
 ) -> None:
     """List conversations: id, status, kind, turns, calls, turn types, first reason."""
-    found = list(ctx.obj.store().conversations(status=status.value if status else None, limit=limit))
+    found = list(
+        ctx.obj.store().conversations(status=status.value if status else None, kind=kind, limit=limit)
+    )
     if as_json:
         print_json([c.model_dump(mode="json") for c in found])
         return

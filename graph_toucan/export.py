@@ -1,0 +1,440 @@
+"""Dataset exports for trainers: OpenAI messages + tools (TRL SFT, OpenAI fine-tuning), TRL DPO pairs,
+LLaMA-Factory ShareGPT and Hermes tags; JSONL and Parquet per split, and a dataset card.
+
+Every sample starts from :func:`graph_toucan.messages.turn_messages`. Only accepted conversations are
+exported (rejected ones failed verification; they count in the statistics only).
+
+- **Splits** are by conversation *family*: a refusal variant goes where its source conversation goes, and a
+  preference pair where its conversation goes, so no trajectory is both trained on and validated against.
+  The split of a family is a seeded hash of its root id, so re-exporting a grown workspace keeps every
+  earlier conversation in its split.
+- **Functions withheld in a turn** (``Turn.unavailable``: miss-func splits and refusals): a sample's tools list
+  holds only the functions offered from the first turn; a function offered later is defined, in the
+  format's own tool shape inside ``<tools></tools>``, at the end of the user message of the turn that
+  makes it available. The model never sees a function before the conversation offers it.
+- **Parquet** has the same rows; a ``tools`` column holding arbitrary JSON schemas is a JSON string there
+  (Arrow needs one schema per column), as in TOUCAN's own Parquet files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from graph_toucan.errors import GraphToucanError
+from graph_toucan.messages import turn_messages
+from graph_toucan.records import Conversation, ConversationTool, Message, PreferencePair
+from graph_toucan.stats import StatsReport, compute_stats, stats_markdown, write_stats
+from graph_toucan.store import Store
+
+Format = Literal["openai", "dpo", "sharegpt", "hermes"]
+FORMATS: tuple[Format, ...] = ("openai", "dpo", "sharegpt", "hermes")
+SPLITS = ("train", "validation")
+INTRO = "Functions available from now on:"
+HERMES_SYSTEM = (
+    "You are a function calling AI model. You may call one or more functions to help with the user's "
+    "request. The functions are described by JSON signatures inside <tools></tools> XML tags; more may be "
+    "offered later in the conversation the same way. Do not guess values the user has not given.\n"
+    "<tools>\n{tools}\n</tools>\n"
+    "For each function call, return a JSON object with the function name and its arguments inside "
+    '<tool_call></tool_call> XML tags:\n<tool_call>\n{{"name": <function-name>, "arguments": <args-dict>}}\n'
+    "</tool_call>\nResults come back inside <tool_response></tool_response> XML tags."
+)
+ToolShape = Callable[[ConversationTool], dict[str, Any]]
+
+
+class ExportError(GraphToucanError):
+    """A conversation that cannot be exported, or an output folder or hub push that does not work."""
+
+
+# -- tools and availability --------------------------------------------------------------------------------
+
+
+def openai_tool(tool: ConversationTool) -> dict[str, Any]:
+    """A tool in OpenAI's function format (also what Hermes lists inside ``<tools>``)."""
+    return {
+        "type": "function",
+        "function": {"name": tool.name, "description": tool.description, "parameters": tool.input_schema},
+    }
+
+
+def plain_tool(tool: ConversationTool) -> dict[str, Any]:
+    """A tool as LLaMA-Factory's ``tools`` string lists it: name, description, parameters."""
+    return {"name": tool.name, "description": tool.description, "parameters": tool.input_schema}
+
+
+def availability(conversation: Conversation) -> tuple[list[ConversationTool], dict[int, list[ConversationTool]]]:
+    """The tools offered from the first turn, and those first offered at turn ``k`` (0-based, k >= 1).
+
+    Raises :class:`ExportError` when a function offered in one turn is withheld again later, which one tools
+    list per sample cannot express."""
+    offered: set[str] = set()
+    base: list[ConversationTool] = []
+    introduced: dict[int, list[ConversationTool]] = {}
+    for k, turn in enumerate(conversation.turns):
+        available = [t for t in conversation.tools if t.name not in turn.unavailable]
+        names = {t.name for t in available}
+        if offered - names:
+            raise ExportError(
+                f"conversation {conversation.id}: turn {k + 1} withholds {sorted(offered - names)} "
+                "after offering it; one tools list per sample cannot express that"
+            )
+        new = [t for t in available if t.name not in offered]
+        if k == 0:
+            base = new
+        elif new:
+            introduced[k] = new
+        offered |= names
+    return base, introduced
+
+
+def _introduce(messages: list[Message], introduced: dict[int, list[ConversationTool]], shape: ToolShape) -> list[Message]:
+    """Append the definitions of newly offered functions to the user message of the turn offering them
+    (the k-th user message is turn k's)."""
+    out, k = [], -1
+    for m in messages:
+        if m.role == "user":
+            k += 1
+            if k in introduced:
+                lines = "\n".join(json.dumps(shape(t), ensure_ascii=False) for t in introduced[k])
+                m = m.model_copy(update={"content": f"{m.content}\n\n{INTRO}\n<tools>\n{lines}\n</tools>"})
+        out.append(m)
+    return out
+
+
+def _messages(conversation: Conversation, shape: ToolShape) -> tuple[list[ConversationTool], list[Message]]:
+    base, introduced = availability(conversation)
+    messages = [m for turn in conversation.turns for m in turn_messages(turn)]
+    return base, _introduce(messages, introduced, shape)
+
+
+# -- formats -------------------------------------------------------------------------------------------------
+
+
+def openai_message(m: Message) -> dict[str, Any]:
+    """A neutral message in OpenAI's chat format: arguments as JSON strings, ``tool`` answers by call id."""
+    if m.role == "tool":
+        return {"role": "tool", "tool_call_id": m.tool_call_id, "content": m.content}
+    out: dict[str, Any] = {"role": m.role, "content": m.content}
+    if m.tool_calls:
+        out["tool_calls"] = [
+            {
+                "id": c.id,
+                "type": "function",
+                "function": {"name": c.name, "arguments": json.dumps(c.arguments, ensure_ascii=False)},
+            }
+            for c in m.tool_calls
+        ]
+    return out
+
+
+def openai_sample(conversation: Conversation) -> dict[str, Any]:
+    """``{"messages", "tools"}`` as TRL's SFT trainer and OpenAI fine-tuning read it."""
+    base, messages = _messages(conversation, openai_tool)
+    return {"messages": [openai_message(m) for m in messages], "tools": [openai_tool(t) for t in base]}
+
+
+def dpo_sample(pair: PreferencePair, conversation: Conversation) -> dict[str, Any]:
+    """TRL's conversational preference format: the prompt messages, then one chosen and one rejected
+    assistant message; tools as in :func:`openai_sample` (later-offered functions inside the prompt)."""
+    base, introduced = availability(conversation)
+    prompt = _introduce(pair.prefix, introduced, openai_tool)
+    return {
+        "prompt": [openai_message(m) for m in prompt],
+        "chosen": [openai_message(pair.chosen)],
+        "rejected": [openai_message(pair.rejected)],
+        "tools": [openai_tool(t) for t in base],
+    }
+
+
+def _groups(messages: list[Message]) -> Iterable[tuple[str, list[Message]]]:
+    """Messages with consecutive ``tool`` answers grouped (one step's results)."""
+    i = 0
+    while i < len(messages):
+        if messages[i].role == "tool":
+            j = i
+            while j < len(messages) and messages[j].role == "tool":
+                j += 1
+            yield "tool", messages[i:j]
+            i = j
+        else:
+            yield messages[i].role, [messages[i]]
+            i += 1
+
+
+def sharegpt_sample(conversation: Conversation) -> dict[str, Any]:
+    """LLaMA-Factory's ShareGPT: ``human`` / ``function_call`` / ``observation`` / ``gpt`` turns; parallel
+    calls as one JSON list in one ``function_call`` and their results as one JSON list, in call order."""
+    base, messages = _messages(conversation, plain_tool)
+    turns = []
+    for role, group in _groups(messages):
+        m = group[0]
+        if role == "user":
+            turns.append({"from": "human", "value": m.content})
+        elif role == "tool":
+            results = [g.content for g in group]
+            turns.append({"from": "observation", "value": results[0] if len(results) == 1 else f"[{', '.join(results)}]"})
+        elif m.tool_calls:
+            calls = [{"name": c.name, "arguments": c.arguments} for c in m.tool_calls]
+            turns.append({"from": "function_call", "value": json.dumps(calls[0] if len(calls) == 1 else calls, ensure_ascii=False)})
+        else:
+            turns.append({"from": "gpt", "value": m.content})
+    return {"conversations": turns, "tools": json.dumps([plain_tool(t) for t in base], ensure_ascii=False)}
+
+
+def hermes_sample(conversation: Conversation) -> dict[str, Any]:
+    """Hermes function calling: tools in the system prompt inside ``<tools>``, each call in ``<tool_call>``
+    tags in the assistant's text, one ``tool`` message per step with a ``<tool_response>`` per result."""
+    base, messages = _messages(conversation, openai_tool)
+    tools = "\n".join(json.dumps(openai_tool(t), ensure_ascii=False) for t in base)
+    out = [{"role": "system", "content": HERMES_SYSTEM.format(tools=tools)}]
+    for role, group in _groups(messages):
+        m = group[0]
+        if role == "tool":
+            names = {c.id: c.name for c in m.tool_calls} | _call_names(messages)
+            blocks = [
+                json.dumps({"name": names[g.tool_call_id or ""], "content": json.loads(g.content)}, ensure_ascii=False)
+                for g in group
+            ]
+            out.append({"role": "tool", "content": "\n".join(f"<tool_response>\n{b}\n</tool_response>" for b in blocks)})
+        elif m.tool_calls:
+            calls = [json.dumps({"name": c.name, "arguments": c.arguments}, ensure_ascii=False) for c in m.tool_calls]
+            out.append({"role": "assistant", "content": "\n".join(f"<tool_call>\n{c}\n</tool_call>" for c in calls)})
+        else:
+            out.append({"role": m.role, "content": m.content})
+    return {"messages": out}
+
+
+def _call_names(messages: list[Message]) -> dict[str, str]:
+    return {c.id: c.name for m in messages for c in m.tool_calls}
+
+
+SFT_RENDER: dict[str, Callable[[Conversation], dict[str, Any]]] = {
+    "openai": openai_sample,
+    "sharegpt": sharegpt_sample,
+    "hermes": hermes_sample,
+}
+
+# -- Parquet schemas (explicit: the same columns whatever the rows hold) ---------------------------------------
+
+_OPENAI_MESSAGE = pa.struct(
+    [
+        ("role", pa.string()),
+        ("content", pa.string()),
+        (
+            "tool_calls",
+            pa.list_(
+                pa.struct(
+                    [
+                        ("id", pa.string()),
+                        ("type", pa.string()),
+                        ("function", pa.struct([("name", pa.string()), ("arguments", pa.string())])),
+                    ]
+                )
+            ),
+        ),
+        ("tool_call_id", pa.string()),
+    ]
+)
+_META = [("id", pa.string()), ("kind", pa.string())]
+SCHEMAS: dict[str, pa.Schema] = {
+    "openai": pa.schema([("messages", pa.list_(_OPENAI_MESSAGE)), ("tools", pa.string()), *_META]),
+    "dpo": pa.schema(
+        [
+            ("prompt", pa.list_(_OPENAI_MESSAGE)),
+            ("chosen", pa.list_(_OPENAI_MESSAGE)),
+            ("rejected", pa.list_(_OPENAI_MESSAGE)),
+            ("tools", pa.string()),
+            *_META,
+            ("conversation_id", pa.string()),
+        ]
+    ),
+    "sharegpt": pa.schema(
+        [("conversations", pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))), ("tools", pa.string()), *_META]
+    ),
+    "hermes": pa.schema([("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))), *_META]),
+}
+
+
+def _parquet_row(row: dict[str, Any]) -> dict[str, Any]:
+    tools = row.get("tools")
+    return row | {"tools": json.dumps(tools, ensure_ascii=False)} if isinstance(tools, list) else row
+
+
+class _SplitWriter:
+    """JSONL and Parquet of one format and split, written in batches."""
+
+    def __init__(self, folder: Path, fmt: str, split: str, batch: int = 500) -> None:
+        self.jsonl_path, self.parquet_path = folder / f"{split}.jsonl", folder / f"{split}.parquet"
+        self.schema = SCHEMAS[fmt]
+        self.jsonl = self.jsonl_path.open("w", encoding="utf-8")
+        self.parquet = pq.ParquetWriter(self.parquet_path, self.schema, compression="zstd")
+        self.rows: list[dict[str, Any]] = []
+        self.batch, self.count = batch, 0
+
+    def write(self, row: dict[str, Any]) -> None:
+        self.jsonl.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self.rows.append(_parquet_row(row))
+        self.count += 1
+        if len(self.rows) >= self.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.rows:
+            self.parquet.write_table(pa.Table.from_pylist(self.rows, schema=self.schema))
+            self.rows = []
+
+    def close(self) -> None:
+        self.flush()
+        self.jsonl.close()
+        self.parquet.close()
+
+
+# -- the export ------------------------------------------------------------------------------------------------
+
+
+def split_of(root_id: str, seed: int, validation_share: float) -> str:
+    """``validation`` for a seeded-hash share of families, else ``train`` (stable as the workspace grows)."""
+    digest = hashlib.sha256(f"{seed}:{root_id}".encode()).hexdigest()
+    return "validation" if int(digest[:15], 16) / 16**15 < validation_share else "train"
+
+
+@dataclass
+class ExportReport:
+    """What an export wrote: rows per format and split, the mixture, and where the files are."""
+
+    out: Path
+    formats: list[str]
+    rows: dict[str, dict[str, int]]
+    conversations: dict[str, int]
+    kinds: dict[str, int]
+    teachers: dict[str, int]
+    samplers: dict[str, int]
+    servers: dict[str, str | None]
+    tools_used: int
+    seconds: dict[str, float] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "out": str(self.out),
+            "formats": self.formats,
+            "rows": self.rows,
+            "conversations": self.conversations,
+            "kinds": self.kinds,
+            "teachers": self.teachers,
+            "samplers": self.samplers,
+            "servers": self.servers,
+            "tools_used": self.tools_used,
+            "seconds": self.seconds,
+            "files": [str(p) for p in self.files],
+        }
+
+
+def export(
+    store: Store,
+    out: str | os.PathLike[str],
+    formats: Iterable[str] = FORMATS,
+    *,
+    validation_share: float = 0.05,
+    seed: int = 0,
+    teacher: str | None = None,
+    sampler: str | None = None,
+    metadata: bool = True,
+    license: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ExportReport:
+    """Export the accepted conversations (optionally of one teacher or sampler) and their preference pairs
+    in ``formats`` to ``out/<format>/<split>.{jsonl,parquet}``, with ``out/README.md`` (dataset card) and
+    ``out/stats/``. ``metadata`` adds ``id`` and ``kind`` columns (and ``conversation_id`` for pairs)."""
+    chosen = list(dict.fromkeys(formats))
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown or not chosen:
+        raise ExportError(f"unknown format(s) {unknown or chosen}; choose from {', '.join(FORMATS)}")
+    if not 0.0 <= validation_share < 1.0:
+        raise ExportError(f"validation share {validation_share} must be at least 0 and below 1")
+    folder = Path(out)
+    try:
+        for fmt in chosen:
+            (folder / fmt).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot write to {folder}: {exc}; choose another --out") from None
+    started = time.perf_counter()
+    writers = {(f, s): _SplitWriter(folder / f, f, s) for f in chosen for s in SPLITS}
+    seconds: Counter[str] = Counter()
+    counts: dict[str, Counter[str]] = {k: Counter() for k in ("split", "kind", "teacher", "sampler")}
+    tools: set[str] = set()
+    selected: list[Conversation] = []
+    try:
+        for conversation in store.conversations(status="accepted", teacher=teacher):
+            if sampler is not None and conversation.sampler != sampler:
+                continue
+            split = split_of(conversation.source_id or conversation.id, seed, validation_share)
+            meta = {"id": conversation.id, "kind": conversation.kind} if metadata else {}
+            for fmt in chosen:
+                t0 = time.perf_counter()
+                if fmt == "dpo":
+                    for pair in store.pairs(conversation_id=conversation.id):
+                        pair_meta = {"id": pair.id, "kind": pair.kind, "conversation_id": conversation.id}
+                        writers[fmt, split].write(dpo_sample(pair, conversation) | (pair_meta if metadata else {}))
+                else:
+                    writers[fmt, split].write(SFT_RENDER[fmt](conversation) | meta)
+                seconds[fmt] += time.perf_counter() - t0
+            counts["split"][split] += 1
+            counts["kind"][conversation.kind] += 1
+            counts["teacher"][conversation.teacher] += 1
+            counts["sampler"][conversation.sampler] += 1
+            tools.update(c.tool_id for c in conversation.calls)
+            selected.append(conversation.model_copy(update={"turns": [], "tools": []}) if False else conversation)
+            if progress:
+                progress(1)
+    finally:
+        for w in writers.values():
+            w.close()
+    if not counts["split"]:
+        raise ExportError(
+            "no accepted conversations to export"
+            + (f" for teacher {teacher!r}" if teacher else "")
+            + (f" from sampler {sampler!r}" if sampler else "")
+            + "; run 'graph-toucan run --n 100' first"
+        )
+    catalog = {t.id: t for t in store.tools()}
+    server_ids = {catalog[t].server_id for t in tools if t in catalog}
+    servers = {s.name: s.license for s in store.servers() if s.id in server_ids}
+    sources = sorted({catalog[t].source for t in tools if t in catalog})
+    report = ExportReport(
+        out=folder,
+        formats=chosen,
+        rows={f: {s: writers[f, s].count for s in SPLITS} for f in chosen},
+        conversations={s: counts["split"][s] for s in SPLITS},
+        kinds=dict(counts["kind"].most_common()),
+        teachers=dict(counts["teacher"].most_common()),
+        samplers=dict(counts["sampler"].most_common()),
+        servers=dict(sorted(servers.items())),
+        tools_used=len(tools),
+        seconds={f: round(seconds[f], 3) for f in chosen},
+        files=[p for w in writers.values() for p in (w.jsonl_path, w.parquet_path)],
+    )
+    stats = compute_stats(store, teacher=teacher, conversations=_rejected_too(store, teacher, sampler))
+    report.files += list(write_stats(stats, folder / "stats").values())
+    card = folder / "README.md"
+    card.write_text(dataset_card(report, stats, sources=sources, license=license), encoding="utf-8")
+    report.files.append(card)
+    report.seconds["total"] = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _rejected_too(store: Store, teacher: str | None, sampler: str | None) -> Iterable[Conversation]:
+    for c in store.conversations(teacher=teacher):
+        if sampler is None or c.sampler == sampler:
+            yield c

@@ -1,0 +1,491 @@
+"""Refusal augmentation (METHOD.md section 7) over accepted conversations; every variant is a new
+conversation linked to its source (``source_id``) and verified like a translation.
+
+- ``miss-func``: ``[Q, A] -> [Q, A1, Q1, A]``: the first use of a tool is located, the tool is removed
+  from the available tools up to that point, A1 explains that it cannot be done, Q1 makes the tool
+  available, then the original answer.
+- ``miss-params``: ``[Q, A] -> [Q1, A1, Q2, A]``: Q1 is Q without one required value the user stated,
+  A1 asks for it, Q2 gives it, then the original answer.
+- ``irrelevance``: a request none of the available tools serves, declined without a call.
+
+``augment`` applies a :class:`Mixture` (shares of the final accepted set; MAGNET found about 15%
+irrelevance best) and is resumable: sources are taken in a seeded order and a variant already stored
+is not made again.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from graph_toucan import offline_teacher
+from graph_toucan.errors import LLMOutputError
+from graph_toucan.fields import tool_object
+from graph_toucan.llm.client import LLM
+from graph_toucan.llm.task import Task
+from graph_toucan.offline_teacher import phrase, spoken
+from graph_toucan.records import Conversation, ConversationKind, Mention, SplitDetail, ToolCall, Turn
+from graph_toucan.store import Store
+from graph_toucan.tracing import value_in_text
+from graph_toucan.translate_tasks import ASSISTANT_ANSWER, FILL_ARGUMENTS, UserQuery
+from graph_toucan.verify import verify
+
+RefusalKind = Literal["miss-func", "miss-params", "irrelevance"]
+KINDS: tuple[RefusalKind, ...] = ("miss-func", "miss-params", "irrelevance")
+
+
+class Mixture(BaseModel):
+    """Shares of each refusal kind in the final accepted set (translations make up the rest)."""
+
+    irrelevance: float = Field(0.15, ge=0, le=0.9)
+    miss_func: float = Field(0.05, ge=0, le=0.9)
+    miss_params: float = Field(0.05, ge=0, le=0.9)
+
+    def share(self, kind: RefusalKind) -> float:
+        return {
+            "irrelevance": self.irrelevance,
+            "miss-func": self.miss_func,
+            "miss-params": self.miss_params,
+        }[kind]
+
+    def targets(self, translations: int) -> dict[RefusalKind, int]:
+        """How many variants of each kind make these shares next to ``translations`` accepted ones."""
+        total = sum(self.share(k) for k in KINDS)
+        if total >= 1:
+            raise ValueError("refusal shares must add up to less than 1")
+        overall = translations / (1 - total)
+        return {k: round(self.share(k) * overall) for k in KINDS}
+
+
+# -- the teacher's tasks -------------------------------------------------------------------------------
+
+
+class SupplyQuery(BaseModel):
+    query: str = Field(min_length=1, max_length=2000)
+
+
+class Irrelevant(BaseModel):
+    query: str = Field(min_length=1, max_length=2000)
+    answer: str = Field(min_length=1, max_length=2000)
+
+
+_REQUESTS = [
+    "book a table for two at an Italian restaurant tonight",
+    "translate 'good morning, see you soon' into Japanese",
+    "set a reminder to call my sister at 6 pm",
+    "write a short poem about autumn leaves",
+    "order a large pepperoni pizza to my office",
+    "turn off the lights in the living room",
+    "play some relaxing jazz music",
+    "summarise the plot of Hamlet in three sentences",
+    "schedule a dentist appointment for next Tuesday",
+    "recommend a good science fiction novel",
+    "call a taxi to the airport",
+    "water the plants on my balcony",
+]
+
+
+def _rewrite_offline(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The query without the withheld value: its ``name "value"`` clause is dropped."""
+    query, parameter, value = inputs["query"], inputs["parameter"], inputs["value"]
+    for pattern in (f"{phrase(parameter)} {spoken(value)}", spoken(value), str(value)):
+        if pattern in query:
+            query = query.replace(pattern, "")
+            break
+    query = re.sub(r"\s+,", ",", re.sub(r"(with|,)\s*(,|\?|\.|$)", r"\2", re.sub(r"\s{2,}", " ", query)))
+    query = re.sub(r",\s*(\?|\.)", r"\1", query).strip()
+    mentions = [m for m in inputs["mentions"] if (m["call"], m["parameter"]) != (inputs["call"], parameter)]
+    return {"query": query, "mentions": mentions}
+
+
+def _supply_offline(inputs: dict[str, Any]) -> dict[str, Any]:
+    if inputs["kind"] == "miss-func":
+        return {"query": offline_teacher.after_split_func(inputs["style"]["register"])}
+    return {"query": f"Sorry, the {phrase(inputs['parameter'])} is {spoken(inputs['value'])}."}
+
+
+def _irrelevant_offline(inputs: dict[str, Any]) -> dict[str, Any]:
+    rng = random.Random(inputs["seed"])
+    taken = {w for f in inputs["functions"] for w in tool_object(f["name"], f["description"])}
+    options = [r for r in _REQUESTS if not taken & set(r.lower().split())] or _REQUESTS
+    request = rng.choice(options)
+    query = rng.choice(["Could you {x}?", "Please {x}.", "I need you to {x}.", "Hey, can you {x} for me?"])
+    capabilities = ", ".join(offline_teacher.intent(f["name"]) for f in inputs["functions"][:3])
+    return {
+        "query": query.format(x=request),
+        "answer": f"I'm sorry, but I can't {request} with the tools I have: they can {capabilities}. "
+        "Is there something along those lines I can help with?",
+    }
+
+
+REWRITE_QUERY = Task(
+    name="refusal_rewrite",
+    output=UserQuery,
+    offline=lambda inputs: UserQuery.model_validate(_rewrite_offline(inputs)),
+    max_tokens=800,
+    temperature=0.3,
+    log_offline=False,
+)
+SUPPLY_QUERY = Task(
+    name="refusal_supply",
+    output=SupplyQuery,
+    offline=lambda inputs: SupplyQuery.model_validate(_supply_offline(inputs)),
+    max_tokens=300,
+    temperature=0.7,
+    log_offline=False,
+)
+IRRELEVANT = Task(
+    name="irrelevance",
+    output=Irrelevant,
+    offline=lambda inputs: Irrelevant.model_validate(_irrelevant_offline(inputs)),
+    max_tokens=600,
+    temperature=0.9,
+    log_offline=False,
+)
+
+
+# -- variants --------------------------------------------------------------------------------------------
+
+
+def _style(conversation: Conversation) -> dict[str, str]:
+    persona, register, length = [*conversation.style.split("; "), "", "", ""][:3]
+    return {"persona": persona, "register": register or "casual", "length": length}
+
+
+def _history(turns: list[Turn]) -> list[dict[str, str]]:
+    return [{"user": t.user, "assistant": t.assistant} for t in turns]
+
+
+def _tool(conversation: Conversation, name: str) -> Any:
+    return next(t for t in conversation.tools if t.name == name)
+
+
+def _split_answer_inputs(
+    conversation: Conversation,
+    turns: list[Turn],
+    user: str,
+    call: ToolCall,
+    parameter: str | None,
+    feedback: list[str],
+) -> dict[str, Any]:
+    tool = _tool(conversation, call.name)
+    prop = (tool.input_schema.get("properties") or {}).get(parameter) if parameter else None
+    return {
+        "turn": len(turns) + 1,
+        "style": _style(conversation),
+        "history": _history(turns),
+        "user": user,
+        "calls": [],
+        "split": {
+            "kind": "miss-param" if parameter else "miss-func",
+            "name": tool.name,
+            "description": tool.description[:1500],
+            "parameter": parameter,
+            "parameter_description": (prop or {}).get("description", "") if isinstance(prop, dict) else "",
+        },
+        "feedback": feedback,
+    }
+
+
+def miss_func_sites(conversation: Conversation) -> list[tuple[int, ToolCall]]:
+    """The first use of each tool, where removing it makes a clean ``[Q, A1, Q1, A]``."""
+    seen: set[str] = set()
+    sites = []
+    for k, turn in enumerate(conversation.turns):
+        after_split = k > 0 and conversation.turns[k - 1].split is not None
+        for call in turn.calls:
+            if call.tool_id in seen:
+                continue
+            seen.add(call.tool_id)
+            if turn.split is None and not after_split and not call.implicit:
+                sites.append((k, call))
+    return sites
+
+
+def miss_param_sites(conversation: Conversation) -> list[tuple[int, ToolCall, str]]:
+    """Required values the user states first in a turn's query, once, that can be left out of it."""
+    sites = []
+    for k, turn in enumerate(conversation.turns):
+        if turn.split is not None or (k > 0 and conversation.turns[k - 1].split is not None):
+            continue
+        earlier = "\n".join(t.user for t in conversation.turns[:k])
+        for call in (c for c in turn.calls if not c.implicit):  # a helper's values are not the request's
+            required = set(_tool(conversation, call.name).input_schema.get("required") or [])
+            for trace in call.trace:
+                value = call.arguments.get(trace.name)
+                if trace.source != "query" or trace.name not in required or isinstance(value, bool):
+                    continue
+                if not isinstance(value, str | int | float) or (isinstance(value, str) and len(value) < 3):
+                    continue
+                others = [
+                    v for c in turn.calls for n, v in c.arguments.items() if (c, n) != (call, trace.name)
+                ]
+                if (
+                    value_in_text(value, turn.user)
+                    and not value_in_text(value, earlier)
+                    and value not in others
+                ):
+                    sites.append((k, call, trace.name))
+    return sites
+
+
+@dataclass
+class Augmenter:
+    """Makes refusal variants with one teacher; each variant is verified, retried with feedback."""
+
+    llm: LLM
+    max_attempts: int = 3
+    seed: int = 0
+    _rng: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    async def variant(self, source: Conversation, kind: RefusalKind) -> Conversation | None:
+        """The verified variant of ``source`` (accepted or rejected with reasons), or None when the
+        conversation has no place for this kind."""
+        make: dict[RefusalKind, Callable[[Conversation, random.Random, list[str]], Any]] = {
+            "miss-func": self._miss_func,
+            "miss-params": self._miss_params,
+            "irrelevance": self._irrelevance,
+        }
+        feedback: list[str] = []
+        variant: Conversation | None = None
+        for _ in range(self.max_attempts):
+            rng = random.Random(f"{self.seed}/{kind}/{source.id}")
+            try:
+                turns = await make[kind](source, rng, feedback)
+            except LLMOutputError as exc:
+                feedback = [f"your previous answer could not be used: {exc}"]
+                continue
+            if turns is None:
+                return None
+            variant = self._conversation(source, kind, turns)
+            failed = [c for c in variant.checks if not c.passed]
+            if not failed:
+                return variant
+            feedback = [f"{c.name}: {c.detail}" for c in failed]
+        if variant is None:
+            return None
+        return variant.model_copy(update={"status": "rejected", "reasons": feedback})
+
+    def _conversation(self, source: Conversation, kind: ConversationKind, turns: list[Turn]) -> Conversation:
+        draft = source.model_copy(
+            update={
+                "kind": kind,
+                "source_id": source.id,
+                "teacher": self.llm.teacher,
+                "turns": turns,
+                "turn_types": [t.type for t in turns],
+                "checks": [],
+                "reasons": [],
+            }
+        )
+        checks = verify(draft)
+        failed = [f"{c.name}: {c.detail}" for c in checks if not c.passed]
+        return draft.model_copy(
+            update={"checks": checks, "status": "rejected" if failed else "accepted", "reasons": failed}
+        )
+
+    async def _miss_func(
+        self, source: Conversation, rng: random.Random, feedback: list[str]
+    ) -> list[Turn] | None:
+        sites = miss_func_sites(source)
+        if not sites:
+            return None
+        k, call = rng.choice(sites)
+        original = source.turns[k]
+        before = [t.model_copy(update={"unavailable": [*t.unavailable, call.name]}) for t in source.turns[:k]]
+        refusal = await self.llm.run(
+            ASSISTANT_ANSWER, _split_answer_inputs(source, before, original.user, call, None, feedback)
+        )
+        empty = Turn(
+            type="empty",
+            user=original.user,
+            mentions=original.mentions,
+            assistant=refusal.content,
+            split=SplitDetail(kind="miss-func", call=call.plan, tool_id=call.tool_id),
+            unavailable=[*original.unavailable, call.name],
+        )
+        supply = await self.llm.run(
+            SUPPLY_QUERY,
+            {
+                "kind": "miss-func",
+                "style": _style(source),
+                "history": _history([*before, empty]),
+                "function": {"name": call.name, "description": _tool(source, call.name).description[:600]},
+                "parameter": None,
+                "value": None,
+                "feedback": feedback,
+            },
+        )
+        resumed = original.model_copy(update={"user": supply.query, "mentions": []})
+        return [*before, empty, resumed, *source.turns[k + 1 :]]
+
+    async def _miss_params(
+        self, source: Conversation, rng: random.Random, feedback: list[str]
+    ) -> list[Turn] | None:
+        sites = miss_param_sites(source)
+        if not sites:
+            return None
+        k, call, parameter = rng.choice(sites)
+        original, before = source.turns[k], source.turns[:k]
+        value = call.arguments[parameter]
+        rewritten = await self.llm.run(
+            REWRITE_QUERY,
+            {
+                "query": original.user,
+                "mentions": [m.model_dump(mode="json") for m in original.mentions],
+                "call": call.plan,
+                "parameter": parameter,
+                "value": value,
+                "style": _style(source),
+                "functions": [
+                    {
+                        "call": c.plan,
+                        "parameters": [
+                            {"name": n} for n in _tool(source, c.name).input_schema.get("properties") or {}
+                        ],
+                    }
+                    for c in original.calls
+                ],
+                "feedback": feedback,
+            },
+        )
+        tool = _tool(source, call.name)
+        filled = await self.llm.run(
+            FILL_ARGUMENTS,
+            {
+                "function": {
+                    "name": tool.name,
+                    "description": tool.description[:1500],
+                    "input_schema": tool.input_schema,
+                },
+                "call": call.plan,
+                "user_messages": [t.user for t in before] + [rewritten.query],
+                "context": [
+                    {"call": c.plan, "function": c.name, "arguments": c.arguments, "output": c.output}
+                    for t in before
+                    for c in t.calls
+                    if c.error is None
+                ],
+                "dependencies": [
+                    {"source": d.source, "output": d.output, "input": d.input, "type": d.type}
+                    for d in source.dependencies
+                    if d.target == call.plan and d.input and d.output
+                ],
+                "mentions": [
+                    {"parameter": m.parameter, "value": m.value}
+                    for m in [*(m for t in before for m in t.mentions), *rewritten.mentions]
+                    if m.call == call.plan
+                ],
+                "feedback": feedback,
+            },
+        )
+        ask = await self.llm.run(
+            ASSISTANT_ANSWER, _split_answer_inputs(source, before, rewritten.query, call, parameter, feedback)
+        )
+        empty = Turn(
+            type="empty",
+            user=rewritten.query,
+            mentions=rewritten.mentions,
+            assistant=ask.content,
+            split=SplitDetail(kind="miss-param", call=call.plan, tool_id=call.tool_id, parameter=parameter),
+            refused=filled.missing,
+            unavailable=original.unavailable,
+        )
+        supply = await self.llm.run(
+            SUPPLY_QUERY,
+            {
+                "kind": "miss-params",
+                "style": _style(source),
+                "history": _history([*before, empty]),
+                "function": {"name": tool.name, "description": tool.description[:600]},
+                "parameter": parameter,
+                "value": value,
+                "feedback": feedback,
+            },
+        )
+        resumed = original.model_copy(
+            update={
+                "user": supply.query,
+                "mentions": [Mention(call=call.plan, parameter=parameter, value=value)],
+            }
+        )
+        return [*before, empty, resumed, *source.turns[k + 1 :]]
+
+    async def _irrelevance(self, source: Conversation, rng: random.Random, feedback: list[str]) -> list[Turn]:
+        answer = await self.llm.run(
+            IRRELEVANT,
+            {
+                "functions": [{"name": t.name, "description": t.description[:600]} for t in source.tools],
+                "style": _style(source),
+                "seed": f"{self.seed}/{source.id}/{len(feedback)}",
+                "feedback": feedback,
+            },
+        )
+        return [Turn(type="empty", user=answer.query, assistant=answer.answer)]
+
+
+@dataclass
+class AugmentReport:
+    targets: dict[str, int] = field(default_factory=dict)
+    made: dict[str, int] = field(default_factory=dict)
+    accepted: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+    short: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "targets": self.targets,
+            "made": self.made,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "short": self.short,
+        }
+
+
+async def augment(
+    store: Store,
+    llm: LLM,
+    mixture: Mixture | None = None,
+    *,
+    seed: int = 0,
+    max_attempts: int = 3,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> AugmentReport:
+    """Add refusal variants of this teacher's accepted translations until the mixture's shares are
+    met; sources are visited in a seeded order, and stored variants count, so a rerun adds only what
+    is missing."""
+    mixture = mixture or Mixture()
+    sources = list(store.conversations(status="accepted", kind="translation", teacher=llm.teacher))
+    random.Random(f"augment/{seed}").shuffle(sources)
+    report = AugmentReport(targets=dict(mixture.targets(len(sources))))
+    augmenter = Augmenter(llm, max_attempts=max_attempts, seed=seed)
+    for kind in KINDS:
+        have = {c.source_id: c.status for c in store.conversations(kind=kind, teacher=llm.teacher)}
+        accepted = sum(s == "accepted" for s in have.values())
+        made = accepted_new = rejected_new = 0
+        for source in sources:
+            if accepted >= report.targets[kind]:
+                break
+            if source.id in have:
+                continue
+            variant = await augmenter.variant(source, kind)
+            if variant is None:
+                continue
+            store.add_conversation(variant)
+            made += 1
+            accepted += variant.status == "accepted"
+            accepted_new += variant.status == "accepted"
+            rejected_new += variant.status == "rejected"
+            if progress:
+                progress(kind, accepted, report.targets[kind])
+        report.made[kind], report.accepted[kind], report.rejected[kind] = made, accepted_new, rejected_new
+        report.short[kind] = max(0, report.targets[kind] - accepted)
+    return report
