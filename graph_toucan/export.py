@@ -73,7 +73,9 @@ def plain_tool(tool: ConversationTool) -> dict[str, Any]:
     return {"name": tool.name, "description": tool.description, "parameters": tool.input_schema}
 
 
-def availability(conversation: Conversation) -> tuple[list[ConversationTool], dict[int, list[ConversationTool]]]:
+def availability(
+    conversation: Conversation,
+) -> tuple[list[ConversationTool], dict[int, list[ConversationTool]]]:
     """The tools offered from the first turn, and those first offered at turn ``k`` (0-based, k >= 1).
 
     Raises :class:`ExportError` when a function offered in one turn is withheld again later, which one tools
@@ -98,7 +100,9 @@ def availability(conversation: Conversation) -> tuple[list[ConversationTool], di
     return base, introduced
 
 
-def _introduce(messages: list[Message], introduced: dict[int, list[ConversationTool]], shape: ToolShape) -> list[Message]:
+def _introduce(
+    messages: list[Message], introduced: dict[int, list[ConversationTool]], shape: ToolShape
+) -> list[Message]:
     """Append the definitions of newly offered functions to the user message of the turn offering them
     (the k-th user message is turn k's)."""
     out, k = [], -1
@@ -183,10 +187,20 @@ def sharegpt_sample(conversation: Conversation) -> dict[str, Any]:
             turns.append({"from": "human", "value": m.content})
         elif role == "tool":
             results = [g.content for g in group]
-            turns.append({"from": "observation", "value": results[0] if len(results) == 1 else f"[{', '.join(results)}]"})
+            turns.append(
+                {
+                    "from": "observation",
+                    "value": results[0] if len(results) == 1 else f"[{', '.join(results)}]",
+                }
+            )
         elif m.tool_calls:
             calls = [{"name": c.name, "arguments": c.arguments} for c in m.tool_calls]
-            turns.append({"from": "function_call", "value": json.dumps(calls[0] if len(calls) == 1 else calls, ensure_ascii=False)})
+            turns.append(
+                {
+                    "from": "function_call",
+                    "value": json.dumps(calls[0] if len(calls) == 1 else calls, ensure_ascii=False),
+                }
+            )
         else:
             turns.append({"from": "gpt", "value": m.content})
     return {"conversations": turns, "tools": json.dumps([plain_tool(t) for t in base], ensure_ascii=False)}
@@ -201,22 +215,27 @@ def hermes_sample(conversation: Conversation) -> dict[str, Any]:
     for role, group in _groups(messages):
         m = group[0]
         if role == "tool":
-            names = {c.id: c.name for c in m.tool_calls} | _call_names(messages)
             blocks = [
-                json.dumps({"name": names[g.tool_call_id or ""], "content": json.loads(g.content)}, ensure_ascii=False)
+                json.dumps({"name": g.name, "content": json.loads(g.content)}, ensure_ascii=False)
                 for g in group
             ]
-            out.append({"role": "tool", "content": "\n".join(f"<tool_response>\n{b}\n</tool_response>" for b in blocks)})
+            out.append(
+                {
+                    "role": "tool",
+                    "content": "\n".join(f"<tool_response>\n{b}\n</tool_response>" for b in blocks),
+                }
+            )
         elif m.tool_calls:
-            calls = [json.dumps({"name": c.name, "arguments": c.arguments}, ensure_ascii=False) for c in m.tool_calls]
-            out.append({"role": "assistant", "content": "\n".join(f"<tool_call>\n{c}\n</tool_call>" for c in calls)})
+            calls = [
+                json.dumps({"name": c.name, "arguments": c.arguments}, ensure_ascii=False)
+                for c in m.tool_calls
+            ]
+            out.append(
+                {"role": "assistant", "content": "\n".join(f"<tool_call>\n{c}\n</tool_call>" for c in calls)}
+            )
         else:
             out.append({"role": m.role, "content": m.content})
     return {"messages": out}
-
-
-def _call_names(messages: list[Message]) -> dict[str, str]:
-    return {c.id: c.name for m in messages for c in m.tool_calls}
 
 
 SFT_RENDER: dict[str, Callable[[Conversation], dict[str, Any]]] = {
@@ -260,9 +279,15 @@ SCHEMAS: dict[str, pa.Schema] = {
         ]
     ),
     "sharegpt": pa.schema(
-        [("conversations", pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))), ("tools", pa.string()), *_META]
+        [
+            ("conversations", pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))),
+            ("tools", pa.string()),
+            *_META,
+        ]
     ),
-    "hermes": pa.schema([("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))), *_META]),
+    "hermes": pa.schema(
+        [("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))), *_META]
+    ),
 }
 
 
@@ -374,7 +399,6 @@ def export(
     seconds: Counter[str] = Counter()
     counts: dict[str, Counter[str]] = {k: Counter() for k in ("split", "kind", "teacher", "sampler")}
     tools: set[str] = set()
-    selected: list[Conversation] = []
     try:
         for conversation in store.conversations(status="accepted", teacher=teacher):
             if sampler is not None and conversation.sampler != sampler:
@@ -386,7 +410,9 @@ def export(
                 if fmt == "dpo":
                     for pair in store.pairs(conversation_id=conversation.id):
                         pair_meta = {"id": pair.id, "kind": pair.kind, "conversation_id": conversation.id}
-                        writers[fmt, split].write(dpo_sample(pair, conversation) | (pair_meta if metadata else {}))
+                        writers[fmt, split].write(
+                            dpo_sample(pair, conversation) | (pair_meta if metadata else {})
+                        )
                 else:
                     writers[fmt, split].write(SFT_RENDER[fmt](conversation) | meta)
                 seconds[fmt] += time.perf_counter() - t0
@@ -395,7 +421,6 @@ def export(
             counts["teacher"][conversation.teacher] += 1
             counts["sampler"][conversation.sampler] += 1
             tools.update(c.tool_id for c in conversation.calls)
-            selected.append(conversation.model_copy(update={"turns": [], "tools": []}) if False else conversation)
             if progress:
                 progress(1)
     finally:
@@ -438,3 +463,155 @@ def _rejected_too(store: Store, teacher: str | None, sampler: str | None) -> Ite
     for c in store.conversations(teacher=teacher):
         if sampler is None or c.sampler == sampler:
             yield c
+
+
+# -- dataset card and hub ---------------------------------------------------------------------------------------
+
+SOURCE_LICENSES = {
+    "toucan": "the TOUCAN MCP-server catalog (github.com/TheAgentArk/Toucan, arXiv 2510.01179): MIT License, "
+    "Copyright (c) 2025 Agent Ark",
+}
+FORMAT_NOTES = {
+    "openai": "`messages` + `tools` in OpenAI's chat format (assistant `tool_calls` with arguments as JSON "
+    "strings, `tool` messages with `tool_call_id`): TRL's `SFTTrainer`, OpenAI fine-tuning.",
+    "dpo": "`prompt`, `chosen`, `rejected` (one assistant message each) and `tools`, messages as in `openai`: "
+    "TRL's `DPOTrainer` (conversational preference format). One row per preference pair.",
+    "sharegpt": "LLaMA-Factory ShareGPT: `conversations` of `human` / `function_call` / `observation` / `gpt` "
+    "and `tools` as a JSON string; parallel calls are one JSON list in one `function_call`, their results one "
+    'JSON list (call order) in one `observation`. In `dataset_info.json`: `"formatting": "sharegpt"`, '
+    '`"columns": {"messages": "conversations", "tools": "tools"}`.',
+    "hermes": "Hermes function calling (as TOUCAN trained with): `messages` with the tools in the system prompt "
+    "inside `<tools></tools>`, calls as `<tool_call>{json}</tool_call>` in the assistant's text and results as "
+    "`<tool_response>{json}</tool_response>` in one `tool` message per step.",
+}
+
+
+def _size_category(n: int) -> str:
+    for limit, name in (
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+    ):
+        if n < limit:
+            return name
+    return "1M<n<10M"
+
+
+def dataset_card(
+    report: ExportReport, stats: StatsReport, *, sources: list[str], license: str | None = None
+) -> str:
+    """The ``README.md`` of an export: Hugging Face front matter (one config per format), sizes, mixture,
+    teachers, catalog, license, format notes and the statistics report."""
+    total = sum(report.conversations.values())
+    front = [
+        "---",
+        f"license: {license or 'other'}",
+        "pretty_name: graph-toucan function-calling conversations",
+        "language:\n- en",
+        "task_categories:\n- text-generation",
+        "tags:\n- function-calling\n- tool-use\n- multi-turn\n- synthetic\n- mcp",
+        f"size_categories:\n- {_size_category(total)}",
+        "configs:",
+    ]
+    for i, fmt in enumerate(report.formats):
+        front.append(f"- config_name: {fmt}")
+        if i == 0:
+            front.append("  default: true")
+        front.append("  data_files:")
+        for split in SPLITS:
+            if report.rows[fmt][split]:
+                front += [f"  - split: {split}", f"    path: {fmt}/{split}.parquet"]
+    front.append("---")
+    lines = [
+        *front,
+        "",
+        "# graph-toucan function-calling conversations",
+        "",
+        "Multi-turn function-calling conversations synthesized by graph-toucan from real "
+        "MCP tools: paths sampled on a tool dependency graph, translated by a teacher model, executed against "
+        "mock tools, and verified rule by rule. Only accepted (verified) conversations are included.",
+        "",
+        "## Sizes",
+        "",
+        "| config | unit | " + " | ".join(SPLITS) + " |",
+        "|---|---|" + "---|" * len(SPLITS),
+    ]
+    for fmt in report.formats:
+        unit = "preference pairs" if fmt == "dpo" else "conversations"
+        lines.append(f"| {fmt} | {unit} | " + " | ".join(str(report.rows[fmt][s]) for s in SPLITS) + " |")
+    share = {k: f"{v} ({v / total:.1%})" for k, v in report.kinds.items()}
+    lines += [
+        "",
+        "Splits are by conversation: a refusal variant and every preference pair go to the split of the "
+        "conversation they come from (seeded hash of its id, so re-exports keep earlier splits).",
+        "",
+        "## Mixture",
+        "",
+        "| kind | conversations |",
+        "|---|---|",
+        *(f"| {k} | {v} |" for k, v in share.items()),
+        "",
+        "Samplers: " + ", ".join(f"{k} ({v})" for k, v in report.samplers.items()) + ".  ",
+        "Teachers: " + ", ".join(f"`{k}` ({v})" for k, v in report.teachers.items()) + ".",
+        "",
+        "## Catalog",
+        "",
+        f"{report.tools_used} tools of {len(report.servers)} MCP servers are called; sources: "
+        + (", ".join(sources) or "unknown")
+        + ".",
+        "",
+        "| server | license |",
+        "|---|---|",
+        *(f"| {name.replace('|', '/')} | {lic or 'not stated'} |" for name, lic in report.servers.items()),
+        "",
+        "## License",
+        "",
+        f"Dataset license: {license or 'not chosen by the exporter (other)'}. Tool names, descriptions and "
+        "schemas come from "
+        + (
+            "; ".join(SOURCE_LICENSES.get(s, f"the {s} catalog") for s in sources)
+            or "the workspace's catalog"
+        )
+        + "; each server's own license is listed above.",
+        "",
+        "## Formats",
+        "",
+        *(f"- **{fmt}**: {FORMAT_NOTES[fmt]}" for fmt in report.formats),
+        "- Functions withheld in a turn (a function the user makes available later): the `tools` of a sample "
+        "list only the functions offered from the first turn; a function offered later is defined inside "
+        f"`<tools></tools>` after the line `{INTRO}` at the end of the user message that offers it.",
+        "- Parquet files hold the same rows as the JSONL files; a `tools` column of tool definitions is a JSON "
+        "string there (`json.loads` it), since the tools' schemas differ from row to row.",
+        "- `id` and `kind` columns name the conversation (or pair) and its kind; drop them if a trainer objects.",
+        "",
+        stats_markdown(stats, images="stats", level=2),
+    ]
+    return "\n".join(lines)
+
+
+def push_to_hub(
+    folder: str | os.PathLike[str], repo: str, *, token: str | None = None, private: bool = False
+) -> str:
+    """Upload an export folder as a Hugging Face dataset repository; returns its URL. Needs the ``hub``
+    extra and a token (argument, ``HF_TOKEN`` or a saved login)."""
+    try:
+        import huggingface_hub
+    except ImportError:
+        raise ExportError(
+            "pushing to the Hub needs huggingface_hub: pip install 'graph-toucan[hub]'"
+        ) from None
+    token = token or huggingface_hub.get_token()
+    if not token:
+        raise ExportError(
+            "no Hugging Face token: set HF_TOKEN or run 'hf auth login', then push again (the export is on disk)"
+        )
+    try:
+        api = huggingface_hub.HfApi(token=token)
+        api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True)
+        api.upload_folder(
+            folder_path=str(folder), repo_id=repo, repo_type="dataset", commit_message="graph-toucan export"
+        )
+    except Exception as exc:  # network, permissions, a bad repository name: all reported the same way
+        raise ExportError(f"pushing {folder} to {repo} failed: {exc}") from None
+    return f"https://huggingface.co/datasets/{repo}"

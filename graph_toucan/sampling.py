@@ -271,11 +271,13 @@ def sample_to_store(
     config: SampleConfig,
     starts: Iterable[str] | None = None,
     *,
+    index: GraphIndex | None = None,
     run_id: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> SampleReport:
-    """Sample the first ``n`` paths of the seed's stream from the workspace into its store."""
-    index = population(store, sampler, config)
+    """Sample the first ``n`` paths of the seed's stream from the workspace into its store; ``index``
+    is the :func:`population` when the caller already has it."""
+    index = index or population(store, sampler, config)
     ids: list[str] = []
 
     def noted(stream: Iterator[PlannedPath]) -> Iterator[PlannedPath]:

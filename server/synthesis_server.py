@@ -51,16 +51,17 @@ from graph_toucan.annotate import annotate_tools as annotate_workspace
 from graph_toucan.catalog import FORMATS, ImportReport, count_entries, import_entries, read_catalog
 from graph_toucan.errors import GraphToucanError
 from graph_toucan.graph import build_graph as build_workspace_graph
-from graph_toucan.graph import find_node, graph_stats, load_graph, neighbourhood
+from graph_toucan.graph import find_node, graph_path, graph_stats, load_graph, neighbourhood
+from graph_toucan.graph_index import GraphIndex
 from graph_toucan.llm import LLM, make_backend
 from graph_toucan.mock.errors import MockError
 from graph_toucan.mock.files import bundled_mock_folder, read_mock_folder
 from graph_toucan.mock.runtime import MockRuntime
 from graph_toucan.mock.sandbox import Limits, SandboxPool
 from graph_toucan.pruning import PruneConfig
-from graph_toucan.records import PlannedPath, ServerStatus, Tool, ToolExample
+from graph_toucan.records import PlannedPath, Sampler, ServerStatus, Tool, ToolExample
 from graph_toucan.resources import example_catalog
-from graph_toucan.sampling import load_config, sample_to_store
+from graph_toucan.sampling import SampleConfig, load_config, population, sample_to_store
 from graph_toucan.store import Store
 
 SERVICES = "graph-toucan"
@@ -171,6 +172,18 @@ class Services:
     mocks: MockRuntime | None = None
     mock_source: Literal["workspace", "bundled"] = "bundled"
     stage_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _graph_index: tuple[Any, GraphIndex] | None = None
+
+    def population(self, sampler: Sampler, config: SampleConfig) -> GraphIndex:
+        """What ``sampler`` draws from; the graph's index is kept until the graph file changes."""
+        file = graph_path(self.store)
+        if sampler != "graph" or not file.exists():
+            return population(self.store, sampler, config)
+        stat = file.stat()
+        key = (stat.st_mtime_ns, stat.st_size, config.walk.edge_weights.model_dump_json())
+        if self._graph_index is None or self._graph_index[0] != key:
+            self._graph_index = (key, population(self.store, sampler, config))
+        return self._graph_index[1]
 
     def load_mocks(self) -> MockRuntime:
         """The workspace's accepted mocks, or the bundled ones when it has none (read again on demand)."""
@@ -338,9 +351,7 @@ def create_server(config: ServerConfig | None = None, teacher: Teacher | None = 
     """The synthesis server over ``config``'s workspace; ``teacher`` builds the LLM on the store
     (default: the offline teacher)."""
     config = config or ServerConfig()
-    for root in config.roots:
-        if not root.is_dir():
-            raise GraphToucanError(f"the root {root} is not a folder; give existing folders with --root")
+    PathGuard(config.roots)  # a missing root fails here, at start-up
     app = FastMCP(
         "graph-toucan",
         instructions=INSTRUCTIONS,
@@ -849,8 +860,9 @@ async def sample_fsp(
     config = load_config(None, **(settings or SampleSettings()).overrides())
     started = time.time()
     async with Progress(ctx, count) as progress:
+        index = svc.population(sampler, config)
         report = sample_to_store(
-            svc.store, sampler, count, seed, config, start or None, progress=progress.advance
+            svc.store, sampler, count, seed, config, start or None, index=index, progress=progress.advance
         )
     summary = report.as_dict()
     _record(svc.store, "sample_fsp", started, summary)
@@ -927,10 +939,11 @@ async def serve(
             f"refusing to listen on {http[0]} without a token: anyone who reaches it could drive the "
             f"server; give --token (or set {TOKEN_ENV}), or listen on 127.0.0.1"
         )
-    app = create_server(config, teacher)
-    if http is None:
+    if http is None:  # the client started this process: there is nothing to authenticate
+        app = create_server(config.model_copy(update={"token": None}), teacher)
         await app.run_async(transport="stdio", show_banner=False)
         return
+    app = create_server(config, teacher)
     host, port = http
     await app.run_async(
         transport="http", host=host, port=port, show_banner=False, host_origin_protection="auto"

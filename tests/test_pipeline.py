@@ -84,7 +84,8 @@ def test_run_command_on_a_fresh_workspace_reports_and_reruns_for_free(tmp_path: 
     )
     report = json.loads(first.stdout)
     assert report["accepted"] == 5 and report["new_accepted"] == 5 and report["pairs"] > 0
-    assert set(report["stages"]) == {"import", "annotate", "graph", "mocks", "translate", "pairs"}
+    assert set(report["stages"]) == {"import", "annotate", "graph", "mocks", "translate", "augment", "pairs"}
+    assert report["refusal"]["targets"]["irrelevance"] >= 1
     again = subprocess.run(
         [*CLI, "-w", str(tmp_path), "run", "--n", "5", "--json"], capture_output=True, check=True
     )
@@ -156,7 +157,7 @@ def test_a_junk_teacher_is_retried_with_feedback_and_accepted_data_stays_clean(t
     assert llm.stats.retries > 0  # transient failures were retried
     assert report.failed and all("scripted outage" in r for r in report.failed.values())
 
-    accepted = list(store.conversations(status="accepted"))
+    accepted = list(store.conversations(status="accepted", kind="translation"))
     rejected = list(store.conversations(status="rejected"))
     assert len(accepted) == 25 and report.accepted == 25
     assert rejected and all(c.reasons for c in rejected)
@@ -207,4 +208,4 @@ def test_conversations_list_after_run(tmp_path: Path) -> None:
         [*CLI, "-w", str(tmp_path), "conversations", "list", "--json"], capture_output=True, check=True
     )
     rows = json.loads(listed.stdout)
-    assert len([r for r in rows if r["status"] == "accepted"]) == 3
+    assert len([r for r in rows if r["status"] == "accepted" and r["kind"] == "translation"]) == 3

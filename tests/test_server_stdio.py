@@ -35,7 +35,9 @@ def structured(result: Any) -> dict[str, Any]:
 
 async def test_a_whole_synthesis_over_stdio_with_the_mcp_sdk_client(tmp_path):
     params = StdioServerParameters(
-        command=script("graph-toucan"), args=["--workspace", str(tmp_path / "ws"), "serve"]
+        command=script("graph-toucan"),
+        args=["--workspace", str(tmp_path / "ws"), "serve"],
+        env=os.environ | {"GRAPH_TOUCAN_TOKEN": TOKEN},  # a token guards HTTP only, never stdio
     )
     progress: list[tuple[float, float | None]] = []
 

@@ -43,7 +43,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Store:
 
 @pytest.fixture(scope="module")
 def accepted(workspace: Store) -> list[Conversation]:
-    return list(workspace.conversations(status="accepted"))
+    return list(workspace.conversations(status="accepted", kind="translation"))
 
 
 def _turns(conversations: list[Conversation], kind: str) -> list[tuple[Conversation, int, Turn]]:
@@ -52,7 +52,7 @@ def _turns(conversations: list[Conversation], kind: str) -> list[tuple[Conversat
 
 def test_n_accepted_and_every_check_true(workspace: Store, accepted: list[Conversation]) -> None:
     assert len(accepted) == N
-    assert workspace.conversation_count(status="accepted") == N
+    assert workspace.conversation_count(status="accepted", kind="translation") == N
     for conversation in accepted:
         assert conversation.checks and all(c.passed for c in conversation.checks), conversation.checks
         assert verify(conversation) == conversation.checks  # the stored verdict is reproducible

@@ -27,7 +27,7 @@ def accepted(tmp_path_factory: pytest.TempPathFactory) -> list[Conversation]:
     store = Store.open(tmp_path_factory.mktemp("verify"))
     config = PipelineConfig(n=40, seed=3, sample=load_config(None, **BUSY), pairs=False)
     asyncio.run(run_pipeline(store, LLM(OfflineBackend(), store), config))
-    return list(store.conversations(status="accepted"))
+    return list(store.conversations(status="accepted", kind="translation"))
 
 
 def _failed(conversation: Conversation) -> set[str]:

@@ -1,0 +1,432 @@
+"""Exports read back and checked against each format's rules, on conversations the offline pipeline made:
+roles in order, every call answered, arguments encoded as the format wants, only offered functions called
+(withheld ones never offered early), JSONL and Parquet identical, splits disjoint by conversation family,
+counts equal to the store's, and the dataset card and Hub errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from graph_toucan.export import (
+    FORMATS,
+    INTRO,
+    SPLITS,
+    ExportError,
+    ExportReport,
+    availability,
+    export,
+    push_to_hub,
+    split_of,
+)
+from graph_toucan.llm import LLM, OfflineBackend
+from graph_toucan.pipeline import PipelineConfig, run_pipeline
+from graph_toucan.records import Conversation
+from graph_toucan.refusal import Mixture
+from graph_toucan.store import Store
+
+CLI = [sys.executable, "-c", "from graph_toucan.cli import main; main()"]
+TOOLS_BLOCK = re.compile(r"<tools>\n(.*?)\n</tools>", re.DOTALL)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """Graph and random-baseline conversations with every refusal kind, and preference pairs."""
+    store = Store.open(tmp_path_factory.mktemp("workspace"))
+    mixture = Mixture(irrelevance=0.15, miss_func=0.15, miss_params=0.15)
+    for sampler, n in (("graph", 30), ("random", 12)):
+        config = PipelineConfig(n=n, sampler=sampler, mixture=mixture)  # type: ignore[arg-type]
+        asyncio.run(run_pipeline(store, LLM(OfflineBackend(), store), config))
+    return store
+
+
+@pytest.fixture(scope="module")
+def exported(store: Store, tmp_path_factory: pytest.TempPathFactory) -> ExportReport:
+    return export(store, tmp_path_factory.mktemp("export"), validation_share=0.3, seed=7)
+
+
+@pytest.fixture(scope="module")
+def accepted(store: Store) -> dict[str, Conversation]:
+    return {c.id: c for c in store.conversations(status="accepted")}
+
+
+def _rows(report: ExportReport, fmt: str, split: str) -> list[dict[str, Any]]:
+    """The JSONL rows, after checking the Parquet file holds the same rows (tools there as JSON text)."""
+    folder = report.out / fmt
+    jsonl = [json.loads(line) for line in (folder / f"{split}.jsonl").read_text().splitlines()]
+    parquet = [_no_nulls(r) for r in pq.read_table(folder / f"{split}.parquet").to_pylist()]
+    for row in parquet:
+        if fmt in ("openai", "dpo"):
+            assert isinstance(row["tools"], str)
+            row["tools"] = json.loads(row["tools"])
+    assert parquet == jsonl
+    return jsonl
+
+
+def _no_nulls(value: Any) -> Any:
+    """Parquet's absent struct fields read back as None; JSONL simply lacks them."""
+    if isinstance(value, dict):
+        return {k: _no_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_no_nulls(v) for v in value]
+    return value
+
+
+def _all_rows(report: ExportReport, fmt: str) -> dict[str, list[dict[str, Any]]]:
+    return {split: _rows(report, fmt, split) for split in SPLITS}
+
+
+def _available(conversation: Conversation, k: int) -> set[str]:
+    return {t.name for t in conversation.tools} - set(conversation.turns[k].unavailable)
+
+
+def _introduced(text: str) -> list[dict[str, Any]]:
+    """Function definitions a user message carries after the INTRO line."""
+    if INTRO not in text:
+        return []
+    block = TOOLS_BLOCK.search(text.split(INTRO, 1)[1])
+    assert block, text
+    return [json.loads(line) for line in block.group(1).splitlines()]
+
+
+def _name(tool: dict[str, Any]) -> str:
+    return tool["function"]["name"] if "function" in tool else tool["name"]
+
+
+# -- the data exercises what the formats must express ---------------------------------------------------------
+
+
+def test_the_data_has_every_kind_withheld_functions_and_parallel_calls(
+    accepted: dict[str, Conversation],
+) -> None:
+    kinds = Counter(c.kind for c in accepted.values())
+    assert set(kinds) == {"translation", "miss-func", "miss-params", "irrelevance"}, kinds
+    assert any(availability(c)[1] for c in accepted.values())  # a function offered after the first turn
+    assert any(len(step) > 1 for c in accepted.values() for t in c.turns for step in t.steps)
+    assert {c.sampler for c in accepted.values()} == {"graph", "random"}
+
+
+# -- openai ---------------------------------------------------------------------------------------------------
+
+
+def _check_openai_messages(
+    messages: list[dict[str, Any]], offered: set[str], conversation: Conversation
+) -> None:
+    """Roles in order, calls answered by id, arguments JSON strings equal to the reference, offered functions
+    only, and per turn exactly the functions the conversation makes available."""
+    reference = {c.id: c for c in conversation.calls}
+    offered = set(offered)
+    pending: list[str] = []
+    previous = None
+    k = -1
+    for m in messages:
+        role = m["role"]
+        if role == "user":
+            assert previous in (None, "assistant-text") and not pending
+            k += 1
+            offered |= {_name(t) for t in _introduced(m["content"])}
+            assert offered == _available(conversation, k), (conversation.id, k)
+            previous = "user"
+        elif role == "assistant" and m.get("tool_calls"):
+            assert previous in ("user", "tool") and not pending
+            for call in m["tool_calls"]:
+                assert call["type"] == "function" and isinstance(call["function"]["arguments"], str)
+                assert call["function"]["name"] in offered
+                assert json.loads(call["function"]["arguments"]) == reference[call["id"]].arguments
+            pending = [c["id"] for c in m["tool_calls"]]
+            previous = "assistant-calls"
+        elif role == "tool":
+            assert previous in ("assistant-calls", "tool") and pending
+            assert m["tool_call_id"] == pending.pop(0)
+            json.loads(m["content"])
+            previous = "tool"
+        else:
+            assert role == "assistant" and previous in ("user", "tool") and not pending
+            assert "tool_calls" not in m and m["content"]
+            previous = "assistant-text"
+    assert previous == "assistant-text" and k == len(conversation.turns) - 1
+
+
+def test_openai_rows_follow_the_chat_format(
+    exported: ExportReport, accepted: dict[str, Conversation]
+) -> None:
+    seen = {}
+    for split, rows in _all_rows(exported, "openai").items():
+        for row in rows:
+            conversation = accepted[row["id"]]
+            assert row["kind"] == conversation.kind
+            names = [t["function"]["name"] for t in row["tools"]]
+            assert len(names) == len(set(names))
+            assert all(
+                t["type"] == "function" and isinstance(t["function"]["parameters"], dict)
+                for t in row["tools"]
+            )
+            _check_openai_messages(row["messages"], set(names), conversation)
+            seen[row["id"]] = split
+    assert set(seen) == set(accepted)  # every accepted conversation, once
+
+
+def test_withheld_functions_are_defined_where_they_become_available(
+    exported: ExportReport, accepted: dict[str, Conversation]
+) -> None:
+    rows = {r["id"]: r for split in SPLITS for r in _rows(exported, "openai", split)}
+    checked = 0
+    for cid, conversation in accepted.items():
+        _, introduced = availability(conversation)
+        if not introduced:
+            continue
+        row = rows[cid]
+        users = [m for m in row["messages"] if m["role"] == "user"]
+        for k, tools in introduced.items():
+            assert {_name(t) for t in _introduced(users[k]["content"])} == {t.name for t in tools}
+            assert users[k]["content"].startswith(conversation.turns[k].user)
+            assert not ({t.name for t in tools} & {t["function"]["name"] for t in row["tools"]})
+            checked += 1
+    assert checked
+
+
+# -- dpo ------------------------------------------------------------------------------------------------------
+
+
+def test_dpo_rows_follow_trl_preference_format(
+    exported: ExportReport, store: Store, accepted: dict[str, Conversation]
+) -> None:
+    sft_split = {r["id"]: split for split in SPLITS for r in _rows(exported, "openai", split)}
+    pairs = {p.id: p for p in store.pairs() if p.conversation_id in accepted}
+    seen = set()
+    for split, rows in _all_rows(exported, "dpo").items():
+        for row in rows:
+            pair, conversation = pairs[row["id"]], accepted[row["conversation_id"]]
+            assert sft_split[row["conversation_id"]] == split  # a pair goes with its conversation
+            assert row["kind"] == pair.kind
+            assert len(row["chosen"]) == len(row["rejected"]) == 1
+            chosen, rejected = row["chosen"][0], row["rejected"][0]
+            assert chosen["role"] == rejected["role"] == "assistant" and chosen != rejected
+            prompt = row["prompt"]
+            assert prompt[-1]["role"] in ("user", "tool")
+            names = {t["function"]["name"] for t in row["tools"]}
+            offered = names | {
+                _name(t) for m in prompt if m["role"] == "user" for t in _introduced(m["content"])
+            }
+            assert offered == _available(conversation, pair.turn - 1)
+            answered = {m["tool_call_id"] for m in prompt if m["role"] == "tool"}
+            asked = {c["id"] for m in prompt for c in m.get("tool_calls", [])}
+            assert answered == asked
+            for call in [c for m in (chosen, rejected) for c in m.get("tool_calls", [])]:
+                assert isinstance(call["function"]["arguments"], str) and call["function"]["name"] in offered
+                assert isinstance(json.loads(call["function"]["arguments"]), dict)
+            seen.add(row["id"])
+    assert seen == set(pairs) and seen
+
+
+# -- sharegpt -------------------------------------------------------------------------------------------------
+
+
+def test_sharegpt_rows_follow_llama_factory_rules(
+    exported: ExportReport, accepted: dict[str, Conversation]
+) -> None:
+    parallel = 0
+    for rows in _all_rows(exported, "sharegpt").values():
+        for row in rows:
+            conversation = accepted[row["id"]]
+            assert isinstance(row["tools"], str)
+            tools = json.loads(row["tools"])
+            assert all(set(t) == {"name", "description", "parameters"} for t in tools)
+            offered = {t["name"] for t in tools}
+            turns = row["conversations"]
+            assert len(turns) % 2 == 0 and turns[-1]["from"] == "gpt"
+            k = -1
+            for i, turn in enumerate(turns):
+                # LLaMA-Factory: human / observation at odd positions, gpt / function_call at even ones
+                assert turn["from"] in (("human", "observation") if i % 2 == 0 else ("gpt", "function_call"))
+                if turn["from"] == "human":
+                    k += 1
+                    offered |= {t["name"] for t in _introduced(turn["value"])}
+                    assert offered == _available(conversation, k)
+                elif turn["from"] == "function_call":
+                    value = json.loads(turn["value"])
+                    calls = value if isinstance(value, list) else [value]
+                    assert all(
+                        set(c) == {"name", "arguments"} and isinstance(c["arguments"], dict) for c in calls
+                    )
+                    assert all(c["name"] in offered for c in calls)
+                    result = json.loads(turns[i + 1]["value"])
+                    assert turns[i + 1]["from"] == "observation"
+                    if isinstance(value, list):
+                        parallel += 1
+                        assert isinstance(result, list) and len(result) == len(calls) > 1
+                elif turn["from"] == "observation":
+                    assert turns[i - 1]["from"] == "function_call"
+            assert k == len(conversation.turns) - 1
+    assert parallel
+
+
+# -- hermes ---------------------------------------------------------------------------------------------------
+
+TAG = {name: re.compile(rf"<{name}>\n(.*?)\n</{name}>", re.DOTALL) for name in ("tool_call", "tool_response")}
+
+
+def test_hermes_rows_follow_the_tag_format(exported: ExportReport, accepted: dict[str, Conversation]) -> None:
+    for rows in _all_rows(exported, "hermes").values():
+        for row in rows:
+            conversation = accepted[row["id"]]
+            system, *messages = row["messages"]
+            assert system["role"] == "system"
+            offered = {
+                _name(json.loads(line))
+                for line in TOOLS_BLOCK.search(system["content"]).group(1).splitlines()
+            }
+            pending: list[str] = []
+            previous, k = "system", -1
+            for m in messages:
+                calls = [json.loads(c) for c in TAG["tool_call"].findall(m["content"])]
+                if m["role"] == "user":
+                    assert previous in ("system", "answer") and not calls
+                    k += 1
+                    offered |= {_name(t) for t in _introduced(m["content"])}
+                    assert offered == _available(conversation, k)
+                    previous = "user"
+                elif m["role"] == "assistant" and calls:
+                    assert previous in ("user", "tool")
+                    assert m["content"] == "\n".join(
+                        f"<tool_call>\n{json.dumps(c, ensure_ascii=False)}\n</tool_call>" for c in calls
+                    )
+                    assert all(set(c) == {"name", "arguments"} and c["name"] in offered for c in calls)
+                    pending, previous = [c["name"] for c in calls], "calls"
+                elif m["role"] == "tool":
+                    assert previous == "calls"
+                    responses = [json.loads(r) for r in TAG["tool_response"].findall(m["content"])]
+                    assert [r["name"] for r in responses] == pending
+                    pending, previous = [], "tool"
+                else:
+                    assert (
+                        m["role"] == "assistant"
+                        and previous in ("user", "tool")
+                        and "<tool_call>" not in m["content"]
+                    )
+                    previous = "answer"
+            assert previous == "answer" and k == len(conversation.turns) - 1
+
+
+# -- splits, counts, options ----------------------------------------------------------------------------------
+
+
+def test_splits_are_disjoint_by_family_and_counts_match_the_store(
+    exported: ExportReport, store: Store, accepted: dict[str, Conversation]
+) -> None:
+    for fmt in ("openai", "sharegpt", "hermes"):
+        ids = {split: {r["id"] for r in rows} for split, rows in _all_rows(exported, fmt).items()}
+        assert ids["train"] and ids["validation"] and not ids["train"] & ids["validation"]
+        assert len(ids["train"]) + len(ids["validation"]) == store.conversation_count(status="accepted")
+        family = {split: {accepted[i].source_id or i for i in members} for split, members in ids.items()}
+        assert not family["train"] & family["validation"]
+        assert exported.rows[fmt] == {s: len(ids[s]) for s in SPLITS}
+    assert sum(exported.rows["dpo"].values()) == sum(
+        1 for p in store.pairs() if p.conversation_id in accepted
+    )
+    assert exported.kinds == dict(Counter(c.kind for c in accepted.values()))
+    for cid, conversation in accepted.items():  # the split is the family's seeded hash
+        split = "train" if cid in {r["id"] for r in _rows(exported, "openai", "train")} else "validation"
+        assert split == split_of(conversation.source_id or cid, 7, 0.3)
+        break
+
+
+def test_exports_are_deterministic_and_filterable(
+    store: Store, tmp_path: Path, exported: ExportReport
+) -> None:
+    again = export(store, tmp_path / "again", ["openai", "hermes"], validation_share=0.3, seed=7)
+    for fmt in ("openai", "hermes"):
+        for split in SPLITS:
+            assert (again.out / fmt / f"{split}.jsonl").read_bytes() == (
+                exported.out / fmt / f"{split}.jsonl"
+            ).read_bytes()
+    assert not (again.out / "dpo").exists()
+    graph = export(
+        store, tmp_path / "graph", ["sharegpt"], sampler="graph", validation_share=0.0, metadata=False
+    )
+    assert graph.rows["sharegpt"]["validation"] == 0 and graph.samplers == {
+        "graph": graph.rows["sharegpt"]["train"]
+    }
+    rows = _rows(graph, "sharegpt", "train")
+    assert rows and all(set(r) == {"conversations", "tools"} for r in rows)
+
+
+def test_dataset_card_states_sizes_mixture_catalog_license_and_statistics(exported: ExportReport) -> None:
+    card = (exported.out / "README.md").read_text()
+    front = card.split("---\n")[1]
+    for fmt in FORMATS:
+        assert f"- config_name: {fmt}" in front
+        for split in SPLITS:
+            assert (
+                f"path: {fmt}/{split}.parquet" in front and (exported.out / fmt / f"{split}.parquet").exists()
+            )
+        assert (
+            f"| {fmt} | "
+            + ("preference pairs" if fmt == "dpo" else "conversations")
+            + " | "
+            + " | ".join(str(exported.rows[fmt][s]) for s in SPLITS)
+            in card
+        )
+    for kind, count in exported.kinds.items():
+        assert f"| {kind} | {count} (" in card
+    assert "Teachers: `offline`" in card and "MIT License, Copyright (c) 2025 Agent Ark" in card
+    assert all(f"| {name} |" in card for name in exported.servers)
+    assert "## Comparison" in card and "| MAGNET (published) |" in card and "](stats/turns.png)" in card
+    for plot in ("turns", "calls_per_conversation", "turn_types", "dependency_types"):
+        assert (exported.out / "stats" / f"{plot}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_export_errors_say_what_to_do(tmp_path: Path, store: Store) -> None:
+    with pytest.raises(ExportError, match="no accepted conversations"):
+        export(Store.open(tmp_path / "empty"), tmp_path / "out")
+    with pytest.raises(ExportError, match="unknown format"):
+        export(store, tmp_path / "out", ["alpaca"])
+    with pytest.raises(ExportError, match=r"no accepted conversations.*teacher"):
+        export(store, tmp_path / "out", teacher="anthropic/none")
+
+
+def test_push_to_hub_without_the_library_or_a_token_fails_clearly(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, exported: ExportReport, store: Store
+) -> None:
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # as if the hub extra were not installed
+    with pytest.raises(ExportError, match=r"graph-toucan\[hub\]"):
+        push_to_hub(exported.out, "someone/dataset")
+    monkeypatch.undo()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH")
+    }
+    env |= {"HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [
+            *CLI,
+            "-w",
+            str(store.workspace),
+            "export",
+            "-o",
+            str(tmp_path / "out"),
+            "-f",
+            "openai",
+            "--push-to-hub",
+            "someone/dataset",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "no Hugging Face token" in done.stderr or "graph-toucan[hub]" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert (tmp_path / "out" / "openai" / "train.jsonl").exists()  # the export itself is kept
