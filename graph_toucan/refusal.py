@@ -32,7 +32,7 @@ from graph_toucan.offline_teacher import phrase, spoken
 from graph_toucan.records import Conversation, ConversationKind, Mention, SplitDetail, ToolCall, Turn
 from graph_toucan.store import Store
 from graph_toucan.tracing import value_in_text
-from graph_toucan.translate_tasks import ASSISTANT_ANSWER, FILL_ARGUMENTS, UserQuery
+from graph_toucan.translate_tasks import ASSISTANT_ANSWER, FILL_ARGUMENTS, UserQuery, fill_inputs
 from graph_toucan.verify import verify
 
 RefusalKind = Literal["miss-func", "miss-params", "irrelevance"]
@@ -360,32 +360,19 @@ class Augmenter:
         tool = _tool(source, call.name)
         filled = await self.llm.run(
             FILL_ARGUMENTS,
-            {
-                "function": {
+            fill_inputs(
+                function={
                     "name": tool.name,
                     "description": tool.description[:1500],
                     "input_schema": tool.input_schema,
                 },
-                "call": call.plan,
-                "user_messages": [t.user for t in before] + [rewritten.query],
-                "context": [
-                    {"call": c.plan, "function": c.name, "arguments": c.arguments, "output": c.output}
-                    for t in before
-                    for c in t.calls
-                    if c.error is None
-                ],
-                "dependencies": [
-                    {"source": d.source, "output": d.output, "input": d.input, "type": d.type}
-                    for d in source.dependencies
-                    if d.target == call.plan and d.input and d.output
-                ],
-                "mentions": [
-                    {"parameter": m.parameter, "value": m.value}
-                    for m in [*(m for t in before for m in t.mentions), *rewritten.mentions]
-                    if m.call == call.plan
-                ],
-                "feedback": feedback,
-            },
+                call=call.plan,
+                user_messages=[t.user for t in before] + [rewritten.query],
+                context=[c for t in before for c in t.calls],
+                dependencies=source.dependencies,
+                mentions=[*(m for t in before for m in t.mentions), *rewritten.mentions],
+                feedback=feedback,
+            ),
         )
         ask = await self.llm.run(
             ASSISTANT_ANSWER, _split_answer_inputs(source, before, rewritten.query, call, parameter, feedback)

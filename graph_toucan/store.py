@@ -524,10 +524,8 @@ class Store:
 
     def get_path(self, ref: str) -> PlannedPath | None:
         """A path by id, or by an id prefix of at least 4 characters that only one path has."""
-        rows = list(self._rows("paths", where="id = ?", params=[ref]))
-        if not rows and len(ref) >= 4 and ref.isalnum():
-            rows = list(self._rows("paths", where="id like ?", params=[ref + "%"], limit=2))
-        return PlannedPath.model_validate(rows[0]["data"]) if len(rows) == 1 else None
+        row = self._by_id_or_prefix("paths", ref)
+        return PlannedPath.model_validate(row["data"]) if row else None
 
     def path_count(self, sampler: str | None = None) -> int:
         where, params = ("where sampler = ?", [sampler]) if sampler else ("", [])
@@ -581,10 +579,8 @@ class Store:
 
     def get_conversation(self, ref: str) -> Conversation | None:
         """A conversation by id, or by an id prefix of at least 4 characters that only one has."""
-        rows = list(self._rows("conversations", where="id = ?", params=[ref]))
-        if not rows and len(ref) >= 4 and ref.isalnum():
-            rows = list(self._rows("conversations", where="id like ?", params=[ref + "%"], limit=2))
-        return Conversation.model_validate(rows[0]["data"]) if len(rows) == 1 else None
+        row = self._by_id_or_prefix("conversations", ref)
+        return Conversation.model_validate(row["data"]) if row else None
 
     def conversation_count(
         self, *, status: str | None = None, kind: str | None = None, teacher: str | None = None
@@ -649,6 +645,13 @@ class Store:
         )
 
     # -- helpers -----------------------------------------------------------------------------------
+    def _by_id_or_prefix(self, table: str, ref: str) -> dict[str, Any] | None:
+        """The row with this id, or the only one whose id starts with ``ref`` (4 characters or more)."""
+        rows = list(self._rows(table, where="id = ?", params=[ref]))
+        if not rows and len(ref) >= 4 and ref.isalnum():
+            rows = list(self._rows(table, where="id like ?", params=[ref + "%"], limit=2))
+        return rows[0] if len(rows) == 1 else None
+
     def _rows(
         self,
         table: str,

@@ -32,7 +32,13 @@ from graph_toucan.records import (
     ToolCall,
     Turn,
 )
-from graph_toucan.translate_tasks import ASSISTANT_ANSWER, FILL_ARGUMENTS, QUERY_TASKS, FilledArguments
+from graph_toucan.translate_tasks import (
+    ASSISTANT_ANSWER,
+    FILL_ARGUMENTS,
+    QUERY_TASKS,
+    FilledArguments,
+    fill_inputs,
+)
 from graph_toucan.verify import turn_problems, verify
 
 PERSONAS = (
@@ -367,32 +373,19 @@ class Translator:
         feedback: list[str],
     ) -> FilledArguments:
         tool = self._tool(call.tool_id)
-        inputs = {
-            "function": {
+        inputs = fill_inputs(
+            function={
                 "name": state.names[call.tool_id],
                 "description": tool.description[:1500],
                 "input_schema": tool.input_schema,
             },
-            "call": call.id,
-            "user_messages": [t.user for t in turns],
-            "context": [
-                {"call": c.plan, "function": c.name, "arguments": c.arguments, "output": c.output}
-                for c in context
-                if c.error is None
-            ],
-            "dependencies": [
-                {"source": d.source, "output": d.output, "input": d.input, "type": d.type}
-                for d in state.path.dependencies
-                if d.target == call.id and d.input and d.output
-            ],
-            "mentions": [
-                {"parameter": m.parameter, "value": m.value}
-                for t in turns
-                for m in t.mentions
-                if m.call == call.id
-            ],
-            "feedback": feedback,
-        }
+            call=call.id,
+            user_messages=[t.user for t in turns],
+            context=context,
+            dependencies=state.path.dependencies,
+            mentions=[m for t in turns for m in t.mentions],
+            feedback=feedback,
+        )
         return await self._run(state, FILL_ARGUMENTS, inputs)
 
     async def _execute(self, state: _State, turn: Turn, feedback: list[str]) -> Turn:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_va
 
 from graph_toucan import offline_teacher
 from graph_toucan.llm.task import Task
-from graph_toucan.records import Mention, TurnType
+from graph_toucan.records import Mention, PathDependency, ToolCall, TurnType
 
 
 class UserQuery(BaseModel):
@@ -146,3 +146,35 @@ ASSISTANT_STEP = Task(
     max_tokens=1200,
     log_offline=False,
 )
+
+
+def fill_inputs(
+    *,
+    function: dict[str, Any],
+    call: str,
+    user_messages: list[str],
+    context: list[ToolCall],
+    dependencies: list[PathDependency],
+    mentions: list[Mention],
+    feedback: list[str],
+) -> dict[str, Any]:
+    """The inputs of ``fill_arguments`` for call ``call`` of ``function`` (name, description, schema):
+    what the user said, the earlier calls that succeeded, the dependency facts into this call, and
+    the values the user's words state for it."""
+    return {
+        "function": function,
+        "call": call,
+        "user_messages": user_messages,
+        "context": [
+            {"call": c.plan, "function": c.name, "arguments": c.arguments, "output": c.output}
+            for c in context
+            if c.error is None
+        ],
+        "dependencies": [
+            {"source": d.source, "output": d.output, "input": d.input, "type": d.type}
+            for d in dependencies
+            if d.target == call and d.input and d.output
+        ],
+        "mentions": [{"parameter": m.parameter, "value": m.value} for m in mentions if m.call == call],
+        "feedback": feedback,
+    }
