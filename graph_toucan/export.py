@@ -2,7 +2,8 @@
 LLaMA-Factory ShareGPT and Hermes tags; JSONL and Parquet per split, and a dataset card.
 
 Every sample starts from :func:`graph_toucan.messages.turn_messages`. Only accepted conversations are
-exported (rejected ones failed verification; they count in the statistics only).
+exported (rejected ones failed verification; they count in the statistics only); one whose functions
+cannot be expressed (see below) is skipped and reported, never written half right.
 
 - **Splits** are by conversation *family*: a refusal variant goes where its source conversation goes, and a
   preference pair where its conversation goes, so no trajectory is both trained on and validated against.
@@ -11,7 +12,8 @@ exported (rejected ones failed verification; they count in the statistics only).
 - **Functions withheld in a turn** (``Turn.unavailable``: miss-func splits and refusals): a sample's tools list
   holds only the functions offered from the first turn; a function offered later is defined, in the
   format's own tool shape inside ``<tools></tools>``, at the end of the user message of the turn that
-  makes it available. The model never sees a function before the conversation offers it.
+  makes it available. The model never sees a function before the conversation offers it. A function
+  withheld again after being offered has no such form; that conversation is skipped.
 - **Parquet** has the same rows; a ``tools`` column holding arbitrary JSON schemas is a JSON string there
   (Arrow needs one schema per column), as in TOUCAN's own Parquet files.
 """
@@ -347,6 +349,7 @@ class ExportReport:
     samplers: dict[str, int]
     servers: dict[str, str | None]
     tools_used: int
+    skipped: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
 
@@ -361,6 +364,7 @@ class ExportReport:
             "samplers": self.samplers,
             "servers": self.servers,
             "tools_used": self.tools_used,
+            "skipped": self.skipped,
             "seconds": self.seconds,
             "files": [str(p) for p in self.files],
         }
@@ -399,9 +403,15 @@ def export(
     seconds: Counter[str] = Counter()
     counts: dict[str, Counter[str]] = {k: Counter() for k in ("split", "kind", "teacher", "sampler")}
     tools: set[str] = set()
+    skipped: dict[str, str] = {}
     try:
         for conversation in store.conversations(status="accepted", teacher=teacher):
             if sampler is not None and conversation.sampler != sampler:
+                continue
+            try:
+                availability(conversation)
+            except ExportError as exc:
+                skipped[conversation.id] = str(exc)
                 continue
             split = split_of(conversation.source_id or conversation.id, seed, validation_share)
             meta = {"id": conversation.id, "kind": conversation.kind} if metadata else {}
@@ -448,13 +458,16 @@ def export(
         servers=dict(sorted(servers.items())),
         tools_used=len(tools),
         seconds={f: round(seconds[f], 3) for f in chosen},
+        skipped=skipped,
         files=[p for w in writers.values() for p in (w.jsonl_path, w.parquet_path)],
     )
+    t0 = time.perf_counter()
     stats = compute_stats(store, teacher=teacher, conversations=_rejected_too(store, teacher, sampler))
     report.files += list(write_stats(stats, folder / "stats").values())
     card = folder / "README.md"
     card.write_text(dataset_card(report, stats, sources=sources, license=license), encoding="utf-8")
     report.files.append(card)
+    report.seconds["stats_and_card"] = round(time.perf_counter() - t0, 3)
     report.seconds["total"] = round(time.perf_counter() - started, 3)
     return report
 
@@ -541,6 +554,12 @@ def dataset_card(
         unit = "preference pairs" if fmt == "dpo" else "conversations"
         lines.append(f"| {fmt} | {unit} | " + " | ".join(str(report.rows[fmt][s]) for s in SPLITS) + " |")
     share = {k: f"{v} ({v / total:.1%})" for k, v in report.kinds.items()}
+    if report.skipped:
+        lines += [
+            "",
+            f"{len(report.skipped)} accepted conversations were skipped (a function withheld again "
+            "after being offered, which one tools list per sample cannot express).",
+        ]
     lines += [
         "",
         "Splits are by conversation: a refusal variant and every preference pair go to the split of the "

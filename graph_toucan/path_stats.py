@@ -55,27 +55,27 @@ class PathStats:
         turns = sum(self.calls_per_turn.values())
         out: dict[str, Any] = {
             "paths": self.paths,
-            "multi_turn_share": _share(sum(v for k, v in self.turns.items() if k > 1), self.paths),
-            "turns": _distribution(self.turns),
-            "calls_per_turn": _distribution(self.calls_per_turn),
-            "calls_per_path": _distribution(self.calls_per_path),
-            "turn_types": _counts(self.turn_types, turns),
+            "multi_turn_share": share(sum(v for k, v in self.turns.items() if k > 1), self.paths),
+            "turns": distribution(self.turns),
+            "calls_per_turn": distribution(self.calls_per_turn),
+            "calls_per_path": distribution(self.calls_per_path),
+            "turn_types": counts(self.turn_types, turns),
             "dependencies_per_path": round(sum(self.dependency_types.values()) / self.paths, 3)
             if self.paths
             else 0.0,
-            "dependency_types": _counts(self.dependency_types),
-            "dependency_origins": _counts(self.dependency_origins),
-            "splits": _counts(self.splits),
-            "implicit_call_share": _share(self.implicit_calls, calls),
-            "available_tools": _distribution(self.available),
-            "distractors": _distribution(self.distractors),
+            "dependency_types": counts(self.dependency_types),
+            "dependency_origins": counts(self.dependency_origins),
+            "splits": counts(self.splits),
+            "implicit_call_share": share(self.implicit_calls, calls),
+            "available_tools": distribution(self.available),
+            "distractors": distribution(self.distractors),
             "tools_used": len(self.tools),
             "servers_used": len(self.servers),
         }
         if tools_total:
-            out["tool_coverage"] = _share(len(self.tools), tools_total)
+            out["tool_coverage"] = share(len(self.tools), tools_total)
         if servers_total:
-            out["server_coverage"] = _share(len(self.servers), servers_total)
+            out["server_coverage"] = share(len(self.servers), servers_total)
         return out
 
 
@@ -86,11 +86,11 @@ def path_stats(paths: Iterable[PlannedPath]) -> PathStats:
     return stats
 
 
-def _share(part: int, whole: int) -> float:
+def share(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
-def _distribution(counter: Counter[int]) -> dict[str, Any]:
+def distribution(counter: Counter[int]) -> dict[str, Any]:
     total = sum(counter.values())
     mean = sum(k * v for k, v in counter.items()) / total if total else 0.0
     return {
@@ -101,9 +101,9 @@ def _distribution(counter: Counter[int]) -> dict[str, Any]:
     }
 
 
-def _counts(counter: Counter[str], total: int | None = None) -> dict[str, Any]:
+def counts(counter: Counter[str], total: int | None = None) -> dict[str, Any]:
     """Counts by key in descending order; with ``total``, also each key's share."""
     ordered = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
     if total is None:
         return dict(ordered)
-    return {k: {"count": v, "share": _share(v, total)} for k, v in ordered}
+    return {k: {"count": v, "share": share(v, total)} for k, v in ordered}

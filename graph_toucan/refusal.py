@@ -447,32 +447,46 @@ async def augment(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> AugmentReport:
     """Add refusal variants of this teacher's accepted translations until the mixture's shares are
-    met; sources are visited in a seeded order, and stored variants count, so a rerun adds only what
-    is missing."""
+    met, for each sampler's data on its own (so a random-baseline run does not shift the graph data's
+    shares). Sources are visited in a seeded order and stored variants count, so a rerun adds only
+    what is missing."""
     mixture = mixture or Mixture()
-    sources = list(store.conversations(status="accepted", kind="translation", teacher=llm.teacher))
-    random.Random(f"augment/{seed}").shuffle(sources)
-    report = AugmentReport(targets=dict(mixture.targets(len(sources))))
     augmenter = Augmenter(llm, max_attempts=max_attempts, seed=seed)
-    for kind in KINDS:
-        have = {c.source_id: c.status for c in store.conversations(kind=kind, teacher=llm.teacher)}
-        accepted = sum(s == "accepted" for s in have.values())
-        made = accepted_new = rejected_new = 0
-        for source in sources:
-            if accepted >= report.targets[kind]:
-                break
-            if source.id in have:
-                continue
-            variant = await augmenter.variant(source, kind)
-            if variant is None:
-                continue
-            store.add_conversation(variant)
-            made += 1
-            accepted += variant.status == "accepted"
-            accepted_new += variant.status == "accepted"
-            rejected_new += variant.status == "rejected"
-            if progress:
-                progress(kind, accepted, report.targets[kind])
-        report.made[kind], report.accepted[kind], report.rejected[kind] = made, accepted_new, rejected_new
-        report.short[kind] = max(0, report.targets[kind] - accepted)
+    report = AugmentReport()
+    translations = list(store.conversations(status="accepted", kind="translation", teacher=llm.teacher))
+    for sampler in sorted({c.sampler for c in translations}):
+        sources = [c for c in translations if c.sampler == sampler]
+        random.Random(f"augment/{seed}/{sampler}").shuffle(sources)
+        targets = mixture.targets(len(sources))
+        for kind in KINDS:
+            have = {
+                c.source_id: c.status
+                for c in store.conversations(kind=kind, teacher=llm.teacher)
+                if c.sampler == sampler
+            }
+            accepted = sum(s == "accepted" for s in have.values())
+            made = accepted_new = rejected_new = 0
+            for source in sources:
+                if accepted >= targets[kind]:
+                    break
+                if source.id in have:
+                    continue
+                variant = await augmenter.variant(source, kind)
+                if variant is None:
+                    continue
+                store.add_conversation(variant)
+                made += 1
+                accepted += variant.status == "accepted"
+                accepted_new += variant.status == "accepted"
+                rejected_new += variant.status == "rejected"
+                if progress:
+                    progress(kind, accepted, targets[kind])
+            for field_, value in (
+                (report.targets, targets[kind]),
+                (report.made, made),
+                (report.accepted, accepted_new),
+                (report.rejected, rejected_new),
+                (report.short, max(0, targets[kind] - accepted)),
+            ):
+                field_[kind] = field_.get(kind, 0) + value
     return report

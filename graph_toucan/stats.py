@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from graph_toucan.errors import GraphToucanError
-from graph_toucan.path_stats import _counts, _distribution, _share
+from graph_toucan.path_stats import counts, distribution, share
 from graph_toucan.records import Conversation
 from graph_toucan.store import Store
 
@@ -141,21 +141,21 @@ class ConversationStats:
         out: dict[str, Any] = {
             "conversations": n,
             "rejected": self.rejected,
-            "acceptance_rate": _share(n, n + self.rejected),
-            "single_turn": {"count": n - multi, "share": _share(n - multi, n)},
-            "multi_turn": {"count": multi, "share": _share(multi, n)},
-            "multi_turn_share": _share(multi, n),
-            "refusal_share": _share(n - self.kinds.get("translation", 0), n),
-            "kinds": _counts(self.kinds, n),
-            "turns": _distribution(self.turns),
-            "turns_multi": _distribution(self.turns_multi),
-            "steps_per_turn": _distribution(self.steps_per_turn),
-            "calls_per_turn": _distribution(self.calls_per_turn),
-            "calls_per_conversation": _distribution(self.calls_per_conversation),
-            "calls_multi": _distribution(self.calls_multi),
-            "parallel_step_share": _share(self.parallel_steps, self.steps),
-            "turn_types": _counts(self.turn_types, sum(self.turn_types.values())),
-            "dependency_types": _counts(self.dependency_types, sum(self.dependency_types.values())),
+            "acceptance_rate": share(n, n + self.rejected),
+            "single_turn": {"count": n - multi, "share": share(n - multi, n)},
+            "multi_turn": {"count": multi, "share": share(multi, n)},
+            "multi_turn_share": share(multi, n),
+            "refusal_share": share(n - self.kinds.get("translation", 0), n),
+            "kinds": counts(self.kinds, n),
+            "turns": distribution(self.turns),
+            "turns_multi": distribution(self.turns_multi),
+            "steps_per_turn": distribution(self.steps_per_turn),
+            "calls_per_turn": distribution(self.calls_per_turn),
+            "calls_per_conversation": distribution(self.calls_per_conversation),
+            "calls_multi": distribution(self.calls_multi),
+            "parallel_step_share": share(self.parallel_steps, self.steps),
+            "turn_types": counts(self.turn_types, sum(self.turn_types.values())),
+            "dependency_types": counts(self.dependency_types, sum(self.dependency_types.values())),
             "dependencies_per_conversation": round(sum(self.dependency_types.values()) / n, 3) if n else 0.0,
             "tools_used": len(self.tools),
             "servers_used": len(servers),
@@ -163,19 +163,19 @@ class ConversationStats:
                 name: {
                     "passed": self.checks_passed[name],
                     "total": total,
-                    "share": _share(self.checks_passed[name], total),
+                    "share": share(self.checks_passed[name], total),
                 }
                 for name, total in sorted(self.checks_total.items())
             },
-            "rejection_reasons": _counts(
+            "rejection_reasons": counts(
                 Counter(dict(self.rejection_reasons.most_common(10))), self.rejected
             ),
             "llm_calls_per_accepted": round(self.llm_calls / n, 3) if n else 0.0,
         }
         if tools_total:
-            out["tool_coverage"] = _share(len(self.tools), tools_total)
+            out["tool_coverage"] = share(len(self.tools), tools_total)
         if servers_total and tool_servers:
-            out["server_coverage"] = _share(len(servers), servers_total)
+            out["server_coverage"] = share(len(servers), servers_total)
         return out
 
 

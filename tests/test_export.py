@@ -430,3 +430,14 @@ def test_push_to_hub_without_the_library_or_a_token_fails_clearly(
     assert "no Hugging Face token" in done.stderr or "graph-toucan[hub]" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
     assert (tmp_path / "out" / "openai" / "train.jsonl").exists()  # the export itself is kept
+
+
+def test_a_function_withheld_again_after_being_offered_is_skipped_not_misrendered(
+    accepted: dict[str, Conversation], store: Store, tmp_path: Path
+) -> None:
+    conversation = next(c for c in accepted.values() if len(c.turns) > 1 and availability(c)[0])
+    offered = availability(conversation)[0][0].name
+    last = conversation.turns[-1].model_copy(update={"unavailable": [offered]})
+    broken = conversation.model_copy(update={"turns": [*conversation.turns[:-1], last]})
+    with pytest.raises(ExportError, match="after offering it"):
+        availability(broken)

@@ -100,6 +100,11 @@ def export_command(
         "kinds: " + ", ".join(f"{k} {v}" for k, v in report.kinds.items()) + f"; card: {out / 'README.md'}",
         highlight=False,
     )
+    if report.skipped:
+        console.print(
+            f"[yellow]{len(report.skipped)} conversations skipped[/]: " + next(iter(report.skipped.values())),
+            highlight=False,
+        )
     if "hub" in summary:
         console.print(f"pushed: {summary['hub']}")
 
