@@ -1,7 +1,8 @@
 """The one-command pipeline (``graph-toucan run``): the only module that knows the stage order.
 
 import -> annotate -> graph -> mocks -> sample + translate (until N conversations are accepted)
--> refusal variants (to the mixture's shares) -> preference pairs. Every stage reads and writes the store and skips what is done,
+-> refusal variants (to the mixture's shares) -> preference pairs -> statistics (``<workspace>/stats``)
+-> exports (when an output folder is given). Every stage reads and writes the store and skips what is done,
 so a killed run continues where it stopped; paid LLM answers come back from the call log for free.
 
 Paths are translated in waves of exactly the number still needed, in the order of the sample
@@ -22,6 +23,7 @@ from graph_toucan.annotate import annotate_tools
 from graph_toucan.catalog import import_entries, read_catalog
 from graph_toucan.distill import distill_conversation
 from graph_toucan.errors import BudgetExceeded, GraphToucanError, LLMError
+from graph_toucan.export import FORMATS, export
 from graph_toucan.graph import build_graph
 from graph_toucan.llm.client import LLM
 from graph_toucan.mock import DeterministicSimulator, MockRuntime, SandboxPool, TeacherSimulator, build_mocks
@@ -29,6 +31,7 @@ from graph_toucan.records import Conversation, PlannedPath, Sampler
 from graph_toucan.refusal import Mixture, augment
 from graph_toucan.resources import example_catalog
 from graph_toucan.sampling import SampleConfig, sample_to_store
+from graph_toucan.stats import compute_stats, write_stats
 from graph_toucan.store import Store
 from graph_toucan.translate import Translator
 
@@ -48,6 +51,8 @@ class PipelineConfig:
     workers: int = 2
     mixture: Mixture = field(default_factory=Mixture)
     pairs: bool = True
+    export_dir: Path | None = None
+    formats: list[str] = field(default_factory=lambda: list(FORMATS))
 
 
 @dataclass
@@ -59,6 +64,8 @@ class PipelineReport:
     failed: dict[str, str] = field(default_factory=dict)
     pairs: int = 0
     refusal: dict[str, Any] = field(default_factory=dict)
+    stats: str | None = None
+    exported: dict[str, Any] = field(default_factory=dict)
     paths_sampled: int = 0
     exhausted: bool = False
     budget_spent: str | None = None
@@ -100,6 +107,9 @@ class Pipeline:
             await self._stage("augment", self.augment)
             if self.config.pairs:
                 await self._stage("pairs", self.pairs)
+            await self._stage("stats", self.stats)
+            if self.config.export_dir is not None:
+                await self._stage("export", self.export)
         except BudgetExceeded as exc:
             self.report.budget_spent = str(exc)
         stats = self.llm.stats
@@ -269,6 +279,25 @@ class Pipeline:
         for i, conversation in enumerate(todo, start=1):
             self.report.pairs += self.store.add_pairs(await distill_conversation(conversation, self.llm))
             self.progress("pairs", i, len(todo), {"pairs": self.report.pairs})
+
+    async def stats(self) -> None:
+        """The statistics report of this teacher's conversations, in ``<workspace>/stats``."""
+        paths = write_stats(
+            compute_stats(self.store, teacher=self.llm.teacher), self.store.workspace / "stats"
+        )
+        self.report.stats = str(paths["markdown"])
+
+    async def export(self) -> None:
+        assert self.config.export_dir is not None
+        report = export(
+            self.store,
+            self.config.export_dir,
+            self.config.formats,
+            seed=self.config.seed,
+            teacher=self.llm.teacher,
+            sampler=self.config.sampler,
+        )
+        self.report.exported = {"out": str(report.out), "rows": report.rows}
 
 
 async def run_pipeline(

@@ -78,11 +78,15 @@ def run(
     miss_func: MissFuncOption = _M.miss_func,
     miss_params: MissParamsOption = _M.miss_params,
     workers: Annotated[int, typer.Option(min=1, max=32, help="Sandbox worker processes for the mocks.")] = 2,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Also export the dataset here (every format; see 'graph-toucan export')."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Import, annotate, build the graph, build mocks, sample and translate until N conversations are
-    accepted, add refusal variants to the mixture's shares, then make preference pairs. Rerun to
-    resume: nothing is repeated or duplicated."""
+    accepted, add refusal variants to the mixture's shares, make preference pairs, write the statistics
+    report, and export with --out. Rerun to resume: nothing is repeated or duplicated."""
     if sampler not in ("graph", "random"):
         raise typer.BadParameter("--sampler must be graph or random")
     if budget is not None:
@@ -100,6 +104,7 @@ def run(
         workers=workers,
         mixture=_mixture(irrelevance, miss_func, miss_params),
         pairs=pairs,
+        export_dir=out,
     )
     started = time.time()
     run_id = uuid.uuid4().hex[:12]
@@ -135,6 +140,9 @@ def run(
     table.add_row(
         "refusal variants", ", ".join(f"{k} {v}" for k, v in report.refusal.get("accepted", {}).items())
     )
+    table.add_row("statistics", str(report.stats))
+    if report.exported:
+        table.add_row("exported to", report.exported["out"])
     table.add_row("stage seconds", ", ".join(f"{k} {v:.1f}" for k, v in report.stages.items()))
     console.print(table)
     for path_id, reason in list(report.failed.items())[:10]:
