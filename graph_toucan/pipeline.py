@@ -83,6 +83,17 @@ def _quiet(_stage: str, _done: int, _total: int | None, _info: dict[str, Any]) -
     return None
 
 
+def translator_for(
+    store: Store, llm: LLM, pool: SandboxPool, *, seed: int = 0, max_attempts: int = 3
+) -> Translator:
+    """A translator over the workspace's tools and accepted mocks; tool outputs are simulated by the
+    deterministic generator with the offline teacher, else by the teacher itself."""
+    simulator = DeterministicSimulator(seed=seed) if llm.backend.offline else TeacherSimulator(llm, seed=seed)
+    runtime = MockRuntime(pool, simulator)
+    runtime.add(store.mocks(status="accepted"))
+    return Translator(llm, runtime, {t.id: t for t in store.tools()}, max_attempts=max_attempts)
+
+
 class Pipeline:
     """Runs the stages over one store with one teacher."""
 
@@ -181,19 +192,10 @@ class Pipeline:
         c = self.config
         return [p for p in self.store.paths(sampler=c.sampler) if p.seed == c.seed]
 
-    def _simulator(self) -> DeterministicSimulator | TeacherSimulator:
-        if self.llm.backend.offline:
-            return DeterministicSimulator(seed=self.config.seed)
-        return TeacherSimulator(self.llm, seed=self.config.seed)
-
     async def translate(self, pool: SandboxPool) -> None:
         """Translate stream paths in waves until ``n`` are accepted, sampling more paths as needed."""
         c = self.config
-        runtime = MockRuntime(pool, self._simulator())
-        runtime.add(self.store.mocks(status="accepted"))
-        translator = Translator(
-            self.llm, runtime, {t.id: t for t in self.store.tools()}, max_attempts=c.max_attempts
-        )
+        translator = translator_for(self.store, self.llm, pool, seed=c.seed, max_attempts=c.max_attempts)
         semaphore = asyncio.Semaphore(c.concurrency)
         accepted, rejected = self._counts()
         start_accepted, start_rejected = accepted, rejected
