@@ -86,7 +86,7 @@ def remote(prepared: Path, n: int, concurrency: int, latency: float) -> dict[str
             pipeline = Pipeline(store, llm, PipelineConfig(n=n, concurrency=concurrency, pairs=False))
 
             async def translate() -> float:
-                async with SandboxPool(2) as pool:
+                async with SandboxPool(pipeline.workers) as pool:
                     started = time.perf_counter()
                     await pipeline.translate(pool)
                     elapsed = time.perf_counter() - started
@@ -101,6 +101,7 @@ def remote(prepared: Path, n: int, concurrency: int, latency: float) -> dict[str
     report = pipeline.report
     return {
         "concurrency": concurrency,
+        "sandbox_workers": pipeline.workers,
         "accepted": report.accepted,
         "rejected": report.rejected,
         "seconds": round(elapsed, 2),
@@ -113,7 +114,12 @@ def remote(prepared: Path, n: int, concurrency: int, latency: float) -> dict[str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=300, help="accepted conversations, offline run")
-    parser.add_argument("--remote-n", type=int, default=24, help="accepted conversations per remote run (at least 3 x concurrency)")
+    parser.add_argument(
+        "--remote-n",
+        type=int,
+        default=24,
+        help="accepted conversations per remote run (at least 3 x concurrency)",
+    )
     parser.add_argument("--latency", type=float, default=0.1, help="fake server latency in seconds")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

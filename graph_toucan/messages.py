@@ -1,4 +1,5 @@
-"""Function names within a conversation, and a conversation as neutral chat messages.
+"""Function names within a conversation, a conversation as neutral chat messages, and as a readable
+transcript (plain text, or styled segments for a terminal).
 
 The messages are OpenAI-shaped (user, assistant with ``tool_calls``, ``tool`` with ``tool_call_id``);
 exports and preference pairs start from them.
@@ -68,3 +69,56 @@ def turn_messages(turn: Turn) -> list[Message]:
 
 def conversation_messages(conversation: Conversation) -> list[Message]:
     return [m for turn in conversation.turns for m in turn_messages(turn)]
+
+
+Segment = tuple[str, str]
+"""A piece of a transcript line and its style: a rich style name, or ``""`` for none."""
+
+
+def transcript_lines(conversation: Conversation) -> list[list[Segment]]:
+    """A conversation as readable lines (header, turns with calls, sources and results, checks), each a
+    list of ``(text, style)`` segments: joined as plain text by :func:`transcript`, styled by the CLI."""
+    c = conversation
+    lines: list[list[Segment]] = [
+        [
+            (f"conversation {c.id}", "bold"),
+            (f"  {c.status}  {c.kind}  path {c.path_id}  teacher {c.teacher}  seed {c.seed}", ""),
+        ],
+        [(f"style: {c.style}", "")],
+    ]
+    tools: list[Segment] = [("tools: ", "")]
+    for i, tool in enumerate(c.tools):
+        tools += [(", ", "")] if i else []
+        tools.append((tool.name, "dim" if tool.distractor else ""))
+    lines.append(tools)
+    for k, turn in enumerate(c.turns, start=1):
+        head: list[Segment] = [(f"turn {k}", "bold"), (f" {turn.type}", "")]
+        if turn.unavailable:
+            head += [("  ", ""), (f"(no {', '.join(turn.unavailable)})", "dim")]
+        lines.append(head)
+        lines.append([("  ", ""), ("user", "cyan"), (f": {turn.user}", "")])
+        for step in turn.steps:
+            for call in step:
+                arguments = json.dumps(call.arguments, ensure_ascii=False)
+                lines.append([("  ", ""), ("call", "magenta"), (f" {call.name}({arguments})", "")])
+                sources = ", ".join(
+                    f"{t.name} <- {t.source}{f' {t.call}.{t.field}' if t.call else ''}" for t in call.trace
+                )
+                if sources:
+                    lines.append([("      ", ""), (sources, "dim")])
+                lines.append([("      ", ""), ("->", "green"), (f" {tool_result(call)[:300]}", "")])
+        if turn.refused:
+            lines.append([("  ", ""), (f"missing, not invented: {', '.join(turn.refused)}", "dim")])
+        lines.append([("  ", ""), ("assistant", "yellow"), (f": {turn.assistant}", "")])
+    lines.append([(f"checks: {sum(ch.passed for ch in c.checks)}/{len(c.checks)} passed", "")])
+    for check in c.checks:
+        if not check.passed:
+            lines.append([("  ", ""), (check.name, "red"), (f": {check.detail}", "")])
+    for reason in c.reasons:
+        lines.append([("  ", ""), ("reason", "red"), (f": {reason}", "")])
+    return lines
+
+
+def transcript(conversation: Conversation) -> str:
+    """A conversation as a plain-text transcript (no markup), one line per message, call or check."""
+    return "\n".join("".join(text for text, _ in line) for line in transcript_lines(conversation))

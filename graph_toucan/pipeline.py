@@ -48,7 +48,9 @@ class PipelineConfig:
     sample: SampleConfig = field(default_factory=SampleConfig)
     max_attempts: int = 3
     concurrency: int = 8
-    workers: int = 2
+    workers: int | None = (
+        None  # sandbox processes; None: 2 offline, else one per conversation in flight (16 at most)
+    )
     mixture: Mixture = field(default_factory=Mixture)
     pairs: bool = True
     export_dir: Path | None = None
@@ -112,7 +114,7 @@ class Pipeline:
             await self._stage("import", self.import_catalog)
             await self._stage("annotate", self.annotate)
             await self._stage("graph", self.graph)
-            async with SandboxPool(self.config.workers) as pool:
+            async with SandboxPool(self.workers) as pool:
                 await self._stage("mocks", lambda: self.mocks(pool))
                 await self._stage("translate", lambda: self.translate(pool))
             await self._stage("augment", self.augment)
@@ -130,6 +132,14 @@ class Pipeline:
             round(stats.cost_usd, 6),
         )
         return self.report
+
+    @property
+    def workers(self) -> int:
+        """Sandbox processes. A simulated call holds its worker while the teacher invents the values,
+        so with a remote teacher each conversation in flight needs one."""
+        if self.config.workers is not None:
+            return self.config.workers
+        return 2 if self.llm.backend.offline else max(2, min(self.config.concurrency, 16))
 
     async def _stage(self, name: str, work: Callable[[], Any]) -> None:
         started = time.perf_counter()
@@ -172,7 +182,7 @@ class Pipeline:
             done += 1
             self.progress("mocks", done, total, {})
 
-        await build_mocks(self.store, self.llm, pool, concurrency=2 * self.config.workers, progress=advance)
+        await build_mocks(self.store, self.llm, pool, concurrency=2 * self.workers, progress=advance)
 
     # -- translation ---------------------------------------------------------------------------------
     def _counts(self) -> tuple[int, int]:
@@ -284,6 +294,8 @@ class Pipeline:
 
     async def stats(self) -> None:
         """The statistics report of this teacher's conversations, in ``<workspace>/stats``."""
+        if not self.store.conversation_count(teacher=self.llm.teacher):
+            return
         paths = write_stats(
             compute_stats(self.store, teacher=self.llm.teacher), self.store.workspace / "stats"
         )

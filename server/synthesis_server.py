@@ -45,23 +45,41 @@ from fastmcp.server.auth import AccessToken, TokenVerifier
 from fastmcp.tools import FunctionTool
 from fastmcp.utilities.json_schema import dereference_refs
 from mcp_types import ToolAnnotations
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from graph_toucan.annotate import annotate_tools as annotate_workspace
 from graph_toucan.catalog import FORMATS, ImportReport, count_entries, import_entries, read_catalog
-from graph_toucan.errors import GraphToucanError
+from graph_toucan.errors import BudgetExceeded, GraphToucanError, LLMError
+from graph_toucan.export import FORMATS as EXPORT_FORMATS
+from graph_toucan.export import Format
+from graph_toucan.export import export as export_conversations
 from graph_toucan.graph import build_graph as build_workspace_graph
 from graph_toucan.graph import find_node, graph_path, graph_stats, load_graph, neighbourhood
 from graph_toucan.graph_index import GraphIndex
 from graph_toucan.llm import LLM, make_backend
+from graph_toucan.messages import transcript as plain_transcript
+from graph_toucan.mock import build_mocks
 from graph_toucan.mock.errors import MockError
 from graph_toucan.mock.files import bundled_mock_folder, read_mock_folder
 from graph_toucan.mock.runtime import MockRuntime
 from graph_toucan.mock.sandbox import Limits, SandboxPool
+from graph_toucan.pipeline import translator_for
 from graph_toucan.pruning import PruneConfig
-from graph_toucan.records import PlannedPath, Sampler, ServerStatus, Tool, ToolExample
+from graph_toucan.records import (
+    AvailableTool,
+    Conversation,
+    PathDependency,
+    PlannedPath,
+    PlannedTurn,
+    Sampler,
+    ServerStatus,
+    Tool,
+    ToolExample,
+)
+from graph_toucan.refusal import Augmenter, RefusalKind, miss_func_sites, miss_param_sites
 from graph_toucan.resources import example_catalog
 from graph_toucan.sampling import SampleConfig, load_config, population, sample_to_store
+from graph_toucan.stats import compute_stats, stats_markdown
 from graph_toucan.store import Store
 
 SERVICES = "graph-toucan"
@@ -69,10 +87,12 @@ TOKEN_ENV = "GRAPH_TOUCAN_TOKEN"
 LIST_CAP = 50  # longest list of issues or failures a result carries
 INSTRUCTIONS = """\
 graph-toucan synthesizes multi-turn function-calling data from a catalog of real MCP tools.
-Usual order: import_catalog -> annotate_tools -> build_graph -> sample_fsp. Inspect with
-search_tools, describe_tool and graph_neighbors; call a simulated tool with run_mock_tool. Reruns are
-cheap: every stage skips the work it already did. The graph summary is the resource
-graph-toucan://graph/stats."""
+Usual order: import_catalog -> annotate_tools -> build_graph -> sample_fsp -> translate_fsp (each
+path id) -> augment_refusal (some accepted conversations) -> export_dataset. Inspect with
+search_tools, describe_tool, graph_neighbors, get_conversation and dataset_stats; call a simulated
+tool with run_mock_tool. Reruns are cheap: every stage skips the work it already did. Resources:
+graph-toucan://graph/stats (the graph summary), graph-toucan://conversations/{id} (a conversation)
+and graph-toucan://stats (the dataset statistics, Markdown)."""
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
@@ -284,6 +304,11 @@ CLI_TOOLS = {
     "graph-toucan tools": "search_tools",
     "graph-toucan sample": "sample_fsp",
     "graph-toucan mock call": "run_mock_tool",
+    "graph-toucan run": "translate_fsp",
+    "graph-toucan augment": "augment_refusal",
+    "graph-toucan export": "export_dataset",
+    "graph-toucan stats": "dataset_stats",
+    "graph-toucan conversations show": "get_conversation",
 }
 
 
@@ -914,6 +939,415 @@ async def run_mock_tool(
     return MockCall(
         tool=loaded.name, ref=loaded.ref, conversation=conversation, output=output, mocks=svc.mock_source
     )
+
+
+# -- translation and refusal variants --------------------------------------------------------------------
+
+MAX_PATH_TURNS = 20
+MAX_PATH_CALLS = 40
+MAX_PATH_TOOLS = 64
+
+ConversationRef = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9a-f]{4,16}$",
+        description="A conversation id (from translate_fsp or augment_refusal) or a unique prefix of 4+.",
+    ),
+]
+Attempts = Annotated[
+    int, Field(ge=1, le=10, description="Tries per turn, the failed checks fed back to the teacher.")
+]
+
+
+class InlinePath(PlannedPath):
+    """A planned path in full, as sample_fsp returns it (possibly edited). Its id is recomputed from the
+    content; an ``id`` key is accepted and ignored."""
+
+    given_id: str | None = Field(None, alias="id", max_length=64, description="Ignored (recomputed).")
+    turns: list[PlannedTurn] = Field(min_length=1, max_length=MAX_PATH_TURNS)
+    dependencies: list[PathDependency] = Field(default_factory=list, max_length=4 * MAX_PATH_CALLS)
+    available_tools: list[AvailableTool] = Field(min_length=1, max_length=MAX_PATH_TOOLS)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded(cls, data: Any) -> Any:
+        return _bounded_json(data) if isinstance(data, dict) else data
+
+    @model_validator(mode="after")
+    def _few_calls(self) -> InlinePath:
+        if len(self.calls) > MAX_PATH_CALLS:
+            raise ValueError(f"the path has {len(self.calls)} calls; at most {MAX_PATH_CALLS} are accepted")
+        return self
+
+    def planned(self) -> PlannedPath:
+        return PlannedPath.model_validate(self.model_dump(include=set(PlannedPath.model_fields)))
+
+
+class ConversationResult(BaseModel):
+    """A stored conversation: the whole of it when accepted, the reasons when rejected."""
+
+    id: str = Field(description="For get_conversation, augment_refusal, graph-toucan://conversations/{id}.")
+    status: Literal["accepted", "rejected"]
+    kind: str = Field(description="translation, miss-func, miss-params or irrelevance.")
+    path_id: str
+    source_id: str | None = Field(description="For a refusal variant: the conversation it came from.")
+    teacher: str
+    seed: int
+    turns: int
+    calls: int
+    checks_passed: int
+    checks_total: int
+    reasons: list[str] = Field(description="Why it was rejected (empty when accepted).")
+    conversation: Conversation | None = Field(
+        description="The verified conversation when accepted (get_conversation shows a rejected one)."
+    )
+    llm_calls: int = Field(description="Teacher calls made for this result (cached answers included).")
+
+
+def _conversation_result(conversation: Conversation, llm_calls: int) -> dict[str, Any]:
+    c = conversation
+    return {
+        "id": c.id,
+        "status": c.status,
+        "kind": c.kind,
+        "path_id": c.path_id,
+        "source_id": c.source_id,
+        "teacher": c.teacher,
+        "seed": c.seed,
+        "turns": len(c.turns),
+        "calls": len(c.calls),
+        "checks_passed": sum(ch.passed for ch in c.checks),
+        "checks_total": len(c.checks),
+        "reasons": c.reasons[:LIST_CAP],
+        "conversation": c if c.status == "accepted" else None,
+        "llm_calls": llm_calls,
+    }
+
+
+def _teacher_failed(exc: LLMError, what: str, tool: str) -> ToolError:
+    """A teacher failure as a tool error: retry, or (a spent budget) ask the operator."""
+    if isinstance(exc, BudgetExceeded):
+        return ToolError(
+            f"{exc}. The budget is this server's, for as long as it runs: ask the operator to restart it "
+            "with a larger --max-calls or --max-cost"
+        )
+    return ToolError(
+        f"the teacher failed {what} ({exc}); nothing was stored: call {tool} again to retry "
+        "(answers already received come back from the call log)"
+    )
+
+
+class MockBuild(BaseModel):
+    """Mocks built for the path's tools before translating (a path is only translated on mocks)."""
+
+    built: list[str] = Field(description="Tools whose mock was accepted now.")
+    already_built: int
+    unmockable: dict[str, str] = Field(description="Tools no mock passed the checks for, and why.")
+    skipped: dict[str, str] = Field(description="Tools not annotated enough to mock, and why.")
+
+
+class TranslateResult(ConversationResult):
+    mocks: MockBuild | None = Field(description="The mock build, unless build_missing_mocks was false.")
+
+
+def _path_tools(svc: Services, path: PlannedPath) -> list[Tool]:
+    tools = []
+    for tool_id, ref in dict.fromkeys((c.tool_id, c.tool) for c in path.calls):
+        tool = svc.store.get_tool(tool_id)
+        if tool is None:
+            raise ToolError(
+                f"the path calls {ref} ({tool_id}), which is not in the workspace; import its catalog with "
+                "import_catalog, or take a path from sample_fsp"
+            )
+        tools.append(tool)
+    return tools
+
+
+async def _build_path_mocks(svc: Services, tools: list[Tool], progress: Progress) -> MockBuild:
+    async with svc.stage_lock:
+        try:
+            report = await build_mocks(
+                svc.store,
+                svc.llm,
+                svc.pool,
+                tools=tools,
+                concurrency=2 * svc.config.mock_workers,
+                progress=lambda: progress.advance(1, "mocks"),
+            )
+        except LLMError as exc:
+            raise _teacher_failed(exc, "building mocks", "translate_fsp") from None
+    if report.failed:
+        ref, reason = next(iter(report.failed.items()))
+        raise ToolError(
+            f"the teacher failed building the mock of {ref} ({reason}); nothing was translated: call "
+            "translate_fsp again to retry (answers already received come back from the call log)"
+        )
+    return MockBuild(
+        built=report.accepted,
+        already_built=report.cached,
+        unmockable=report.unmockable,
+        skipped=report.skipped,
+    )
+
+
+@synthesis_tool(uses_teacher=True, title="Translate a planned path into a conversation")
+async def translate_fsp(
+    ctx: Context,
+    path_id: Annotated[
+        str | None,
+        Field(
+            pattern=r"^[0-9a-f]{4,16}$",
+            description="A path id from sample_fsp's path_ids (or a unique prefix of 4+ characters).",
+        ),
+    ] = None,
+    path: Annotated[
+        InlinePath | None,
+        Field(description="Instead of path_id: a planned path in full, e.g. one of sample_fsp's, edited."),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        Field(
+            ge=0,
+            le=2**31 - 1,
+            description="Seed of the persona and simulated outputs (default: the path's seed, as "
+            "graph-toucan run uses). Same path, teacher and seed: the same conversation id.",
+        ),
+    ] = None,
+    attempts: Attempts = 3,
+    build_missing_mocks: Annotated[
+        bool,
+        Field(description="First build the missing mocks of the path's tools with the teacher."),
+    ] = True,
+) -> TranslateResult:
+    """Translate one planned path (from sample_fsp) into a multi-turn conversation with the teacher:
+    user queries, filled arguments, tool calls answered by the mocks, assistant answers, every turn
+    verified and retried with feedback. Stores the conversation, accepted or rejected, and returns it
+    (or, rejected, the reasons). Run it after sample_fsp; then augment_refusal, export_dataset. The
+    mocks of the path's tools are built first when missing."""
+    svc = services(ctx)
+    if (path_id is None) == (path is None):
+        raise ToolError("give one of path_id (from sample_fsp) or path (a planned path in full)")
+    if path is not None:
+        planned = path.planned()
+    else:
+        found = svc.store.get_path(path_id or "")
+        if found is None:
+            raise ToolError(f"no single path matches {path_id!r}; take an id from sample_fsp's path_ids")
+        planned = found
+    tools = _path_tools(svc, planned)
+    seed = planned.seed if seed is None else seed
+    started, calls = time.time(), svc.llm.stats.calls
+    async with Progress(ctx, (len(tools) if build_missing_mocks else 0) + 1) as progress:
+        mocks = await _build_path_mocks(svc, tools, progress) if build_missing_mocks else None
+        translator = translator_for(svc.store, svc.llm, svc.pool, seed=seed, max_attempts=attempts)
+        try:
+            conversation = await translator.translate(planned, seed=seed)
+        except LLMError as exc:
+            raise _teacher_failed(exc, f"translating path {planned.id}", "translate_fsp") from None
+        svc.store.add_conversation(conversation, position=planned.index)
+        progress.advance(1, conversation.status)
+    result = _conversation_result(conversation, svc.llm.stats.calls - calls) | {"mocks": mocks}
+    recorded = {"conversation": None, "mocks": mocks.model_dump() if mocks else None}
+    _record(svc.store, "translate_fsp", started, result | recorded)
+    return TranslateResult.model_validate(result)
+
+
+def _stored_conversation(svc: Services, ref: str) -> Conversation:
+    found = svc.store.get_conversation(ref)
+    if found is None:
+        raise ToolError(
+            f"no single conversation matches {ref!r}; take an id from translate_fsp (or a longer prefix)"
+        )
+    return found
+
+
+@synthesis_tool(uses_teacher=True, title="Make a refusal variant of a conversation")
+async def augment_refusal(
+    ctx: Context,
+    conversation: ConversationRef,
+    kind: Annotated[
+        RefusalKind,
+        Field(
+            description="miss-func: a tool is unavailable until the user offers it; miss-params: the user "
+            "leaves out a required value and the assistant asks; irrelevance: a request no tool serves."
+        ),
+    ],
+    attempts: Attempts = 3,
+) -> ConversationResult:
+    """Make a verified refusal variant of an accepted translation (from translate_fsp), teaching a model
+    to ask or decline instead of guessing, and store it as a new conversation linked to its source.
+    The variant is seeded by the source's seed, so the same source, kind and teacher give the same id."""
+    svc = services(ctx)
+    source = _stored_conversation(svc, conversation)
+    if source.kind != "translation" or source.status != "accepted":
+        raise ToolError(
+            f"conversation {source.id} is a {source.status} {source.kind}; refusal variants are made from "
+            "accepted translations (translate_fsp results with status accepted)"
+        )
+    started, calls = time.time(), svc.llm.stats.calls
+    augmenter = Augmenter(svc.llm, max_attempts=attempts, seed=source.seed)
+    try:
+        variant = await augmenter.variant(source, kind)
+    except LLMError as exc:
+        raise _teacher_failed(exc, f"making the {kind} variant", "augment_refusal") from None
+    if variant is None:
+        sites = {"miss-func": miss_func_sites, "miss-params": miss_param_sites}.get(kind)
+        if sites is not None and not sites(source):
+            place = {
+                "miss-func": "no first use of a tool the user asked for outside a split turn",
+                "miss-params": "no required value the user stated once in a query",
+            }[kind]
+            raise ToolError(
+                f"conversation {source.id} has no place for a {kind} variant ({place}); try another kind "
+                "or another conversation"
+            )
+        raise ToolError(
+            f"the teacher's answers for the {kind} variant of {source.id} never validated in {attempts} "
+            "attempts; call augment_refusal again with more attempts"
+        )
+    svc.store.add_conversation(variant)
+    result = _conversation_result(variant, svc.llm.stats.calls - calls)
+    _record(svc.store, "augment_refusal", started, result | {"conversation": None})
+    return ConversationResult.model_validate(result)
+
+
+class ConversationDetail(BaseModel):
+    conversation: Conversation
+    transcript: str | None = Field(description="The conversation as readable plain text.")
+
+
+@synthesis_tool(read_only=True, title="Show one conversation")
+async def get_conversation(
+    ctx: Context,
+    conversation: ConversationRef,
+    transcript: Annotated[bool, Field(description="Add a readable plain-text transcript.")] = True,
+) -> ConversationDetail:
+    """One stored conversation in full (turns, calls with arguments, sources and outputs, checks,
+    reasons), with a readable transcript. Use it to inspect a translate_fsp or augment_refusal result,
+    in particular a rejected one."""
+    found = _stored_conversation(services(ctx), conversation)
+    return ConversationDetail(conversation=found, transcript=plain_transcript(found) if transcript else None)
+
+
+@synthesis_resource("graph-toucan://conversations/{id}", name="conversation")
+async def conversation_resource(id: str, ctx: Context) -> dict[str, Any]:
+    """One stored conversation by id (or a unique prefix of at least 4 characters)."""
+    found = services(ctx).store.get_conversation(id) if re.fullmatch(r"[0-9a-f]{4,16}", id) else None
+    if found is None:
+        raise ResourceError(f"no single conversation matches {id!r}; take an id from translate_fsp")
+    return found.model_dump(mode="json")
+
+
+# -- the dataset -----------------------------------------------------------------------------------------
+
+
+class ExportResult(BaseModel):
+    out: str
+    formats: list[str]
+    rows: dict[str, dict[str, int]] = Field(description="Rows per format and split (dpo: preference pairs).")
+    conversations: dict[str, int] = Field(description="Conversations per split.")
+    kinds: dict[str, int]
+    teachers: dict[str, int]
+    samplers: dict[str, int]
+    servers: dict[str, str | None] = Field(description="Servers whose tools are used, with their licenses.")
+    tools_used: int
+    skipped: dict[str, str] = Field(description="Conversations not expressible in the formats (first 50).")
+    skipped_total: int
+    seconds: dict[str, float]
+    files: list[str] = Field(description="Every file written: JSONL and Parquet per split, stats, README.md.")
+
+
+@synthesis_tool(destructive=True, title="Export the dataset")
+async def export_dataset(
+    ctx: Context,
+    out: Annotated[
+        PathText,
+        Field(description="Folder to write, inside the workspace or an allowed root (e.g. 'export')."),
+    ],
+    formats: Annotated[
+        list[Format] | None,
+        Field(min_length=1, max_length=len(EXPORT_FORMATS), description="Default: every format."),
+    ] = None,
+    validation_share: Annotated[
+        float, Field(ge=0, le=0.99, description="Share of conversation families in the validation split.")
+    ] = 0.05,
+    seed: Seed = 0,
+    teacher: Annotated[
+        str | None, Field(max_length=200, description="Only this teacher's conversations (e.g. offline).")
+    ] = None,
+    sampler: Annotated[Sampler | None, Field(description="Only this sampler's conversations.")] = None,
+    metadata: Annotated[bool, Field(description="Add id and kind columns to every row.")] = True,
+    license: Annotated[
+        str | None, Field(max_length=100, description="The dataset's license for the card (e.g. mit).")
+    ] = None,
+) -> ExportResult:
+    """Export the accepted conversations and preference pairs for trainers: OpenAI messages (TRL SFT),
+    TRL DPO pairs, LLaMA-Factory ShareGPT and Hermes, JSONL and Parquet per train/validation split,
+    with a dataset card (README.md) and the statistics (stats/). Files already in the folder are
+    replaced. Run it when translate_fsp and augment_refusal have made enough conversations."""
+    svc = services(ctx)
+    folder = svc.guard.writable(out)
+    if folder in svc.guard.roots:
+        raise ToolError(
+            f"{out!r} is the workspace or an allowed root itself; an export writes README.md and stats/ "
+            "into its folder, so name a subfolder such as 'export'"
+        )
+    started = time.time()
+    total = svc.store.conversation_count(status="accepted", teacher=teacher)
+    async with Progress(ctx, total) as progress:
+        report = export_conversations(
+            svc.store,
+            folder,
+            formats or EXPORT_FORMATS,
+            validation_share=validation_share,
+            seed=seed,
+            teacher=teacher,
+            sampler=sampler,
+            metadata=metadata,
+            license=license,
+            progress=progress.advance,
+        )
+    summary = report.as_dict()
+    _record(svc.store, "export_dataset", started, summary)
+    skipped = dict(list(report.skipped.items())[:LIST_CAP])
+    return ExportResult.model_validate(summary | {"skipped": skipped, "skipped_total": len(report.skipped)})
+
+
+class StatsResult(BaseModel):
+    workspace: str
+    teacher: str | None
+    tools_total: int
+    servers_total: int
+    samplers: dict[str, dict[str, Any]] = Field(
+        description="Figures per sampler: conversations, acceptance rate, turns, calls, dependencies, checks."
+    )
+    call_log: dict[str, Any] = Field(description="Teacher calls, tokens and cost: total, per accepted.")
+    references: dict[str, dict[str, str]] = Field(description="Published figures of MAGNET and TOUCAN.")
+    markdown: str | None = Field(description="The report as Markdown, when asked for.")
+
+
+@synthesis_tool(read_only=True, title="Dataset statistics")
+async def dataset_stats(
+    ctx: Context,
+    teacher: Annotated[
+        str | None, Field(max_length=200, description="Only this teacher's conversations (e.g. offline).")
+    ] = None,
+    markdown: Annotated[bool, Field(description="Also return the report as Markdown.")] = False,
+) -> StatsResult:
+    """Statistics of the stored conversations (accepted and rejected), one column per sampler, beside
+    MAGNET's and TOUCAN's published figures: acceptance rate, turns, calls, parallel steps, dependency
+    types, tool coverage, check pass rates, rejection reasons, teacher cost. Use it to judge the data
+    before export_dataset; the resource graph-toucan://stats is the same report as Markdown."""
+    report = compute_stats(services(ctx).store, teacher=teacher)
+    return StatsResult.model_validate(
+        report.as_dict() | {"markdown": stats_markdown(report) if markdown else None}
+    )
+
+
+@synthesis_resource("graph-toucan://stats", name="dataset_stats", mime_type="text/markdown")
+async def stats_resource(ctx: Context) -> str:
+    """The statistics report of every stored conversation, as Markdown."""
+    return stats_markdown(compute_stats(services(ctx).store))
 
 
 # -- serving -------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The synthesis MCP server in memory (FastMCP client): every tool on the bundled example catalog, a bad
-input for each, and the safety rules (paths, allow-lists, sizes), with the server serving on after."""
+"""The synthesis MCP server in memory (FastMCP client): every tool and resource on the bundled example
+catalog, a bad input for each, and the safety rules (paths, allow-lists, sizes), with the server serving
+on after."""
 
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ from fastmcp import Client
 from fastmcp.exceptions import McpError
 
 from graph_toucan.errors import GraphToucanError
+from graph_toucan.llm import LLM, Budget, OfflineBackend, ScriptedBackend
+from graph_toucan.pipeline import PipelineConfig, run_pipeline
+from graph_toucan.records import Conversation
 from graph_toucan.resources import server_module
+from graph_toucan.store import Store
 from tests.conftest import FIXTURES, script
 
 synthesis = server_module("synthesis_server")
@@ -28,6 +33,11 @@ TOOLS = {
     "graph_neighbors",
     "sample_fsp",
     "run_mock_tool",
+    "translate_fsp",
+    "augment_refusal",
+    "export_dataset",
+    "dataset_stats",
+    "get_conversation",
 }
 WEATHER = FIXTURES / "catalogs" / "us_weather_tools.json"
 HOTELS = "Hotel Booking Server/search-hotels"
@@ -43,8 +53,9 @@ class Heard:
         self.seen.append((progress, total, message))
 
 
-def server(workspace: Path, **config: Any) -> Any:
-    return synthesis.create_server(synthesis.ServerConfig(workspace=workspace, **config))
+def server(workspace: Path, make_llm: Any = None, **config: Any) -> Any:
+    """The server over ``workspace``; ``make_llm`` builds its teacher (default: offline)."""
+    return synthesis.create_server(synthesis.ServerConfig(workspace=workspace, **config), make_llm)
 
 
 async def call(client: Client, name: str, /, **arguments: Any) -> dict[str, Any]:
@@ -85,6 +96,37 @@ def workspace(built: tuple[Path, dict[str, Any]], tmp_path: Path) -> Path:
     return copy
 
 
+@pytest.fixture(scope="module")
+def synthesized(built: tuple[Path, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The built workspace after the offline pipeline (``graph-toucan run --n 5``): every mock, five
+    accepted translations, a refusal variant and preference pairs."""
+    workspace = tmp_path_factory.mktemp("synthesized") / "ws"
+    shutil.copytree(built[0], workspace)
+    store = Store.open(workspace)
+    try:
+        asyncio.run(run_pipeline(store, LLM(OfflineBackend(), store), PipelineConfig(n=5)))
+    finally:
+        store.close()
+    return workspace
+
+
+@pytest.fixture
+def synth(synthesized: Path, tmp_path: Path) -> Path:
+    """A private copy of the synthesized workspace."""
+    copy = tmp_path / "synth"
+    shutil.copytree(synthesized, copy)
+    return copy
+
+
+def stored(workspace: Path, **filters: Any) -> list[Conversation]:
+    """The workspace's conversations, read beside the server."""
+    store = Store.open(workspace)
+    try:
+        return list(store.conversations(**filters))
+    finally:
+        store.close()
+
+
 # -- listing --------------------------------------------------------------------------------------------
 
 
@@ -105,12 +147,27 @@ async def test_tools_are_listed_with_truthful_annotations_and_schemas(tmp_path):
             "graph_neighbors": (True, False, True, False),
             "sample_fsp": (False, False, True, False),  # adds paths; the same seed adds nothing
             "run_mock_tool": (False, False, True, False),
+            "translate_fsp": (False, False, True, False),  # same path, teacher and seed: the same id
+            "augment_refusal": (False, False, True, False),  # seeded by the source: the same id
+            "export_dataset": (False, True, True, False),  # replaces the files in its folder
+            "dataset_stats": (True, False, True, False),
+            "get_conversation": (True, False, True, False),
         }
         for tool in tools.values():
             assert tool.description and tool.output_schema["type"] == "object"
         sample = tools["sample_fsp"].input_schema["properties"]
         assert sample["count"]["maximum"] == 1000 and sample["count"]["minimum"] == 1
         assert tools["run_mock_tool"].input_schema["required"] == ["tool", "arguments"]
+        translate = tools["translate_fsp"].input_schema["properties"]
+        inline = translate["path"]["anyOf"][0]["properties"]
+        assert inline["turns"]["maxItems"] == 20 and "id" in inline  # sample_fsp's paths are accepted
+        assert translate["attempts"]["maximum"] == 10
+        assert tools["augment_refusal"].input_schema["properties"]["kind"]["enum"] == [
+            "miss-func",
+            "miss-params",
+            "irrelevance",
+        ]
+        assert "$ref" not in json.dumps(tools["translate_fsp"].output_schema)
 
 
 async def test_a_remote_teacher_makes_the_teacher_tools_open_world(tmp_path):
@@ -118,6 +175,8 @@ async def test_a_remote_teacher_makes_the_teacher_tools_open_world(tmp_path):
     async with Client(app) as client:
         hints = {t.name: t.annotations.open_world_hint for t in await client.list_tools()}
     assert hints["annotate_tools"] and hints["build_graph"] and not hints["search_tools"]
+    assert hints["translate_fsp"] and hints["augment_refusal"]
+    assert not hints["export_dataset"] and not hints["dataset_stats"] and not hints["get_conversation"]
 
 
 # -- import_catalog ---------------------------------------------------------------------------------------
@@ -277,7 +336,7 @@ async def test_graph_neighbors_and_the_stats_resource(built, tmp_path):
     assert all({"output", "input"} == set(m) for m in edge["mapping"])
     assert "no tool 'Nope/nothing' in the graph" in unknown
     assert stats["nodes"] == 98 and stats["edges"] == sum(built[1]["build"]["edges"].values())
-    assert resources == ["graph-toucan://graph/stats"]
+    assert resources == ["graph-toucan://graph/stats", "graph-toucan://stats"]
     async with Client(server(tmp_path / "empty")) as client:
         no_graph = await refused(client, "graph_neighbors", tool=HOTELS)
         with pytest.raises(McpError, match="build_graph tool"):
@@ -420,6 +479,272 @@ async def test_run_mock_tool_prefers_the_workspace_mocks(tmp_path):
     assert "no mock named" in gone  # the bundled mocks are not mixed in
 
 
+# -- translate_fsp ----------------------------------------------------------------------------------------
+
+
+async def test_translate_fsp_builds_the_path_mocks_and_stores_the_conversation(workspace):
+    heard = Heard()
+    async with Client(server(workspace)) as client:
+        sampled = await call(client, "sample_fsp", count=5, seed=1, show=5)
+        results = [await call(client, "translate_fsp", path_id=pid) for pid in sampled["path_ids"]]
+        accepted = next(r for r in results if r["status"] == "accepted")
+        k = sampled["path_ids"].index(accepted["path_id"])
+        again = await client.call_tool(
+            "translate_fsp", {"path_id": accepted["path_id"][:8]}, progress_handler=heard
+        )
+        inline = await call(client, "translate_fsp", path=sampled["paths"][k])  # with its "id" key
+    tools = {c["tool_id"] for turn in sampled["paths"][k]["turns"] for c in turn["calls"]}
+    conversation = accepted["conversation"]
+    assert conversation["id"] == accepted["id"] and conversation["path_id"] == accepted["path_id"]
+    assert (accepted["kind"], accepted["teacher"], accepted["seed"], accepted["reasons"]) == (
+        "translation",
+        "offline",
+        1,  # the path's seed, as graph-toucan run translates it
+        [],
+    )
+    assert accepted["checks_passed"] == accepted["checks_total"] > 0 and accepted["calls"] >= len(tools)
+    assert len(accepted["mocks"]["built"]) + accepted["mocks"]["already_built"] == len(tools)
+    assert all(r["conversation"] is None and r["reasons"] for r in results if r["status"] == "rejected")
+    rerun = again.structured_content
+    assert rerun["id"] == accepted["id"] and rerun["conversation"] == conversation
+    assert rerun["mocks"] == {"built": [], "already_built": len(tools), "unmockable": {}, "skipped": {}}
+    assert heard.seen[-1] == (len(tools) + 1, len(tools) + 1, "accepted")
+    assert inline["id"] == accepted["id"] and inline["path_id"] == accepted["path_id"]
+    assert {c.id for c in stored(workspace)} == {r["id"] for r in results}
+
+
+async def test_translate_fsp_without_mocks_rejects_and_says_why(workspace):
+    async with Client(server(workspace)) as client:
+        sampled = await call(client, "sample_fsp", count=1, seed=2)
+        rejected = await call(
+            client, "translate_fsp", path_id=sampled["path_ids"][0], build_missing_mocks=False
+        )
+    assert rejected["status"] == "rejected" and rejected["conversation"] is None and rejected["mocks"] is None
+    assert rejected["reasons"][0].startswith("no accepted mock for ")
+    assert [c.id for c in stored(workspace)] == [rejected["id"]]
+
+
+async def test_translate_fsp_refuses_bad_paths(workspace):
+    async with Client(server(workspace)) as client:
+        path = (await call(client, "sample_fsp", count=1, show=1))["paths"][0]
+        with_calls = next(t for t in path["turns"] if t["calls"])
+        stranger = json.loads(json.dumps(path))
+        next(t for t in stranger["turns"] if t["calls"])["calls"][0]["tool_id"] = "0" * 16
+        neither = await refused(client, "translate_fsp")
+        both = await refused(client, "translate_fsp", path_id=path["id"], path=path)
+        unknown = await refused(client, "translate_fsp", path_id="0" * 16)
+        pattern = await refused(client, "translate_fsp", path_id="../paths")
+        foreign = await refused(client, "translate_fsp", path=stranger)
+        twice = await refused(client, "translate_fsp", path=path | {"turns": [with_calls, with_calls]})
+        long = await refused(client, "translate_fsp", path=path | {"turns": path["turns"] * 21})
+        huge = await refused(client, "translate_fsp", path=path | {"padding": "x" * 70_000})
+        attempts = await refused(client, "translate_fsp", path_id=path["id"], attempts=0)
+    assert "give one of path_id" in neither and "give one of path_id" in both
+    assert "no single path matches '0000000000000000'" in unknown and "sample_fsp" in unknown
+    assert "should match pattern" in pattern
+    assert "0000000000000000" in foreign and "not in the workspace" in foreign and "import_catalog" in foreign
+    assert "call ids must be unique within a path" in twice
+    assert "at most 20 items" in long
+    assert "at most 65536 are accepted" in huge
+    assert "greater than or equal to 1" in attempts
+    assert stored(workspace) == []
+
+
+async def test_a_failing_teacher_is_an_error_that_says_retry(synth):
+    source = stored(synth, status="accepted", kind="translation")[0]
+
+    def failing(store: Store) -> LLM:
+        return LLM(ScriptedBackend([]), store, backoff_s=0)
+
+    def spent(store: Store) -> LLM:
+        return LLM(ScriptedBackend([]), store, budget=Budget(max_calls=0))
+
+    async with Client(server(synth, failing)) as client:
+        translate = await refused(client, "translate_fsp", path_id=source.path_id)
+        augment = await refused(client, "augment_refusal", conversation=source.id, kind="irrelevance")
+    async with Client(server(synth, spent)) as client:
+        budget = await refused(client, "translate_fsp", path_id=source.path_id)
+    assert f"the teacher failed translating path {source.path_id}" in translate
+    assert "nothing was stored: call translate_fsp again to retry" in translate
+    assert "the teacher failed making the irrelevance variant" in augment
+    assert "call augment_refusal again" in augment
+    assert "budget of 0 LLM calls spent" in budget and "--max-calls" in budget
+    assert {c.teacher for c in stored(synth)} == {"offline"}
+
+
+# -- augment_refusal --------------------------------------------------------------------------------------
+
+
+async def test_augment_refusal_makes_and_stores_each_kind(synth):
+    sources = stored(synth, status="accepted", kind="translation")
+    made: dict[str, dict[str, Any]] = {}
+    async with Client(server(synth)) as client:
+        for kind in ("miss-func", "miss-params", "irrelevance"):
+            for source in sources:
+                result = await client.call_tool(
+                    "augment_refusal", {"conversation": source.id, "kind": kind}, raise_on_error=False
+                )
+                if not result.is_error:
+                    made[kind] = result.structured_content
+                    break
+        again = await call(
+            client, "augment_refusal", conversation=made["miss-params"]["source_id"][:6], kind="miss-params"
+        )
+    by_id = {c.id: c for c in sources}
+    for kind, variant in made.items():
+        source = by_id[variant["source_id"]]
+        assert (variant["kind"], variant["status"], variant["reasons"]) == (kind, "accepted", [])
+        assert variant["conversation"]["source_id"] == source.id and variant["path_id"] == source.path_id
+    assert made["irrelevance"]["calls"] == 0 and made["irrelevance"]["turns"] == 1
+    split = made["miss-params"]["conversation"]["turns"]
+    assert any(t["split"] and t["split"]["kind"] == "miss-param" for t in split)
+    assert made["miss-params"]["turns"] == len(by_id[made["miss-params"]["source_id"]].turns) + 1
+    assert again == made["miss-params"]  # seeded by the source: the same variant, stored once
+    assert {v["id"] for v in made.values()} <= {c.id for c in stored(synth)}
+
+
+async def test_augment_refusal_refuses_bad_sources(synth):
+    source = stored(synth, status="accepted", kind="translation")[0]
+    variant = stored(synth, kind="irrelevance")[0]
+    helpers_only = source.model_copy(  # every call a helper: no tool the user asked for to withhold
+        update={
+            "seed": 4242,
+            "turns": [
+                t.model_copy(
+                    update={"steps": [[c.model_copy(update={"implicit": True}) for c in s] for s in t.steps]}
+                )
+                for t in source.turns
+            ],
+        }
+    )
+    store = Store.open(synth)
+    store.add_conversation(helpers_only)
+    store.close()
+    async with Client(server(synth)) as client:
+        kind = await refused(client, "augment_refusal", conversation=source.id, kind="miss-everything")
+        unknown = await refused(client, "augment_refusal", conversation="0" * 16, kind="irrelevance")
+        pattern = await refused(client, "augment_refusal", conversation="not-an-id", kind="irrelevance")
+        of_variant = await refused(client, "augment_refusal", conversation=variant.id, kind="miss-func")
+        no_place = await refused(client, "augment_refusal", conversation=helpers_only.id, kind="miss-func")
+    assert "'miss-func', 'miss-params' or 'irrelevance'" in kind
+    assert "no single conversation matches '0000000000000000'" in unknown
+    assert "should match pattern" in pattern
+    assert f"{variant.id} is a accepted irrelevance" in of_variant and "accepted translations" in of_variant
+    assert f"{helpers_only.id} has no place for a miss-func variant" in no_place
+    assert "try another kind" in no_place
+
+
+# -- get_conversation and the conversation resource --------------------------------------------------------
+
+
+async def test_get_conversation_and_its_resource(synth):
+    source = stored(synth, status="accepted", kind="translation")[0]
+    async with Client(server(synth)) as client:
+        shown = await call(client, "get_conversation", conversation=source.id[:6])
+        bare = await call(client, "get_conversation", conversation=source.id, transcript=False)
+        missing = await refused(client, "get_conversation", conversation="0" * 16)
+        short = await refused(client, "get_conversation", conversation="abc")
+        templates = [t.uri_template for t in await client.list_resource_templates()]
+        read = (await client.read_resource(f"graph-toucan://conversations/{source.id}"))[0]
+        with pytest.raises(McpError, match="no single conversation matches 'zzzz'"):
+            await client.read_resource("graph-toucan://conversations/zzzz")
+    assert shown["conversation"] == source.model_dump(mode="json")
+    text = shown["transcript"]
+    assert text.startswith(f"conversation {source.id}  accepted  translation  path {source.path_id}")
+    assert "\nturn 1 " in text and f"  user: {source.turns[0].user}" in text and "[/]" not in text
+    assert f"checks: {len(source.checks)}/{len(source.checks)} passed" in text
+    assert bare["transcript"] is None and bare["conversation"] == shown["conversation"]
+    assert "no single conversation matches '0000000000000000'" in missing
+    assert "should match pattern" in short
+    assert templates == ["graph-toucan://conversations/{id}"]
+    assert read.mime_type == "application/json" and json.loads(read.text) == shown["conversation"]
+
+
+# -- export_dataset ----------------------------------------------------------------------------------------
+
+
+async def test_export_dataset_writes_every_format_with_progress(synth, tmp_path):
+    root = tmp_path / "datasets"
+    root.mkdir()
+    accepted = stored(synth, status="accepted")
+    heard = Heard()
+    async with Client(server(synth, roots=(root,))) as client:
+        first = await client.call_tool(
+            "export_dataset", {"out": "export", "validation_share": 0.5, "seed": 3}, progress_handler=heard
+        )
+        again = await call(client, "export_dataset", out="export", validation_share=0.5, seed=3)
+        rooted = await call(client, "export_dataset", out=str(root / "sft"), formats=["openai"])
+    report = first.structured_content
+    assert report["out"] == str((synth / "export").resolve())
+    assert report["formats"] == ["openai", "dpo", "sharegpt", "hermes"]
+    assert sum(report["conversations"].values()) == len(accepted) and report["skipped_total"] == 0
+    assert report["conversations"]["validation"] > 0 and report["conversations"]["train"] > 0
+    for fmt in ("openai", "sharegpt", "hermes"):
+        assert report["rows"][fmt] == report["conversations"]
+    assert sum(report["rows"]["dpo"].values()) > 0  # the pipeline's preference pairs
+    assert report["kinds"]["translation"] == 5 and report["teachers"] == {"offline": len(accepted)}
+    assert all(Path(f).is_file() for f in report["files"])
+    assert (synth / "export" / "README.md").is_file() and (synth / "export" / "stats" / "stats.md").is_file()
+    assert heard.seen[-1][:2] == (len(accepted), len(accepted))
+    assert {k: v for k, v in again.items() if k != "seconds"} == {
+        k: v for k, v in report.items() if k != "seconds"
+    }
+    assert rooted["formats"] == ["openai"] and (root / "sft" / "openai" / "train.jsonl").is_file()
+
+
+async def test_export_dataset_refuses_bad_folders_and_settings(synth, workspace, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    async with Client(server(synth)) as client:
+        itself = await refused(client, "export_dataset", out=".")
+        (synth / "away").symlink_to(outside)
+        dotted = await refused(client, "export_dataset", out="../export")
+        absolute = await refused(client, "export_dataset", out=str(outside / "export"))
+        linked = await refused(client, "export_dataset", out="away/export")
+        deep = await refused(client, "export_dataset", out="a/b/export")
+        fmt = await refused(client, "export_dataset", out="export", formats=["csv"])
+        none = await refused(client, "export_dataset", out="export", formats=[])
+        share = await refused(client, "export_dataset", out="export", validation_share=1.0)
+    assert "is the workspace or an allowed root itself" in itself and "'export'" in itself
+    assert "contains '..'" in dotted
+    assert "outside the allowed roots" in absolute and "outside the allowed roots" in linked
+    assert "the folder of 'a/b/export' does not exist" in deep
+    assert "'openai', 'dpo', 'sharegpt' or 'hermes'" in fmt and "at least 1 item" in none
+    assert "less than or equal to 0.99" in share
+    assert list(outside.iterdir()) == [] and not (synth / "export").exists()
+    async with Client(server(workspace)) as client:
+        empty = await refused(client, "export_dataset", out="export")
+    assert "no accepted conversations to export" in empty and "(the translate_fsp tool)" in empty
+
+
+# -- dataset_stats and the statistics resource ---------------------------------------------------------------
+
+
+async def test_dataset_stats_and_the_markdown_resource(synth, workspace):
+    conversations = stored(synth)
+    async with Client(server(synth)) as client:
+        report = await call(client, "dataset_stats")
+        offline = await call(client, "dataset_stats", teacher="offline", markdown=True)
+        nobody = await refused(client, "dataset_stats", teacher="nobody")
+        long = await refused(client, "dataset_stats", teacher="x" * 201)
+        page = (await client.read_resource("graph-toucan://stats"))[0]
+    graph = report["samplers"]["graph"]
+    assert graph["conversations"] == sum(c.status == "accepted" for c in conversations)
+    assert graph["rejected"] == sum(c.status == "rejected" for c in conversations)
+    assert graph["kinds"]["translation"]["count"] == 5
+    assert (report["tools_total"], report["servers_total"], report["teacher"]) == (98, 22, None)
+    assert report["markdown"] is None and report["call_log"]["total"]["calls"] > 0
+    assert offline["teacher"] == "offline"
+    assert offline["markdown"].startswith("# Dataset statistics (teacher offline)")
+    assert "no conversations stored for teacher 'nobody'" in nobody and "(the translate_fsp tool)" in nobody
+    assert "at most 200 characters" in long
+    assert page.mime_type == "text/markdown" and page.text.startswith("# Dataset statistics\n")
+    assert "## Comparison" in page.text and "## Figures by sampler" in page.text
+    async with Client(server(workspace)) as client:
+        with pytest.raises(McpError, match="translate_fsp tool"):
+            await client.read_resource("graph-toucan://stats")
+
+
 # -- serving rules ---------------------------------------------------------------------------------------
 
 
@@ -442,3 +767,6 @@ def test_library_messages_name_the_tool_to_call():
         "'graph-toucan graph build' (the build_graph tool) first"
     )
     assert synthesis.agent_message("see 'graph-toucan mock build'") == "see 'graph-toucan mock build'"
+    assert "'graph-toucan run --n 100' (the translate_fsp tool)" in synthesis.agent_message(
+        "no conversations stored; run 'graph-toucan run --n 100' first"
+    )

@@ -46,10 +46,20 @@ async def test_a_whole_synthesis_over_stdio_with_the_mcp_sdk_client(tmp_path):
 
     async with Client(params, read_timeout_seconds=120) as client:
         listed = {t.name: t for t in (await client.list_tools()).tools}
-        assert {"import_catalog", "annotate_tools", "build_graph", "sample_fsp", "run_mock_tool"} <= set(
-            listed
-        )
+        assert {
+            "import_catalog",
+            "annotate_tools",
+            "build_graph",
+            "sample_fsp",
+            "run_mock_tool",
+            "translate_fsp",
+            "augment_refusal",
+            "export_dataset",
+            "dataset_stats",
+            "get_conversation",
+        } <= set(listed)
         assert listed["search_tools"].annotations.read_only_hint is True
+        assert listed["export_dataset"].annotations.destructive_hint is True
 
         imported = structured(await client.call_tool("import_catalog", {}))
         annotated = structured(await client.call_tool("annotate_tools", {}))
@@ -67,6 +77,19 @@ async def test_a_whole_synthesis_over_stdio_with_the_mcp_sdk_client(tmp_path):
         escape = await client.call_tool("import_catalog", {"path": "../../etc/passwd"})
         still = structured(await client.call_tool("search_tools", {"query": "hotel", "limit": 3}))
 
+        translated = [
+            structured(await client.call_tool("translate_fsp", {"path_id": path_id}))
+            for path_id in sampled["path_ids"]
+        ]
+        accepted = [t for t in translated if t["status"] == "accepted"]
+        irrelevance = {"conversation": accepted[0]["id"], "kind": "irrelevance"}
+        variant = structured(await client.call_tool("augment_refusal", irrelevance))
+        shown = structured(await client.call_tool("get_conversation", {"conversation": variant["id"]}))
+        exported = structured(
+            await client.call_tool("export_dataset", {"out": "export", "formats": ["openai", "sharegpt"]})
+        )
+        report = (await client.read_resource("graph-toucan://stats")).contents[0]
+
     assert (imported["servers"], imported["tools_read"], imported["new"]) == (22, 98, 98)
     assert annotated["annotated"] == 98 and annotated["failed"] == []
     assert built["nodes"] == 98 and sum(built["edges"].values()) > 50
@@ -77,6 +100,15 @@ async def test_a_whole_synthesis_over_stdio_with_the_mcp_sdk_client(tmp_path):
     assert stats["nodes"] == 98 and stats["edges"] == sum(built["edges"].values())
     assert escape.is_error and "contains '..'" in escape.content[0].text
     assert still["tools"]
+
+    assert accepted and all(t["conversation"]["turns"] for t in accepted)
+    assert all(t["reasons"] for t in translated if t["status"] == "rejected")
+    assert variant["status"] == "accepted" and variant["source_id"] == accepted[0]["id"]
+    assert shown["conversation"]["kind"] == "irrelevance" and "turn 1 empty" in shown["transcript"]
+    assert sum(exported["conversations"].values()) == len(accepted) + 1
+    assert (tmp_path / "ws" / "export" / "openai" / "train.jsonl").is_file()
+    assert report.mime_type == "text/markdown" and report.text.startswith("# Dataset statistics")
+    assert "## Comparison" in report.text
 
 
 # -- streamable HTTP ---------------------------------------------------------------------------------------

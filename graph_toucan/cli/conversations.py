@@ -14,12 +14,13 @@ import anyio
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from graph_toucan.cli.app import JsonOption, app, console, print_json, progress_bar
 from graph_toucan.errors import GraphToucanError
-from graph_toucan.messages import tool_result
+from graph_toucan.messages import transcript_lines
 from graph_toucan.pipeline import PipelineConfig, run_pipeline
-from graph_toucan.records import Conversation, PreferencePair
+from graph_toucan.records import PreferencePair
 from graph_toucan.refusal import Mixture, augment
 from graph_toucan.sampling import load_config
 
@@ -77,7 +78,14 @@ def run(
     irrelevance: IrrelevanceOption = _M.irrelevance,
     miss_func: MissFuncOption = _M.miss_func,
     miss_params: MissParamsOption = _M.miss_params,
-    workers: Annotated[int, typer.Option(min=1, max=32, help="Sandbox worker processes for the mocks.")] = 2,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=32,
+            help="Sandbox processes for the mocks (default 2 offline, else --concurrency up to 16).",
+        ),
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option(help="Also export the dataset here (every format; see 'graph-toucan export')."),
@@ -254,44 +262,8 @@ def conversations_show(
     if as_json:
         print_json(conversation.model_dump(mode="json"))
         return
-    for line in transcript(conversation):
-        console.print(line, highlight=False)
-
-
-def transcript(conversation: Conversation) -> list[str]:
-    """A conversation as readable lines (rich markup)."""
-    c = conversation
-    lines = [
-        f"[bold]conversation {c.id}[/]  {c.status}  {c.kind}  path {c.path_id}  teacher {c.teacher}  seed {c.seed}",
-        f"style: {escape(c.style)}",
-        "tools: " + ", ".join(f"[dim]{t.name}[/]" if t.distractor else t.name for t in c.tools),
-    ]
-    for k, turn in enumerate(c.turns, start=1):
-        note = f"  [dim](no {', '.join(turn.unavailable)})[/]" if turn.unavailable else ""
-        lines.append(f"[bold]turn {k}[/] {turn.type}{note}")
-        lines.append(f"  [cyan]user[/]: {escape(turn.user)}")
-        for step in turn.steps:
-            for call in step:
-                lines.append(
-                    f"  [magenta]call[/] {call.name}({escape(json.dumps(call.arguments, ensure_ascii=False))})"
-                )
-                sources = ", ".join(
-                    f"{t.name} <- {t.source}{f' {t.call}.{t.field}' if t.call else ''}" for t in call.trace
-                )
-                if sources:
-                    lines.append(f"      [dim]{escape(sources)}[/]")
-                lines.append(f"      [green]->[/] {escape(tool_result(call)[:300])}")
-        if turn.refused:
-            lines.append(f"  [dim]missing, not invented: {', '.join(turn.refused)}[/]")
-        lines.append(f"  [yellow]assistant[/]: {escape(turn.assistant)}")
-    passed = sum(ch.passed for ch in c.checks)
-    lines.append(f"checks: {passed}/{len(c.checks)} passed")
-    for ch in c.checks:
-        if not ch.passed:
-            lines.append(f"  [red]{ch.name}[/]: {escape(ch.detail)}")
-    for reason in c.reasons:
-        lines.append(f"  [red]reason[/]: {escape(reason)}")
-    return lines
+    for line in transcript_lines(conversation):
+        console.print(Text.assemble(*line), highlight=False)
 
 
 @pairs_app.command("show")
