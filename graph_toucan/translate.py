@@ -258,33 +258,7 @@ class Translator:
         path = state.path
         planned = path.turns[k]
         previous = path.turns[k - 1].split if k > 0 else None
-        said = state.said
-        filled_by = {(d.target, d.input) for d in path.dependencies if d.input}
-        withheld = (planned.split.call, planned.split.parameter) if planned.split else None
-        rng = random.Random(f"optional/{state.key}/{k}")
-        ask_for = []
-        for call in functions:
-            tool = self._tool(call.tool_id)
-            properties = tool.input_schema.get("properties") or {}
-            required = list(tool.input_schema.get("required") or [])
-            optional = [
-                n
-                for n, s in properties.items()
-                if n not in required and isinstance(s, dict) and s.get("enum") and rng.random() < 0.2
-            ][:1]
-            for name in [*required, *optional]:
-                if (call.id, name) in filled_by or (call.id, name) in said or (call.id, name) == withheld:
-                    continue
-                sub = properties.get(name)
-                ask_for.append(
-                    {
-                        "call": call.id,
-                        "parameter": name,
-                        "schema": sub if isinstance(sub, dict) else {},
-                        "description": (sub or {}).get("description", "") if isinstance(sub, dict) else "",
-                        "required": name in required,
-                    }
-                )
+        ask_for = self._ask_for(state, k, functions)
         position = {c.id: i for i, t in enumerate(path.turns) for c in t.calls}
         references = [
             {
@@ -320,7 +294,11 @@ class Translator:
                 for c in functions
             ],
             "ask_for": ask_for,
-            "withhold": {"call": withheld[0], "parameter": withheld[1]} if withheld and withheld[1] else None,
+            "withhold": (
+                {"call": planned.split.call, "parameter": planned.split.parameter}
+                if planned.split and planned.split.kind == "miss-param"
+                else None
+            ),
             "missing_function": (
                 {"call": planned.split.call, "name": state.names[planned.split.tool_id]}
                 if planned.split and planned.split.kind == "miss-func"
@@ -350,14 +328,44 @@ class Translator:
                 for d in path.dependencies
                 if d.target in {c.id for c in functions}
             ],
-            "available_functions": [
-                t.name
-                for t in state.tools
-                if t.name not in ([state.names[w] for w in planned.withheld if w in state.names])
-            ],
+            "available_functions": [t.name for t in state.tools if t.tool_id not in planned.withheld],
             "feedback": feedback,
             "seed": f"{state.key}/{k}",
         }
+
+    def _ask_for(self, state: _State, k: int, functions: list[PlannedCall]) -> list[dict[str, Any]]:
+        """The parameters the user must state in turn ``k``: required ones that no dependency fills,
+        not stated before and not withheld (a miss-param turn), plus now and then an optional one
+        with an enum, for variety."""
+        planned = state.path.turns[k]
+        said = state.said
+        filled_by = {(d.target, d.input) for d in state.path.dependencies if d.input}
+        withheld = (planned.split.call, planned.split.parameter) if planned.split else None
+        rng = random.Random(f"optional/{state.key}/{k}")
+        ask_for = []
+        for call in functions:
+            schema = self._tool(call.tool_id).input_schema
+            properties = schema.get("properties") or {}
+            required = list(schema.get("required") or [])
+            optional = [
+                n
+                for n, s in properties.items()
+                if n not in required and isinstance(s, dict) and s.get("enum") and rng.random() < 0.2
+            ][:1]
+            for name in [*required, *optional]:
+                if (call.id, name) in filled_by or (call.id, name) in said or (call.id, name) == withheld:
+                    continue
+                sub = properties.get(name) if isinstance(properties.get(name), dict) else {}
+                ask_for.append(
+                    {
+                        "call": call.id,
+                        "parameter": name,
+                        "schema": sub,
+                        "description": sub.get("description", ""),
+                        "required": name in required,
+                    }
+                )
+        return ask_for
 
     @staticmethod
     def _call(path: PlannedPath, call_id: str) -> PlannedCall:
