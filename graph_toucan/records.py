@@ -409,11 +409,22 @@ class Conversation(Record):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def id(self) -> str:
-        return content_id("conversation", self.path_id, self.kind, self.source_id, self.teacher, self.seed)
+        return conversation_id(self.path_id, self.teacher, self.seed, self.kind, self.source_id)
 
     @property
     def calls(self) -> list[ToolCall]:
         return [c for turn in self.turns for c in turn.calls]
+
+
+def conversation_id(
+    path_id: str,
+    teacher: str,
+    seed: int,
+    kind: ConversationKind = "translation",
+    source_id: str | None = None,
+) -> str:
+    """The id a conversation of this plan, teacher, seed and kind has (to look one up before making it)."""
+    return content_id("conversation", path_id, kind, source_id, teacher, seed)
 
 
 class Message(Record):

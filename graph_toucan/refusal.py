@@ -236,15 +236,11 @@ def miss_param_sites(conversation: Conversation) -> list[tuple[int, ToolCall, st
 
 @dataclass
 class Augmenter:
-    """Makes refusal variants with one teacher; each variant is verified, retried with feedback."""
+    """Makes refusal variants with one teacher; each variant is verified, retried with feedback. A
+    variant depends only on its source, kind and teacher, so every caller makes the same one."""
 
     llm: LLM
     max_attempts: int = 3
-    seed: int = 0
-    _rng: random.Random = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._rng = random.Random(self.seed)
 
     async def variant(self, source: Conversation, kind: RefusalKind) -> Conversation | None:
         """The verified variant of ``source`` (accepted or rejected with reasons), or None when the
@@ -257,7 +253,7 @@ class Augmenter:
         feedback: list[str] = []
         variant: Conversation | None = None
         for _ in range(self.max_attempts):
-            rng = random.Random(f"{self.seed}/{kind}/{source.id}")
+            rng = random.Random(f"{source.seed}/{kind}/{source.id}")  # the same variant from any caller
             try:
                 turns = await make[kind](source, rng, feedback)
             except LLMOutputError as exc:
@@ -412,7 +408,7 @@ class Augmenter:
             {
                 "functions": [{"name": t.name, "description": t.description[:600]} for t in source.tools],
                 "style": _style(source),
-                "seed": f"{self.seed}/{source.id}/{len(feedback)}",
+                "seed": f"{source.seed}/{source.id}/{len(feedback)}",
                 "feedback": feedback,
             },
         )
@@ -451,7 +447,7 @@ async def augment(
     shares). Sources are visited in a seeded order and stored variants count, so a rerun adds only
     what is missing."""
     mixture = mixture or Mixture()
-    augmenter = Augmenter(llm, max_attempts=max_attempts, seed=seed)
+    augmenter = Augmenter(llm, max_attempts=max_attempts)
     report = AugmentReport()
     translations = list(store.conversations(status="accepted", kind="translation", teacher=llm.teacher))
     for sampler in sorted({c.sampler for c in translations}):

@@ -75,6 +75,7 @@ from graph_toucan.records import (
     ServerStatus,
     Tool,
     ToolExample,
+    conversation_id,
 )
 from graph_toucan.refusal import Augmenter, RefusalKind, miss_func_sites, miss_param_sites
 from graph_toucan.resources import example_catalog
@@ -1139,12 +1140,16 @@ async def translate_fsp(
     started, calls = time.time(), svc.llm.stats.calls
     async with Progress(ctx, (len(tools) if build_missing_mocks else 0) + 1) as progress:
         mocks = await _build_path_mocks(svc, tools, progress) if build_missing_mocks else None
-        translator = translator_for(svc.store, svc.llm, svc.pool, seed=seed, max_attempts=attempts)
-        try:
-            conversation = await translator.translate(planned, seed=seed)
-        except LLMError as exc:
-            raise _teacher_failed(exc, f"translating path {planned.id}", "translate_fsp") from None
-        svc.store.add_conversation(conversation, position=planned.index)
+        known = svc.store.get_conversation(conversation_id(planned.id, svc.llm.teacher, seed))
+        if known is not None and known.status == "accepted":  # done before: no new teacher calls
+            conversation = known
+        else:
+            translator = translator_for(svc.store, svc.llm, svc.pool, seed=seed, max_attempts=attempts)
+            try:
+                conversation = await translator.translate(planned, seed=seed)
+            except LLMError as exc:
+                raise _teacher_failed(exc, f"translating path {planned.id}", "translate_fsp") from None
+            svc.store.add_conversation(conversation, position=planned.index)
         progress.advance(1, conversation.status)
     result = _conversation_result(conversation, svc.llm.stats.calls - calls) | {"mocks": mocks}
     recorded = {"conversation": None, "mocks": mocks.model_dump() if mocks else None}
@@ -1185,7 +1190,7 @@ async def augment_refusal(
             "accepted translations (translate_fsp results with status accepted)"
         )
     started, calls = time.time(), svc.llm.stats.calls
-    augmenter = Augmenter(svc.llm, max_attempts=attempts, seed=source.seed)
+    augmenter = Augmenter(svc.llm, max_attempts=attempts)
     try:
         variant = await augmenter.variant(source, kind)
     except LLMError as exc:
