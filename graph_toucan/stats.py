@@ -167,9 +167,7 @@ class ConversationStats:
                 }
                 for name, total in sorted(self.checks_total.items())
             },
-            "rejection_reasons": counts(
-                Counter(dict(self.rejection_reasons.most_common(10))), self.rejected
-            ),
+            "rejection_reasons": counts(Counter(dict(self.rejection_reasons.most_common(10))), self.rejected),
             "llm_calls_per_accepted": round(self.llm_calls / n, 3) if n else 0.0,
         }
         if tools_total:

@@ -84,7 +84,16 @@ def test_run_command_on_a_fresh_workspace_reports_and_reruns_for_free(tmp_path: 
     )
     report = json.loads(first.stdout)
     assert report["accepted"] == 5 and report["new_accepted"] == 5 and report["pairs"] > 0
-    assert set(report["stages"]) == {"import", "annotate", "graph", "mocks", "translate", "augment", "pairs", "stats"}
+    assert set(report["stages"]) == {
+        "import",
+        "annotate",
+        "graph",
+        "mocks",
+        "translate",
+        "augment",
+        "pairs",
+        "stats",
+    }
     assert report["refusal"]["targets"]["irrelevance"] >= 1
     again = subprocess.run(
         [*CLI, "-w", str(tmp_path), "run", "--n", "5", "--json"], capture_output=True, check=True
