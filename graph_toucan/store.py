@@ -533,10 +533,16 @@ class Store:
 
     # -- conversations and pairs ---------------------------------------------------------------------
     def add_conversation(
-        self, conversation: Conversation, *, position: int = 0, run_id: str | None = None
+        self, conversation: Conversation, *, position: int | None = None, run_id: str | None = None
     ) -> None:
         """Write a conversation by id (a retranslation of the same plan, teacher and seed replaces it);
-        ``position`` is its path's place in the sample stream, which orders listings."""
+        ``position`` is its path's place in the sample stream, which orders listings (a refusal
+        variant takes its source's)."""
+        if position is None:
+            row = self.db.execute(
+                "select position from conversations where id = ?", [conversation.source_id]
+            ).fetchone()
+            position = row[0] if row else 0
         self.db["conversations"].upsert(
             {
                 "id": conversation.id,
