@@ -91,7 +91,7 @@ def write_query(inputs: dict[str, Any]) -> dict[str, Any]:
     """``query_<type>``: the user's words for a turn, stating every value it mentions verbatim."""
     rng = random.Random(f"{inputs['seed']}/{inputs['turn']}/{len(inputs['feedback'])}")
     style = inputs["style"]
-    register = style["register"] if style["register"] in _OPENERS else "casual"
+    register = style["tone"] if style["tone"] in _OPENERS else "casual"
     mentions = [
         {
             "call": a["call"],
@@ -129,7 +129,6 @@ def write_query(inputs: dict[str, Any]) -> dict[str, Any]:
         given = [m for m in mentions if (m["call"], m["parameter"]) == (split["call"], split["parameter"])]
         if given:
             prefix = f"Sorry, the {phrase(split['parameter'])} is {spoken(given[0]['value'])}. "
-        clauses = [c for c in clauses if c]
     if not body:
         query = prefix.strip() or "Please go ahead."
     else:

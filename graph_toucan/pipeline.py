@@ -191,16 +191,10 @@ class Pipeline:
 
     def _done(self) -> dict[str, str]:
         """Path id -> status for this teacher's translations of the configured stream."""
-        rows = self.store.db.execute(
-            "select path_id, status from conversations where teacher = ? and kind = 'translation' "
-            "and sampler = ? and seed = ?",
-            [self.llm.teacher, self.config.sampler, self.config.seed],
-        )
-        return dict(rows.fetchall())
+        return self.store.translated_paths(self.llm.teacher, self.config.sampler, self.config.seed)
 
     def _stream(self) -> list[PlannedPath]:
-        c = self.config
-        return [p for p in self.store.paths(sampler=c.sampler) if p.seed == c.seed]
+        return list(self.store.paths(sampler=self.config.sampler, seed=self.config.seed))
 
     async def translate(self, pool: SandboxPool) -> None:
         """Translate stream paths in waves until ``n`` are accepted, sampling more paths as needed."""
@@ -215,9 +209,9 @@ class Pipeline:
             async with semaphore:
                 try:
                     conversation = await translator.translate(path, seed=c.seed)
+                except BudgetExceeded:
+                    raise
                 except LLMError as exc:
-                    if isinstance(exc, BudgetExceeded):
-                        raise
                     self.report.failed[path.id] = str(exc)  # not stored: the next run tries it again
                     return None
             self.store.add_conversation(conversation, position=path.index)
@@ -280,7 +274,7 @@ class Pipeline:
 
     async def pairs(self) -> None:
         """Preference pairs for accepted conversations that have none yet."""
-        with_pairs = {r[0] for r in self.store.db.execute("select distinct conversation_id from pairs")}
+        with_pairs = self.store.paired_conversations()
         todo = [
             conv
             for conv in self.store.conversations(

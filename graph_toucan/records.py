@@ -308,6 +308,17 @@ ArgumentSource = Literal["query", "context", "default"]
 ErrorKind = Literal["forgets-value", "wrong-function", "hallucinated-value"]
 
 
+class Style(Record):
+    """Who the user is and how they write; varied across conversations."""
+
+    persona: str
+    tone: str
+    length: str
+
+    def __str__(self) -> str:
+        return f"{self.persona}; {self.tone}; {self.length}"
+
+
 class ConversationTool(Record):
     """A tool offered in a conversation, under its function name (unique within the conversation)."""
 
@@ -396,7 +407,7 @@ class Conversation(Record):
     sampler: Sampler
     seed: int
     teacher: str
-    style: str
+    style: Style
     status: ConversationStatus
     tools: list[ConversationTool]
     turns: list[Turn]

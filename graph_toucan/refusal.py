@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from graph_toucan import offline_teacher
 from graph_toucan.errors import LLMOutputError
@@ -32,7 +32,14 @@ from graph_toucan.offline_teacher import phrase, spoken
 from graph_toucan.records import Conversation, ConversationKind, Mention, SplitDetail, ToolCall, Turn
 from graph_toucan.store import Store
 from graph_toucan.tracing import value_in_text
-from graph_toucan.translate_tasks import ASSISTANT_ANSWER, FILL_ARGUMENTS, UserQuery, fill_inputs
+from graph_toucan.translate_tasks import (
+    ASSISTANT_ANSWER,
+    FILL_ARGUMENTS,
+    UserQuery,
+    answer_inputs,
+    fill_inputs,
+    history,
+)
 from graph_toucan.verify import verify
 
 RefusalKind = Literal["miss-func", "miss-params", "irrelevance"]
@@ -53,12 +60,15 @@ class Mixture(BaseModel):
             "miss-params": self.miss_params,
         }[kind]
 
+    @model_validator(mode="after")
+    def _below_one(self) -> Mixture:
+        if sum(self.share(k) for k in KINDS) >= 1:
+            raise ValueError("the refusal shares must add up to less than 1; translations need a share too")
+        return self
+
     def targets(self, translations: int) -> dict[RefusalKind, int]:
         """How many variants of each kind make these shares next to ``translations`` accepted ones."""
-        total = sum(self.share(k) for k in KINDS)
-        if total >= 1:
-            raise ValueError("refusal shares must add up to less than 1")
-        overall = translations / (1 - total)
+        overall = translations / (1 - sum(self.share(k) for k in KINDS))
         return {k: round(self.share(k) * overall) for k in KINDS}
 
 
@@ -105,7 +115,7 @@ def _rewrite_offline(inputs: dict[str, Any]) -> dict[str, Any]:
 
 def _supply_offline(inputs: dict[str, Any]) -> dict[str, Any]:
     if inputs["kind"] == "miss-func":
-        return {"query": offline_teacher.after_split_func(inputs["style"]["register"])}
+        return {"query": offline_teacher.after_split_func(inputs["style"]["tone"])}
     return {"query": f"Sorry, the {phrase(inputs['parameter'])} is {spoken(inputs['value'])}."}
 
 
@@ -152,44 +162,23 @@ IRRELEVANT = Task(
 # -- variants --------------------------------------------------------------------------------------------
 
 
-def _style(conversation: Conversation) -> dict[str, str]:
-    persona, register, length = [*conversation.style.split("; "), "", "", ""][:3]
-    return {"persona": persona, "register": register or "casual", "length": length}
-
-
-def _history(turns: list[Turn]) -> list[dict[str, str]]:
-    return [{"user": t.user, "assistant": t.assistant} for t in turns]
-
-
 def _tool(conversation: Conversation, name: str) -> Any:
     return next(t for t in conversation.tools if t.name == name)
 
 
 def _split_answer_inputs(
-    conversation: Conversation,
-    turns: list[Turn],
-    user: str,
-    call: ToolCall,
-    parameter: str | None,
-    feedback: list[str],
+    conversation: Conversation, earlier: list[Turn], user: str, split: SplitDetail, feedback: list[str]
 ) -> dict[str, Any]:
-    tool = _tool(conversation, call.name)
-    prop = (tool.input_schema.get("properties") or {}).get(parameter) if parameter else None
-    return {
-        "turn": len(turns) + 1,
-        "style": _style(conversation),
-        "history": _history(turns),
-        "user": user,
-        "calls": [],
-        "split": {
-            "kind": "miss-param" if parameter else "miss-func",
-            "name": tool.name,
-            "description": tool.description[:1500],
-            "parameter": parameter,
-            "parameter_description": (prop or {}).get("description", "") if isinstance(prop, dict) else "",
-        },
-        "feedback": feedback,
-    }
+    tool = next(t for t in conversation.tools if t.tool_id == split.tool_id)
+    return answer_inputs(
+        earlier=earlier,
+        style=conversation.style.model_dump(),
+        user=user,
+        calls=[],
+        feedback=feedback,
+        split=split,
+        function={"name": tool.name, "description": tool.description, "input_schema": tool.input_schema},
+    )
 
 
 def miss_func_sites(conversation: Conversation) -> list[tuple[int, ToolCall]]:
@@ -297,23 +286,24 @@ class Augmenter:
         k, call = rng.choice(sites)
         original = source.turns[k]
         before = [t.model_copy(update={"unavailable": [*t.unavailable, call.name]}) for t in source.turns[:k]]
+        split = SplitDetail(kind="miss-func", call=call.plan, tool_id=call.tool_id)
         refusal = await self.llm.run(
-            ASSISTANT_ANSWER, _split_answer_inputs(source, before, original.user, call, None, feedback)
+            ASSISTANT_ANSWER, _split_answer_inputs(source, before, original.user, split, feedback)
         )
         empty = Turn(
             type="empty",
             user=original.user,
             mentions=original.mentions,
             assistant=refusal.content,
-            split=SplitDetail(kind="miss-func", call=call.plan, tool_id=call.tool_id),
+            split=split,
             unavailable=[*original.unavailable, call.name],
         )
         supply = await self.llm.run(
             SUPPLY_QUERY,
             {
                 "kind": "miss-func",
-                "style": _style(source),
-                "history": _history([*before, empty]),
+                "style": source.style.model_dump(),
+                "history": history([*before, empty]),
                 "function": {"name": call.name, "description": _tool(source, call.name).description[:600]},
                 "parameter": None,
                 "value": None,
@@ -340,7 +330,7 @@ class Augmenter:
                 "call": call.plan,
                 "parameter": parameter,
                 "value": value,
-                "style": _style(source),
+                "style": source.style.model_dump(),
                 "functions": [
                     {
                         "call": c.plan,
@@ -370,15 +360,16 @@ class Augmenter:
                 feedback=feedback,
             ),
         )
+        split = SplitDetail(kind="miss-param", call=call.plan, tool_id=call.tool_id, parameter=parameter)
         ask = await self.llm.run(
-            ASSISTANT_ANSWER, _split_answer_inputs(source, before, rewritten.query, call, parameter, feedback)
+            ASSISTANT_ANSWER, _split_answer_inputs(source, before, rewritten.query, split, feedback)
         )
         empty = Turn(
             type="empty",
             user=rewritten.query,
             mentions=rewritten.mentions,
             assistant=ask.content,
-            split=SplitDetail(kind="miss-param", call=call.plan, tool_id=call.tool_id, parameter=parameter),
+            split=split,
             refused=filled.missing,
             unavailable=original.unavailable,
         )
@@ -386,8 +377,8 @@ class Augmenter:
             SUPPLY_QUERY,
             {
                 "kind": "miss-params",
-                "style": _style(source),
-                "history": _history([*before, empty]),
+                "style": source.style.model_dump(),
+                "history": history([*before, empty]),
                 "function": {"name": tool.name, "description": tool.description[:600]},
                 "parameter": parameter,
                 "value": value,
@@ -407,7 +398,7 @@ class Augmenter:
             IRRELEVANT,
             {
                 "functions": [{"name": t.name, "description": t.description[:600]} for t in source.tools],
-                "style": _style(source),
+                "style": source.style.model_dump(),
                 "seed": f"{source.seed}/{source.id}/{len(feedback)}",
                 "feedback": feedback,
             },
@@ -457,8 +448,7 @@ async def augment(
         for kind in KINDS:
             have = {
                 c.source_id: c.status
-                for c in store.conversations(kind=kind, teacher=llm.teacher)
-                if c.sampler == sampler
+                for c in store.conversations(kind=kind, teacher=llm.teacher, sampler=sampler)
             }
             accepted = sum(s == "accepted" for s in have.values())
             made = accepted_new = rejected_new = 0

@@ -510,14 +510,13 @@ class Store:
                 self.db["paths"].insert_all(new, pk="id")
         return len(new)
 
-    def paths(self, *, sampler: str | None = None, limit: int | None = None) -> Iterator[PlannedPath]:
-        """Stored paths, optionally of one sampler, by sampler, seed and stream position (streamed)."""
+    def paths(
+        self, *, sampler: str | None = None, seed: int | None = None, limit: int | None = None
+    ) -> Iterator[PlannedPath]:
+        """Stored paths, optionally of one sampler and seed, by sampler, seed and stream position (streamed)."""
+        where, params = self._filter(sampler=sampler, seed=seed)
         rows = self._rows(
-            "paths",
-            where="sampler = ?" if sampler else None,
-            params=[sampler] if sampler else [],
-            order_by="sampler, seed, position",
-            limit=limit,
+            "paths", where=where, params=params, order_by="sampler, seed, position", limit=limit
         )
         for row in rows:
             yield PlannedPath.model_validate(row["data"])
@@ -569,10 +568,11 @@ class Store:
         status: str | None = None,
         kind: str | None = None,
         teacher: str | None = None,
+        sampler: str | None = None,
         limit: int | None = None,
     ) -> Iterator[Conversation]:
         """Stored conversations, filtered, in sample-stream order (streamed)."""
-        where, params = self._conversation_filter(status=status, kind=kind, teacher=teacher)
+        where, params = self._filter(status=status, kind=kind, teacher=teacher, sampler=sampler)
         rows = self._rows(
             "conversations",
             where=where,
@@ -591,19 +591,24 @@ class Store:
     def conversation_count(
         self, *, status: str | None = None, kind: str | None = None, teacher: str | None = None
     ) -> int:
-        where, params = self._conversation_filter(status=status, kind=kind, teacher=teacher)
+        where, params = self._filter(status=status, kind=kind, teacher=teacher)
         sql = f"select count(*) from conversations{f' where {where}' if where else ''}"
         return self.db.execute(sql, params).fetchone()[0]
 
-    def translated_paths(self, teacher: str, kind: str = "translation") -> dict[str, str]:
-        """Path id -> status of the conversations this teacher has made from paths (resume)."""
-        rows = self.db.execute(
-            "select path_id, status from conversations where teacher = ? and kind = ?", [teacher, kind]
+    def translated_paths(self, teacher: str, sampler: str, seed: int) -> dict[str, str]:
+        """Path id -> status of this teacher's translations of one sample stream (what a run resumes from)."""
+        where, params = self._filter(teacher=teacher, kind="translation", sampler=sampler, seed=seed)
+        return dict(
+            self.db.execute(f"select path_id, status from conversations where {where}", params).fetchall()
         )
-        return dict(rows.fetchall())
+
+    def paired_conversations(self) -> set[str]:
+        """Ids of the conversations that have preference pairs."""
+        return {r[0] for r in self.db.execute("select distinct conversation_id from pairs")}
 
     @staticmethod
-    def _conversation_filter(**filters: str | None) -> tuple[str | None, list[Any]]:
+    def _filter(**filters: str | int | None) -> tuple[str | None, list[Any]]:
+        """A ``where`` clause of equalities over the given (not None) columns, and its parameters."""
         given = {k: v for k, v in filters.items() if v is not None}
         return (" and ".join(f"{k} = ?" for k in given) or None), list(given.values())
 

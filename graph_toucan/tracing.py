@@ -112,7 +112,9 @@ def first_index_path(output: Any, path: str) -> str | None:
     if "[]" not in path:
         return path if output_values(output, path) else None
     head, tail = path.split("[]", 1)
-    for i, _ in enumerate((output_values(output, head) and output_values(output, head)[0]) or []):
+    lists = output_values(output, head)
+    items = lists[0] if lists and isinstance(lists[0], list) else []
+    for i in range(len(items)):
         candidate = f"{head}[{i}]{tail}"
         if "[]" in tail:
             candidate = first_index_path(output, candidate) or ""

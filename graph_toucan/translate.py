@@ -16,7 +16,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from graph_toucan.errors import BudgetExceeded, LLMOutputError
+from graph_toucan.errors import LLMOutputError
 from graph_toucan.ids import content_id
 from graph_toucan.llm.client import LLM
 from graph_toucan.messages import conversation_tool, function_names
@@ -28,6 +28,7 @@ from graph_toucan.records import (
     ConversationTool,
     PlannedCall,
     PlannedPath,
+    Style,
     Tool,
     ToolCall,
     Turn,
@@ -37,7 +38,9 @@ from graph_toucan.translate_tasks import (
     FILL_ARGUMENTS,
     QUERY_TASKS,
     FilledArguments,
+    answer_inputs,
     fill_inputs,
+    history,
 )
 from graph_toucan.verify import turn_problems, verify
 
@@ -53,18 +56,14 @@ PERSONAS = (
     "a journalist on a deadline",
     "a data scientist",
 )
-REGISTERS = ("casual", "formal", "terse", "chatty")
+TONES = ("casual", "formal", "terse", "chatty")
 LENGTHS = ("one short sentence", "two or three sentences", "a short paragraph")
 
 
-def pick_style(path_id: str, seed: int) -> dict[str, str]:
-    """The conversation's persona, register and length, varied across conversations by seed."""
+def pick_style(path_id: str, seed: int) -> Style:
+    """The conversation's persona, tone and length, varied across conversations by seed."""
     rng = random.Random(f"style/{seed}/{path_id}")
-    return {"persona": rng.choice(PERSONAS), "register": rng.choice(REGISTERS), "length": rng.choice(LENGTHS)}
-
-
-def style_text(style: dict[str, str]) -> str:
-    return f"{style['persona']}; {style['register']}; {style['length']}"
+    return Style(persona=rng.choice(PERSONAS), tone=rng.choice(TONES), length=rng.choice(LENGTHS))
 
 
 def steps_of(calls: list[PlannedCall], dependencies: list[Any]) -> list[list[PlannedCall]]:
@@ -101,7 +100,7 @@ class _State:
     path: PlannedPath
     key: str
     seed: int
-    style: dict[str, str]
+    style: Style
     names: dict[str, str]
     tools: list[ConversationTool]
     turns: list[Turn]
@@ -171,7 +170,7 @@ class Translator:
             sampler=state.path.sampler,
             seed=state.seed,
             teacher=self.llm.teacher,
-            style=style_text(state.style),
+            style=state.style,
             status="rejected" if reasons else "accepted",
             tools=state.tools,
             turns=state.turns,
@@ -200,8 +199,6 @@ class Translator:
                 if attempt == self.max_attempts:
                     return [f"turn {k + 1}: the teacher's answers never validated: {exc}"]
                 continue
-            except BudgetExceeded:
-                raise
             turn = turn.model_copy(update={"attempts": attempt})
             problems = turn_problems([*state.turns, turn], k, state.tools, state.path.dependencies)
             failed = {name: p for name, p in problems.items() if p is not None}
@@ -242,9 +239,7 @@ class Translator:
             turn = turn.model_copy(update={"refused": refused})
         else:
             turn = await self._execute(state, turn, feedback)
-        answer = await self._run(
-            state, ASSISTANT_ANSWER, self._answer_inputs(state, turn, functions, feedback)
-        )
+        answer = await self._run(state, ASSISTANT_ANSWER, self._answer_inputs(state, turn, feedback))
         return turn.model_copy(update={"assistant": answer.content})
 
     async def _run(self, state: _State, task: Any, inputs: dict[str, Any]) -> Any:
@@ -277,8 +272,8 @@ class Translator:
             "turn": k + 1,
             "turns_total": len(path.turns),
             "turn_type": planned.type,
-            "style": state.style,
-            "history": [{"user": t.user, "assistant": t.assistant} for t in state.turns],
+            "style": state.style.model_dump(),
+            "history": history(state.turns),
             "last_round": [
                 {"call": c.plan, "function": c.name, "arguments": c.arguments, "output": c.output}
                 for c in last_round
@@ -449,33 +444,21 @@ class Translator:
             return made.model_copy(update={"error": f"the simulated tool failed: {exc}"})
         return made.model_copy(update={"output": output})
 
-    def _answer_inputs(
-        self, state: _State, turn: Turn, functions: list[PlannedCall], feedback: list[str]
-    ) -> dict[str, Any]:
-        split = None
+    def _answer_inputs(self, state: _State, turn: Turn, feedback: list[str]) -> dict[str, Any]:
+        function = None
         if turn.split is not None:
             tool = self._tool(turn.split.tool_id)
-            parameter = turn.split.parameter
-            split = {
-                "kind": turn.split.kind,
+            function = {
                 "name": state.names[tool.id],
-                "description": tool.description[:1500],
-                "parameter": parameter,
-                "parameter_description": (
-                    ((tool.input_schema.get("properties") or {}).get(parameter) or {}).get("description", "")
-                    if parameter
-                    else ""
-                ),
+                "description": tool.description,
+                "input_schema": tool.input_schema,
             }
-        return {
-            "turn": len(state.turns) + 1,
-            "style": state.style,
-            "history": [{"user": t.user, "assistant": t.assistant} for t in state.turns],
-            "user": turn.user,
-            "calls": [
-                {"function": c.name, "arguments": c.arguments, "output": c.output, "error": c.error}
-                for c in turn.calls
-            ],
-            "split": split,
-            "feedback": feedback,
-        }
+        return answer_inputs(
+            earlier=state.turns,
+            style=state.style.model_dump(),
+            user=turn.user,
+            calls=turn.calls,
+            feedback=feedback,
+            split=turn.split,
+            function=function,
+        )

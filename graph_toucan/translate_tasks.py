@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_va
 
 from graph_toucan import offline_teacher
 from graph_toucan.llm.task import Task
-from graph_toucan.records import Mention, PathDependency, ToolCall, TurnType
+from graph_toucan.records import Mention, PathDependency, SplitDetail, ToolCall, Turn, TurnType
 
 
 class UserQuery(BaseModel):
@@ -176,5 +176,50 @@ def fill_inputs(
             if d.target == call and d.input and d.output
         ],
         "mentions": [{"parameter": m.parameter, "value": m.value} for m in mentions if m.call == call],
+        "feedback": feedback,
+    }
+
+
+def history(turns: list[Turn]) -> list[dict[str, str]]:
+    """The conversation so far as the prompts show it: each turn's user message and final answer."""
+    return [{"user": t.user, "assistant": t.assistant} for t in turns]
+
+
+def answer_inputs(
+    *,
+    earlier: list[Turn],
+    style: dict[str, str],
+    user: str,
+    calls: list[ToolCall],
+    feedback: list[str],
+    split: SplitDetail | None = None,
+    function: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The inputs of ``assistant_answer``: the turn's results, or for a split turn what is missing
+    (``function``: name, description and input schema of the call that cannot be made yet)."""
+    facts = None
+    if split is not None and function is not None:
+        prop = (
+            (function["input_schema"].get("properties") or {}).get(split.parameter)
+            if split.parameter
+            else None
+        )
+        facts = {
+            "kind": split.kind,
+            "name": function["name"],
+            "description": function["description"][:1500],
+            "parameter": split.parameter,
+            "parameter_description": prop.get("description", "") if isinstance(prop, dict) else "",
+        }
+    return {
+        "turn": len(earlier) + 1,
+        "style": style,
+        "history": history(earlier),
+        "user": user,
+        "calls": [
+            {"function": c.name, "arguments": c.arguments, "output": c.output, "error": c.error}
+            for c in calls
+        ],
+        "split": facts,
         "feedback": feedback,
     }

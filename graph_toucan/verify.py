@@ -294,8 +294,6 @@ def _answer_present(v: TurnView) -> str | None:
 
 
 def _answer_grounded(v: TurnView) -> str | None:
-    if v.turn.split is not None:
-        return None
     known = numbers_in(v.said)
     for call in v.turn.calls:
         for leaf in leaves(call.output):

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import anyio
 import typer
+from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -46,9 +47,10 @@ MissParamsOption = Annotated[
 
 
 def _mixture(irrelevance: float, miss_func: float, miss_params: float) -> Mixture:
-    if irrelevance + miss_func + miss_params >= 1:
-        raise typer.BadParameter("the refusal shares must add up to less than 1")
-    return Mixture(irrelevance=irrelevance, miss_func=miss_func, miss_params=miss_params)
+    try:
+        return Mixture(irrelevance=irrelevance, miss_func=miss_func, miss_params=miss_params)
+    except ValidationError as exc:
+        raise typer.BadParameter(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
 
 
 @app.command()

@@ -58,7 +58,7 @@ class Task(Generic[O]):
             ) from None
         except jinja2.UndefinedError as exc:
             raise GraphToucanError(f"task {self.name} was given incomplete inputs: {exc.message}") from None
-        schema = json.dumps(self.output.model_json_schema(), indent=1)
+        schema = _schema_text(self.output)
         return Prompt(
             SYSTEM_PROMPT,
             f"{body.strip()}\n\nAnswer with one JSON object valid against this JSON Schema:\n{schema}",
@@ -98,6 +98,13 @@ def extract_json(text: str) -> Any:
 def feedback(error: OutputParseError) -> str:
     """What the model is told when its answer did not parse."""
     return f"Your answer could not be used: {error}. Answer again with only the corrected JSON object."
+
+
+@cache
+def _schema_text(output: type[BaseModel]) -> str:
+    """The JSON Schema every prompt of a task ends with (built once per output model: prompts are
+    rendered for every remote request)."""
+    return json.dumps(output.model_json_schema(), indent=1)
 
 
 @cache
