@@ -14,14 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
+from graph_toucan.argument_sources import classify_parameter
 from graph_toucan.errors import BudgetExceeded, LLMError, SchemaError
 from graph_toucan.fields import VERBS, json_type, name_tokens, word_set
 from graph_toucan.llm.client import LLM
 from graph_toucan.llm.task import Task
 from graph_toucan.output_design import design_schema, infer_schema, parse_result
-from graph_toucan.records import Tool, ToolClass, ToolExample
+from graph_toucan.records import ParameterClass, Tool, ToolClass, ToolExample
 from graph_toucan.schema import check_schema
 from graph_toucan.store import Store
 
@@ -234,6 +235,44 @@ def offline_class(inputs: dict[str, Any]) -> ToolClassAnswer:
 TOOL_CLASS = Task("tool_class", ToolClassAnswer, offline_class, max_tokens=300)
 
 
+# -- parameter classes --------------------------------------------------------------------------------
+
+
+class ParameterClassesAnswer(BaseModel):
+    """Each input parameter: ``user`` (a person states it) or ``issued`` (only a tool output holds it)."""
+
+    classes: dict[str, ParameterClass]
+
+    @field_validator("classes")
+    @classmethod
+    def _every_parameter(
+        cls, classes: dict[str, ParameterClass], info: ValidationInfo
+    ) -> dict[str, ParameterClass]:
+        inputs = info.context
+        if not isinstance(inputs, dict) or "tool" not in inputs:
+            return classes
+        wanted = set((inputs["tool"]["input_schema"].get("properties") or {}).keys())
+        unknown, absent = set(classes) - wanted, wanted - set(classes)
+        if unknown or absent:
+            raise ValueError(
+                f"classes must name exactly the parameters {sorted(wanted)}"
+                + (f"; not {sorted(unknown)}" if unknown else "")
+                + (f"; missing {sorted(absent)}" if absent else "")
+            )
+        return classes
+
+
+def offline_parameter_classes_answer(inputs: dict[str, Any]) -> ParameterClassesAnswer:
+    tool = inputs["tool"]
+    props = tool["input_schema"].get("properties") or {}
+    return ParameterClassesAnswer(classes={n: classify_parameter(n, s) for n, s in props.items()})
+
+
+PARAMETER_CLASSES = Task(
+    "parameter_classes", ParameterClassesAnswer, offline_parameter_classes_answer, max_tokens=600
+)
+
+
 # -- output schema ----------------------------------------------------------------------------------
 
 
@@ -272,10 +311,12 @@ OUTPUT_SCHEMA = Task("output_schema", OutputSchemaAnswer, offline_output_schema,
 
 
 def drop_echoes(schema: dict[str, Any], input_schema: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """The schema without top-level fields that only repeat an input of the same name (METHOD.md 2)."""
+    """The schema without top-level fields that only repeat an input of the same name. Handles a
+    system issues (a paginating tool's ``session_id`` or ``cursor``) pass through and are kept: a later
+    call needs them."""
     inputs = {name_tokens(n) for n in (input_schema.get("properties") or {})}
     props = schema.get("properties") or {}
-    dropped = [n for n in props if name_tokens(n) in inputs]
+    dropped = [n for n in props if name_tokens(n) in inputs and classify_parameter(n, props[n]) != "issued"]
     if not dropped or len(dropped) == len(props):
         return schema, []
     kept = {n: v for n, v in props.items() if n not in dropped}
@@ -327,7 +368,7 @@ class AnnotateReport:
 
 
 def needs_annotation(tool: Tool) -> bool:
-    return not (tool.tags and tool.tool_class and tool.output_schema)
+    return not (tool.tags and tool.tool_class and tool.output_schema and tool.parameter_classes is not None)
 
 
 async def annotate_tool(tool: Tool, llm: LLM, examples: list[ToolExample]) -> tuple[Tool, list[str]]:
@@ -342,7 +383,16 @@ async def annotate_tool(tool: Tool, llm: LLM, examples: list[ToolExample]) -> tu
     if not schema:
         answer = await llm.run(OUTPUT_SCHEMA, schema_inputs(tool, tool_class, examples))
         schema, dropped = drop_echoes(answer.output_schema, tool.input_schema)
-    return tool.model_copy(update={"tags": tags, "tool_class": tool_class, "output_schema": schema}), dropped
+    classes = tool.parameter_classes
+    if classes is None:
+        properties = tool.input_schema.get("properties") or {}
+        classes = (
+            (await llm.run(PARAMETER_CLASSES, {"tool": tool.model_dump(include=_CLASS_FIELDS)})).classes
+            if properties
+            else {}
+        )
+    update = {"tags": tags, "tool_class": tool_class, "output_schema": schema, "parameter_classes": classes}
+    return tool.model_copy(update=update), dropped
 
 
 _CLASS_FIELDS = {"name", "server_name", "category", "description", "input_schema", "read_only"}

@@ -216,6 +216,23 @@ def field_object(path: str) -> frozenset[str]:
     return frozenset(w for w in name_tokens(path) if w not in GENERIC and not w.isdigit())
 
 
+def field_means(output: str, parameter: str, target_object: frozenset[str] = frozenset()) -> bool:
+    """Whether output field ``output`` holds what ``parameter`` asks for: the same words at its end
+    (``session_id`` <- ``search.session_id``), the item's id (``hotel_id`` <- ``hotels[].id``), or a bare
+    ``id`` of the target's own object (``id`` <- ``hotels[].id`` for ``get_hotel``).
+
+    >>> field_means("hotels[].id", "hotel_id"), field_means("rates[].date", "hotel_id")
+    (True, False)
+    """
+    want, have = name_tokens(parameter), name_tokens(output)
+    if not want or not have:
+        return False
+    if have[-len(want) :] == want:
+        return len(want) > 1 or want[0] != "id" or bool(set(have[:-1]) & target_object)
+    head = set(want[:-1])
+    return want[-1] == have[-1] and bool(head) and head <= set(have[:-1])
+
+
 def json_type(schema: Any) -> str:
     """The main JSON type of a schema (``string`` when it does not say)."""
     if not isinstance(schema, dict):

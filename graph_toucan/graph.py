@@ -24,6 +24,7 @@ from typing import Any
 
 import networkx as nx
 
+from graph_toucan.argument_sources import classify_parameter, parameter_classes
 from graph_toucan.errors import BudgetExceeded, GraphToucanError, LLMError
 from graph_toucan.ids import content_id
 from graph_toucan.judge import EDGE_JUDGE, OUTPUT_FILTER, Node, filter_inputs
@@ -45,6 +46,7 @@ def node_attributes(tool: Tool, outputs: list[str]) -> dict[str, Any]:
         "category": tool.category,
         "tags": list(tool.tags),
         "tool_class": tool.tool_class,
+        "parameter_classes": parameter_classes(tool),
         "description": tool.description,
         "input_schema": tool.input_schema,
         "output_schema": tool.output_schema,
@@ -150,7 +152,8 @@ def judgement_key(source: Node, target: Node, source_digest: str, target_digest:
 
 async def filtered_outputs(tool: Tool, llm: LLM) -> tuple[list[SchemaField], list[SchemaField], str | None]:
     """The tool's output fields, those left after dropping the ones that repeat its own inputs, and
-    why the filter failed when it never answered validly (then only same-name echoes are dropped)."""
+    why the filter failed when it never answered validly (then only same-name echoes are dropped).
+    Issued handles that pass through (a ``session_id`` a paginating tool returns) are never dropped."""
     fields = leaf_fields(tool.output_schema)
     try:
         answer = await llm.run(OUTPUT_FILTER, filter_inputs(tool, fields))
@@ -158,9 +161,13 @@ async def filtered_outputs(tool: Tool, llm: LLM) -> tuple[list[SchemaField], lis
         raise
     except LLMError as exc:
         inputs = set((tool.input_schema.get("properties") or {}).keys())
-        return fields, [f for f in fields if f.name not in inputs], str(exc)
+        return fields, [f for f in fields if f.name not in inputs or _passes_through(f)], str(exc)
     echoes = {e.output for e in answer.echoes}
-    return fields, [f for f in fields if f.path not in echoes], None
+    return fields, [f for f in fields if f.path not in echoes or _passes_through(f)], None
+
+
+def _passes_through(field: SchemaField) -> bool:
+    return classify_parameter(field.name, {}) == "issued"
 
 
 async def build_graph(

@@ -15,6 +15,7 @@ from typing import Any, cast
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from graph_toucan.argument_sources import classify_parameter, parameter_classes
 from graph_toucan.errors import GraphToucanError
 from graph_toucan.records import DependencyType, Tool
 from graph_toucan.schema import leaf_fields
@@ -55,6 +56,12 @@ class Node:
     inputs: tuple[str, ...]
     required: tuple[str, ...]
     outputs: frozenset[str]
+    issued: frozenset[str] = frozenset()
+
+    @property
+    def issued_required(self) -> tuple[str, ...]:
+        """Required parameters that only an earlier call's output can fill."""
+        return tuple(p for p in self.required if p in self.issued)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +158,7 @@ class GraphIndex:
                     inputs=inputs,
                     required=required,
                     outputs=frozenset(f.path for f in leaf_fields(tool.output_schema)),
+                    issued=frozenset(p for p, c in parameter_classes(tool).items() if c == "issued"),
                 )
             )
         return cls(nodes)
@@ -189,7 +197,17 @@ def _node_from_attributes(node_id: str, attrs: dict[str, Any]) -> Node:
         inputs=inputs,
         required=required,
         outputs=frozenset(str(o) for o in attrs["outputs"] or []),
+        issued=_issued(attrs),
     )
+
+
+def _issued(attrs: dict[str, Any]) -> frozenset[str]:
+    """The issued parameters of a graph node: annotated, else the offline rule (an older graph file)."""
+    classes = attrs.get("parameter_classes")
+    if not isinstance(classes, dict):
+        props = (attrs.get("input_schema") or {}).get("properties") or {}
+        classes = {n: classify_parameter(n, s) for n, s in props.items()}
+    return frozenset(str(p) for p, c in classes.items() if c == "issued")
 
 
 def _valid_mapping(raw: list[Any], source: Node, target: Node) -> tuple[tuple[str, str], ...]:

@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterable
 
+from graph_toucan.argument_sources import parameter_classes
 from graph_toucan.mock.files import slug
 from graph_toucan.records import Conversation, ConversationTool, Message, Tool, ToolCall, Turn
 
@@ -45,6 +46,7 @@ def conversation_tool(tool: Tool, name: str, *, distractor: bool = False) -> Con
         input_schema=tool.input_schema,
         output_schema=tool.output_schema,
         distractor=distractor,
+        parameter_classes=parameter_classes(tool),
     )
 
 

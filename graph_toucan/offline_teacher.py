@@ -14,11 +14,10 @@ import random
 import re
 from typing import Any
 
-from graph_toucan.fields import json_type
-from graph_toucan.mock.flatten import FlatField
-from graph_toucan.mock.values import plausible_value
-from graph_toucan.schema import example_value
+from graph_toucan.fields import json_type, word_set
+from graph_toucan.references import refers_to
 from graph_toucan.tracing import first_index_path, output_values, value_in_text
+from graph_toucan.user_values import stated_value
 
 _READ_VERBS = {"get", "fetch", "retrieve", "show", "find", "lookup", "read", "view", "describe", "query"}
 _OPENERS = {
@@ -51,7 +50,8 @@ def words(identifier: str) -> list[str]:
 
 
 def intent(name: str) -> str:
-    """What calling the function asks for, in words: ``get_current_weather`` -> ``get the current weather``."""
+    """What calling the function asks for, in the name's own words: ``get_current_weather`` -> ``get the
+    current weather`` (for the assistant's side; a user asks with :func:`request`)."""
     parts = words(name) or ["it"]
     if parts[0] in _READ_VERBS:
         return f"{'look up' if parts[0] == 'lookup' else parts[0]} the {' '.join(parts[1:]) or 'details'}"
@@ -60,20 +60,121 @@ def intent(name: str) -> str:
     return f"get the {' '.join(parts)}"
 
 
+# A user's verbs for what a tool's leading verb does, and name words a user leaves out.
+_ASK_VERBS = {
+    "read": ["look up", "check", "pull up", "find out"],
+    "search": ["look for", "hunt for", "find me"],
+    "list": ["show me", "give me a rundown of", "go through"],
+    "create": ["set up", "put together", "make"],
+    "write": ["save", "put down", "record"],
+    "update": ["change", "adjust", "revise"],
+    "delete": ["get rid of", "drop", "clear out"],
+    "send": ["shoot off", "pass along", "deliver"],
+    "convert": ["change", "turn", "translate"],
+    "calculate": ["work out", "figure out", "tally up"],
+    "check": ["see", "verify", "look into"],
+    "book": ["reserve", "lock in", "grab"],
+    "generate": ["come up with", "produce", "draft"],
+    "analyze": ["dig into", "break down", "examine"],
+}
+_VERB_FAMILY = {
+    **dict.fromkeys(
+        ("get", "fetch", "retrieve", "read", "show", "view", "describe", "lookup", "look", "query"), "read"
+    ),
+    **dict.fromkeys(("search", "find"), "search"),
+    **dict.fromkeys(("list",), "list"),
+    **dict.fromkeys(("create", "add", "make", "new", "insert", "post"), "create"),
+    **dict.fromkeys(("write", "save"), "write"),
+    **dict.fromkeys(("update", "edit", "modify", "set", "change", "patch"), "update"),
+    **dict.fromkeys(("delete", "remove", "cancel"), "delete"),
+    **dict.fromkeys(("send", "notify", "email"), "send"),
+    **dict.fromkeys(("convert", "translate"), "convert"),
+    **dict.fromkeys(("calculate", "compute", "count", "sum"), "calculate"),
+    **dict.fromkeys(("check", "validate", "verify", "test"), "check"),
+    **dict.fromkeys(("book", "reserve"), "book"),
+    **dict.fromkeys(("generate", "summarize", "summarise"), "generate"),
+    **dict.fromkeys(("analyze", "analyse", "scan"), "analyze"),
+}
+_FILLERS = word_set(
+    """current latest specific detail details info information data by for of all the a an to from with
+    using api tool mcp range date list item items result results single multiple new"""
+)
+
+
+def request(name: str, rng: random.Random) -> str:
+    """What a user asks for when they want the function: the tool's verb in the user's own words and the
+    thing it handles, leaving out the name's filler words (``get_current_stock_price`` -> ``check the
+    stock price``), so the request does not spell out the function's name."""
+    parts = words(name) or ["it"]
+    family = _VERB_FAMILY.get(parts[0])
+    rest = parts[1:] if family else parts
+    content = [w for w in rest if w not in _FILLERS and not w.isdigit()] or [
+        w for w in rest if not w.isdigit()
+    ]
+    verbs = [v for v in _ASK_VERBS[family or "read"] if not set(v.split()) & set(parts)]
+    verb = rng.choice(verbs or _ASK_VERBS["read"])
+    named = {w for w in parts if len(w) > 2 and not w.isdigit()}
+    if len(named) >= 2 and named <= set(content):  # the name word for word: say one word another way
+        swap = next((w for w in reversed(content) if w in _NOUN_SYNONYMS), None)
+        if swap is not None:
+            content = [_NOUN_SYNONYMS[w] if w == swap else w for w in content]
+        else:  # no other word for it: leave the first one out
+            content = content[1:]
+    return f"{verb} the {' '.join(content) or 'details'}"
+
+
+# Another word a user might say for a thing a tool name calls by its own word.
+_NOUN_SYNONYMS = {
+    "weather": "conditions",
+    "forecast": "outlook",
+    "price": "cost",
+    "prices": "costs",
+    "stock": "share",
+    "rate": "quote",
+    "rates": "quotes",
+    "days": "length",
+    "month": "period",
+    "time": "clock",
+    "timestamp": "epoch seconds",
+    "news": "headlines",
+    "file": "document",
+    "files": "documents",
+    "directory": "folder",
+    "location": "place",
+    "distance": "how far apart",
+    "user": "account",
+    "repository": "project",
+    "repo": "project",
+    "issue": "ticket",
+    "issues": "tickets",
+    "message": "note",
+    "email": "mail",
+    "image": "picture",
+    "video": "clip",
+    "recommendations": "suggestions",
+    "currency": "money",
+    "hotel": "place to stay",
+    "hotels": "places to stay",
+    "place": "spot",
+    "places": "spots",
+    "search": "lookup",
+    "results": "hits",
+    "dividends": "payouts",
+    "area": "surface",
+    "route": "way there",
+    "flight": "plane ticket",
+    "flights": "plane tickets",
+}
+
+
 def phrase(name: str) -> str:
     """A parameter or field path in words: ``places[].lat`` -> ``places lat``."""
     return " ".join(words(name.replace("[]", " "))) or name
 
 
 def user_value(name: str, schema: dict[str, Any], rng: random.Random) -> Any:
-    """A plausible value a user would state for a parameter."""
-    typ = json_type(schema)
-    if typ in ("string", "integer", "number", "boolean"):
-        return plausible_value(FlatField(key=name, path=name, type=typ, schema=schema), rng)
-    if typ == "array":
-        item = schema.get("items") if isinstance(schema.get("items"), dict) else {"type": "string"}
-        return [user_value(name.rstrip("s"), item, rng)]
-    return example_value(schema, name)
+    """A realistic value a user would state for a parameter."""
+    return stated_value(name, schema, rng)
 
 
 def spoken(value: Any) -> str:
@@ -87,8 +188,26 @@ def spoken(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def reference_words(reference: dict[str, Any], rng: random.Random) -> str:
+    """How the user points at an earlier result: "the date of that rate", "the hotel you find"."""
+    noun = reference["nouns"][0]
+    field = " ".join(reference["fields"])
+    generic = not field or field in ("id", "name", "value", "key", "code")
+    if reference["same_turn"]:
+        options = [f"the {noun} you find there", f"the first {noun} it turns up"]
+        if not generic:
+            options.append(f"the {field} of the first {noun} you get")
+    else:
+        options = [f"that {noun} from before", f"the same {noun} you found earlier"]
+        if not generic:
+            options += [f"the {field} of that {noun}", f"that {noun}'s {field}"]
+    chosen = rng.choice(options)
+    return chosen if refers_to(chosen, reference) else f"that {noun}"
+
+
 def write_query(inputs: dict[str, Any]) -> dict[str, Any]:
-    """``query_<type>``: the user's words for a turn, stating every value it mentions verbatim."""
+    """``query_<type>``: the user's words for a turn: what they want in their own words, every value it
+    needs stated verbatim, and earlier results referred to, never repeated."""
     rng = random.Random(f"{inputs['seed']}/{inputs['turn']}/{len(inputs['feedback'])}")
     style = inputs["style"]
     register = style["tone"] if style["tone"] in _OPENERS else "casual"
@@ -109,18 +228,17 @@ def write_query(inputs: dict[str, Any]) -> dict[str, Any]:
             helper_values.extend(values)
             continue
         refs = [
-            f"that {phrase(r['output']).split()[-1]} from before"
-            for r in inputs["references"]
-            if r["call"] == function["call"]
+            f"for {reference_words(r, rng)}" for r in inputs["references"] if r["call"] == function["call"]
         ]
-        clause = intent(function["name"])
-        details = values + refs
-        if details:
-            clause += " with " + ", ".join(details)
+        clause = request(function["name"], rng)
+        if values:
+            clause += " with " + ", ".join(values)
+        if refs:
+            clause += " " + " and ".join(refs)
         clauses.append(clause)
     body = ", and then ".join(clauses)
     if helper_values:
-        body += f" (use {', '.join(helper_values)})" if body else f"use {', '.join(helper_values)}"
+        body += f" (the {', '.join(helper_values)})" if body else f"the {', '.join(helper_values)}"
     split = inputs["follows_split"]
     prefix = ""
     if split is not None and split["kind"] == "miss-func":
@@ -190,27 +308,55 @@ def _said_in(value: Any, name: str, messages: list[str]) -> bool:
     return value_in_text(value, text)
 
 
+_ANSWER_OPENERS = ["Here is what I found.", "Done.", "All set.", "Here you go.", "I checked that for you."]
+_ANSWER_LINKS = ["{thing}: {facts}", "for the {thing}, {facts}", "the {thing} shows {facts}"]
+
+
+def _thing(function: str) -> str:
+    """What a function's result is about, in words: ``get_current_stock_price`` -> ``stock price``."""
+    parts = words(function)
+    rest = parts[1:] if parts and parts[0] in _VERB_FAMILY else parts
+    return " ".join(w for w in rest if w not in _FILLERS) or " ".join(parts) or "request"
+
+
 def answer(inputs: dict[str, Any]) -> dict[str, Any]:
-    """``assistant_answer``: the turn's results in words, or, in a split turn, what is missing."""
+    """``assistant_answer``: what the turn's results say, or, in a split turn, what is missing."""
+    rng = random.Random(f"{inputs['user']}/{inputs['turn']}/{len(inputs['feedback'])}")
     split = inputs["split"]
+    done = [c for c in inputs["calls"] if c["error"] is None]
+    report = _report(done, rng) if done else ""
     if split is not None and split["kind"] == "miss-func":
-        return {
-            "content": f"I'm sorry, I can't {intent(split['name'])} with the tools I have right now: none of "
-            "them offers that. If you can make such a tool available, I'll do it right away."
-        }
+        lacking = (
+            f"I can't {request(split['name'], rng)} for you, though: none of the tools I have right now "
+            "can do that. If you can make such a tool available, I'll take care of it right away."
+        )
+        return {"content": f"{report} {lacking}".strip() if report else f"I'm sorry, {lacking[2:]}"}
     if split is not None:
         what = phrase(split["parameter"])
-        return {"content": f"I can do that, but I need the {what} first. Which {what} should I use?"}
-    facts: list[str] = []
-    for call in inputs["calls"]:
-        if call["error"] is not None:
-            facts.append(f"{intent(call['function'])} failed ({call['error']})")
-            continue
-        shown = _summary(call["output"])
-        facts.append(
-            f"{phrase(call['function'])}: {shown}" if shown else f"{phrase(call['function'])} is done"
+        ask = rng.choice(
+            [
+                f"I can do that, but I need the {what} first. Which {what} should I use?",
+                f"Before I go ahead: what {what} would you like me to use?",
+                f"Could you tell me the {what}? I need it to continue.",
+            ]
         )
-    return {"content": "Here is what I found. " + "; ".join(facts) + "."}
+        return {"content": f"{report} {ask}".strip()}
+    failed = [
+        f"I could not {request(c['function'], rng)} ({c['error']})" for c in inputs["calls"] if c["error"]
+    ]
+    return {"content": " ".join(filter(None, [report, *failed])) or "Done."}
+
+
+def _report(calls: list[dict[str, Any]], rng: random.Random) -> str:
+    facts = []
+    for call in calls:
+        shown = _summary(call["output"])
+        thing = _thing(call["function"])
+        facts.append(
+            rng.choice(_ANSWER_LINKS).format(thing=thing, facts=shown) if shown else f"the {thing} is done"
+        )
+    text = "; ".join(facts)
+    return f"{rng.choice(_ANSWER_OPENERS)} {text[:1].upper()}{text[1:]}."
 
 
 def _summary(output: Any, limit: int = 4) -> str:
@@ -235,12 +381,3 @@ def _is_scalar(value: Any) -> bool:
 
 def _plain(value: Any) -> str:
     return value if isinstance(value, str) else spoken(value)
-
-
-def follow_hint(inputs: dict[str, Any]) -> dict[str, Any]:
-    """``assistant_step``: the offline teacher does what the hint says (distillation then compares the
-    step with the reference: a right hint gives the chosen step, a wrong one the rejected step)."""
-    hint = inputs["hint"]
-    if hint["calls"]:
-        return {"calls": hint["calls"], "content": ""}
-    return {"calls": [], "content": hint["content"]}

@@ -25,6 +25,7 @@ from typing import Final
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from graph_toucan.distractors import pick_available
+from graph_toucan.fields import field_means, tool_object
 from graph_toucan.graph_index import Edge, GraphIndex
 from graph_toucan.records import (
     DependencyOrigin,
@@ -179,8 +180,8 @@ def _pick_edge(edges: list[Edge], rng: random.Random) -> Edge:
 
 
 def insert_short(draft: Draft, index: GraphIndex, config: OperationConfig, rng: random.Random) -> Draft:
-    """Before some explicit calls, an implicit helper whose output fills one of the call's open inputs
-    (a ``full``/``partial`` in-edge of its tool from a tool not yet in the path)."""
+    """Before some explicit calls, an implicit helper whose output fills one of the call's open required
+    inputs (a ``full``/``partial`` in-edge of its tool from a tool not yet in the path)."""
     used = draft.tools()
     deps = list(draft.dependencies)
     key = draft.next_key
@@ -196,12 +197,14 @@ def insert_short(draft: Draft, index: GraphIndex, config: OperationConfig, rng: 
             ):
                 continue
             covered = {d.input for d in deps if d.target == call.key and d.input is not None}
+            required = set(index.nodes[call.tool].required)
             options = [
                 e
                 for e in index.in_edges(call.tool)
                 if e.type != "prerequisite"
                 and e.source not in used
-                and any(param not in covered for _, param in e.mapping)
+                and not index.nodes[e.source].issued_required
+                and any(param not in covered and param in required for _, param in e.mapping)
             ]
             if not options:
                 continue
@@ -210,7 +213,10 @@ def insert_short(draft: Draft, index: GraphIndex, config: OperationConfig, rng: 
             key += 1
             used.add(edge.source)
             calls.insert(calls.index(call), helper)
-            deps += _facts(edge, helper.key, call.key, SHORT, covered)
+            # a helper fills what the call needs, never an optional value nobody asked for
+            deps += _facts(
+                edge, helper.key, call.key, SHORT, covered | (set(index.nodes[call.tool].inputs) - required)
+            )
             ops.add(SHORT)
         changed = len(calls) != len(turn.calls)
         turns.append(replace(turn, calls=tuple(calls), operations=frozenset(ops)) if changed else turn)
@@ -299,7 +305,7 @@ def split_turn(draft: Draft, index: GraphIndex, config: OperationConfig, rng: ra
                     continue
                 covered = draft.covered(call.key)
                 for param in index.nodes[call.tool].required:
-                    if param not in covered:
+                    if param not in covered and param not in index.nodes[call.tool].issued:
                         options.append((t, DraftSplit(kind, call.key, call.tool, param)))
         if not options:
             continue
@@ -314,13 +320,123 @@ def split_turn(draft: Draft, index: GraphIndex, config: OperationConfig, rng: ra
     return draft
 
 
-def plan(walk: Walk, index: GraphIndex, config: OperationConfig, rng: random.Random) -> Draft:
-    """The walk's FSP after insert-short, merge, insert-long and split, in that order."""
+# -- argument sources -----------------------------------------------------------------------------------
+
+
+def _origin(source: DraftCall, same_turn: bool) -> DependencyOrigin:
+    if source.implicit:
+        return "insert-short"
+    return "walk" if same_turn else "insert-long"
+
+
+def _earlier_source(
+    draft: Draft, index: GraphIndex, call: DraftCall, parameter: str
+) -> DraftDependency | None:
+    """A dependency from the nearest earlier call whose output holds ``parameter``."""
+    position = {c.key: (a, b) for a, turn in enumerate(draft.turns) for b, c in enumerate(turn.calls)}
+    t, i = position[call.key]
+    earlier = [c for turn in draft.turns for c in turn.calls if position[c.key] < (t, i)]
+    node = index.nodes[call.tool]
+    target_object = tool_object(node.ref.rpartition("/")[2])
+    by_source = {e.source: e for e in index.in_edges(call.tool)}
+    for source in reversed(earlier):
+        same_turn = position[source.key][0] == t
+        edge = by_source.get(source.tool)
+        if edge is not None:
+            output = next((o for o, p in edge.mapping if p == parameter), None)
+            if output is not None:
+                return DraftDependency(
+                    source.key, call.key, edge.type, output, parameter, _origin(source, same_turn)
+                )
+        outputs = sorted(index.nodes[source.tool].outputs)
+        output = next((o for o in outputs if field_means(o, parameter, target_object)), None)
+        if output is not None:
+            return DraftDependency(
+                source.key, call.key, "full", output, parameter, _origin(source, same_turn)
+            )
+    return None
+
+
+def _helper(
+    index: GraphIndex, call: DraftCall, parameter: str, used: set[str], rng: random.Random
+) -> Edge | None:
+    """An in-edge of the call's tool filling ``parameter`` from a tool not in the path that needs no
+    issued input itself (its own inputs are stated by the user)."""
+    options = [
+        e
+        for e in index.in_edges(call.tool)
+        if e.type != "prerequisite"
+        and e.source not in used
+        and not index.nodes[e.source].issued_required
+        and any(p == parameter for _, p in e.mapping)
+    ]
+    if not options:
+        return None
+    return rng.choices(options, weights=[e.weight for e in options])[0]
+
+
+def plan_sources(
+    draft: Draft, index: GraphIndex, config: OperationConfig, rng: random.Random
+) -> Draft | None:
+    """Argument-source planning: every required ``issued`` input of every call (an id, a session, a
+    token) gets an earlier call whose output holds it, in execution order:
+
+    1. an earlier call whose output carries a field of that meaning (a graph edge between the two
+       tools, or a field named for the input: ``hotels[].id`` for ``hotel_id``), nearest first;
+    2. else an implicit helper inserted just before the call, from an in-edge of the call's tool whose
+       source needs no issued input itself;
+    3. else None: a conversation whose user would have to type a system's id is not made.
+
+    User-class inputs need no source here: the user states them."""
+    deps = list(draft.dependencies)
+    turns = list(draft.turns)
+    key = draft.next_key
+    used = draft.tools()
+    t = 0
+    while t < len(turns):
+        i = 0
+        while i < len(turns[t].calls):
+            call = turns[t].calls[i]
+            covered = {d.input for d in deps if d.target == call.key and d.input is not None}
+            for parameter in index.nodes[call.tool].issued_required:
+                if parameter in covered:
+                    continue
+                current = replace(draft, turns=tuple(turns), dependencies=tuple(deps), next_key=key)
+                found = _earlier_source(current, index, call, parameter)
+                if found is not None:
+                    deps.append(found)
+                    covered.add(parameter)
+                    continue
+                edge = _helper(index, call, parameter, used, rng)
+                if edge is None or len(turns[t].calls) >= config.max_calls_per_turn:
+                    return None
+                helper = DraftCall(key, edge.source, implicit=True)
+                key += 1
+                used.add(edge.source)
+                calls = list(turns[t].calls)
+                calls.insert(i, helper)
+                turns[t] = replace(turns[t], calls=tuple(calls), operations=turns[t].operations | {SHORT})
+                for output, param in edge.mapping:
+                    if param not in covered and (
+                        param == parameter or param in index.nodes[call.tool].required
+                    ):
+                        deps.append(DraftDependency(helper.key, call.key, edge.type, output, param, SHORT))
+                        covered.add(param)
+                i += 1  # the helper sits where the call was; the call moved one on
+            i += 1
+        t += 1
+    return replace(draft, turns=tuple(turns), dependencies=tuple(deps), next_key=key)
+
+
+def plan(walk: Walk, index: GraphIndex, config: OperationConfig, rng: random.Random) -> Draft | None:
+    """The walk's FSP after insert-short, merge, insert-long, argument-source planning and split, in
+    that order; None when some required issued input has no source."""
     draft = initial_fsp(walk)
     draft = insert_short(draft, index, config, rng)
     draft = merge_turns(draft, config, rng)
     draft = insert_long(draft, index, config, rng)
-    return split_turn(draft, index, config, rng)
+    sourced = plan_sources(draft, index, config, rng)
+    return None if sourced is None else split_turn(sourced, index, config, rng)
 
 
 def to_path(

@@ -277,13 +277,11 @@ class Pipeline:
         with_pairs = self.store.paired_conversations()
         todo = [
             conv
-            for conv in self.store.conversations(
-                status="accepted", kind="translation", teacher=self.llm.teacher
-            )
+            for conv in self.store.conversations(status="accepted", teacher=self.llm.teacher)
             if conv.id not in with_pairs
         ]
         for i, conversation in enumerate(todo, start=1):
-            self.report.pairs += self.store.add_pairs(await distill_conversation(conversation, self.llm))
+            self.report.pairs += self.store.add_pairs(distill_conversation(conversation))
             self.progress("pairs", i, len(todo), {"pairs": self.report.pairs})
 
     async def stats(self) -> None:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validat
 from graph_toucan.ids import content_id
 
 ToolClass = Literal["computation", "query", "action"]
+ParameterClass = Literal["user", "issued"]
 
 
 class ServerStatus(StrEnum):
@@ -73,6 +74,11 @@ class Tool(Record):
     source: str
     license: str | None = None
     read_only: bool | None = Field(default=None, description="MCP annotation readOnlyHint, when known.")
+    parameter_classes: dict[str, ParameterClass] | None = Field(
+        default=None,
+        description="Input parameter -> user (a person states it) or issued (only a tool output holds it); "
+        "None until annotated.",
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -305,7 +311,14 @@ class MockTool(Record):
 ConversationStatus = Literal["accepted", "rejected"]
 ConversationKind = Literal["translation", "miss-func", "miss-params", "irrelevance"]
 ArgumentSource = Literal["query", "context", "default"]
-ErrorKind = Literal["forgets-value", "wrong-function", "hallucinated-value"]
+ErrorKind = Literal[
+    "forgets-value",
+    "wrong-function",
+    "hallucinated-value",
+    "guessed-value",
+    "unsupported-call",
+    "needless-call",
+]
 
 
 class Style(Record):
@@ -329,6 +342,9 @@ class ConversationTool(Record):
     input_schema: dict[str, Any]
     output_schema: dict[str, Any] | None = None
     distractor: bool = False
+    parameter_classes: dict[str, ParameterClass] = Field(
+        default_factory=dict, description="Input parameter -> user or issued."
+    )
 
 
 class ArgumentTrace(Record):
@@ -377,6 +393,10 @@ class Turn(Record):
         default_factory=list, description="Split turn: parameters the assistant found missing, not invented."
     )
     unavailable: list[str] = Field(default_factory=list)
+    wanted: str | None = Field(
+        default=None,
+        description="Irrelevance: the catalog tool (server/tool) that would serve the request; not offered.",
+    )
     attempts: int = 1
 
     @property
@@ -449,8 +469,8 @@ class Message(Record):
 
 
 class PreferencePair(Record):
-    """A multi-turn DPO pair (METHOD.md section 8): the shared prefix, then the reference assistant
-    step (chosen) and one with a typical error (rejected)."""
+    """A multi-turn DPO pair: the shared prefix, then the reference assistant message (chosen: calls,
+    or a text that asks, declines or answers) and the same message with one typical error (rejected)."""
 
     conversation_id: str
     turn: int = Field(ge=1)

@@ -2,11 +2,12 @@
 conversation linked to its source (``source_id``) and verified like a translation.
 
 - ``miss-func``: ``[Q, A] -> [Q, A1, Q1, A]``: the first use of a tool is located, the tool is removed
-  from the available tools up to that point, A1 explains that it cannot be done, Q1 makes the tool
-  available, then the original answer.
+  from the available tools up to that point, A1 makes the turn's calls that do not need it and explains
+  that the rest cannot be done, Q1 makes the tool available, then the remaining calls and their answer.
 - ``miss-params``: ``[Q, A] -> [Q1, A1, Q2, A]``: Q1 is Q without one required value the user stated,
   A1 asks for it, Q2 gives it, then the original answer.
-- ``irrelevance``: a request none of the available tools serves, declined without a call.
+- ``irrelevance``: a request for what a catalog tool that is not offered does (another server's, on
+  another subject), declined without a call.
 
 ``augment`` applies a :class:`Mixture` (shares of the final accepted set; MAGNET found about 15%
 irrelevance best) and is resumable: sources are taken in a seeded order and a variant already stored
@@ -24,12 +25,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from graph_toucan import offline_teacher
+from graph_toucan.argument_sources import issued_required
 from graph_toucan.errors import LLMOutputError
 from graph_toucan.fields import tool_object
 from graph_toucan.llm.client import LLM
 from graph_toucan.llm.task import Task
 from graph_toucan.offline_teacher import phrase, spoken
-from graph_toucan.records import Conversation, ConversationKind, Mention, SplitDetail, ToolCall, Turn
+from graph_toucan.records import Conversation, ConversationKind, Mention, SplitDetail, Tool, ToolCall, Turn
 from graph_toucan.store import Store
 from graph_toucan.tracing import value_in_text
 from graph_toucan.translate_tasks import (
@@ -40,6 +42,7 @@ from graph_toucan.translate_tasks import (
     fill_inputs,
     history,
 )
+from graph_toucan.user_values import stated_value
 from graph_toucan.verify import verify
 
 RefusalKind = Literal["miss-func", "miss-params", "irrelevance"]
@@ -84,22 +87,6 @@ class Irrelevant(BaseModel):
     answer: str = Field(min_length=1, max_length=2000)
 
 
-_REQUESTS = [
-    "book a table for two at an Italian restaurant tonight",
-    "translate 'good morning, see you soon' into Japanese",
-    "set a reminder to call my sister at 6 pm",
-    "write a short poem about autumn leaves",
-    "order a large pepperoni pizza to my office",
-    "turn off the lights in the living room",
-    "play some relaxing jazz music",
-    "summarise the plot of Hamlet in three sentences",
-    "schedule a dentist appointment for next Tuesday",
-    "recommend a good science fiction novel",
-    "call a taxi to the airport",
-    "water the plants on my balcony",
-]
-
-
 def _rewrite_offline(inputs: dict[str, Any]) -> dict[str, Any]:
     """The query without the withheld value: its ``name "value"`` clause is dropped."""
     query, parameter, value = inputs["query"], inputs["parameter"], inputs["value"]
@@ -107,7 +94,8 @@ def _rewrite_offline(inputs: dict[str, Any]) -> dict[str, Any]:
         if pattern in query:
             query = query.replace(pattern, "")
             break
-    query = re.sub(r"\s+,", ",", re.sub(r"(with|,)\s*(,|\?|\.|$)", r"\2", re.sub(r"\s{2,}", " ", query)))
+    query = re.sub(r"\bwith\s+(for|and)\b", r"\1", re.sub(r"\s{2,}", " ", query))
+    query = re.sub(r"\s+,", ",", re.sub(r"(with|,)\s*(,|\?|\.|$)", r"\2", query))
     query = re.sub(r",\s*(\?|\.)", r"\1", query).strip()
     mentions = [m for m in inputs["mentions"] if (m["call"], m["parameter"]) != (inputs["call"], parameter)]
     return {"query": query, "mentions": mentions}
@@ -120,16 +108,20 @@ def _supply_offline(inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _irrelevant_offline(inputs: dict[str, Any]) -> dict[str, Any]:
+    """A request for what the wanted tool does, in the user's words, declined with what the offered
+    functions can do instead."""
     rng = random.Random(inputs["seed"])
-    taken = {w for f in inputs["functions"] for w in tool_object(f["name"], f["description"])}
-    options = [r for r in _REQUESTS if not taken & set(r.lower().split())] or _REQUESTS
-    request = rng.choice(options)
+    wanted = inputs["wanted"]
+    request = offline_teacher.request(wanted["name"], rng)
+    values = [f"{phrase(v['parameter'])} {spoken(v['value'])}" for v in wanted["values"]]
+    if values:
+        request += " with " + ", ".join(values)
     query = rng.choice(["Could you {x}?", "Please {x}.", "I need you to {x}.", "Hey, can you {x} for me?"])
-    capabilities = ", ".join(offline_teacher.intent(f["name"]) for f in inputs["functions"][:3])
+    capabilities = ", ".join(offline_teacher.request(f["name"], rng) for f in inputs["functions"][:3])
     return {
         "query": query.format(x=request),
-        "answer": f"I'm sorry, but I can't {request} with the tools I have: they can {capabilities}. "
-        "Is there something along those lines I can help with?",
+        "answer": f"I'm sorry, but I can't {request} with the tools I have here. What I can do is "
+        f"{capabilities}. Is there something along those lines I can help with?",
     }
 
 
@@ -166,15 +158,39 @@ def _tool(conversation: Conversation, name: str) -> Any:
     return next(t for t in conversation.tools if t.name == name)
 
 
+def _needing(turn: Turn, plan: str, conversation: Conversation) -> set[str]:
+    """The calls of ``turn`` that need call ``plan``: itself and, transitively, every call of the turn
+    that takes an input from one that does."""
+    needing = {plan}
+    for call in turn.calls:
+        if any(d.target == call.plan and d.source in needing for d in conversation.dependencies):
+            needing.add(call.plan)
+    return needing
+
+
+def _keep(turn: Turn, wanted: Callable[[ToolCall], bool]) -> Turn:
+    """``turn`` with only the calls ``wanted`` keeps (its steps and its plan)."""
+    steps = [[c for c in step if wanted(c)] for step in turn.steps]
+    kept = {c.plan for step in steps for c in step}
+    return turn.model_copy(
+        update={"steps": [s for s in steps if s], "planned": [c for c in turn.planned if c.id in kept]}
+    )
+
+
 def _split_answer_inputs(
-    conversation: Conversation, earlier: list[Turn], user: str, split: SplitDetail, feedback: list[str]
+    conversation: Conversation,
+    earlier: list[Turn],
+    user: str,
+    split: SplitDetail,
+    feedback: list[str],
+    calls: list[ToolCall] | None = None,
 ) -> dict[str, Any]:
     tool = next(t for t in conversation.tools if t.tool_id == split.tool_id)
     return answer_inputs(
         earlier=earlier,
         style=conversation.style.model_dump(),
         user=user,
-        calls=[],
+        calls=calls or [],
         feedback=feedback,
         split=split,
         function={"name": tool.name, "description": tool.description, "input_schema": tool.input_schema},
@@ -230,6 +246,7 @@ class Augmenter:
 
     llm: LLM
     max_attempts: int = 3
+    catalog: list[Tool] = field(default_factory=list)
 
     async def variant(self, source: Conversation, kind: RefusalKind) -> Conversation | None:
         """The verified variant of ``source`` (accepted or rejected with reasons), or None when the
@@ -285,18 +302,21 @@ class Augmenter:
             return None
         k, call = rng.choice(sites)
         original = source.turns[k]
+        deferred = _needing(original, call.plan, source)
         before = [t.model_copy(update={"unavailable": [*t.unavailable, call.name]}) for t in source.turns[:k]]
         split = SplitDetail(kind="miss-func", call=call.plan, tool_id=call.tool_id)
+        doable = _keep(original, lambda c: c.plan not in deferred)
         refusal = await self.llm.run(
-            ASSISTANT_ANSWER, _split_answer_inputs(source, before, original.user, split, feedback)
+            ASSISTANT_ANSWER,
+            _split_answer_inputs(source, before, original.user, split, feedback, doable.calls),
         )
-        empty = Turn(
-            type="empty",
-            user=original.user,
-            mentions=original.mentions,
-            assistant=refusal.content,
-            split=split,
-            unavailable=[*original.unavailable, call.name],
+        empty = doable.model_copy(
+            update={
+                "type": "empty",
+                "assistant": refusal.content,
+                "split": split,
+                "unavailable": [*original.unavailable, call.name],
+            }
         )
         supply = await self.llm.run(
             SUPPLY_QUERY,
@@ -310,7 +330,22 @@ class Augmenter:
                 "feedback": feedback,
             },
         )
-        resumed = original.model_copy(update={"user": supply.query, "mentions": []})
+        rest = _keep(original, lambda c: c.plan in deferred)
+        answer = original.assistant
+        if doable.calls:  # the original answer also reported what the empty turn already did
+            answer = (
+                await self.llm.run(
+                    ASSISTANT_ANSWER,
+                    answer_inputs(
+                        earlier=[*before, empty],
+                        style=source.style.model_dump(),
+                        user=supply.query,
+                        calls=rest.calls,
+                        feedback=feedback,
+                    ),
+                )
+            ).content
+        resumed = rest.model_copy(update={"user": supply.query, "mentions": [], "assistant": answer})
         return [*before, empty, resumed, *source.turns[k + 1 :]]
 
     async def _miss_params(
@@ -393,17 +428,49 @@ class Augmenter:
         )
         return [*before, empty, resumed, *source.turns[k + 1 :]]
 
-    async def _irrelevance(self, source: Conversation, rng: random.Random, feedback: list[str]) -> list[Turn]:
+    async def _irrelevance(
+        self, source: Conversation, rng: random.Random, feedback: list[str]
+    ) -> list[Turn] | None:
+        wanted = unoffered_tool(self.catalog, source, rng)
+        if wanted is None:
+            return None
+        properties = wanted.input_schema.get("properties") or {}
+        values = [
+            {"parameter": p, "value": stated_value(p, properties.get(p), rng)}
+            for p in wanted.input_schema.get("required") or []
+            if p in properties
+        ]
         answer = await self.llm.run(
             IRRELEVANT,
             {
                 "functions": [{"name": t.name, "description": t.description[:600]} for t in source.tools],
+                "wanted": {"name": wanted.name, "description": wanted.description[:600], "values": values},
                 "style": source.style.model_dump(),
                 "seed": f"{source.seed}/{source.id}/{len(feedback)}",
                 "feedback": feedback,
             },
         )
-        return [Turn(type="empty", user=answer.query, assistant=answer.answer)]
+        return [Turn(type="empty", user=answer.query, assistant=answer.answer, wanted=wanted.ref)]
+
+
+def unoffered_tool(catalog: list[Tool], source: Conversation, rng: random.Random) -> Tool | None:
+    """A catalog tool of another server than the conversation's, doing something none of its tools
+    does (no shared object words), that needs the outside world (not a computation) and no id: what
+    an irrelevant request asks for."""
+    offered = {t.tool_id for t in source.tools}
+    servers = {t.tool.rsplit("/", 1)[0] for t in source.tools}
+    taken = {w for t in source.tools for w in tool_object(t.name, t.description)}
+    options = [
+        t
+        for t in catalog
+        if t.id not in offered
+        and t.server_name not in servers
+        and tool_object(t.name, t.description)
+        and not tool_object(t.name, t.description) & taken
+        and not issued_required(t)
+        and t.tool_class != "computation"  # arithmetic and formatting an assistant does without a tool
+    ]
+    return rng.choice(options) if options else None
 
 
 @dataclass
@@ -438,7 +505,7 @@ async def augment(
     shares). Sources are visited in a seeded order and stored variants count, so a rerun adds only
     what is missing."""
     mixture = mixture or Mixture()
-    augmenter = Augmenter(llm, max_attempts=max_attempts)
+    augmenter = Augmenter(llm, max_attempts=max_attempts, catalog=store.tools())
     report = AugmentReport()
     translations = list(store.conversations(status="accepted", kind="translation", teacher=llm.teacher))
     for sampler in sorted({c.sampler for c in translations}):

@@ -118,6 +118,8 @@ def graph_paths(
     for number, walk in enumerate(walk_stream(index, config.walk, seed, starts)):
         rng = random.Random(f"graph:{seed}:{number}")
         draft = plan(walk, index, config.operations, rng)
+        if draft is None:
+            continue  # an id or token the path's calls cannot get from an earlier call
         path = to_path(
             draft,
             index,
@@ -171,6 +173,8 @@ def random_paths(index: GraphIndex, config: SampleConfig, seed: int) -> Iterator
         misses = 0
         seen_sets.add(frozenset(tools))
         draft = Draft((DraftTurn(tuple(DraftCall(k, t) for k, t in enumerate(tools))),), (), len(tools))
+        if any(index.nodes[t].issued_required for t in tools):
+            continue  # no dependencies here, so no earlier call could give it the id or token it needs
         yield to_path(
             draft,
             index,

@@ -37,7 +37,7 @@ DEFAULT_WORKSPACE = "gt-workspace"
 
 _JSON_COLUMNS = {
     "servers": ("secondary_labels",),
-    "tools": ("input_schema", "output_schema", "tags"),
+    "tools": ("input_schema", "output_schema", "tags", "parameter_classes"),
     "tool_examples": ("arguments", "result", "structured"),
     "llm_calls": ("request",),
     "judgements": ("mapping",),
@@ -226,12 +226,18 @@ def _migration_5(db: sqlite_utils.Database) -> None:
     db["pairs"].create_index(["conversation_id"])
 
 
+def _migration_6(db: sqlite_utils.Database) -> None:
+    """Tools: the class of each input parameter (user or issued; issue 13)."""
+    db["tools"].add_column("parameter_classes", str)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_2,
     _migration_3,
     _migration_4,
     _migration_5,
+    _migration_6,
 ]
 
 

@@ -16,6 +16,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from graph_toucan.argument_sources import parameter_classes
 from graph_toucan.errors import LLMOutputError
 from graph_toucan.ids import content_id
 from graph_toucan.llm.client import LLM
@@ -33,6 +34,7 @@ from graph_toucan.records import (
     ToolCall,
     Turn,
 )
+from graph_toucan.references import needs_reference, reference_of
 from graph_toucan.translate_tasks import (
     ASSISTANT_ANSWER,
     FILL_ARGUMENTS,
@@ -254,18 +256,10 @@ class Translator:
         planned = path.turns[k]
         previous = path.turns[k - 1].split if k > 0 else None
         ask_for = self._ask_for(state, k, functions)
-        position = {c.id: i for i, t in enumerate(path.turns) for c in t.calls}
         references = [
-            {
-                "call": d.target,
-                "parameter": d.input,
-                "source_call": d.source,
-                "source_function": state.names[self._call(path, d.source).tool_id],
-                "output": d.output,
-                "turn": position[d.source] + 1,
-            }
+            reference_of(d, path, state.names, self._tool(self._call(path, d.source).tool_id))
             for d in path.dependencies
-            if d.origin == "insert-long" and d.input and d.target in {c.id for c in functions}
+            if needs_reference(d, path) and d.target in {c.id for c in functions}
         ]
         last_round = state.turns[-1].calls if state.turns else []
         return {
@@ -347,9 +341,12 @@ class Translator:
                 for n, s in properties.items()
                 if n not in required and isinstance(s, dict) and s.get("enum") and rng.random() < 0.2
             ][:1]
+            classes = parameter_classes(self._tool(call.tool_id))
             for name in [*required, *optional]:
                 if (call.id, name) in filled_by or (call.id, name) in said or (call.id, name) == withheld:
                     continue
+                if classes.get(name) == "issued":
+                    continue  # never the user's to state: the plan gives it an earlier output
                 sub = properties.get(name) if isinstance(properties.get(name), dict) else {}
                 ask_for.append(
                     {

@@ -1,8 +1,8 @@
-"""The teacher's tasks in back-and-forth translation (METHOD.md section 6) and distillation (section 8).
+"""The teacher's tasks in back-and-forth translation.
 
 Back-translation has one task per turn type (``query_<type>``, one prompt each); forward translation
 fills one function's arguments with the source of every value (``fill_arguments``); then the turn's
-answer (``assistant_answer``). ``assistant_step`` answers one step given hint calls (distillation).
+answer (``assistant_answer``).
 Answers are checked against the inputs they were asked for (``Task.parse`` passes them as context).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, model_validator
 
 from graph_toucan import offline_teacher
 from graph_toucan.llm.task import Task
@@ -77,29 +77,6 @@ class AssistantAnswer(BaseModel):
     content: str = Field(min_length=1, max_length=6000)
 
 
-class HintedCall(BaseModel):
-    name: str
-    arguments: dict[str, Any] = Field(default_factory=dict)
-
-
-class AssistantStep(BaseModel):
-    """One assistant message of a turn: the calls it makes, or (when it makes none) its text."""
-
-    calls: list[HintedCall] = Field(default_factory=list)
-    content: str = ""
-
-    @field_validator("calls")
-    @classmethod
-    def _available(cls, calls: list[HintedCall], info: ValidationInfo) -> list[HintedCall]:
-        inputs = info.context
-        if isinstance(inputs, dict) and "functions" in inputs:
-            names = {f["name"] for f in inputs["functions"]}
-            for call in calls:
-                if call.name not in names:
-                    raise ValueError(f"{call.name!r} is not an available function")
-        return calls
-
-
 QUERY_TASKS: dict[TurnType, Task[UserQuery]] = {
     turn_type: Task(
         name=f"query_{turn_type.replace('-', '_')}",
@@ -136,14 +113,6 @@ ASSISTANT_ANSWER = Task(
     offline=lambda inputs: AssistantAnswer.model_validate(offline_teacher.answer(inputs)),
     max_tokens=800,
     temperature=0.5,
-    log_offline=False,
-)
-
-ASSISTANT_STEP = Task(
-    name="assistant_step",
-    output=AssistantStep,
-    offline=lambda inputs: AssistantStep.model_validate(offline_teacher.follow_hint(inputs), context=inputs),
-    max_tokens=1200,
     log_offline=False,
 )
 

@@ -15,6 +15,7 @@ from graph_toucan.fields import name_tokens, tool_object
 from graph_toucan.mock.runtime import schema_problem, schema_validator
 from graph_toucan.offline_teacher import phrase, words
 from graph_toucan.records import Check, Conversation, ConversationTool, PathDependency, ToolCall, Turn
+from graph_toucan.references import field_words, refers_to, result_nouns
 from graph_toucan.tracing import (
     in_outputs,
     is_default,
@@ -24,12 +25,17 @@ from graph_toucan.tracing import (
     same_value,
     value_in_text,
 )
+from graph_toucan.user_values import is_placeholder
 
 CHECKS = (
     "tools_available",
     "arguments_valid",
     "calls_succeeded",
     "values_traceable",
+    "context_planned",
+    "optional_asked",
+    "issued_unseen",
+    "values_realistic",
     "dependencies_realised",
     "calls_match_plan",
     "split_turns_empty",
@@ -62,6 +68,31 @@ class TurnView:
         self.said = "\n".join(t.user for t in turns[: k + 1])
         self.by_plan = {c.plan: c for t in turns[: k + 1] for c in t.calls}
         self.earlier_calls = [c for t in turns[:k] for c in t.calls]
+        self.planned_calls = {c.id: c for t in turns for c in t.planned}
+        self.planned_inputs = {(d.target, d.input): d for d in dependencies if d.input is not None}
+        follows_split = k > 0 and turns[k - 1].split is not None
+        # after an empty turn the request stands from before: the user only supplies what was missing
+        self.request = f"{turns[k - 1].user}\n{self.turn.user}" if follows_split else self.turn.user
+
+    def references(self) -> list[tuple[PathDependency, dict[str, Any]]]:
+        """The dependencies into this turn's calls whose source the user asked for, with what the
+        user calls that source's result."""
+        by_name = {t.tool_id: t for t in self.tools.values()}
+        found = []
+        for dep in self.dependencies:
+            target, source = self.by_plan.get(dep.target), self.planned_calls.get(dep.source)
+            if dep.input is None or dep.output is None or source is None or source.implicit:
+                continue
+            if target is None or target not in self.turn.calls:
+                continue
+            tool = by_name.get(source.tool_id)
+            name = tool.tool.rsplit("/", 1)[-1] if tool else source.tool
+            found.append((dep, {"nouns": result_nouns(name, dep.output), "fields": field_words(dep.output)}))
+        return found
+
+    def classes(self, call: ToolCall) -> dict[str, str]:
+        tool = self.tools.get(call.name)
+        return dict(tool.parameter_classes) if tool else {}
 
     def outputs_before(self, call: ToolCall) -> list[Any]:
         """Outputs of the calls made before ``call``: earlier turns and earlier steps of this turn."""
@@ -113,17 +144,77 @@ def _values_traceable(v: TurnView) -> str | None:
     for call in v.turn.calls:
         tool = v.tools.get(call.name)
         properties = (tool.input_schema.get("properties") or {}) if tool else {}
-        outputs = v.outputs_before(call)
         for name, value in call.arguments.items():
             schema = properties.get(name) if isinstance(properties.get(name), dict) else {}
-            if is_default(value, schema):
+            if is_default(value, schema) or (call.plan, name) in v.planned_inputs:
+                continue  # a planned dependency is checked by dependencies_realised
+            for leaf in leaves(value):
+                if not _traceable(leaf, name, v.said, []):
+                    return (
+                        f"{call.name}.{name} = {leaf!r} is not in the user's words so far and no planned "
+                        "dependency gives it; the user must state it"
+                    )
+    return None
+
+
+def _context_planned(v: TurnView) -> str | None:
+    for call in v.turn.calls:
+        for trace in call.trace:
+            if trace.source != "context":
+                continue
+            dep = v.planned_inputs.get((call.plan, trace.name))
+            if dep is None or dep.source != trace.call:
+                return (
+                    f"{call.name}.{trace.name} is taken from {trace.call}'s result, which the plan does not "
+                    "link to it; use the value the user stated, or report it missing"
+                )
+    return None
+
+
+def _optional_asked(v: TurnView) -> str | None:
+    for call in v.turn.calls:
+        tool = v.tools.get(call.name)
+        if tool is None:
+            continue
+        required = set(tool.input_schema.get("required") or [])
+        properties = tool.input_schema.get("properties") or {}
+        for name, value in call.arguments.items():
+            schema = properties.get(name) if isinstance(properties.get(name), dict) else {}
+            if name in required or (call.plan, name) in v.planned_inputs or is_default(value, schema):
+                continue
+            if not all(_traceable(leaf, name, v.said, []) for leaf in leaves(value)):
+                return f"{call.name}.{name} is optional and nobody asked for it; leave it out"
+    return None
+
+
+def _issued_unseen(v: TurnView) -> str | None:
+    shown = "\n".join(t.assistant for t in v.turns[: v.k])
+    for m in v.turn.mentions:
+        call = next((c for c in v.turn.planned if c.id == m.call), None)
+        tool = next((t for t in v.tools.values() if call and t.tool_id == call.tool_id), None)
+        if tool is not None and tool.parameter_classes.get(m.parameter) == "issued":
+            return (
+                f"the user states {m.parameter}, an id only a tool's result can give; the plan must supply it"
+            )
+    for call in v.turn.calls:
+        classes = v.classes(call)
+        for name, value in call.arguments.items():
+            if classes.get(name) != "issued":
                 continue
             for leaf in leaves(value):
-                if not _traceable(leaf, name, v.said, outputs):
+                if _distinctive(leaf) and value_in_text(leaf, v.said) and not value_in_text(leaf, shown):
                     return (
-                        f"{call.name}.{name} = {leaf!r} is neither in the user's words so far nor in an "
-                        "earlier output; the user must state it, or it must come from a tool result"
+                        f"the user types {name} = {leaf!r} before any answer showed it; an id comes from "
+                        "a tool's result, not from the user"
                     )
+    return None
+
+
+def _values_realistic(v: TurnView) -> str | None:
+    for m in v.turn.mentions:
+        for leaf in leaves(m.value):
+            if is_placeholder(leaf, m.parameter):
+                return f"{m.parameter} = {leaf!r} is a placeholder; state a realistic value"
     return None
 
 
@@ -157,8 +248,12 @@ def _calls_match_plan(v: TurnView) -> str | None:
 
 
 def _split_turns_empty(v: TurnView) -> str | None:
-    if v.turn.split is not None and v.turn.calls:
-        return "a split turn must make no call: the assistant asks or explains instead"
+    split = v.turn.split
+    if split is not None and any(c.plan == split.call or c.tool_id == split.tool_id for c in v.turn.calls):
+        return (
+            "a split turn must not make the call it lacks a function or value for: the assistant asks "
+            "or explains instead (and makes only the calls it can)"
+        )
     return None
 
 
@@ -167,10 +262,32 @@ def _function_names(tools: dict[str, ConversationTool]) -> list[str]:
     return [n for n in tools if re.search(r"[_\-0-9]|[a-z][A-Z]", n)]
 
 
+def name_words(name: str) -> set[str]:
+    """The content words of a function's name (``get_current_weather`` -> get, current, weather)."""
+    return {w for w in words(name) if len(w) > 2 and not w.isdigit() and w not in _NAME_STOP}
+
+
+_NAME_STOP = frozenset({"the", "and", "for", "from", "with", "into", "via", "all", "per"})
+
+
+def spells_out(name: str, text: str) -> bool:
+    """Whether ``text`` holds every content word of a function name of two or more such words."""
+    wanted = name_words(name)
+    return len(wanted) >= 2 and wanted <= set(words(text))
+
+
 def _no_function_names(v: TurnView) -> str | None:
     for name in _function_names(v.tools):
         if re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", v.turn.user, re.IGNORECASE):
             return f"the user's words name the function {name}; describe the need instead"
+    by_tool = {t.tool_id: t.name for t in v.tools.values()}
+    asked = [c.tool_id for c in v.turn.planned if not c.implicit]
+    if v.turn.split is not None:
+        asked.append(v.turn.split.tool_id)
+    for tool_id in asked:
+        name = by_tool.get(tool_id)
+        if name and spells_out(name, v.turn.user):
+            return f"the user's words spell out the function name {name} word for word; say it the way a person would"
     return None
 
 
@@ -237,17 +354,19 @@ def _implicit_unstated(v: TurnView) -> str | None:
 
 
 def _refers_back(v: TurnView) -> str | None:
-    for dep in v.dependencies:
-        target = v.by_plan.get(dep.target)
-        if dep.origin != "insert-long" or target is None or target not in v.turn.calls or dep.input is None:
-            continue
-        value = target.arguments.get(dep.input)
-        for leaf in leaves(value):
+    for dep, reference in v.references():
+        target = v.by_plan[dep.target]
+        for leaf in leaves(target.arguments.get(dep.input)):  # type: ignore[arg-type]
             if _distinctive(leaf) and value_in_text(leaf, v.turn.user):
                 return (
                     f"the query repeats {leaf!r} from an earlier result; refer to it "
                     "(e.g. 'that one') instead of repeating it"
                 )
+        if not refers_to(v.request, reference):
+            return (
+                f"{target.name}.{dep.input} comes from the {reference['nouns'][0]} an earlier call gave, but "
+                f"the user's words never refer to it; say which (e.g. 'that {reference['nouns'][0]}')"
+            )
     return None
 
 
@@ -310,9 +429,16 @@ def _answer_grounded(v: TurnView) -> str | None:
 
 
 def _irrelevant(turn: Turn, tools: list[ConversationTool]) -> str | None:
-    """An irrelevance sample: a request none of the tools serves, declined without a call."""
+    """An irrelevance sample: a request for what a catalog tool that is not offered does (so it needs a
+    tool, just not one of these), declined without a call."""
     if turn.calls:
         return "an irrelevant request must be declined without a call"
+    if turn.wanted is None or turn.wanted in {t.tool for t in tools}:
+        return "an irrelevant request must ask for what a tool that is not offered does"
+    wanted = tool_object(turn.wanted.rsplit("/", 1)[-1])
+    have = set(name_tokens(turn.user))
+    if wanted and not wanted & have:
+        return f"the request does not ask for what {turn.wanted} does ({', '.join(sorted(wanted))})"
     served = [t.name for t in tools if _intent_words(t) and _mentions_intent(t, turn.user)]
     if served:
         return f"the request is about what {served[0]} does; ask for something no tool serves"
@@ -329,6 +455,10 @@ RULES: dict[str, Rule] = {
     "arguments_valid": _arguments_valid,
     "calls_succeeded": _calls_succeeded,
     "values_traceable": _values_traceable,
+    "context_planned": _context_planned,
+    "optional_asked": _optional_asked,
+    "issued_unseen": _issued_unseen,
+    "values_realistic": _values_realistic,
     "dependencies_realised": _dependencies_realised,
     "calls_match_plan": _calls_match_plan,
     "split_turns_empty": _split_turns_empty,
@@ -348,12 +478,14 @@ _APPLIES: dict[str, Callable[[TurnView], bool]] = {
     "arguments_valid": lambda v: bool(v.turn.calls),
     "calls_succeeded": lambda v: bool(v.turn.calls),
     "values_traceable": lambda v: bool(v.turn.calls),
+    "context_planned": lambda v: bool(v.turn.calls),
+    "optional_asked": lambda v: bool(v.turn.calls),
+    "issued_unseen": lambda v: bool(v.turn.calls or v.turn.mentions),
+    "values_realistic": lambda v: bool(v.turn.mentions),
     "dependencies_realised": lambda v: any(v.by_plan.get(d.target) in v.turn.calls for d in v.dependencies),
     "split_turns_empty": lambda v: v.turn.split is not None,
     "implicit_unstated": lambda v: any(c.implicit for c in v.turn.planned),
-    "refers_back": lambda v: any(
-        d.origin == "insert-long" and v.by_plan.get(d.target) in v.turn.calls for d in v.dependencies
-    ),
+    "refers_back": lambda v: bool(v.references()),
     "value_withheld": lambda v: v.turn.split is not None and v.turn.split.kind == "miss-param",
     "value_supplied": lambda v: (
         v.k > 0 and v.turns[v.k - 1].split is not None and v.turns[v.k - 1].split.kind == "miss-param"

@@ -68,13 +68,18 @@ def walk_from(index: GraphIndex, start: str, config: WalkConfig, rng: random.Ran
 
 def start_nodes(index: GraphIndex, config: WalkConfig, starts: Iterable[str] | None = None) -> list[str]:
     """The chosen start nodes (ids, ``server/tool`` or unique names), or every node that can start a walk
-    of ``min_steps`` (with ``min_steps >= 1``, nodes without usable out-edges cannot)."""
+    of ``min_steps`` (with ``min_steps >= 1``, nodes without usable out-edges cannot) and needs no
+    issued input (an id or token no earlier call could have given)."""
     if starts is not None:
         chosen = sorted({index.resolve(s) for s in starts})
         if not chosen:
             raise SamplingError("no start nodes given; name at least one tool or leave --start out")
         return chosen
-    return [n for n in index.ids if config.min_steps == 0 or index.out_edges(n)]
+    return [
+        n
+        for n in index.ids
+        if (config.min_steps == 0 or index.out_edges(n)) and not index.nodes[n].issued_required
+    ]
 
 
 def random_walks(

@@ -14,7 +14,7 @@ from graph_toucan.records import EdgeJudgement, FieldMapping, PlannedPath, Serve
 
 # server, category, tool, {param: required}, outputs, tags
 _TOOLS: list[tuple[str, str, str, dict[str, bool], list[str], list[str]]] = [
-    ("Accounts", "Productivity", "get_user", {"user_id": True}, ["user.name", "user.email", "user.home_city"],
+    ("Accounts", "Productivity", "get_user", {"username": True}, ["user.name", "user.email", "user.home_city"],
      ["accounts", "user", "retrieval"]),
     ("Flights", "Travel", "search_flights", {"origin": True, "destination": True, "date": False},
      ["flights[].id", "flights[].price", "cheapest_id"], ["travel", "flight", "search"]),

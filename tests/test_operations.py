@@ -145,8 +145,8 @@ def test_split_miss_param_leaves_out_a_required_value_no_dependency_fills():
         draft = split_turn(base, INDEX, config(split=1, miss_func_share=0), random.Random(seed))
         (split,) = [t.split for t in draft.turns if t.split]
         assert split.kind == "miss-param"
-        # send_email's 'to' comes from get_user, so only 'user_id' or 'subject' can be withheld.
-        assert (split.call, split.parameter) in {(0, "user_id"), (1, "subject")}
+        # send_email's 'to' comes from get_user, so only 'username' or 'subject' can be withheld.
+        assert (split.call, split.parameter) in {(0, "username"), (1, "subject")}
         assert not any(t.withheld for t in draft.turns)
 
 
@@ -180,11 +180,12 @@ def test_planned_records_follow_the_graph():
     everything = config(merge=0.5, insert_short=1, insert_long=1, split=1)
     for k, names in enumerate(
         [
-            ("get_user", "search_flights", "book_flight", "send_email"),
+            ("search_flights", "book_flight", "send_email"),
             ("get_forecast", "get_distance", "set_navigation"),
         ]
     ):
         draft = plan(walk(*names), INDEX, everything, rng)
+        assert draft is not None
         path = to_path(draft, INDEX, distractors=3, sampler="graph", seed=7, position=k, rng=rng)
         assert_path_valid(path, GRAPH, 3)
         assert sum(t.type == "empty" for t in path.turns) == 1

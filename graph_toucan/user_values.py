@@ -1,0 +1,135 @@
+"""Values a user states for a parameter: realistic, never a placeholder.
+
+In order: the schema's enum, its examples, an example in its description ("e.g. 'ISNA'"), its
+default, then a value by meaning (a search phrase for ``query``, a sentence for ``message``, a city for
+``city``, a date for a date). :func:`is_placeholder` recognises what no person would type
+("calculation method 34", "example", "string"), which verification rejects.
+
+>>> import random
+>>> stated_value("method", {"type": "string", "description": "Calculation method, e.g. 'ISNA'"}, random.Random(0))
+'ISNA'
+>>> is_placeholder("calculation method 34", "calculation_method"), is_placeholder("Lyon", "city")
+(True, False)
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any
+
+from graph_toucan.fields import json_type, name_tokens
+from graph_toucan.mock.flatten import FlatField
+from graph_toucan.mock.values import plausible_value
+
+_EXAMPLE = re.compile(
+    r"(?:e\.g\.?|eg\.|for example|for instance|example:|examples:|such as|like)\s*[:,]?\s*"
+    r"(?:['\"`“]([^'\"`”]{1,60})['\"`”]|([A-Za-z0-9][\w./:+-]{0,40}))",
+    re.IGNORECASE,
+)
+_PLACEHOLDER_WORDS = re.compile(
+    r"\b(example|placeholder|sample|foo|bar|baz|lorem|ipsum|xxx+|dummy|string|your[_ ]\w+|test\d*)\b",
+    re.IGNORECASE,
+)
+
+_SEARCHES = [
+    "electric vehicle battery recycling",
+    "best hiking trails near Denver",
+    "remote work productivity tips",
+    "renewable energy stocks",
+    "sourdough bread recipe",
+    "machine learning for climate research",
+    "vintage film cameras",
+    "affordable family hotels in Lisbon",
+]
+_SENTENCES = [
+    "The quarterly budget review moved to Thursday at 3 pm.",
+    "Please remember to bring the signed contracts to the meeting.",
+    "Our team finished the migration ahead of schedule.",
+    "Can we push the launch to next Monday?",
+    "Thanks for the quick turnaround on the report.",
+    "Reminder: the office is closed on Friday.",
+]
+_TITLES = ["Q3 planning notes", "Trip itinerary", "Onboarding checklist", "Weekly status update"]
+_PATHS = ["reports/q3-summary.md", "notes/meeting-2025-06-12.txt", "data/sales.csv", "docs/README.md"]
+_URLS = [
+    "https://en.wikipedia.org/wiki/Lyon",
+    "https://www.python.org/downloads/",
+    "https://github.com/pallets/flask",
+    "https://www.bbc.com/news/technology",
+]
+_NAMES = ["Maria Lopez", "Kenji Watanabe", "Priya Sharma", "Tom Becker"]
+_KINDS: list[tuple[frozenset[str], list[str]]] = [
+    (frozenset({"query", "search", "keyword", "term", "q", "topic", "phrase"}), _SEARCHES),
+    (
+        frozenset(
+            {"message", "body", "text", "content", "note", "comment", "prompt", "question", "instruction"}
+        ),
+        _SENTENCES,
+    ),
+    (frozenset({"title", "subject", "headline", "label"}), _TITLES),
+    (frozenset({"path", "file", "dir"}), _PATHS),
+    (frozenset({"url", "website", "site", "page"}), _URLS),
+    (frozenset({"name", "user", "recipient", "person", "contact"}), _NAMES),
+]
+
+
+def description_example(schema: dict[str, Any]) -> str | None:
+    """A value the parameter's description gives as an example."""
+    match = _EXAMPLE.search(str(schema.get("description") or ""))
+    if match is None:
+        return None
+    return (match.group(1) or match.group(2) or "").strip().rstrip(".") or None
+
+
+def stated_value(name: str, schema: Any, rng: random.Random) -> Any:
+    """A realistic value a user would state for parameter ``name`` (it may still be a placeholder
+    when nothing says what the parameter holds; see :func:`is_placeholder`)."""
+    schema = schema if isinstance(schema, dict) else {}
+    typ = json_type(schema)
+    enum = [v for v in schema.get("enum") or [] if v is not None]
+    if enum:
+        return rng.choice(enum)
+    examples = [
+        e
+        for e in schema.get("examples") or []
+        if isinstance(e, str | int | float) and not isinstance(e, bool)
+    ]
+    if examples and not any(is_placeholder(e, name) for e in examples):
+        return rng.choice(examples)
+    if typ == "array":
+        item = schema.get("items") if isinstance(schema.get("items"), dict) else {"type": "string"}
+        return [stated_value(name.rstrip("s"), item, rng)]
+    if typ == "string":
+        example = description_example(schema)
+        if example and not is_placeholder(example, name):
+            return example
+    if "default" in schema and schema["default"] not in (None, "") and typ != "boolean":
+        return schema["default"]
+    if typ in ("integer", "number", "boolean"):
+        return plausible_value(FlatField(key=name, path=name, type=typ, schema=schema), rng)
+    if typ != "string":
+        return None
+    value = plausible_value(FlatField(key=name, path=name, type="string", schema=schema), rng)
+    if not is_placeholder(value, name):
+        return value
+    words = set(name_tokens(name))
+    for kinds, options in _KINDS:
+        if words & kinds:
+            return rng.choice(options)
+    return value
+
+
+def is_placeholder(value: Any, name: str) -> bool:
+    """A value no person would type: the parameter's own words and a number ("vs currencie 86"), the
+    parameter's name itself, or a stand-in word (example, sample, foo, string, test, ...)."""
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    if not text:
+        return True
+    if _PLACEHOLDER_WORDS.search(text.replace("_", " ")):
+        return True
+    said = [w[:5] for w in re.findall(r"[a-z]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", text).lower())]
+    named = [w[:5] for w in re.findall(r"[a-z]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", name).lower())]
+    return bool(named) and said == named
