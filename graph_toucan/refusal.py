@@ -113,7 +113,7 @@ def _irrelevant_offline(inputs: dict[str, Any]) -> dict[str, Any]:
     rng = random.Random(inputs["seed"])
     wanted = inputs["wanted"]
     request = offline_teacher.request(wanted["name"], rng)
-    values = [f"{phrase(v['parameter'])} {spoken(v['value'])}" for v in wanted["values"]]
+    values = [f"{phrase(v['parameter'])} {spoken(v['value'])}" for v in wanted["stated"]]
     if values:
         request += " with " + ", ".join(values)
     query = rng.choice(["Could you {x}?", "Please {x}.", "I need you to {x}.", "Hey, can you {x} for me?"])
@@ -444,7 +444,7 @@ class Augmenter:
             IRRELEVANT,
             {
                 "functions": [{"name": t.name, "description": t.description[:600]} for t in source.tools],
-                "wanted": {"name": wanted.name, "description": wanted.description[:600], "values": values},
+                "wanted": {"name": wanted.name, "description": wanted.description[:600], "stated": values},
                 "style": source.style.model_dump(),
                 "seed": f"{source.seed}/{source.id}/{len(feedback)}",
                 "feedback": feedback,

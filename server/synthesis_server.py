@@ -1190,7 +1190,7 @@ async def augment_refusal(
             "accepted translations (translate_fsp results with status accepted)"
         )
     started, calls = time.time(), svc.llm.stats.calls
-    augmenter = Augmenter(svc.llm, max_attempts=attempts)
+    augmenter = Augmenter(svc.llm, max_attempts=attempts, catalog=svc.store.tools())
     try:
         variant = await augmenter.variant(source, kind)
     except LLMError as exc:

@@ -226,9 +226,10 @@ def test_drop_echoes_matches_names_by_tokens_and_cleans_required():
         "required": ["hotel_id", "price"],
     }
     kept, dropped = drop_echoes(schema, inputs)
-    assert sorted(dropped) == ["Query", "hotel_id"]
-    assert kept["properties"] == {"price": {"type": "number"}}
-    assert kept["required"] == ["price"]
+    # the hotel id passes through (a later call needs it); the restated query goes
+    assert sorted(dropped) == ["Query"]
+    assert kept["properties"] == {"hotel_id": {"type": "string"}, "price": {"type": "number"}}
+    assert kept["required"] == ["hotel_id", "price"]
     assert schema["properties"].keys() == {"hotel_id", "Query", "price"}  # the input is not mutated
     # Nothing but echoes: the schema is kept whole rather than left empty.
     only = {"type": "object", "properties": {"hotel_id": {"type": "string"}}}
@@ -354,6 +355,7 @@ async def test_rerun_annotates_nothing_and_a_changed_tool_is_annotated_again(sto
 
 TAGS = '{"tags": ["weather", "current conditions", "retrieval"]}'
 CLASS = '{"tool_class": "query", "reason": "reads a weather service"}'
+PARAMS = '{"classes": {"location": "user"}}'  # get_current_weather's one parameter
 SCHEMA = json.dumps(
     {
         "output_schema": {
@@ -376,7 +378,7 @@ def last_message(request: dict) -> str:
 async def test_junk_class_answer_is_retried_with_feedback_and_accepted(store):
     tool = tool_named(store, "United States Weather/get_current_weather")
     backend = ScriptedBackend(
-        [TAGS, "I think it is a query tool.", '{"tool_class": "lookup"}', CLASS, SCHEMA]
+        [TAGS, "I think it is a query tool.", '{"tool_class": "lookup"}', CLASS, SCHEMA, PARAMS]
     )
     llm = LLM(backend, store, backoff_s=0)
 
@@ -389,7 +391,7 @@ async def test_junk_class_answer_is_retried_with_feedback_and_accepted(store):
     # the teacher's "location" restates the input of the same name and is dropped
     assert set(annotated.output_schema["properties"]) == {"temperature", "conditions"}
     assert annotated.output_schema["required"] == ["temperature"]
-    assert len(backend.requests) == 5
+    assert len(backend.requests) == 6  # tags, three for the class, schema, parameter classes
     assert "no JSON object" in last_message(backend.requests[2])
     assert "Input should be 'computation', 'query' or 'action'" in last_message(backend.requests[3])
     assert backend.requests[3]["messages"][-2] == {"role": "assistant", "content": '{"tool_class": "lookup"}'}
@@ -421,10 +423,10 @@ async def test_invalid_output_schema_is_reported_and_retried_on_rerun(store, bad
     assert needs_annotation(left) and left.output_schema is None and not left.tags
 
     # A rerun asks again for the schema only (tags and class come from the call log).
-    rerun_backend = ScriptedBackend([SCHEMA])
+    rerun_backend = ScriptedBackend([SCHEMA, PARAMS])
     rerun = await annotate_tools(store, LLM(rerun_backend, store, backoff_s=0), tools=[tool])
     assert (rerun.annotated, rerun.failed) == (1, [])
-    assert len(rerun_backend.requests) == 1
+    assert len(rerun_backend.requests) == 2  # the output schema and the parameter classes
     assert "`get_current_weather`" in rerun_backend.requests[0]["messages"][0]["content"]
     done = tool_named(store, tool.ref)
     assert done.tool_class == "query" and set(done.output_schema["properties"]) == {
@@ -445,6 +447,9 @@ async def test_a_failing_tool_does_not_stop_the_others(store):
             return TAGS
         if "You classify tools" in text:
             return CLASS
+        if "who can supply its value" in text:
+            schema = json.loads(text.split("Input schema:\n", 1)[1].split("\n\nFor every parameter", 1)[0])
+            return json.dumps({"classes": dict.fromkeys(schema.get("properties") or {}, "user")})
         if "`get-forecast`" in text:
             return '{"output_schema": {"type": "string"}}'
         return SCHEMA

@@ -20,6 +20,7 @@ from graph_toucan.operations import (
     insert_short,
     merge_turns,
     plan,
+    plan_sources,
     split_turn,
     to_path,
     turn_type,
@@ -222,3 +223,67 @@ def test_impossible_operation_settings_are_rejected(settings, message):
     with pytest.raises(ValidationError) as error:
         OperationConfig.model_validate(settings)
     assert message in str(error.value)
+
+
+# -- argument sources (issue 13) ---------------------------------------------------------------------
+
+
+def _walk_without_edges(*names: str) -> Walk:
+    """The tools in order with no edge facts between them (as if the walk's edges mapped nothing)."""
+    return Walk(tuple(tool_named(GRAPH, n) for n in names), ())
+
+
+def test_an_issued_input_gets_an_earlier_call_that_holds_it():
+    # search_flights then book_flight without the walk's fact: book_flight's flight_id (issued) is
+    # found in search_flights' output through the graph edge, nearest earlier call first
+    draft = initial_fsp(_walk_without_edges("search_flights", "book_flight"))
+    sourced = plan_sources(draft, INDEX, config(), random.Random(0))
+    assert sourced is not None
+    assert facts(sourced) == {(0, "cheapest_id", 1, "flight_id", "partial", "insert-long")}
+
+
+def test_an_issued_input_with_no_earlier_call_gets_a_helper():
+    draft = initial_fsp(_walk_without_edges("book_flight"))
+    sourced = plan_sources(draft, INDEX, config(), random.Random(0))
+    assert sourced is not None
+    assert shape(sourced) == [["[search_flights]", "book_flight"]]
+    assert {(d.output, d.input, d.origin) for d in sourced.dependencies} == {
+        ("cheapest_id", "flight_id", "insert-short")
+    }
+
+
+def test_a_path_whose_issued_input_has_no_source_is_dropped():
+    # only search_flights gives a flight id; it comes later in this path, so it cannot be the source,
+    # and a path never calls the same tool twice, so it cannot be a helper either
+    draft = initial_fsp(_walk_without_edges("book_flight", "search_flights"))
+    assert (
+        plan_sources(draft, INDEX, config(max_calls_per_turn=1, max_merge_calls=1), random.Random(0)) is None
+    )
+
+
+def test_no_plan_asks_the_user_for_an_issued_value():
+    everything = config(merge=0.5, insert_short=1, insert_long=1, split=1, miss_func_share=0)
+    for seed in range(30):
+        draft = plan(
+            walk("search_flights", "book_flight", "send_email"), INDEX, everything, random.Random(seed)
+        )
+        assert draft is not None
+        for turn in draft.turns:
+            if turn.split is not None and turn.split.kind == "miss-param":
+                assert turn.split.parameter not in INDEX.nodes[turn.split.tool].issued
+        for t in draft.turns:
+            for call in t.calls:
+                for param in INDEX.nodes[call.tool].issued_required:
+                    assert param in draft.covered(call.key)
+
+
+def test_a_helper_fills_only_required_inputs():
+    # get_forecast's optional 'days' is never filled by a helper nobody asked for
+    draft = insert_short(
+        initial_fsp(walk("get_forecast", "send_email")), INDEX, config(insert_short=1), random.Random(0)
+    )
+    required = {t: set(INDEX.nodes[t].required) for t in INDEX.ids}
+    calls = {c.key: c.tool for t in draft.turns for c in t.calls}
+    for dep in draft.dependencies:
+        if dep.origin == "insert-short":
+            assert dep.input in required[calls[dep.target]]

@@ -63,11 +63,18 @@ def test_miss_func_is_q_a1_q1_a(store: Store) -> None:
         k = min(j for j in range(len(source.turns) + 1) if variant.turns[j + 1 :] == source.turns[j:]) - 1
         empty, resumed = variant.turns[k], variant.turns[k + 1]
         withheld = next(t.name for t in variant.tools if t.tool_id == empty.split.tool_id)
-        assert empty.user == source.turns[k].user and empty.steps == []  # Q, then A1 without a call
-        assert "can't" in empty.assistant
+        assert empty.user == source.turns[k].user and "can't" in empty.assistant  # Q, then A1
+        # A1 makes every call of the turn that does not need the withheld tool; Q1's turn the rest
+        assert withheld not in {c.name for c in empty.calls}
+        assert sorted(c.id for c in empty.calls + resumed.calls) == sorted(
+            c.id for c in source.turns[k].calls
+        )
+        needing = {empty.split.call} | {d.target for d in source.dependencies if d.source == empty.split.call}
+        assert all(c.plan not in needing for c in empty.calls)
         assert all(withheld in t.unavailable for t in variant.turns[: k + 1])  # removed up to that point
         assert withheld not in resumed.unavailable  # Q1 makes it available
-        assert resumed.steps == source.turns[k].steps and resumed.assistant == source.turns[k].assistant  # A
+        if not empty.calls:  # A, as it was
+            assert resumed.steps == source.turns[k].steps and resumed.assistant == source.turns[k].assistant
         assert variant.turns[k + 2 :] == source.turns[k + 1 :]
         assert all(c.passed for c in verify(variant)) and variant.source_id == source.id
 

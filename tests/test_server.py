@@ -286,7 +286,8 @@ async def test_search_and_describe_tools(workspace):
 async def test_annotate_tools_annotates_once_and_reports_progress(built, tmp_path):
     first = built[1]["annotate"]
     assert (first["tools"], first["annotated"], first["failed"], first["teacher"]) == (98, 98, [], "offline")
-    assert first["llm_calls"] == 3 * 98  # tags, class, output schema
+    with_inputs = sum(bool(t.input_schema.get("properties")) for t in Store.open(built[0]).tools())
+    assert first["llm_calls"] == 3 * 98 + with_inputs  # tags, class, output schema, parameter classes
     heard = Heard()
     async with Client(server(built[0])) as client:
         again = await client.call_tool("annotate_tools", {}, progress_handler=heard)

@@ -9,7 +9,7 @@ import pytest
 
 from graph_toucan.llm import LLM, OfflineBackend
 from graph_toucan.pipeline import PipelineConfig, run_pipeline
-from graph_toucan.records import Conversation, Turn
+from graph_toucan.records import Conversation, SplitDetail, Turn
 from graph_toucan.sampling import load_config
 from graph_toucan.store import Store
 from graph_toucan.verify import verify
@@ -91,15 +91,26 @@ def test_an_unrealised_dependency_fails(accepted: list[Conversation]) -> None:
     call = next(c for c in turn.calls if c.plan == dep.target)
     wrong = call.model_copy(update={"arguments": {**call.arguments, dep.input: "not-from-the-source"}})
     steps = [[wrong if c is call else c for c in step] for step in turn.steps]
-    failed = _failed(_with_turn(conversation, k, steps=steps))
-    assert "dependencies_realised" in failed and "values_traceable" in failed
+    # a planned input is judged by the dependency alone: the value must be the source's
+    assert "dependencies_realised" in _failed(_with_turn(conversation, k, steps=steps))
 
 
 def test_a_call_in_a_split_turn_fails(accepted: list[Conversation]) -> None:
-    conversation, k, _ = _find(accepted, lambda c, k, t: t.split is not None)
-    made = conversation.turns[k + 1].calls[0]
+    conversation, k, turn = _find(accepted, lambda c, k, t: t.split is not None)
+    made = next(c for c in conversation.turns[k + 1].calls if c.plan == turn.split.call)
     failed = _failed(_with_turn(conversation, k, steps=[[made]]))
     assert {"split_turns_empty", "calls_match_plan"} <= failed
+
+
+def test_a_split_turn_that_refuses_a_doable_call_fails(accepted: list[Conversation]) -> None:
+    """A split turn's plan holds the calls it can make; leaving one out refuses what was doable."""
+    conversation, k, turn = _find(accepted, lambda c, k, t: t.split is None and len(t.calls) >= 2)
+    split = SplitDetail(kind="miss-func", call=turn.calls[-1].plan, tool_id=turn.calls[-1].tool_id)
+    doable = [c for c in turn.calls if c.plan != split.call]
+    refusing = _with_turn(
+        conversation, k, split=split, steps=[], planned=[p for p in turn.planned if p.id != split.call]
+    )
+    assert doable and "calls_match_plan" in _failed(refusing)
 
 
 def test_a_missing_call_fails_the_plan(accepted: list[Conversation]) -> None:
@@ -168,3 +179,142 @@ def test_an_empty_answer_and_an_unavailable_tool_fail(accepted: list[Conversatio
     conversation, k, turn = _find(accepted, lambda c, k, t: bool(t.calls))
     failed = _failed(_with_turn(conversation, k, assistant=" ", unavailable=[turn.calls[0].name]))
     assert {"answer_present", "tools_available"} <= failed
+
+
+# -- issue 13: a conversation a user could really have had ------------------------------------------
+
+
+def _replace_call(turn: Turn, old, new) -> list:
+    return [[new if c is old else c for c in step] for step in turn.steps]
+
+
+def test_a_context_value_the_plan_does_not_link_fails(accepted: list[Conversation]) -> None:
+    """An argument taken silently from an unrelated earlier output, and traced as such."""
+    conversation, k, turn = _find(
+        accepted,
+        lambda c, k, t: (
+            k > 0
+            and any(
+                tr.source == "query" and isinstance(x.arguments[tr.name], str)
+                for x in t.calls
+                for tr in x.trace
+            )
+            and any(isinstance(v, str) for x in c.turns[k - 1].calls for v in (x.output or {}).values())
+        ),
+    )
+    earlier = next(
+        (x, key, v)
+        for x in conversation.turns[k - 1].calls
+        for key, v in (x.output or {}).items()
+        if isinstance(v, str)
+    )
+    call = next(x for x in turn.calls if any(tr.source == "query" for tr in x.trace))
+    name = next(tr.name for tr in call.trace if tr.source == "query")
+    source, field, value = earlier
+    broken = call.model_copy(
+        update={
+            "arguments": {**call.arguments, name: value},
+            "trace": [
+                tr.model_copy(update={"source": "context", "call": source.plan, "field": field})
+                if tr.name == name
+                else tr
+                for tr in call.trace
+            ],
+        }
+    )
+    failed = _failed(_with_turn(conversation, k, steps=_replace_call(turn, call, broken)))
+    assert "context_planned" in failed and "values_traceable" in failed
+
+
+def test_a_cross_turn_dependency_the_user_never_refers_to_fails(accepted: list[Conversation]) -> None:
+    from graph_toucan.references import refers_to  # the rule under test reads the user's words
+
+    def cross_turn(c: Conversation, k: int, t: Turn) -> bool:
+        earlier = {x.plan for turn in c.turns[:k] for x in turn.calls if not x.implicit}
+        return (
+            t.split is None
+            and (k == 0 or c.turns[k - 1].split is None)
+            and any(
+                d.source in earlier and d.input and d.target in {x.plan for x in t.calls}
+                for d in c.dependencies
+            )
+        )
+
+    conversation, k, turn = _find(accepted, cross_turn)
+    assert refers_to(turn.user, {"nouns": ["x"], "fields": []}) or "refers_back" not in _failed(conversation)
+    stated = " ".join(f'"{m.value}"' for m in turn.mentions)
+    plain = f"Please do the next step with {stated}." if stated else "Please do the next step."
+    assert "refers_back" in _failed(_with_turn(conversation, k, user=plain))
+
+
+def test_an_issued_value_the_user_types_before_it_was_shown_fails(accepted: list[Conversation]) -> None:
+    def issued_arg(c: Conversation, k: int, t: Turn) -> bool:
+        tools = {x.name: x for x in c.tools}
+        return any(
+            tools[x.name].parameter_classes.get(n) == "issued" and isinstance(v, str) and len(v) > 3
+            for x in t.calls
+            for n, v in x.arguments.items()
+        )
+
+    conversation, _k, turn = _find(accepted, issued_arg)
+    tools = {x.name: x for x in conversation.tools}
+    value = next(
+        v
+        for x in turn.calls
+        for n, v in x.arguments.items()
+        if tools[x.name].parameter_classes.get(n) == "issued" and isinstance(v, str) and len(v) > 3
+    )
+    # the id appears in the user's words of the first turn, before any answer showed it
+    failed = _failed(_with_turn(conversation, 0, user=f"{conversation.turns[0].user} My id is {value}."))
+    assert "issued_unseen" in failed
+
+
+def test_a_placeholder_value_fails(accepted: list[Conversation]) -> None:
+    conversation, k, turn = _find(
+        accepted, lambda c, k, t: any(isinstance(m.value, str) for m in t.mentions) and t.calls
+    )
+    mention = next(m for m in turn.mentions if isinstance(m.value, str))
+    placeholder = f"{mention.parameter.replace('_', ' ')} 34"
+    mentions = [m.model_copy(update={"value": placeholder}) if m is mention else m for m in turn.mentions]
+    user = turn.user.replace(str(mention.value), placeholder)
+    assert "values_realistic" in _failed(_with_turn(conversation, k, mentions=mentions, user=user))
+
+
+def test_an_optional_value_nobody_asked_for_fails(accepted: list[Conversation]) -> None:
+    def open_optional(c: Conversation, k: int, t: Turn) -> bool:
+        tools = {x.name: x for x in c.tools}
+        return any(
+            n not in (tools[x.name].input_schema.get("required") or []) and n not in x.arguments
+            for x in t.calls
+            for n in tools[x.name].input_schema.get("properties") or {}
+            if (tools[x.name].input_schema["properties"][n] or {}).get("type") == "string"
+            and "enum" not in tools[x.name].input_schema["properties"][n]
+        )
+
+    conversation, k, turn = _find(accepted, open_optional)
+    tools = {x.name: x for x in conversation.tools}
+    call, name = next(
+        (x, n)
+        for x in turn.calls
+        for n in tools[x.name].input_schema.get("properties") or {}
+        if n not in (tools[x.name].input_schema.get("required") or [])
+        and n not in x.arguments
+        and (tools[x.name].input_schema["properties"][n] or {}).get("type") == "string"
+        and "enum" not in tools[x.name].input_schema["properties"][n]
+    )
+    broken = call.model_copy(update={"arguments": {**call.arguments, name: "Quarterly review"}})
+    assert "optional_asked" in _failed(_with_turn(conversation, k, steps=_replace_call(turn, call, broken)))
+
+
+def test_a_query_that_spells_out_the_function_name_fails(accepted: list[Conversation]) -> None:
+    from graph_toucan.verify import name_words
+
+    conversation, k, turn = _find(
+        accepted,
+        lambda c, k, t: (
+            t.split is None and any(not x.implicit and len(name_words(x.name)) >= 2 for x in t.calls)
+        ),
+    )
+    call = next(x for x in turn.calls if not x.implicit and len(name_words(x.name)) >= 2)
+    spelled = " ".join(sorted(name_words(call.name)))
+    assert "no_function_names" in _failed(_with_turn(conversation, k, user=f"{turn.user} ({spelled})"))
