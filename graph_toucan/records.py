@@ -397,6 +397,10 @@ class Turn(Record):
         default=None,
         description="Irrelevance: the catalog tool (server/tool) that would serve the request; not offered.",
     )
+    judged: dict[str, str] = Field(
+        default_factory=dict,
+        description="Rule -> why the teacher judged it to hold where its keyword form failed (a real teacher).",
+    )
     attempts: int = 1
 
     @property

@@ -32,6 +32,7 @@ from graph_toucan.llm.client import LLM
 from graph_toucan.llm.task import Task
 from graph_toucan.offline_teacher import phrase, spoken
 from graph_toucan.records import Conversation, ConversationKind, Mention, SplitDetail, Tool, ToolCall, Turn
+from graph_toucan.semantic_checks import judged
 from graph_toucan.store import Store
 from graph_toucan.tracing import value_in_text
 from graph_toucan.translate_tasks import (
@@ -159,11 +160,15 @@ def _tool(conversation: Conversation, name: str) -> Any:
 
 
 def _needing(turn: Turn, plan: str, conversation: Conversation) -> set[str]:
-    """The calls of ``turn`` that need call ``plan``: itself and, transitively, every call of the turn
-    that takes an input from one that does."""
+    """The calls of ``turn`` that need call ``plan``: itself, transitively every call of the turn that
+    takes an input from one that does, and the helpers that only feed them."""
     needing = {plan}
     for call in turn.calls:
         if any(d.target == call.plan and d.source in needing for d in conversation.dependencies):
+            needing.add(call.plan)
+    for call in turn.calls:  # a helper that only feeds those waits with them
+        feeds = {d.target for d in conversation.dependencies if d.source == call.plan}
+        if call.implicit and feeds and feeds <= needing:
             needing.add(call.plan)
     return needing
 
@@ -269,6 +274,18 @@ class Augmenter:
                 return None
             variant = self._conversation(source, kind, turns)
             failed = [c for c in variant.checks if not c.passed]
+            if kind == "irrelevance" and [c.name for c in failed] == ["irrelevant_request"]:
+                # a keyword rule: a real teacher judges the request by meaning
+                turn = await judged(
+                    self.llm,
+                    turns[0],
+                    {"irrelevant_request": failed[0].detail},
+                    source.tools,
+                    turns[0].user,
+                    question="relevance",
+                )
+                variant = self._conversation(source, kind, [turn])
+                failed = [c for c in variant.checks if not c.passed]
             if not failed:
                 return variant
             feedback = [f"{c.name}: {c.detail}" for c in failed]
@@ -293,6 +310,30 @@ class Augmenter:
         return draft.model_copy(
             update={"checks": checks, "status": "rejected" if failed else "accepted", "reasons": failed}
         )
+
+    async def _resume(
+        self,
+        source: Conversation,
+        original: Turn,
+        earlier: list[Turn],
+        deferred: set[str],
+        user: str,
+        feedback: list[str],
+    ) -> Turn:
+        """The turn after the empty one: the user's supply, the deferred calls, and their answer (the
+        original one when the empty turn made no call, else one for what is left)."""
+        rest = _keep(original, lambda c: c.plan in deferred)
+        answer = original.assistant
+        if len(rest.calls) < len(original.calls):
+            inputs = answer_inputs(
+                earlier=earlier,
+                style=source.style.model_dump(),
+                user=user,
+                calls=rest.calls,
+                feedback=feedback,
+            )
+            answer = (await self.llm.run(ASSISTANT_ANSWER, inputs)).content
+        return rest.model_copy(update={"user": user, "assistant": answer})
 
     async def _miss_func(
         self, source: Conversation, rng: random.Random, feedback: list[str]
@@ -330,22 +371,8 @@ class Augmenter:
                 "feedback": feedback,
             },
         )
-        rest = _keep(original, lambda c: c.plan in deferred)
-        answer = original.assistant
-        if doable.calls:  # the original answer also reported what the empty turn already did
-            answer = (
-                await self.llm.run(
-                    ASSISTANT_ANSWER,
-                    answer_inputs(
-                        earlier=[*before, empty],
-                        style=source.style.model_dump(),
-                        user=supply.query,
-                        calls=rest.calls,
-                        feedback=feedback,
-                    ),
-                )
-            ).content
-        resumed = rest.model_copy(update={"user": supply.query, "mentions": [], "assistant": answer})
+        resumed = await self._resume(source, original, [*before, empty], deferred, supply.query, feedback)
+        resumed = resumed.model_copy(update={"mentions": []})
         return [*before, empty, resumed, *source.turns[k + 1 :]]
 
     async def _miss_params(
@@ -379,6 +406,8 @@ class Augmenter:
             },
         )
         tool = _tool(source, call.name)
+        deferred = _needing(original, call.plan, source)
+        doable = _keep(original, lambda c: c.plan not in deferred)
         filled = await self.llm.run(
             FILL_ARGUMENTS,
             fill_inputs(
@@ -389,7 +418,7 @@ class Augmenter:
                 },
                 call=call.plan,
                 user_messages=[t.user for t in before] + [rewritten.query],
-                context=[c for t in before for c in t.calls],
+                context=[c for t in before for c in t.calls] + doable.calls,
                 dependencies=source.dependencies,
                 mentions=[*(m for t in before for m in t.mentions), *rewritten.mentions],
                 feedback=feedback,
@@ -397,16 +426,18 @@ class Augmenter:
         )
         split = SplitDetail(kind="miss-param", call=call.plan, tool_id=call.tool_id, parameter=parameter)
         ask = await self.llm.run(
-            ASSISTANT_ANSWER, _split_answer_inputs(source, before, rewritten.query, split, feedback)
+            ASSISTANT_ANSWER,
+            _split_answer_inputs(source, before, rewritten.query, split, feedback, doable.calls),
         )
-        empty = Turn(
-            type="empty",
-            user=rewritten.query,
-            mentions=rewritten.mentions,
-            assistant=ask.content,
-            split=split,
-            refused=filled.missing,
-            unavailable=original.unavailable,
+        empty = doable.model_copy(
+            update={
+                "type": "empty",
+                "user": rewritten.query,
+                "mentions": rewritten.mentions,
+                "assistant": ask.content,
+                "split": split,
+                "refused": filled.missing,
+            }
         )
         supply = await self.llm.run(
             SUPPLY_QUERY,
@@ -420,11 +451,9 @@ class Augmenter:
                 "feedback": feedback,
             },
         )
-        resumed = original.model_copy(
-            update={
-                "user": supply.query,
-                "mentions": [Mention(call=call.plan, parameter=parameter, value=value)],
-            }
+        resumed = await self._resume(source, original, [*before, empty], deferred, supply.query, feedback)
+        resumed = resumed.model_copy(
+            update={"mentions": [Mention(call=call.plan, parameter=parameter, value=value)]}
         )
         return [*before, empty, resumed, *source.turns[k + 1 :]]
 

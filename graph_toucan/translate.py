@@ -35,6 +35,7 @@ from graph_toucan.records import (
     Turn,
 )
 from graph_toucan.references import needs_reference, reference_of
+from graph_toucan.semantic_checks import judged
 from graph_toucan.translate_tasks import (
     ASSISTANT_ANSWER,
     FILL_ARGUMENTS,
@@ -44,7 +45,7 @@ from graph_toucan.translate_tasks import (
     fill_inputs,
     history,
 )
-from graph_toucan.verify import turn_problems, verify
+from graph_toucan.verify import request_text, turn_problems, verify
 
 PERSONAS = (
     "a busy project manager",
@@ -204,6 +205,11 @@ class Translator:
             turn = turn.model_copy(update={"attempts": attempt})
             problems = turn_problems([*state.turns, turn], k, state.tools, state.path.dependencies)
             failed = {name: p for name, p in problems.items() if p is not None}
+            if "intents_stated" in failed:  # a keyword rule: a real teacher judges it by meaning
+                request = request_text([*state.turns, turn], k)
+                turn = await judged(self.llm, turn, failed, state.tools, request)
+                problems = turn_problems([*state.turns, turn], k, state.tools, state.path.dependencies)
+                failed = {name: p for name, p in problems.items() if p is not None}
             if not failed:
                 state.turns.append(turn)
                 return []

@@ -435,6 +435,8 @@ def _irrelevant(turn: Turn, tools: list[ConversationTool]) -> str | None:
         return "an irrelevant request must be declined without a call"
     if turn.wanted is None or turn.wanted in {t.tool for t in tools}:
         return "an irrelevant request must ask for what a tool that is not offered does"
+    if "irrelevant_request" in turn.judged:
+        return None
     wanted = tool_object(turn.wanted.rsplit("/", 1)[-1])
     have = set(name_tokens(turn.user))
     if wanted and not wanted & have:
@@ -502,7 +504,29 @@ def turn_problems(
 ) -> dict[str, str | None]:
     """Rule -> failure message (None when it passed) for turn ``k``, over the rules that apply to it."""
     view = TurnView(turns, k, tools, dependencies)
-    return {name: rule(view) for name, rule in RULES.items() if _APPLIES.get(name, lambda _v: True)(view)}
+    judged = view.turn.judged
+    return {
+        name: None if name in judged else rule(view)
+        for name, rule in RULES.items()
+        if _APPLIES.get(name, lambda _v: True)(view)
+    }
+
+
+def request_text(turns: list[Turn], k: int) -> str:
+    """What the user asks for in turn ``k``: its message, with the one before after an empty turn."""
+    return TurnView(turns, k, [], []).request
+
+
+def judge_by_rule(inputs: dict[str, Any]) -> bool:
+    """The keyword form of ``request_judge`` (semantic_checks.py): what the offline teacher answers."""
+    tool = lambda f: ConversationTool(  # noqa: E731
+        name=f["name"], tool_id=f["name"], tool=f["name"], description=f["description"], input_schema={}
+    )
+    if inputs["question"] == "intent":
+        return _mentions_intent(tool(inputs["function"]), inputs["user"])
+    return not any(
+        _intent_words(t) and _mentions_intent(t, inputs["user"]) for t in map(tool, inputs["functions"])
+    )
 
 
 def verify(conversation: Conversation) -> list[Check]:

@@ -318,3 +318,37 @@ def test_a_query_that_spells_out_the_function_name_fails(accepted: list[Conversa
     call = next(x for x in turn.calls if not x.implicit and len(name_words(x.name)) >= 2)
     spelled = " ".join(sorted(name_words(call.name)))
     assert "no_function_names" in _failed(_with_turn(conversation, k, user=f"{turn.user} ({spelled})"))
+
+
+def test_a_real_teacher_judges_an_intent_the_keyword_rule_misses(
+    accepted: list[Conversation], tmp_path
+) -> None:
+    """ "How is it looking out there" asks for the weather without the word: the keyword rule fails
+    it, a real teacher's verdict passes it (and a 'no' keeps it failed)."""
+    from graph_toucan.llm import ScriptedBackend
+    from graph_toucan.semantic_checks import judged
+    from graph_toucan.verify import turn_problems
+
+    conversation, k, _turn = _find(
+        accepted, lambda c, k, t: t.split is None and (k == 0 or c.turns[k - 1].split is None) and t.calls
+    )
+    store = Store.open(tmp_path)
+    vague = _with_turn(conversation, k, user="Hm, and how is it all looking, then?", mentions=[])
+    turns, tools, deps = vague.turns, vague.tools, vague.dependencies
+    failed = {n: p for n, p in turn_problems(turns, k, tools, deps).items() if p}
+    assert "intents_stated" in failed
+
+    async def verdict(answer: str) -> Turn:
+        own = Store.open(tmp_path / str(len(answer)))  # its own call log: answers are cached by request
+        llm = LLM(ScriptedBackend([answer] * 5), own)
+        return await judged(llm, turns[k], failed, tools, turns[k].user)
+
+    yes = asyncio.run(verdict('{"holds": true, "reason": "it asks for what the function gives"}'))
+    assert yes.judged == {"intents_stated": "it asks for what the function gives"}
+    with_yes = [*turns[:k], yes, *turns[k + 1 :]]
+    assert turn_problems(with_yes, k, tools, deps)["intents_stated"] is None
+    no = asyncio.run(verdict('{"holds": false, "reason": "it asks for nothing"}'))
+    assert "intents_stated" not in no.judged
+    # the offline teacher is the rule: it never overrules
+    offline = asyncio.run(judged(LLM(OfflineBackend(), store), turns[k], failed, tools, turns[k].user))
+    assert offline.judged == {}
