@@ -52,13 +52,14 @@ def lexicon(text: str) -> frozenset[str]:
 
 
 # A reference: a marker before the word it points at ("that hotel", "the second one"), or after it ("the
-# symbol from before", "the date you found").
+# symbol from before", "the date you found", "the hotel you find there" in a request made of several).
 FORWARD = lexicon(
     "that those this these it them its their first second third fourth fifth last same earlier previous"
 )
 BACKWARD = lexicon("before earlier above previously previous mentioned aforementioned")
 BACK_PHRASES = re.compile(
     r"\b(you (just )?(found|got|gave|showed|listed|returned|pulled|retrieved|fetched|mentioned|looked up)|"
+    r"you (find|get|list|pull up|look up)( there)?|it (finds|returns|turns up|gives)|"
     r"from (the|your) (result|results|answer|search|lookup))\b"
 )
 VERBS = lexicon(

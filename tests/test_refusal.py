@@ -102,11 +102,32 @@ def test_miss_params_is_q1_a1_q2_a(store: Store) -> None:
 def test_irrelevance_is_declined_without_a_call(store: Store) -> None:
     variants = _variants(store, "irrelevance")
     assert len(variants) == MIXTURE.targets(40)["irrelevance"]
+    catalog = {t.ref: t for t in store.tools()}
+    requests = set()
     for variant, source in variants:
         assert len(variant.turns) == 1 and not variant.calls
         assert variant.tools == source.tools
         check = next(c for c in variant.checks if c.name == "irrelevant_request")
         assert check.passed and "can't" in variant.turns[0].assistant
+        # what it asks for is what another server's tool does: a real need, just not one served here
+        wanted = catalog[variant.turns[0].wanted]
+        assert wanted.server_name not in {t.tool.rsplit("/", 1)[0] for t in variant.tools}
+        assert wanted.tool_class != "computation"
+        requests.add(variant.turns[0].user)
+    assert len(requests) == len(variants)  # drawn from the catalog, not a fixed list
+
+
+def test_an_irrelevance_request_that_needs_no_tool_or_that_a_tool_serves_fails(store: Store) -> None:
+    variant, source = _variants(store, "irrelevance")[0]
+    turn = variant.turns[0]
+    chat = turn.model_copy(update={"user": "Write me a short poem about autumn leaves.", "wanted": None})
+    asked = next(t for t in source.turns if t.calls and t.split is None)
+    offered = asked.calls[0]
+    served = turn.model_copy(update={"user": asked.user})  # what an offered tool did in the source
+    for broken in (chat, served):
+        checks = verify(variant.model_copy(update={"turns": [broken]}))
+        assert not next(c for c in checks if c.name == "irrelevant_request").passed, broken.user
+    assert offered.name in {t.name for t in variant.tools}
 
 
 def test_augment_again_adds_nothing(store: Store) -> None:
