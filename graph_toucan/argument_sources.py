@@ -25,11 +25,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from graph_toucan.fields import name_tokens
+from graph_toucan.fields import name_tokens, word_set
 from graph_toucan.records import ParameterClass, Tool
 
 # Words that, as the last word of a name, make it a handle a system gives out.
-_ISSUED_LAST = frozenset({"id", "token", "cursor", "session", "nonce", "etag", "sid", "guid", "handle"})
+_ISSUED_LAST = frozenset(
+    {"id", "token", "cursor", "session", "nonce", "etag", "sid", "guid", "handle", "hash"}
+)
+# ``playerid``, ``chatid``: an id run into one lowercase word (not ``android`` or ``valid``).
+_RUN_ON_ID = re.compile(r"^[a-z]{3,}ids?$")
+_NOT_IDS = word_set(
+    "android valid invalid paid unpaid fluid grid humid hybrid rapid liquid pyramid acid void avoid squid "
+    "solid vivid covid"
+)
 # "... code" and "... key" are issued only after these words (a country code or a sort key is not).
 _ISSUED_CODE = frozenset({"rate", "offer", "booking", "confirmation", "reservation", "order", "auth"})
 _ISSUED_KEY = frozenset({"api", "access", "secret", "private", "auth", "session", "license", "idempotency"})
@@ -57,6 +65,8 @@ def classify_parameter(name: str, schema: Any, description: str = "") -> Paramet
     if set(words) & (_USER_IDS | _AMOUNTS) or schema.get("enum"):
         return "user"
     if words[-1] in _ISSUED_LAST or set(words) & _CREDENTIAL:
+        return "issued"
+    if len(words) == 1 and _RUN_ON_ID.match(name) and name.rstrip("s") not in _NOT_IDS:
         return "issued"
     if len(words) > 1 and words[-1] == "code" and words[-2] in _ISSUED_CODE:
         return "issued"

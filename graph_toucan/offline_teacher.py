@@ -49,6 +49,20 @@ def words(identifier: str) -> list[str]:
     return [w.lower() for w in re.findall(r"[A-Za-z]+|[0-9]+", spaced)]
 
 
+def name_words(name: str) -> set[str]:
+    """The content words of a function's name (``get_current_weather`` -> get, current, weather)."""
+    return {w for w in words(name) if len(w) > 2 and not w.isdigit() and w not in _NAME_STOP}
+
+
+_NAME_STOP = frozenset({"the", "and", "for", "from", "with", "into", "via", "all", "per"})
+
+
+def spells_out(name: str, text: str) -> bool:
+    """Whether ``text`` holds every content word of a function name of two or more such words."""
+    wanted = name_words(name)
+    return len(wanted) >= 2 and wanted <= set(words(text))
+
+
 def intent(name: str) -> str:
     """What calling the function asks for, in the name's own words: ``get_current_weather`` -> ``get the
     current weather`` (for the assistant's side; a user asks with :func:`request`)."""
@@ -76,6 +90,10 @@ _ASK_VERBS = {
     "book": ["reserve", "lock in", "grab"],
     "generate": ["come up with", "produce", "draft"],
     "analyze": ["dig into", "break down", "examine"],
+    "open": ["go to", "bring up", "visit"],
+    "run": ["kick off", "launch", "start up"],
+    "play": ["put on", "start playing"],
+    "stop": ["shut down", "halt", "wrap up"],
 }
 _VERB_FAMILY = {
     **dict.fromkeys(
@@ -94,6 +112,10 @@ _VERB_FAMILY = {
     **dict.fromkeys(("book", "reserve"), "book"),
     **dict.fromkeys(("generate", "summarize", "summarise"), "generate"),
     **dict.fromkeys(("analyze", "analyse", "scan"), "analyze"),
+    **dict.fromkeys(("navigate", "open", "visit", "goto", "browse"), "open"),
+    **dict.fromkeys(("run", "execute", "start", "launch", "trigger", "deploy", "install"), "run"),
+    **dict.fromkeys(("play",), "play"),
+    **dict.fromkeys(("stop", "close", "kill", "terminate"), "stop"),
 }
 _FILLERS = word_set(
     """current latest specific detail details info information data by for of all the a an to from with
@@ -106,8 +128,13 @@ def request(name: str, rng: random.Random) -> str:
     thing it handles, leaving out the name's filler words (``get_current_stock_price`` -> ``check the
     stock price``), so the request does not spell out the function's name."""
     parts = words(name) or ["it"]
-    family = _VERB_FAMILY.get(parts[0])
-    rest = parts[1:] if family else parts
+    if "to" in parts[1:-1] and not set(parts) & set(_VERB_FAMILY):  # svg_to_png: a conversion
+        at = parts.index("to")
+        verb = rng.choice([v for v in _ASK_VERBS["convert"] if v not in parts])
+        return f"{verb} the {' '.join(parts[:at])} into {' '.join(parts[at + 1 :])}"
+    verb_at = next((i for i, w in enumerate(parts) if w in _VERB_FAMILY), None)
+    family = _VERB_FAMILY.get(parts[verb_at]) if verb_at is not None else None
+    rest = [w for i, w in enumerate(parts) if i != verb_at]
     content = [w for w in rest if w not in _FILLERS and not w.isdigit()] or [
         w for w in rest if not w.isdigit()
     ]
@@ -208,7 +235,16 @@ def reference_words(reference: dict[str, Any], rng: random.Random) -> str:
 def write_query(inputs: dict[str, Any]) -> dict[str, Any]:
     """``query_<type>``: the user's words for a turn: what they want in their own words, every value it
     needs stated verbatim, and earlier results referred to, never repeated."""
-    rng = random.Random(f"{inputs['seed']}/{inputs['turn']}/{len(inputs['feedback'])}")
+    explicit = [f["name"] for f in inputs["functions"] if not f["implicit"]]
+    for attempt in range(8):  # another wording where one spells a function's name out
+        rng = random.Random(f"{inputs['seed']}/{inputs['turn']}/{len(inputs['feedback'])}/{attempt or ''}")
+        written = _write_query(inputs, rng)
+        if not any(spells_out(name, written["query"]) for name in explicit):
+            break
+    return written
+
+
+def _write_query(inputs: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     style = inputs["style"]
     register = style["tone"] if style["tone"] in _OPENERS else "casual"
     mentions = [
@@ -315,7 +351,7 @@ _ANSWER_LINKS = ["{thing}: {facts}", "for the {thing}, {facts}", "the {thing} sh
 def _thing(function: str) -> str:
     """What a function's result is about, in words: ``get_current_stock_price`` -> ``stock price``."""
     parts = words(function)
-    rest = parts[1:] if parts and parts[0] in _VERB_FAMILY else parts
+    rest = [w for w in parts if w not in _VERB_FAMILY] or parts
     return " ".join(w for w in rest if w not in _FILLERS) or " ".join(parts) or "request"
 
 

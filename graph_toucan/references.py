@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from graph_toucan.fields import GENERIC, name_tokens, singular, tool_object
+from graph_toucan.fields import GENERIC, name_tokens, singular, tool_object, word_set
 from graph_toucan.records import PathDependency, PlannedPath, Tool
 
 # Words that point back at something already in the conversation.
@@ -56,9 +56,12 @@ def result_nouns(source_name: str, output: str | None) -> list[str]:
     nouns += sorted(tool_object(source_name))
     seen: list[str] = []
     for noun in nouns:
-        if noun not in seen and len(noun) > 2:
+        if noun not in seen and len(noun) > 2 and noun not in _NOT_NOUNS:
             seen.append(noun)
     return seen or ["result"]
+
+
+_NOT_NOUNS = word_set("for and the with from into via all any per out off get set one two")
 
 
 def field_words(output: str | None) -> list[str]:

@@ -59,7 +59,46 @@ _URLS = [
     "https://www.bbc.com/news/technology",
 ]
 _NAMES = ["Maria Lopez", "Kenji Watanabe", "Priya Sharma", "Tom Becker"]
+_EMAILS = ["maria.lopez@acme.io", "kenji.w@northwind.co", "priya@brightlabs.dev"]
 _KINDS: list[tuple[frozenset[str], list[str]]] = [
+    (frozenset({"email", "mail"}), _EMAILS),
+    (
+        frozenset({"database", "db", "schema", "table", "collection", "dataset", "index", "bucket"}),
+        ["sales", "customers", "analytics", "inventory"],
+    ),
+    (
+        frozenset({"project", "repo", "workspace", "app", "application", "service"}),
+        ["website-redesign", "mobile-app", "billing-service"],
+    ),
+    (
+        frozenset({"participant", "attendee", "member", "assignee", "to", "recipient", "reviewer", "guest"}),
+        _NAMES,
+    ),
+    (frozenset({"schedule", "cron", "frequency", "interval"}), ["every Monday at 9:00", "daily at 18:00"]),
+    (frozenset({"pattern", "glob", "regex", "filter", "selector"}), ["*.py", "TODO", "error"]),
+    (
+        frozenset({"issue", "bug", "ticket", "task", "todo"}),
+        ["Login page crashes on Safari", "Update the onboarding docs"],
+    ),
+    (
+        frozenset({"component", "module", "widget", "class", "function", "method"}),
+        ["LoginForm", "NavigationBar", "parse_invoice"],
+    ),
+    (frozenset({"doi"}), ["10.1038/nature12373", "10.1126/science.1259855"]),
+    (frozenset({"pmid"}), ["31452104", "28445112"]),
+    (
+        frozenset({"thought", "idea", "reason", "goal", "objective", "summary", "context", "reasoning"}),
+        _SENTENCES,
+    ),
+    (
+        frozenset({"code", "snippet", "script", "source", "expression", "formula", "sql"}),
+        ["print('hello, world')", "SELECT name FROM customers LIMIT 10", "2 * (3 + 4)"],
+    ),
+    (frozenset({"language", "lang"}), ["python", "en", "French"]),
+    (frozenset({"tag", "category", "genre", "type", "kind"}), ["travel", "finance", "science"]),
+    (frozenset({"model"}), ["gpt-4o", "claude-sonnet-4-5"]),
+    (frozenset({"branch"}), ["main", "feature/login"]),
+    (frozenset({"version"}), ["1.4.2", "2.0.0"]),
     (frozenset({"query", "search", "keyword", "term", "q", "topic", "phrase"}), _SEARCHES),
     (
         frozenset(
@@ -80,6 +119,12 @@ def description_example(schema: dict[str, Any]) -> str | None:
     if match is None:
         return None
     return (match.group(1) or match.group(2) or "").strip().rstrip(".") or None
+
+
+def quoted_options(schema: dict[str, Any]) -> list[str]:
+    """The values a description lists in quotes (``one of 'daily', 'weekly' or 'monthly'``)."""
+    found = re.findall(r"['\"`]([\w./:+-]{1,30})['\"`]", str(schema.get("description") or ""))
+    return list(dict.fromkeys(found)) if len(set(found)) >= 2 else []
 
 
 def stated_value(name: str, schema: Any, rng: random.Random) -> Any:
@@ -104,6 +149,9 @@ def stated_value(name: str, schema: Any, rng: random.Random) -> Any:
         example = description_example(schema)
         if example and not is_placeholder(example, name):
             return example
+        options = quoted_options(schema)
+        if options:
+            return rng.choice(options)
     if "default" in schema and schema["default"] not in (None, "") and typ != "boolean":
         return schema["default"]
     if typ in ("integer", "number", "boolean"):

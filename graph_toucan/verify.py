@@ -13,7 +13,7 @@ from typing import Any
 
 from graph_toucan.fields import name_tokens, tool_object
 from graph_toucan.mock.runtime import schema_problem, schema_validator
-from graph_toucan.offline_teacher import phrase, words
+from graph_toucan.offline_teacher import phrase, spells_out, words
 from graph_toucan.records import Check, Conversation, ConversationTool, PathDependency, ToolCall, Turn
 from graph_toucan.references import field_words, refers_to, result_nouns
 from graph_toucan.tracing import (
@@ -260,20 +260,6 @@ def _split_turns_empty(v: TurnView) -> str | None:
 def _function_names(tools: dict[str, ConversationTool]) -> list[str]:
     """Names a user would not say: identifiers with ``_``, ``-``, digits or inner capitals."""
     return [n for n in tools if re.search(r"[_\-0-9]|[a-z][A-Z]", n)]
-
-
-def name_words(name: str) -> set[str]:
-    """The content words of a function's name (``get_current_weather`` -> get, current, weather)."""
-    return {w for w in words(name) if len(w) > 2 and not w.isdigit() and w not in _NAME_STOP}
-
-
-_NAME_STOP = frozenset({"the", "and", "for", "from", "with", "into", "via", "all", "per"})
-
-
-def spells_out(name: str, text: str) -> bool:
-    """Whether ``text`` holds every content word of a function name of two or more such words."""
-    wanted = name_words(name)
-    return len(wanted) >= 2 and wanted <= set(words(text))
 
 
 def _no_function_names(v: TurnView) -> str | None:

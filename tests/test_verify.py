@@ -307,7 +307,7 @@ def test_an_optional_value_nobody_asked_for_fails(accepted: list[Conversation]) 
 
 
 def test_a_query_that_spells_out_the_function_name_fails(accepted: list[Conversation]) -> None:
-    from graph_toucan.verify import name_words
+    from graph_toucan.offline_teacher import name_words
 
     conversation, k, turn = _find(
         accepted,
