@@ -97,6 +97,17 @@ class GraphIndex:
                 by_category.setdefault(node.category, []).append(node.id)
         self.by_category = {k: tuple(v) for k, v in by_category.items()}
 
+    def without(self, excluded: Iterable[str]) -> GraphIndex:
+        """The index without these nodes and their edges (tools that cannot be simulated)."""
+        gone = set(excluded) & set(self.ids)
+        if not gone:
+            return self
+        nodes = [n for n in self.nodes.values() if n.id not in gone]
+        edges = [
+            e for out in self._out.values() for e in out if e.source not in gone and e.target not in gone
+        ]
+        return GraphIndex(nodes, edges, dropped_edges=self.dropped_edges)
+
     def out_edges(self, node: str) -> tuple[Edge, ...]:
         return self._out[node]
 

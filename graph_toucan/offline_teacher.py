@@ -212,6 +212,8 @@ def spoken(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, list):
         return " and ".join(spoken(v) for v in value)
+    if isinstance(value, dict) and value:
+        return "(" + ", ".join(f"{phrase(k)} {spoken(v)}" for k, v in value.items()) + ")"
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -220,14 +222,16 @@ def reference_words(reference: dict[str, Any], rng: random.Random) -> str:
     noun = reference["nouns"][0]
     field = " ".join(reference["fields"])
     generic = not field or field in ("id", "name", "value", "key", "code")
-    if reference["same_turn"]:
+    if field == noun:
+        generic = True
+    if reference["same_turn"]:  # the field itself when it says what is passed on (its date, its symbol)
         options = [f"the {noun} you find there", f"the first {noun} it turns up"]
         if not generic:
-            options.append(f"the {field} of the first {noun} you get")
+            options = [f"the {field} of the first {noun} you get", f"the {field} of the {noun} you find"]
     else:
         options = [f"that {noun} from before", f"the same {noun} you found earlier"]
         if not generic:
-            options += [f"the {field} of that {noun}", f"that {noun}'s {field}"]
+            options = [f"the {field} of that {noun}", f"that {noun}'s {field}"]
     chosen = rng.choice(options)
     return chosen if refers_to(chosen, reference) else f"that {noun}"
 
@@ -341,6 +345,8 @@ def _said_in(value: Any, name: str, messages: list[str]) -> bool:
         return phrase(name) in text.lower()
     if isinstance(value, list):
         return all(_said_in(v, name, messages) for v in value)
+    if isinstance(value, dict):
+        return bool(value) and all(_said_in(v, k, messages) for k, v in value.items())
     return value_in_text(value, text)
 
 

@@ -61,7 +61,10 @@ def result_nouns(source_name: str, output: str | None) -> list[str]:
     return seen or ["result"]
 
 
-_NOT_NOUNS = word_set("for and the with from into via all any per out off get set one two")
+_NOT_NOUNS = word_set(
+    """for and the with from into via all any per out off get set one two current latest recent new
+    specific historical daily hourly weekly monthly top relative local global public private"""
+)
 
 
 def field_words(output: str | None) -> list[str]:

@@ -97,7 +97,7 @@ def _rewrite_offline(inputs: dict[str, Any]) -> dict[str, Any]:
             break
     query = re.sub(r"\bwith\s+(for|and)\b", r"\1", re.sub(r"\s{2,}", " ", query))
     query = re.sub(r"\s+,", ",", re.sub(r"(with|,)\s*(,|\?|\.|$)", r"\2", query))
-    query = re.sub(r",\s*(\?|\.)", r"\1", query).strip()
+    query = re.sub(r"[\s,]+(\?|\.|!)", r"\1", query).strip()
     mentions = [m for m in inputs["mentions"] if (m["call"], m["parameter"]) != (inputs["call"], parameter)]
     return {"query": query, "mentions": mentions}
 

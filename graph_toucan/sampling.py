@@ -229,10 +229,13 @@ def store_paths(
 
 def population(store: Store, sampler: Sampler, config: SampleConfig) -> GraphIndex:
     """What a sampler draws from: the workspace's dependency graph, or for the random baseline its
-    annotated tools (the graph's nodes)."""
+    annotated tools (the graph's nodes); never a tool whose mock could not be built, since no call of
+    it can be simulated."""
     if sampler == "graph":
-        return GraphIndex.from_digraph(load_graph(store), config.walk.edge_weights)
-    return GraphIndex.from_tools(baseline_tools(store.tools()))
+        index = GraphIndex.from_digraph(load_graph(store), config.walk.edge_weights)
+    else:
+        index = GraphIndex.from_tools(baseline_tools(store.tools()))
+    return index.without(m.tool.id for m in store.mocks(status="unmockable"))
 
 
 @dataclass

@@ -156,6 +156,8 @@ def stated_value(name: str, schema: Any, rng: random.Random) -> Any:
         return schema["default"]
     if typ in ("integer", "number", "boolean"):
         return plausible_value(FlatField(key=name, path=name, type=typ, schema=schema), rng)
+    if typ == "object":
+        return _object(schema, rng)
     if typ != "string":
         return None
     value = plausible_value(FlatField(key=name, path=name, type="string", schema=schema), rng)
@@ -166,6 +168,17 @@ def stated_value(name: str, schema: Any, rng: random.Random) -> Any:
         if words & kinds:
             return rng.choice(options)
     return value
+
+
+def _object(schema: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """An object a user describes: its required properties (or its first two), each stated by meaning;
+    a free-form one (``additionalProperties``) gets a small record of a title and a status."""
+    properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    if not properties:
+        return {"title": rng.choice(_TITLES), "status": rng.choice(["draft", "in review", "done"])}
+    wanted = [p for p in schema.get("required") or [] if p in properties] or list(properties)[:2]
+    value = {p: stated_value(p, properties[p], rng) for p in wanted}
+    return {k: v for k, v in value.items() if v is not None}
 
 
 def is_placeholder(value: Any, name: str) -> bool:

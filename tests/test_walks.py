@@ -178,3 +178,14 @@ def test_impossible_walk_settings_are_rejected(settings, message):
     with pytest.raises(ValidationError) as error:
         WalkConfig.model_validate(settings)
     assert message in str(error.value)
+
+
+def test_an_index_without_some_tools_has_none_of_their_edges():
+    graph = travel_graph()
+    index = GraphIndex.from_digraph(graph)
+    search = tool_named(graph, "search_flights")
+    smaller = index.without([search])
+    assert search not in smaller.nodes and len(smaller.ids) == len(index.ids) - 1
+    assert all(search not in (e.source, e.target) for n in smaller.ids for e in smaller.out_edges(n))
+    assert smaller.edge_count == index.edge_count - len(index.out_edges(search)) - len(index.in_edges(search))
+    assert index.without([]) is index
