@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from graph_toucan.argument_sources import classify_parameter, parameter_classes
 from graph_toucan.errors import GraphToucanError
+from graph_toucan.fields import json_type
 from graph_toucan.records import DependencyType, Tool
 from graph_toucan.schema import leaf_fields
 
@@ -57,6 +58,11 @@ class Node:
     required: tuple[str, ...]
     outputs: frozenset[str]
     issued: frozenset[str] = frozenset()
+    types: tuple[tuple[str, str], ...] = ()  # ("in:" or "out:" + parameter or output path, JSON type)
+
+    def type_of(self, name: str, side: str) -> str | None:
+        """The JSON type of an input parameter (``side`` "in") or an output path ("out")."""
+        return dict(self.types).get(f"{side}:{name}")
 
     @property
     def issued_required(self) -> tuple[str, ...]:
@@ -170,6 +176,7 @@ class GraphIndex:
                     required=required,
                     outputs=frozenset(f.path for f in leaf_fields(tool.output_schema)),
                     issued=frozenset(p for p, c in parameter_classes(tool).items() if c == "issued"),
+                    types=_types(tool.input_schema, tool.output_schema),
                 )
             )
         return cls(nodes)
@@ -209,7 +216,18 @@ def _node_from_attributes(node_id: str, attrs: dict[str, Any]) -> Node:
         required=required,
         outputs=frozenset(str(o) for o in attrs["outputs"] or []),
         issued=_issued(attrs),
+        types=_types(attrs["input_schema"], attrs.get("output_schema")),
     )
+
+
+def _types(input_schema: Any, output_schema: Any) -> tuple[tuple[str, str], ...]:
+    props = input_schema.get("properties") if isinstance(input_schema, dict) else None
+    inputs = [(f"in:{n}", json_type(s)) for n, s in (props or {}).items()] if isinstance(props, dict) else []
+    outputs = [
+        (f"out:{f.path}", f.type)
+        for f in leaf_fields(output_schema if isinstance(output_schema, dict) else None)
+    ]
+    return tuple(inputs + outputs)
 
 
 def _issued(attrs: dict[str, Any]) -> frozenset[str]:

@@ -329,6 +329,14 @@ def _origin(source: DraftCall, same_turn: bool) -> DependencyOrigin:
     return "walk" if same_turn else "insert-long"
 
 
+def _id_fits(index: GraphIndex, source: str, output: str, target: str, parameter: str) -> bool:
+    """Whether an id of the output's type can be passed as the parameter: a numeric id parameter
+    takes a numeric output, never a text one (``round_a04e`` is no integer)."""
+    wanted = index.nodes[target].type_of(parameter, "in")
+    given = index.nodes[source].type_of(output, "out")
+    return not (wanted in ("integer", "number") and given not in (None, "integer", "number"))
+
+
 def _earlier_source(
     draft: Draft, index: GraphIndex, call: DraftCall, parameter: str
 ) -> DraftDependency | None:
@@ -344,12 +352,20 @@ def _earlier_source(
         edge = by_source.get(source.tool)
         if edge is not None:
             output = next((o for o, p in edge.mapping if p == parameter), None)
-            if output is not None:
+            if output is not None and _id_fits(index, source.tool, output, call.tool, parameter):
                 return DraftDependency(
                     source.key, call.key, edge.type, output, parameter, _origin(source, same_turn)
                 )
         outputs = sorted(index.nodes[source.tool].outputs)
-        output = next((o for o in outputs if field_means(o, parameter, target_object)), None)
+        output = next(
+            (
+                o
+                for o in outputs
+                if field_means(o, parameter, target_object)
+                and _id_fits(index, source.tool, o, call.tool, parameter)
+            ),
+            None,
+        )
         if output is not None:
             return DraftDependency(
                 source.key, call.key, "full", output, parameter, _origin(source, same_turn)
@@ -368,7 +384,7 @@ def _helper(
         if e.type != "prerequisite"
         and e.source not in used
         and not index.nodes[e.source].issued_required
-        and any(p == parameter for _, p in e.mapping)
+        and any(p == parameter and _id_fits(index, e.source, o, call.tool, p) for o, p in e.mapping)
     ]
     if not options:
         return None
