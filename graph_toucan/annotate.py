@@ -1,4 +1,4 @@
-"""Tool annotation (METHOD.md sections 1-2): tags, class and output schema, each an LLM task with an
+"""Tool annotation (docs/method.md sections 1-2): tags, class and output schema, each an LLM task with an
 offline implementation, and :func:`annotate_tools`, which runs them over a workspace resumably.
 
 Tags group tools for TOUCAN's baseline sampler; the class and the output schema make a tool a node

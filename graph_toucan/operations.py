@@ -1,4 +1,4 @@
-"""Node operations on an FSP (METHOD.md section 4): merge, insert-short, insert-long and split, and the
+"""Node operations on an FSP (docs/method.md section 4): merge, insert-short, insert-long and split, and the
 turn types they give (section 6).
 
 Each operation is a pure function ``(draft, ..., config, rng) -> draft`` over immutable drafts; the
@@ -135,7 +135,7 @@ class Draft:
 
 
 def turn_type(operations: Iterable[TurnOperation]) -> TurnType:
-    """METHOD.md's turn type from the operations that shaped a turn. A turn given an explicit call by
+    """The turn type (docs/method.md section 6) from the operations that shaped a turn. A turn given an explicit call by
     insert-long (``insert-long-source``) states several intents, so it reads as merged."""
     ops = set(operations)
     if SPLIT in ops:

@@ -137,7 +137,7 @@ class FieldMapping(Record):
     """One output field of the source tool filling one input parameter of the target tool.
 
     ``output`` is a path in the source's output schema: ``user.name`` for nested objects, ``items[].id``
-    for the items of a list (METHOD.md section 5 uses the same notation); ``input`` is a top-level
+    for the items of a list (docs/method.md section 5 uses the same notation); ``input`` is a top-level
     parameter of the target's input schema."""
 
     output: str = Field(min_length=1)
@@ -145,7 +145,7 @@ class FieldMapping(Record):
 
 
 class EdgeJudgement(Record):
-    """The judge's verdict on the ordered pair source -> target (METHOD.md section 3).
+    """The judge's verdict on the ordered pair source -> target (docs/method.md section 3).
 
     ``key`` hashes what was judged (both tools' schemas after output filtering, and the teacher), so
     rebuilding the graph after adding or changing tools judges only the pairs that are new.
@@ -214,7 +214,7 @@ class SplitDetail(Record):
 
 class PlannedTurn(Record):
     """One turn: its reference calls (``[]`` for a split turn), the operations that shaped it, the turn type
-    they give (METHOD.md section 6), and the tools withheld from the available ones during this turn."""
+    they give (docs/method.md section 6), and the tools withheld from the available ones during this turn."""
 
     type: TurnType
     operations: list[TurnOperation] = Field(default_factory=list)
@@ -280,7 +280,7 @@ MockStatus = Literal["accepted", "unmockable"]
 
 
 class MockTool(Record):
-    """A generated mock of one tool (METHOD.md section 5): its code when ``accepted``, or why none
+    """A generated mock of one tool (docs/method.md section 5): its code when ``accepted``, or why none
     passed the checks when ``unmockable``. ``key`` hashes what the mock was built from (the tool's
     description, input and output schema, class), so a changed tool gets a new mock."""
 
@@ -306,7 +306,7 @@ class MockTool(Record):
         return content_id("mock", self.tool.id, self.key)
 
 
-# -- conversations (METHOD.md sections 6 to 8) --------------------------------------------------------
+# -- conversations (docs/method.md sections 6 to 8) --------------------------------------------------------
 
 ConversationStatus = Literal["accepted", "rejected"]
 ConversationKind = Literal["translation", "miss-func", "miss-params", "irrelevance"]

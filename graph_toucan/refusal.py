@@ -1,4 +1,4 @@
-"""Refusal augmentation (METHOD.md section 7) over accepted conversations; every variant is a new
+"""Refusal augmentation (docs/method.md section 7) over accepted conversations; every variant is a new
 conversation linked to its source (``source_id``) and verified like a translation.
 
 - ``miss-func``: ``[Q, A] -> [Q, A1, Q1, A]``: the first use of a tool is located, the tool is removed

@@ -1,4 +1,4 @@
-"""Back-and-forth translation (METHOD.md section 6): a planned path becomes a verified conversation.
+"""Back-and-forth translation (docs/method.md section 6): a planned path becomes a verified conversation.
 
 Per turn: the teacher writes the user's words for the turn's type (back-translation), then fills each
 function's arguments with the source of every value (forward translation), the call runs in the
