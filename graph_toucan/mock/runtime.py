@@ -97,6 +97,8 @@ class MockRuntime:
             name = mock.tool.name
             if counts[name] > 1:
                 name = f"{slug(mock.tool.server_name) or mock.tool.server_id[:8]}__{name}"
+            while name in loaded:  # two servers of the same name: the tool id tells them apart
+                name = f"{name}_{mock.tool.id[:6]}"
             old = self._loaded.get(name)
             if old is not None and old.mock.id == mock.id:
                 loaded[name] = old
