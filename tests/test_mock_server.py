@@ -230,3 +230,14 @@ def test_cli_builds_mocks_into_the_workspace(tmp_path):
     assert [(m["tool"], m["status"], m["teacher"]) for m in shown] == [
         ("计算器(Calc MCP)/add", "accepted", "offline")
     ]
+
+
+def test_two_servers_of_the_same_name_keep_both_mocks() -> None:
+    """TOUCAN has servers that share a display name; each of their tools stays findable by id."""
+    first = _mock("Weather Service", "get_temp", CITY, WEATHER_OUTPUT)
+    tool = first.tool.model_copy(update={"server_id": "other-server"})
+    second = first.model_copy(update={"tool": tool})
+    runtime = MockRuntime(None)  # type: ignore[arg-type]  # publishing needs no sandbox
+    runtime.add([first, second])
+    assert runtime.find(first.tool.id).mock.tool.server_id != runtime.find(second.tool.id).mock.tool.server_id
+    assert len(runtime.mocks) == 2
