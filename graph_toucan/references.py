@@ -52,7 +52,8 @@ def result_nouns(source_name: str, output: str | None) -> list[str]:
     if output:
         parts = [p for p in re.split(r"\[\d*\]|\.", output) if p]
         for part in parts[:-1]:
-            nouns += [w for w in name_tokens(part) if w not in GENERIC and not w.isdigit()]
+            nouns += [singular(w) for w in _spoken(part) if w not in GENERIC and not w.isdigit()]
+    nouns += [w for w in (singular(w) for w in _spoken(source_name)) if w in tool_object(source_name)]
     nouns += sorted(tool_object(source_name))
     seen: list[str] = []
     for noun in nouns:
@@ -63,7 +64,8 @@ def result_nouns(source_name: str, output: str | None) -> list[str]:
 
 _NOT_NOUNS = word_set(
     """for and the with from into via all any per out off get set one two current latest recent new
-    specific historical daily hourly weekly monthly top relative local global public private"""
+    specific historical daily hourly weekly monthly top relative local global public private details
+    detail info information data result results advanced advance server analysis"""
 )
 
 
@@ -72,7 +74,14 @@ def field_words(output: str | None) -> list[str]:
     if not output:
         return []
     last = [p for p in re.split(r"\[\d*\]|\.", output) if p][-1:]
-    return [w for w in name_tokens(last[0]) if not w.isdigit()] if last else []
+    return [w for w in _spoken(last[0]) if not w.isdigit()] if last else []
+
+
+def _spoken(identifier: str) -> list[str]:
+    """The words of an identifier as a person says them (``authorName`` -> author, name): no synonyms
+    folded, unlike :func:`name_tokens`, so "author" stays "author"."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", identifier)
+    return [w.lower() for w in re.findall(r"[A-Za-z]+|[0-9]+", spaced)]
 
 
 def reference_of(
@@ -101,6 +110,6 @@ def refers_to(text: str, reference: dict[str, Any]) -> bool:
         return True
     if not _MARKERS.search(text):
         return False
-    have = {singular(w) for w in name_tokens(text)}
-    wanted = {singular(w) for w in [*reference.get("nouns", []), *reference.get("fields", [])] if w}
+    have = set(name_tokens(text))
+    wanted = set(name_tokens(" ".join([*reference.get("nouns", []), *reference.get("fields", [])])))
     return bool(wanted & have) or any(w[:5] == h[:5] for w in wanted if len(w) >= 5 for h in have)
