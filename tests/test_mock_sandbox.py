@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from graph_toucan.mock.errors import MockArgumentsError, MockCallError, MockLimitError, MockPolicyError
-from graph_toucan.mock.policy import check_code, sandbox_spec
-from graph_toucan.mock.sandbox import Limits, SandboxPool, _Worker
+from graph_toucan.mock.policy import check_code
+from graph_toucan.mock.sandbox import Limits, SandboxPool
 
 GOOD = """
 import math
@@ -131,8 +131,8 @@ LIMITED = {
     "loop that swallows the CPU signal": (
         "def main(**a):\n    while True:\n        try:\n            while True:\n                pass\n"
         "        except Exception:\n            pass",
-        "wall",
-        "longer than 2.0 s",
+        "cpu",
+        "more than 0.5 s",
     ),
 }
 
@@ -150,30 +150,55 @@ async def test_limits_stop_a_hostile_mock_and_the_pool_keeps_serving(pool, name)
     await _still_serves(pool)
 
 
-async def test_a_worker_killed_mid_call_fails_that_call_and_is_replaced(pool):
-    [victim] = pool.pids
+async def test_the_wall_clock_limit_kills_a_call_that_outlives_it():
+    async with SandboxPool(workers=1, limits=Limits(cpu_s=5, wall_s=0.5)) as pool:
+        started = time.monotonic()
+        with pytest.raises(MockLimitError, match=r"longer than 0\.5 s") as caught:
+            await pool.run("def main(**a):\n    while True:\n        pass", {})
+        assert caught.value.kind == "wall" and time.monotonic() - started < 2
+        await _still_serves(pool)
+
+
+async def test_a_call_process_killed_mid_call_fails_that_call_only(pool):
     call = asyncio.create_task(pool.run("def main(**a):\n    while True:\n        pass", {}, name="spin"))
-    await asyncio.sleep(0.3)
+    while not pool.call_pids:
+        await asyncio.sleep(0.01)
+    [victim] = pool.call_pids
+    zygote = pool.pids
     os.kill(victim, signal.SIGKILL)
     with pytest.raises(MockCallError, match="killed by SIGKILL") as caught:
         await call
     assert caught.value.kind == "crash"
     await _still_serves(pool)
-    assert pool.pids and pool.pids != [victim]
+    assert pool.pids == zygote and pool.restarts == 0  # the zygote never runs mock code
+
+
+async def test_a_dead_zygote_is_replaced(pool):
+    [zygote] = pool.pids
+    os.kill(zygote, signal.SIGKILL)
+    while pool.pids:
+        await asyncio.sleep(0.01)
+    await _still_serves(pool)
+    assert pool.pids and pool.pids != [zygote]
     assert pool.restarts == 1
 
 
-async def test_a_cancelled_call_does_not_leave_its_answer_for_the_next_caller(pool):
+async def test_a_cancelled_call_does_not_leave_its_process_or_answer_behind(pool):
     call = asyncio.create_task(pool.run("def main(**a):\n    while True:\n        pass", {}, name="spin"))
-    await asyncio.sleep(0.2)
+    while not pool.call_pids:
+        await asyncio.sleep(0.01)
+    [spinning] = pool.call_pids
     call.cancel()
     with pytest.raises(asyncio.CancelledError):
         await call
-    await _still_serves(pool)  # a fresh worker, not the one still spinning
-    assert pool.restarts == 1
+    await _still_serves(pool)  # a fresh process, not the one that was spinning
+    assert (
+        not Path(f"/proc/{spinning}").exists() or "Z" in Path(f"/proc/{spinning}/stat").read_text().split()[2]
+    )
+    assert pool.call_pids == []
 
 
-async def test_workers_have_no_secrets_in_their_environment(monkeypatch):
+async def test_the_zygote_has_no_secrets_in_its_environment(monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-secret-for-the-test")
     async with SandboxPool(workers=2) as pool:
         for pid in pool.pids:
@@ -183,19 +208,16 @@ async def test_workers_have_no_secrets_in_their_environment(monkeypatch):
             assert b"sk-secret" not in b"".join(environ)
 
 
-async def test_the_worker_enforces_the_allow_list_again_at_run_time():
+async def test_the_call_process_enforces_the_allow_list_again_at_run_time(pool):
     """Defence in depth: code that never went through check_code still cannot import or open."""
-    worker = await _Worker.start(Limits(), sandbox_spec())
-    try:
-        for code, expected in [
-            ("import os\ndef main(**a):\n    return 1", "import of 'os' is not allowed"),
-            ("def main(**a):\n    return open('/etc/passwd').read()", "name 'open' is not defined"),
-            ("import random\ndef main(**a):\n    return random._os.getcwd()", "no attribute '_os'"),
-        ]:
-            reply = await worker.run({"op": "call", "code": code, "name": "raw", "arguments": {}}, None)
-            assert reply["ok"] is False and expected in reply["message"], reply
-    finally:
-        await worker.close()
+    for code, expected in [
+        ("import os\ndef main(**a):\n    return 1", "import of 'os' is not allowed"),
+        ("def main(**a):\n    return open('/etc/passwd').read()", "name 'open' is not defined"),
+        ("import random\ndef main(**a):\n    return random._os.getcwd()", "no attribute '_os'"),
+        ("import json\ndef main(**a):\n    json.dumps = None", "read-only"),
+    ]:
+        with pytest.raises(MockCallError, match=expected):
+            await pool.run_unchecked(code, {}, name="raw")
 
 
 async def test_external_failures_and_simulator_time():
