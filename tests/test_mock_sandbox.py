@@ -245,3 +245,34 @@ async def test_random_is_seeded_per_call_and_state_does_not_leak_between_calls(p
     assert await pool.run(code, {}, seed="s1") == first
     assert (await pool.run(code, {}, seed="s2"))[0] != first[0]
     assert first[1] == 1
+
+
+async def test_every_required_isolation_layer_is_in_force_and_the_parent_is_not_dumpable(pool):
+    import ctypes
+
+    from graph_toucan.mock.isolation import REQUIRED_LAYERS
+
+    layers = pool.layers
+    assert all(layer in layers for layer in REQUIRED_LAYERS), layers
+    assert "EPERM" in layers["seccomp"]
+    libc = ctypes.CDLL(None)
+    assert libc.prctl(3, 0, 0, 0, 0) == 0  # PR_GET_DUMPABLE: /proc/<parent>/environ is not readable
+    code = "def main(**a):\n    return {'v': 1}"
+    assert await pool.run(code, {}) == {"v": 1}
+
+
+async def test_a_pool_without_a_required_layer_refuses_to_run_generated_code(monkeypatch):
+    from graph_toucan.errors import GraphToucanError
+    from graph_toucan.mock import sandbox
+
+    monkeypatch.setattr(sandbox, "_seccomp_path", lambda: [])  # the zygote cannot load pyseccomp
+    with pytest.raises(
+        GraphToucanError, match=r"lacks seccomp .*pip install pyseccomp.*GRAPH_TOUCAN_SANDBOX=weak"
+    ):
+        async with SandboxPool(workers=1):
+            pass
+    monkeypatch.setenv("GRAPH_TOUCAN_SANDBOX", "weak")
+    async with SandboxPool(workers=1) as weak:
+        assert "seccomp" not in weak.layers and "seccomp_error" in weak.layers
+        assert "landlock" in weak.layers or "landlock_error" in weak.layers
+        assert await weak.run("def main(**a):\n    return 2", {}) == 2

@@ -70,6 +70,7 @@ ALLOWED_SYSCALLS = (
     "rt_sigreturn",
     "sigaltstack",
     "getpid",
+    "getppid",
     "gettid",
     "getuid",
     "geteuid",

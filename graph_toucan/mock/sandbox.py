@@ -472,7 +472,9 @@ class SandboxPool:
             status, cpu = await asyncio.wait_for(zygote.wait(call.pid), 5.0)
         except (TimeoutError, _Lost):
             status, cpu = None, None
-        if cpu is not None and cpu >= self.limits.cpu_s * 0.95:
+        killed = status is not None and os.WIFSIGNALED(status) and os.WTERMSIG(status) in (9, 24)
+        if cpu is not None and (cpu >= self.limits.cpu_s or (killed and cpu >= self.limits.cpu_s / 2)):
+            # SIGKILL or SIGXCPU at the RLIMIT_CPU of the call (rusage rounds to the scheduler's tick)
             return MockLimitError(
                 f"mock {name} was stopped: it used {cpu:.1f} CPU seconds, more than {self.limits.cpu_s} s",
                 kind="cpu",
