@@ -121,6 +121,7 @@ class _Zygote:
         self.lock = asyncio.Lock()
         self.layers: dict[str, str] = {}
         self.reap: list[int] = []
+        self.prepared: set[str] = set()
 
     @classmethod
     async def start(cls, limits: Limits, spec: dict[str, Any], timeout: float = 30.0) -> _Zygote:
@@ -201,12 +202,19 @@ class _Zygote:
             n -= len(chunk)
         return b"".join(chunks)
 
-    async def fork(self) -> tuple[int, socket.socket]:
-        """A new call process and the parent's end of its socket."""
+    async def fork(self, code: str, key: str, name: str) -> tuple[int, socket.socket]:
+        """A new call process and the parent's end of its socket. The zygote compiles ``code`` the
+        first time it sees it (never runs it), so the call processes it forks inherit the result."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             reap, self.reap = self.reap, []
-            reply = await self.request({"op": "fork", "reap": reap}, fd=theirs.fileno())
+            message: dict[str, Any] = {"op": "fork", "reap": reap, "code_key": key, "name": name}
+            if key not in self.prepared:
+                message["code"] = code
+                if len(self.prepared) >= 256:  # the zygote keeps as many: past that, it may compile again
+                    self.prepared.clear()
+                self.prepared.add(key)
+            reply = await self.request(message, fd=theirs.fileno())
         except BaseException:
             ours.close()
             raise
@@ -402,7 +410,15 @@ class SandboxPool:
     ) -> Any:
         """:meth:`run` without the allow-list check: only the OS layers and the run-time lists stand
         (for tests of those layers; never for generated code)."""
-        request = {"op": "call", "code": code, "name": name, "arguments": arguments, "seed": seed}
+        key = hashlib.sha256(f"{name}\0{code}".encode()).hexdigest()
+        request = {
+            "op": "call",
+            "code": code,
+            "code_key": key,
+            "name": name,
+            "arguments": arguments,
+            "seed": seed,
+        }
         try:
             json.dumps(request, allow_nan=False)
         except (TypeError, ValueError) as exc:
@@ -412,7 +428,7 @@ class SandboxPool:
         async with self._slots:
             zygote = await self._zygote_ready()
             try:
-                pid, sock = await zygote.fork()
+                pid, sock = await zygote.fork(code, key, name)
             except _Lost as exc:
                 raise MockCallError(
                     f"the sandbox zygote failed ({exc}); it is restarted", kind="crash"
