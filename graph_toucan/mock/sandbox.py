@@ -426,13 +426,17 @@ class SandboxPool:
         await self.start()
         assert self._slots is not None
         async with self._slots:
-            zygote = await self._zygote_ready()
-            try:
-                pid, sock = await zygote.fork(code, key, name)
-            except _Lost as exc:
-                raise MockCallError(
-                    f"the sandbox zygote failed ({exc}); it is restarted", kind="crash"
-                ) from None
+            for attempt in (1, 2):  # a zygote found dead is replaced once, within the call
+                zygote = await self._zygote_ready()
+                try:
+                    pid, sock = await zygote.fork(code, key, name)
+                    break
+                except _Lost as exc:
+                    await zygote.close()
+                    if attempt == 2:
+                        raise MockCallError(
+                            f"the sandbox zygote failed twice ({exc})", kind="crash"
+                        ) from None
             call = _Call(pid, sock, self.limits)
             self._running[pid] = call
             self.calls += 1
