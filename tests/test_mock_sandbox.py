@@ -65,6 +65,39 @@ REFUSED = {
     ),
     "async": ("async def main(**a):\n    return 1", "async"),
     "syntax error": ("def main(**a)\n    return 1", "syntax error"),
+    "match class pattern": (
+        "import json\ndef main(**a):\n    match json:\n        case object(__getattr__=f):\n            return f",
+        "class pattern matching the private or dunder attribute '__getattr__'",
+    ),
+    "match mapping pattern": (
+        "def main(**a):\n    match a:\n        case {'_x': v}:\n            return v",
+        "mapping pattern may match only literal keys",
+    ),
+    "dunder name in a string": (
+        "import functools\ndef main(**a):\n    return functools.partial(main, '__globals__')",
+        "a string naming '__globals__'",
+    ),
+    "update_wrapper": (
+        "import functools\ndef main(**a):\n    return functools.update_wrapper(main, main)",
+        "functools.update_wrapper is not available",
+    ),
+    "nested format spec": (
+        "def main(**a):\n    return '{0:{1.real}}'.format(1, 2)",
+        ".format() is allowed only",
+    ),
+    "assign a module's class attribute": (
+        "import json\ndef main(**a):\n    json.JSONEncoder.encode = None",
+        "assignment to the attribute 'encode' of 'json.JSONEncoder'",
+    ),
+    "assign through an alias": (
+        "import random\ndef main(**a):\n    r = random\n    r.randint = None",
+        "assignment to the attribute 'randint' of 'r'",
+    ),
+    "type with three arguments": (
+        "def main(**a):\n    return type('X', (), {})",
+        "type() with more than one",
+    ),
+    "dunder parameter": ("def main(__builtins__=None, **a):\n    return 1", "dunder parameter"),
 }
 
 
@@ -82,7 +115,12 @@ def test_allow_list_accepts_plain_pure_code_and_lists_every_violation():
     check_code("def main(**a):\n    return {'v': '{} and {}'.format(1, 2)}")
     check_code(
         "import datetime\nclass P:\n    def __init__(self, x):\n        self.x = x\n"
+        "    def grow(self):\n        self.x += 1\n"
         "def main(**a):\n    return {'d': datetime.date(2025, 1, 2).isoformat(), 'x': P(1).x}"
+    )
+    check_code(
+        'def main(**a):\n    "Docstrings may name __init__."\n    match a:\n'
+        "        case {'city': str(c)}:\n            return {'v': f'{c:>10}', 'w': '{0:>{1}}'.format(c, 3)}"
     )
     with pytest.raises(MockPolicyError) as caught:
         check_code("import os\nimport socket\ndef main(**a):\n    return open('x')")
