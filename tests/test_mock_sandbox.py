@@ -312,3 +312,47 @@ async def test_a_pool_without_a_required_layer_refuses_to_run_generated_code(mon
         assert "seccomp" not in weak.layers and "seccomp_error" in weak.layers
         assert "landlock" in weak.layers or "landlock_error" in weak.layers
         assert await weak.run("def main(**a):\n    return 2", {}) == 2
+
+
+# Escaped code (the allow-list skipped) writing raw bytes on its socket: the parent's own decoder and
+# checks refuse each frame, the call fails with a clear error, and the next call is a fresh process.
+ESCAPE = (
+    "def main(**a):\n    g = call_external_api.__globals__\n    os = g['os']\n"
+    "    for fd in range(3, 16):\n        try:\n            os.write(fd, DATA)\n        except Exception:\n"
+    "            pass\n    os._exit(0)\n"
+)
+
+
+def _framed(text: bytes) -> bytes:
+    return len(text).to_bytes(4, "big") + text
+
+
+FRAMES = {
+    "a length past the limit": (b"\xff\xff\xff\xff", "more than"),
+    "a frame that is not JSON": (_framed(b"abc"), "not strict JSON"),
+    "NaN in a frame": (_framed(b'{"op": "result", "ok": false, "x": NaN}'), "not strict JSON"),
+    "an unknown op": (_framed(b'{"op": "ready!"}'), "neither an external request nor a result"),
+    "an external request without arguments": (
+        _framed(b'{"op": "external", "tool": 1}'),
+        "without a tool name and an arguments object",
+    ),
+    "a cut frame": (_framed(b'{"op": "result", "ok": true, "output": "1"}')[:-3], "closed its socket"),
+}
+
+
+@pytest.mark.parametrize("name", list(FRAMES))
+async def test_the_parent_refuses_frames_that_break_the_protocol(pool, name):
+    data, message = FRAMES[name]
+    code = f"DATA = {data!r}\n" + ESCAPE
+    with pytest.raises(MockCallError, match=message) as caught:
+        await pool.run_unchecked(code, {})
+    assert caught.value.kind == "crash"
+    await _still_serves(pool)
+
+
+async def test_a_forged_result_answers_only_the_call_that_forged_it(pool):
+    frame = b'{"op": "result", "ok": true, "output": "{\\"city\\": \\"PWNED\\"}"}'
+    code = f"DATA = {_framed(frame) * 5!r}\n" + ESCAPE
+    assert await pool.run_unchecked(code, {}) == {"city": "PWNED"}  # its own answer, nothing more
+    await _still_serves(pool)
+    await _still_serves(pool)

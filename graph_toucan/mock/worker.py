@@ -220,7 +220,11 @@ class Control:
 # -- one call, in the forked child ----------------------------------------------------------------
 def _apply_limits(limits) -> None:
     memory = int(limits["memory_mb"]) * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    except (ValueError, OSError):
+        if sys.platform == "linux":
+            raise  # elsewhere (macOS) RLIMIT_AS may not be settable: the sandbox is weak there anyway
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NOFILE, (16, 16))
