@@ -1,11 +1,16 @@
-"""The AST allow-list every mock module must pass before it runs (DESIGN.md: generated code is untrusted).
+"""The AST allow-list every mock module must pass before it runs: generated code is untrusted.
 
 A mock may import only a small set of pure modules, and only their public names; it may not name
 ``open``, ``exec``, ``eval``, ``compile``, ``__import__``, ``globals``, ``getattr`` and friends, touch
 any attribute that starts with an underscore (``__class__``, ``__subclasses__``, ``__globals__``,
-``random._os``), reach frames through generators or tracebacks, or hide attribute access in a
-``str.format`` field. The worker process enforces the same module and builtin lists at run time, so
-the check and the sandbox cannot drift apart: both read them from here.
+``random._os``) by attribute, ``match`` class pattern or mapping pattern, reach frames through
+generators or tracebacks, hold a dunder name in a string (``update_wrapper(..., assigned=
+("__globals__",))``), hide attribute access in a ``str.format`` field at any nesting level, build
+classes with ``type(name, bases, dict)``, or set attributes on anything but ``self`` in a method
+(so never on an imported module or class). The call process enforces the same module and builtin
+lists at run time, with read-only module proxies, so the check and the sandbox cannot drift apart:
+both read them from here. The allow-list is the first layer, not the only one
+(:mod:`graph_toucan.mock.isolation`).
 """
 
 from __future__ import annotations

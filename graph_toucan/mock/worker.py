@@ -372,13 +372,19 @@ def main() -> None:
     sys.dont_write_bytecode = True
     gc.freeze()  # what the zygote holds now is never scanned again: fewer pages copied per fork
     control.write({"op": "ready", "pid": os.getpid(), "layers": layers})
+    dying: set[int] = set()
     while True:
         request = control.read()
         op = request.get("op")
         if op == "fork":
-            for pid in request.get("reap") or ():
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(int(pid), 0)
+            # reap the calls the parent has killed, without waiting for those still dying
+            dying.update(int(pid) for pid in request.get("reap") or ())
+            for pid in list(dying):
+                try:
+                    if os.waitpid(pid, os.WNOHANG)[0]:
+                        dying.discard(pid)
+                except ChildProcessError:
+                    dying.discard(pid)
             fd = control.take_fd()
             if fd is None:
                 control.write({"op": "error", "message": "fork without a socket"})
@@ -392,6 +398,7 @@ def main() -> None:
             control.write({"op": "forked", "pid": pid})
         elif op == "wait":
             pid = int(request["pid"])
+            dying.discard(pid)
             try:
                 _, status, usage = os.wait4(pid, 0)
                 control.write(
