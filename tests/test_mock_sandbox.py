@@ -356,3 +356,23 @@ async def test_a_forged_result_answers_only_the_call_that_forged_it(pool):
     assert await pool.run_unchecked(code, {}) == {"city": "PWNED"}  # its own answer, nothing more
     await _still_serves(pool)
     await _still_serves(pool)
+
+
+async def test_allowed_modules_work_whole_inside_the_confined_process(pool):
+    code = (
+        "import datetime, decimal, json, re, statistics\nfrom collections import Counter\n"
+        "def main(**a):\n    d = datetime.datetime.strptime(a['day'], '%Y-%m-%d')\n"
+        "    return {'d': d.isoformat(), 'w': d.strftime('%A'), 'top': Counter('abca').most_common(1)[0][0],\n"
+        "            'm': statistics.median([3, 1, 2]), 'x': str(decimal.Decimal('1.10') * 3),\n"
+        "            'r': re.sub(r'\\d', '#', 'a1b2'), 'j': json.loads('[1]'), 'now': datetime.datetime.now().year > 2000}"
+    )
+    assert await pool.run(code, {"day": "2024-03-01"}) == {
+        "d": "2024-03-01T00:00:00",
+        "w": "Friday",
+        "top": "a",
+        "m": 2,
+        "x": "3.30",
+        "r": "a#b#",
+        "j": [1],
+        "now": True,
+    }

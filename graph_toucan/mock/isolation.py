@@ -43,6 +43,7 @@ _SYS_LANDLOCK_CREATE_RULESET = 444
 _SYS_LANDLOCK_RESTRICT_SELF = 446
 _AT_FDCWD = -100
 _AT_RECURSIVE = 0x8000
+_AT_EMPTY_PATH = 0x1000
 _MOUNT_ATTR_RDONLY = 0x1
 _MOUNT_ATTR_NOSUID = 0x2
 _MOUNT_ATTR_NODEV = 0x4
@@ -58,8 +59,6 @@ ALLOWED_SYSCALLS = (
     "writev",
     "close",
     "fstat",
-    "newfstatat",
-    "statx",
     "lseek",
     "mmap",
     "munmap",
@@ -295,7 +294,18 @@ class Confinement:
         filt.add_rule(pyseccomp.ALLOW, "openat", no_write)
         with contextlib.suppress(OSError, ValueError, RuntimeError):  # x86_64 only
             filt.add_rule(pyseccomp.ALLOW, "open", pyseccomp.Arg(1, pyseccomp.MASKED_EQ, _WRITE_FLAGS, 0))
-        filt.add_rule(pyseccomp.ALLOW, "prlimit64", pyseccomp.Arg(2, pyseccomp.EQ, 0))  # read only
+        # its own limits, read only
+        filt.add_rule(
+            pyseccomp.ALLOW, "prlimit64", pyseccomp.Arg(0, pyseccomp.EQ, 0), pyseccomp.Arg(2, pyseccomp.EQ, 0)
+        )
+        # fstat of a descriptor it holds (glibc's fstat is newfstatat(fd, "", AT_EMPTY_PATH)), never a path
+        for name, flags in (("newfstatat", 3), ("statx", 2)):
+            with contextlib.suppress(OSError, ValueError, RuntimeError):
+                filt.add_rule(
+                    pyseccomp.ALLOW,
+                    name,
+                    pyseccomp.Arg(flags, pyseccomp.MASKED_EQ, _AT_EMPTY_PATH, _AT_EMPTY_PATH),
+                )
         for name, arg in (("fcntl", 1),):
             for command in (1, 3):  # F_GETFD, F_GETFL
                 filt.add_rule(pyseccomp.ALLOW, name, pyseccomp.Arg(arg, pyseccomp.EQ, command))
@@ -312,7 +322,7 @@ class Confinement:
         program = b"".join(chunks)
         self._bpf = ctypes.create_string_buffer(program, len(program))
         self.layers["seccomp"] = (
-            f"libseccomp allow-list of {len(ALLOWED_SYSCALLS) + 4} syscalls ({len(program) // 8} BPF "
+            f"libseccomp allow-list of {len(ALLOWED_SYSCALLS) + 7} syscalls ({len(program) // 8} BPF "
             "instructions), EPERM for the rest (no socket, connect, execve, clone, kill, ptrace, open for writing)"
         )
         return _SockFprog(len(program) // 8, ctypes.cast(self._bpf, ctypes.c_void_p))

@@ -53,6 +53,8 @@ import types
 _HEADER = struct.Struct(">I")
 _CONTROL_FD = 0
 _MAX_CODE_CHARS = 200_000
+# Modules that allowed C code imports through the mock's own __import__, and the names it uses.
+_C_IMPORTS = {"_strptime": ("_strptime_datetime", "_strptime_time")}
 _LAZY_IMPORTS = (
     "_strptime",
     "heapq",
@@ -148,6 +150,9 @@ class Sandbox:
         return self.compiled[key]
 
     def _import(self, name, globals=None, locals=None, fromlist=(), level=0):
+        if not level and name in _C_IMPORTS:  # datetime.strptime imports _strptime from C
+            module = importlib.import_module(name)
+            return ReadOnlyModule(name, {n: getattr(module, n) for n in _C_IMPORTS[name]})
         if level or name not in self.modules:
             raise ImportError(f"import of {name!r} is not allowed in the sandbox")
         return self.modules[name]
