@@ -54,7 +54,10 @@ _HEADER = struct.Struct(">I")
 _CONTROL_FD = 0
 _MAX_CODE_CHARS = 200_000
 # Modules that allowed C code imports through the mock's own __import__, and the names it uses.
-_C_IMPORTS = {"_strptime": ("_strptime_datetime", "_strptime_time")}
+_C_IMPORTS = {
+    "_strptime": ("_strptime_datetime", "_strptime_time"),
+    "time": ("strftime", "struct_time", "localtime", "gmtime", "mktime", "time"),  # strftime, timetuple
+}
 _LAZY_IMPORTS = (
     "_strptime",
     "heapq",
