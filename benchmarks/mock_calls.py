@@ -1,6 +1,7 @@
-"""Figures of the execution simulator: sandbox pool cold start, warm call latency (median, p99) and
-throughput through the pool, and the share of example-catalog tools that get an accepted mock from
-the offline teacher.
+"""Figures of the execution simulator: sandbox pool cold start (the zygote started, isolated and
+ready), warm call latency (median, p99: each call a fresh confined process forked from the zygote)
+and throughput through the pool, the isolation layers in force, and the share of example-catalog
+tools that get an accepted mock from the offline teacher.
 
     python benchmarks/mock_calls.py [--calls 2000] [--workers 2] [--json]
 
@@ -117,6 +118,8 @@ async def main(calls: int, workers: int) -> dict[str, Any]:
             figures[f"{label}_warm"] = await latency(runtime, ref, calls)
             figures[f"{label}_calls_per_s"] = round(await throughput(runtime, ref, calls, 4 * workers), 1)
         figures["restarts"] = pool.restarts
+        figures["layers"] = sorted(k for k in pool.layers if not k.endswith("_error"))
+        figures["missing_layers"] = {k: v for k, v in pool.layers.items() if k.endswith("_error")}
     figures["coverage"] = await coverage()
     figures["workers"] = workers
     figures["calls"] = calls
@@ -133,6 +136,9 @@ def _print(figures: dict[str, Any]) -> None:
             f"  {label} mock: median {warm['median_ms']:.2f} ms, p99 {warm['p99_ms']:.2f} ms, "
             f"{figures[f'{label}_calls_per_s']:.0f} calls/s ({4 * figures['workers']} concurrent callers)"
         )
+    print(f"  isolation layers: {', '.join(figures['layers'])}")
+    for layer, reason in figures["missing_layers"].items():
+        print(f"  missing: {layer}: {reason}")
     cov = figures["coverage"]
     print(
         f"example catalog, offline teacher: {cov['accepted']}/{cov['tools']} tools mocked "

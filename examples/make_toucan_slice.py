@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from jsonschema.exceptions import SchemaError
-from jsonschema.validators import validator_for
+from graph_toucan.errors import SchemaError
+from graph_toucan.schema import check_schema
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCE = REPO_ROOT.parent / "shared" / "data" / "toucan" / "mcp_servers"
@@ -147,9 +147,9 @@ def _check_server(path: Path) -> ServerSummary:
         if not isinstance(schema, dict):
             _fail(f"{name}: tool {tool['name']!r} has no input schema")
         try:
-            validator_for(schema).check_schema(schema)
+            check_schema(schema)
         except SchemaError as exc:
-            _fail(f"{name}: tool {tool['name']!r} has an invalid input schema: {exc.message}")
+            _fail(f"{name}: tool {tool['name']!r} has an invalid input schema: {exc}")
     return ServerSummary(
         file=name,
         server_name=metadata["server_name"],

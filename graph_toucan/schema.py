@@ -18,6 +18,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
+from referencing import Registry
+from referencing.exceptions import NoSuchResource, Unresolvable
 
 from graph_toucan.errors import SchemaError
 
@@ -71,6 +73,36 @@ def normalise_schema(raw: Any) -> tuple[dict[str, Any], list[str]]:
     return schema, repairs
 
 
+def _never_retrieve(uri: str) -> Any:
+    """Catalog schemas are untrusted: a ``$ref`` outside the schema itself is never fetched."""
+    raise NoSuchResource(ref=uri)
+
+
+# Only the schema itself and the JSON Schema meta-schemas (which jsonschema adds from its bundled
+# copies); every other URI is unresolvable instead of being downloaded.
+LOCAL_ONLY = Registry(retrieve=_never_retrieve)
+
+
+def schema_validator(schema: dict[str, Any], *, format_checker: Any = None) -> Validator:
+    """The one way this project builds a jsonschema validator: ``schema``'s declared draft (2020-12
+    when it declares none), and a registry that refuses to retrieve any remote ``$ref``."""
+    cls = validator_for(schema, default=Draft202012Validator)
+    return cls(schema, registry=LOCAL_ONLY, format_checker=format_checker)
+
+
+def schema_problem(validator: Validator, value: Any) -> str | None:
+    """The most relevant reason ``value`` is invalid, with where it is, or None when it is valid. A
+    ``$ref`` that is not in the schema is a problem too: it is never fetched."""
+    try:
+        error = best_match(validator.iter_errors(value))
+    except Unresolvable as exc:
+        return f"the schema refers to {exc} which is not in the schema (remote $ref is never fetched)"
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path)
+    return f"{error.message}{f' (at {where})' if where else ''}"
+
+
 def check_schema(schema: dict[str, Any]) -> None:
     """Validate ``schema`` against its declared meta-schema (2020-12 when it declares none)."""
     error = best_match(
@@ -84,8 +116,7 @@ def check_schema(schema: dict[str, Any]) -> None:
 @cache
 def _meta_validator(cls: type[Validator]) -> Validator:
     """One validator per meta-schema, built once: ``check_schema`` rebuilds it on every call."""
-    meta = validator_for(cls.META_SCHEMA, default=cls)
-    return meta(cls.META_SCHEMA, format_checker=cls.FORMAT_CHECKER)
+    return schema_validator(cls.META_SCHEMA, format_checker=cls.FORMAT_CHECKER)
 
 
 def _repair_node(node: dict[str, Any], where: str, repairs: list[str]) -> None:

@@ -1,5 +1,5 @@
 """The sandbox: the allow-list refuses hostile code, the worker limits stop what gets through, and the
-pool keeps answering after every failure (DESIGN.md: generated code is untrusted)."""
+pool keeps answering after every failure: generated code is untrusted."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from graph_toucan.mock.errors import MockArgumentsError, MockCallError, MockLimitError, MockPolicyError
-from graph_toucan.mock.policy import check_code, sandbox_spec
-from graph_toucan.mock.sandbox import Limits, SandboxPool, _Worker
+from graph_toucan.mock.policy import check_code
+from graph_toucan.mock.sandbox import Limits, SandboxPool
 
 GOOD = """
 import math
@@ -65,6 +65,39 @@ REFUSED = {
     ),
     "async": ("async def main(**a):\n    return 1", "async"),
     "syntax error": ("def main(**a)\n    return 1", "syntax error"),
+    "match class pattern": (
+        "import json\ndef main(**a):\n    match json:\n        case object(__getattr__=f):\n            return f",
+        "class pattern matching the private or dunder attribute '__getattr__'",
+    ),
+    "match mapping pattern": (
+        "def main(**a):\n    match a:\n        case {'_x': v}:\n            return v",
+        "mapping pattern may match only literal keys",
+    ),
+    "dunder name in a string": (
+        "import functools\ndef main(**a):\n    return functools.partial(main, '__globals__')",
+        "a string naming '__globals__'",
+    ),
+    "update_wrapper": (
+        "import functools\ndef main(**a):\n    return functools.update_wrapper(main, main)",
+        "functools.update_wrapper is not available",
+    ),
+    "nested format spec": (
+        "def main(**a):\n    return '{0:{1.real}}'.format(1, 2)",
+        ".format() is allowed only",
+    ),
+    "assign a module's class attribute": (
+        "import json\ndef main(**a):\n    json.JSONEncoder.encode = None",
+        "assignment to the attribute 'encode' of 'json.JSONEncoder'",
+    ),
+    "assign through an alias": (
+        "import random\ndef main(**a):\n    r = random\n    r.randint = None",
+        "assignment to the attribute 'randint' of 'r'",
+    ),
+    "type with three arguments": (
+        "def main(**a):\n    return type('X', (), {})",
+        "type() with more than one",
+    ),
+    "dunder parameter": ("def main(__builtins__=None, **a):\n    return 1", "dunder parameter"),
 }
 
 
@@ -82,7 +115,12 @@ def test_allow_list_accepts_plain_pure_code_and_lists_every_violation():
     check_code("def main(**a):\n    return {'v': '{} and {}'.format(1, 2)}")
     check_code(
         "import datetime\nclass P:\n    def __init__(self, x):\n        self.x = x\n"
+        "    def grow(self):\n        self.x += 1\n"
         "def main(**a):\n    return {'d': datetime.date(2025, 1, 2).isoformat(), 'x': P(1).x}"
+    )
+    check_code(
+        'def main(**a):\n    "Docstrings may name __init__."\n    match a:\n'
+        "        case {'city': str(c)}:\n            return {'v': f'{c:>10}', 'w': '{0:>{1}}'.format(c, 3)}"
     )
     with pytest.raises(MockPolicyError) as caught:
         check_code("import os\nimport socket\ndef main(**a):\n    return open('x')")
@@ -131,8 +169,8 @@ LIMITED = {
     "loop that swallows the CPU signal": (
         "def main(**a):\n    while True:\n        try:\n            while True:\n                pass\n"
         "        except Exception:\n            pass",
-        "wall",
-        "longer than 2.0 s",
+        "cpu",
+        "more than 0.5 s",
     ),
 }
 
@@ -150,30 +188,53 @@ async def test_limits_stop_a_hostile_mock_and_the_pool_keeps_serving(pool, name)
     await _still_serves(pool)
 
 
-async def test_a_worker_killed_mid_call_fails_that_call_and_is_replaced(pool):
-    [victim] = pool.pids
+async def test_the_wall_clock_limit_kills_a_call_that_outlives_it():
+    async with SandboxPool(workers=1, limits=Limits(cpu_s=5, wall_s=0.5)) as pool:
+        started = time.monotonic()
+        with pytest.raises(MockLimitError, match=r"longer than 0\.5 s") as caught:
+            await pool.run("def main(**a):\n    while True:\n        pass", {})
+        assert caught.value.kind == "wall" and time.monotonic() - started < 2
+        await _still_serves(pool)
+
+
+async def test_a_call_process_killed_mid_call_fails_that_call_only(pool):
     call = asyncio.create_task(pool.run("def main(**a):\n    while True:\n        pass", {}, name="spin"))
-    await asyncio.sleep(0.3)
+    while not pool.call_pids:
+        await asyncio.sleep(0.01)
+    [victim] = pool.call_pids
+    zygote = pool.pids
     os.kill(victim, signal.SIGKILL)
     with pytest.raises(MockCallError, match="killed by SIGKILL") as caught:
         await call
     assert caught.value.kind == "crash"
     await _still_serves(pool)
-    assert pool.pids and pool.pids != [victim]
+    assert pool.pids == zygote and pool.restarts == 0  # the zygote never runs mock code
+
+
+async def test_a_dead_zygote_is_replaced(pool):
+    [zygote] = pool.pids
+    os.kill(zygote, signal.SIGKILL)
+    await _still_serves(pool)  # whether or not the pool has noticed the death yet
+    assert pool.pids and pool.pids != [zygote]
     assert pool.restarts == 1
 
 
-async def test_a_cancelled_call_does_not_leave_its_answer_for_the_next_caller(pool):
+async def test_a_cancelled_call_does_not_leave_its_process_or_answer_behind(pool):
     call = asyncio.create_task(pool.run("def main(**a):\n    while True:\n        pass", {}, name="spin"))
-    await asyncio.sleep(0.2)
+    while not pool.call_pids:
+        await asyncio.sleep(0.01)
+    [spinning] = pool.call_pids
     call.cancel()
     with pytest.raises(asyncio.CancelledError):
         await call
-    await _still_serves(pool)  # a fresh worker, not the one still spinning
-    assert pool.restarts == 1
+    await _still_serves(pool)  # a fresh process, not the one that was spinning
+    assert (
+        not Path(f"/proc/{spinning}").exists() or "Z" in Path(f"/proc/{spinning}/stat").read_text().split()[2]
+    )
+    assert pool.call_pids == []
 
 
-async def test_workers_have_no_secrets_in_their_environment(monkeypatch):
+async def test_the_zygote_has_no_secrets_in_its_environment(monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-secret-for-the-test")
     async with SandboxPool(workers=2) as pool:
         for pid in pool.pids:
@@ -183,19 +244,16 @@ async def test_workers_have_no_secrets_in_their_environment(monkeypatch):
             assert b"sk-secret" not in b"".join(environ)
 
 
-async def test_the_worker_enforces_the_allow_list_again_at_run_time():
+async def test_the_call_process_enforces_the_allow_list_again_at_run_time(pool):
     """Defence in depth: code that never went through check_code still cannot import or open."""
-    worker = await _Worker.start(Limits(), sandbox_spec())
-    try:
-        for code, expected in [
-            ("import os\ndef main(**a):\n    return 1", "import of 'os' is not allowed"),
-            ("def main(**a):\n    return open('/etc/passwd').read()", "name 'open' is not defined"),
-            ("import random\ndef main(**a):\n    return random._os.getcwd()", "no attribute '_os'"),
-        ]:
-            reply = await worker.run({"op": "call", "code": code, "name": "raw", "arguments": {}}, None)
-            assert reply["ok"] is False and expected in reply["message"], reply
-    finally:
-        await worker.close()
+    for code, expected in [
+        ("import os\ndef main(**a):\n    return 1", "import of 'os' is not allowed"),
+        ("def main(**a):\n    return open('/etc/passwd').read()", "name 'open' is not defined"),
+        ("import random\ndef main(**a):\n    return random._os.getcwd()", "no attribute '_os'"),
+        ("import json\ndef main(**a):\n    json.dumps = None", "read-only"),
+    ]:
+        with pytest.raises(MockCallError, match=expected):
+            await pool.run_unchecked(code, {}, name="raw")
 
 
 async def test_external_failures_and_simulator_time():
@@ -223,3 +281,98 @@ async def test_random_is_seeded_per_call_and_state_does_not_leak_between_calls(p
     assert await pool.run(code, {}, seed="s1") == first
     assert (await pool.run(code, {}, seed="s2"))[0] != first[0]
     assert first[1] == 1
+
+
+async def test_every_required_isolation_layer_is_in_force_and_the_parent_is_not_dumpable(pool):
+    import ctypes
+
+    from graph_toucan.mock.isolation import REQUIRED_LAYERS
+
+    layers = pool.layers
+    assert all(layer in layers for layer in REQUIRED_LAYERS), layers
+    assert "EPERM" in layers["seccomp"]
+    libc = ctypes.CDLL(None)
+    assert libc.prctl(3, 0, 0, 0, 0) == 0  # PR_GET_DUMPABLE: /proc/<parent>/environ is not readable
+    code = "def main(**a):\n    return {'v': 1}"
+    assert await pool.run(code, {}) == {"v": 1}
+
+
+async def test_a_pool_without_a_required_layer_refuses_to_run_generated_code(monkeypatch):
+    from graph_toucan.errors import GraphToucanError
+    from graph_toucan.mock import sandbox
+
+    monkeypatch.setattr(sandbox, "_seccomp_path", lambda: [])  # the zygote cannot load pyseccomp
+    with pytest.raises(
+        GraphToucanError, match=r"lacks seccomp .*pip install pyseccomp.*GRAPH_TOUCAN_SANDBOX=weak"
+    ):
+        async with SandboxPool(workers=1):
+            pass
+    monkeypatch.setenv("GRAPH_TOUCAN_SANDBOX", "weak")
+    async with SandboxPool(workers=1) as weak:
+        assert "seccomp" not in weak.layers and "seccomp_error" in weak.layers
+        assert "landlock" in weak.layers or "landlock_error" in weak.layers
+        assert await weak.run("def main(**a):\n    return 2", {}) == 2
+
+
+# Escaped code (the allow-list skipped) writing raw bytes on its socket: the parent's own decoder and
+# checks refuse each frame, the call fails with a clear error, and the next call is a fresh process.
+ESCAPE = (
+    "def main(**a):\n    g = call_external_api.__globals__\n    os = g['os']\n"
+    "    for fd in range(3, 16):\n        try:\n            os.write(fd, DATA)\n        except Exception:\n"
+    "            pass\n    os._exit(0)\n"
+)
+
+
+def _framed(text: bytes) -> bytes:
+    return len(text).to_bytes(4, "big") + text
+
+
+FRAMES = {
+    "a length past the limit": (b"\xff\xff\xff\xff", "more than"),
+    "a frame that is not JSON": (_framed(b"abc"), "not strict JSON"),
+    "NaN in a frame": (_framed(b'{"op": "result", "ok": false, "x": NaN}'), "not strict JSON"),
+    "an unknown op": (_framed(b'{"op": "ready!"}'), "neither an external request nor a result"),
+    "an external request without arguments": (
+        _framed(b'{"op": "external", "tool": 1}'),
+        "without a tool name and an arguments object",
+    ),
+    "a cut frame": (_framed(b'{"op": "result", "ok": true, "output": "1"}')[:-3], "closed its socket"),
+}
+
+
+@pytest.mark.parametrize("name", list(FRAMES))
+async def test_the_parent_refuses_frames_that_break_the_protocol(pool, name):
+    data, message = FRAMES[name]
+    code = f"DATA = {data!r}\n" + ESCAPE
+    with pytest.raises(MockCallError, match=message) as caught:
+        await pool.run_unchecked(code, {})
+    assert caught.value.kind == "crash"
+    await _still_serves(pool)
+
+
+async def test_a_forged_result_answers_only_the_call_that_forged_it(pool):
+    frame = b'{"op": "result", "ok": true, "output": "{\\"city\\": \\"PWNED\\"}"}'
+    code = f"DATA = {_framed(frame) * 5!r}\n" + ESCAPE
+    assert await pool.run_unchecked(code, {}) == {"city": "PWNED"}  # its own answer, nothing more
+    await _still_serves(pool)
+    await _still_serves(pool)
+
+
+async def test_allowed_modules_work_whole_inside_the_confined_process(pool):
+    code = (
+        "import datetime, decimal, json, re, statistics\nfrom collections import Counter\n"
+        "def main(**a):\n    d = datetime.datetime.strptime(a['day'], '%Y-%m-%d')\n"
+        "    return {'d': d.isoformat(), 'w': d.strftime('%A'), 'top': Counter('abca').most_common(1)[0][0],\n"
+        "            'm': statistics.median([3, 1, 2]), 'x': str(decimal.Decimal('1.10') * 3),\n"
+        "            'r': re.sub(r'\\d', '#', 'a1b2'), 'j': json.loads('[1]'), 'now': datetime.datetime.now().year > 2000}"
+    )
+    assert await pool.run(code, {"day": "2024-03-01"}) == {
+        "d": "2024-03-01T00:00:00",
+        "w": "Friday",
+        "top": "a",
+        "m": 2,
+        "x": "3.30",
+        "r": "a#b#",
+        "j": [1],
+        "now": True,
+    }

@@ -15,10 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
 from jsonschema.protocols import Validator
-from jsonschema.validators import validator_for
 
 from graph_toucan.ids import content_id
 from graph_toucan.mock.errors import MockArgumentsError, MockCallError, MockError
@@ -26,6 +23,9 @@ from graph_toucan.mock.files import slug
 from graph_toucan.mock.sandbox import SandboxPool
 from graph_toucan.mock.simulate import Conversations, DeterministicSimulator, Simulator
 from graph_toucan.records import MockTool
+from graph_toucan.schema import schema_problem, schema_validator
+
+__all__ = ["LoadedMock", "MockRuntime", "schema_problem", "schema_validator"]
 
 
 @dataclass
@@ -40,20 +40,6 @@ class LoadedMock:
     @property
     def ref(self) -> str:
         return self.mock.tool.ref
-
-
-def schema_validator(schema: dict[str, Any]) -> Validator:
-    """A validator for ``schema`` under its declared draft (2020-12 when it declares none)."""
-    return validator_for(schema, default=Draft202012Validator)(schema)
-
-
-def schema_problem(validator: Validator, value: Any) -> str | None:
-    """The most relevant reason ``value`` is invalid, with where it is, or None when it is valid."""
-    error = best_match(validator.iter_errors(value))
-    if error is None:
-        return None
-    where = "/".join(str(p) for p in error.absolute_path)
-    return f"{error.message}{f' (at {where})' if where else ''}"
 
 
 class MockRuntime:

@@ -1,17 +1,24 @@
-"""Run untrusted mock code in a pool of worker processes with CPU, memory and wall-clock limits.
+"""Run untrusted mock code, one fresh confined process per call, forked from a pristine zygote.
 
-Each worker is a fresh ``python -S -s -B -P worker.py`` with an environment holding nothing but
-``PATH``, ``LANG`` and ``PYTHONHASHSEED`` (no keys, no tokens), in its own session, working in ``/``.
-Code is checked against the allow-list (:mod:`graph_toucan.mock.policy`) before it is sent, and the
-worker enforces the same lists again at run time. A call that breaks a limit, or a worker that dies,
-fails that one call with a :class:`MockCallError`; the worker is replaced and the pool keeps serving.
+The zygote is a ``python -S -s -B -P worker.py`` with an environment holding nothing but ``PATH``,
+``LANG`` and ``PYTHONHASHSEED`` (no keys, no tokens). It imports the allowed modules, isolates itself
+with the kernel's mechanisms (:mod:`graph_toucan.mock.isolation`: namespaces, read-only file system,
+uid ``nobody`` or a user namespace, no capabilities, no new privileges, non-dumpable) and then only
+forks: each call gets a new process with its own socket, rlimits, a Landlock domain and a seccomp
+filter. Nothing a mock does (patched classes, threads, stray frames) survives into the next call.
 
-``call_external_api`` inside a mock is a round trip: the worker sends the request up its pipe and
-waits; the pool awaits the caller's ``external`` handler (the value simulator, which may be a teacher
-LLM in this process) and sends the flat values back. Time spent there does not count against the
+Code is checked against the allow-list (:mod:`graph_toucan.mock.policy`) before it is sent; the
+child enforces the same lists at run time. Every frame a child sends is validated here with this
+process's own decoder; a frame that breaks the protocol fails the call. A call that breaks a limit
+fails with a :class:`MockLimitError`; the pool keeps serving.
+
+``call_external_api`` inside a mock is a round trip to the caller's ``external`` handler (the value
+simulator, which may be a teacher LLM in this process); time spent there does not count against the
 mock's wall-clock limit.
 
-A pool belongs to the event loop that started it.
+A pool refuses to start when a required isolation layer is missing
+(:data:`isolation.REQUIRED_LAYERS`), with what is missing and how to get it; set
+``GRAPH_TOUCAN_SANDBOX=weak`` to run with the layers this machine has (``pool.layers``).
 
     async with SandboxPool(workers=2) as pool:
         output = await pool.run(code, {"a": 1, "b": 2}, name="add")
@@ -19,12 +26,15 @@ A pool belongs to the event loop that started it.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import signal
+import socket
 import struct
 import sys
 import time
@@ -34,6 +44,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from graph_toucan.mock import isolation
 from graph_toucan.mock.errors import (
     MockArgumentsError,
     MockCallError,
@@ -44,8 +55,10 @@ from graph_toucan.mock.errors import (
 from graph_toucan.mock.policy import check_code, sandbox_spec
 
 WORKER_SCRIPT = Path(__file__).resolve().parent / "worker.py"
+SANDBOX_ENV = "GRAPH_TOUCAN_SANDBOX"
 _HEADER = struct.Struct(">I")
 _LIMIT_KINDS = {"cpu", "memory", "wall", "recursion", "output"}
+_FAILURE_KINDS = _LIMIT_KINDS | {"arguments", "exception", "contract", "external", "sandbox"}
 
 ExternalHandler = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -61,29 +74,58 @@ class Limits(BaseModel):
     wall_s: float = Field(
         default=5.0, gt=0, le=3600, description="Wall-clock seconds per call, not counting external calls."
     )
-    memory_mb: int = Field(default=512, ge=64, le=65536, description="Address space of a worker (RLIMIT_AS).")
+    memory_mb: int = Field(default=512, ge=64, le=65536, description="Address space of a call (RLIMIT_AS).")
     output_kb: int = Field(default=1024, ge=1, le=65536, description="Largest output, as JSON.")
     recursion: int = Field(default=1000, ge=50, le=20000, description="Python recursion limit.")
     external_calls: int = Field(default=16, ge=0, le=1000, description="call_external_api calls per call.")
 
 
 def worker_environment() -> dict[str, str]:
-    """The whole environment of a worker: nothing inherited, so no secret can leak into it."""
+    """The whole environment of the zygote: nothing inherited, so no secret can leak into it."""
     return {"PATH": os.defpath, "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
 
 
-class _WorkerLost(Exception):
-    """The worker died or stopped answering; it must be replaced."""
+def _seccomp_path() -> list[str]:
+    """Where the zygote finds ``pyseccomp`` (it runs with ``-S``, without site-packages)."""
+    spec = importlib.util.find_spec("pyseccomp")
+    return [str(Path(spec.origin).parent)] if spec and spec.origin else []
 
 
-class _Worker:
-    def __init__(self, proc: asyncio.subprocess.Process, limits: Limits) -> None:
+class _Lost(Exception):
+    """The process on the other end died, closed its socket or broke the protocol."""
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _decode(data: bytes | str) -> Any:
+    """This process's strict decoder: JSON only (no NaN or Infinity), bounded depth and digits."""
+    try:
+        return json.loads(data, parse_constant=_reject_constant)
+    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
+        raise _Lost(f"sent a frame that is not strict JSON ({str(exc)[:200]})") from None
+
+
+def _frame(message: dict[str, Any]) -> bytes:
+    data = json.dumps(message, ensure_ascii=False, allow_nan=False).encode()
+    return _HEADER.pack(len(data)) + data
+
+
+class _Zygote:
+    """The parent's end of one zygote: start it, ask it to fork a call process, reap that process."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, sock: socket.socket) -> None:
         self.proc = proc
-        self.limits = limits
-        self.max_frame = limits.output_kb * 1024 + 256 * 1024
+        self.sock = sock
+        self.lock = asyncio.Lock()
+        self.layers: dict[str, str] = {}
+        self.reap: list[int] = []
+        self.prepared: set[str] = set()
 
     @classmethod
-    async def start(cls, limits: Limits, spec: dict[str, Any], timeout: float = 20.0) -> _Worker:
+    async def start(cls, limits: Limits, spec: dict[str, Any], timeout: float = 30.0) -> _Zygote:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -92,29 +134,34 @@ class _Worker:
                 "-B",
                 "-P",
                 str(WORKER_SCRIPT),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
+                stdin=theirs.fileno(),
+                stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,
                 env=worker_environment(),
                 cwd="/",
                 start_new_session=True,
             )
         except OSError as exc:
-            raise SandboxError(f"cannot start a sandbox worker ({sys.executable}): {exc}") from None
-        worker = cls(proc, limits)
+            ours.close()
+            raise SandboxError(f"cannot start the sandbox zygote ({sys.executable}): {exc}") from None
+        finally:
+            theirs.close()
+        ours.setblocking(False)
+        zygote = cls(proc, ours)
         try:
-            worker.send({"op": "init", "limits": limits.model_dump(), "spec": spec})
-            ready = await asyncio.wait_for(worker.receive(), timeout)
-        except (TimeoutError, _WorkerLost) as exc:
-            await worker.kill()
+            init = {"op": "init", "limits": limits.model_dump(), "spec": spec, "path": _seccomp_path()}
+            ready = await asyncio.wait_for(zygote.request(init), timeout)
+        except (TimeoutError, _Lost) as exc:
+            await zygote.close()
             raise SandboxError(
-                f"a sandbox worker did not start ({exc or 'no answer in time'}); check that "
+                f"the sandbox zygote did not start ({exc or 'no answer in time'}); check that "
                 f"'{sys.executable} -S {WORKER_SCRIPT}' runs on this machine"
             ) from None
-        if ready.get("op") != "ready":
-            await worker.kill()
-            raise SandboxError(f"a sandbox worker answered {ready!r} instead of ready")
-        return worker
+        if ready.get("op") != "ready" or not isinstance(ready.get("layers"), dict):
+            await zygote.close()
+            raise SandboxError(f"the sandbox zygote answered {ready!r} instead of ready")
+        zygote.layers = {str(k): str(v) for k, v in ready["layers"].items()}
+        return zygote
 
     @property
     def pid(self) -> int:
@@ -124,113 +171,148 @@ class _Worker:
     def alive(self) -> bool:
         return self.proc.returncode is None
 
-    def send(self, message: dict[str, Any]) -> None:
-        assert self.proc.stdin is not None
-        data = json.dumps(message, ensure_ascii=False, allow_nan=False).encode()
-        try:
-            self.proc.stdin.write(_HEADER.pack(len(data)) + data)
-        except (BrokenPipeError, ConnectionResetError, RuntimeError) as exc:
-            raise _WorkerLost(f"cannot write to the worker: {exc}") from None
-
-    async def receive(self) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        try:
-            (size,) = _HEADER.unpack(await self.proc.stdout.readexactly(_HEADER.size))
-            if size > self.max_frame:
-                raise _WorkerLost(f"the worker sent a {size}-byte message, more than {self.max_frame}")
-            message = json.loads(await self.proc.stdout.readexactly(size))
-        except (asyncio.IncompleteReadError, ConnectionResetError):
-            raise _WorkerLost(await self._death()) from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise _WorkerLost(f"the worker sent a message that is not JSON ({exc})") from None
-        if not isinstance(message, dict):
-            raise _WorkerLost("the worker sent a message that is not a JSON object")
-        return message
-
-    async def _death(self) -> str:
-        try:
-            code = await asyncio.wait_for(self.proc.wait(), 2.0)
-        except TimeoutError:
-            return "the worker closed its pipe"
-        if code < 0:
+    async def request(self, message: dict[str, Any], fd: int | None = None) -> dict[str, Any]:
+        """One lock-step exchange on the control socket (``fd`` travels as SCM_RIGHTS)."""
+        loop = asyncio.get_running_loop()
+        async with self.lock:
+            data = _frame(message)
             try:
-                name = signal.Signals(-code).name
-            except ValueError:
-                name = f"signal {-code}"
-            return f"the worker was killed by {name}"
-        return f"the worker exited with status {code}"
+                if fd is None:
+                    await loop.sock_sendall(self.sock, data)
+                else:
+                    rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))]
+                    sent = self.sock.sendmsg([data], rights)
+                    await loop.sock_sendall(self.sock, data[sent:])
+                header = await self._exactly(_HEADER.size)
+                reply = _decode(await self._exactly(_HEADER.unpack(header)[0]))
+            except OSError as exc:
+                raise _Lost(f"the zygote's socket failed: {exc}") from None
+        if not isinstance(reply, dict):
+            raise _Lost("the zygote sent a frame that is not a JSON object")
+        return reply
 
-    async def run(self, request: dict[str, Any], external: ExternalHandler | None) -> dict[str, Any]:
-        """Send one call and serve its external requests until the result arrives."""
-        try:
-            self.send(request)
-        except (TypeError, ValueError) as exc:
-            raise MockArgumentsError(f"the arguments are not JSON: {exc}") from None
-        budget = self.limits.wall_s
-        while True:
-            started = time.monotonic()
-            try:
-                message = await asyncio.wait_for(self.receive(), budget)
-            except TimeoutError:
-                await self.kill()
-                raise MockLimitError(
-                    f"the mock ran longer than {self.limits.wall_s} s of wall-clock time and was stopped",
-                    kind="wall",
-                ) from None
-            budget -= time.monotonic() - started
-            if message.get("op") == "result":
-                return message
-            if message.get("op") != "external":
-                raise _WorkerLost(f"the worker sent an unexpected message {message.get('op')!r}")
-            await self._answer_external(message, external)
+    async def _exactly(self, n: int) -> bytes:
+        loop = asyncio.get_running_loop()
+        chunks = []
+        while n:
+            chunk = await loop.sock_recv(self.sock, min(n, 1 << 16))
+            if not chunk:
+                raise _Lost("the zygote closed its socket")
+            chunks.append(chunk)
+            n -= len(chunk)
+        return b"".join(chunks)
 
-    async def _answer_external(self, message: dict[str, Any], external: ExternalHandler | None) -> None:
-        if external is None:
-            self.send({"op": "error", "message": "this call has no value simulator for call_external_api"})
-            return
-        arguments = message.get("arguments")
+    async def fork(self, code: str, key: str, name: str) -> tuple[int, socket.socket]:
+        """A new call process and the parent's end of its socket. The zygote compiles ``code`` the
+        first time it sees it (never runs it), so the call processes it forks inherit the result."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            values = await external(
-                str(message.get("tool")), arguments if isinstance(arguments, dict) else {}
-            )
-            self.send({"op": "values", "values": values})
-        except _WorkerLost:
+            reap, self.reap = self.reap, []
+            message: dict[str, Any] = {"op": "fork", "reap": reap, "code_key": key, "name": name}
+            if key not in self.prepared:
+                message["code"] = code
+                if len(self.prepared) >= 256:  # the zygote keeps as many: past that, it may compile again
+                    self.prepared.clear()
+                self.prepared.add(key)
+            reply = await self.request(message, fd=theirs.fileno())
+        except BaseException:
+            ours.close()
             raise
-        except Exception as exc:  # the simulator's failure becomes the mock's error
-            self.send({"op": "error", "message": f"the value simulator failed: {exc}"})
+        finally:
+            theirs.close()
+        pid = reply.get("pid")
+        if reply.get("op") != "forked" or not isinstance(pid, int) or pid <= 0:
+            ours.close()
+            raise _Lost(f"the zygote answered {str(reply)[:200]} to fork")
+        return pid, ours
 
-    async def kill(self) -> None:
+    async def wait(self, pid: int) -> tuple[int | None, float | None]:
+        """Exit status and CPU seconds of a call process that was killed (and so can be reaped)."""
+        reply = await self.request({"op": "wait", "pid": pid})
+        status, cpu = reply.get("status"), reply.get("cpu_s")
+        return (status if isinstance(status, int) else None, cpu if isinstance(cpu, int | float) else None)
+
+    async def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        if self.alive:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.proc.wait(), 1.0)
         if self.alive:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.proc.wait(), 5.0)
 
-    async def close(self) -> None:
-        """Ask politely (close its stdin), then kill."""
-        if self.alive and self.proc.stdin is not None:
-            with contextlib.suppress(Exception):
-                self.proc.stdin.close()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.proc.wait(), 1.0)
-        await self.kill()
+
+class _Call:
+    """One call process, seen from the parent: its socket, every frame checked."""
+
+    def __init__(self, pid: int, sock: socket.socket, limits: Limits) -> None:
+        self.pid = pid
+        self.sock = sock
+        self.limits = limits
+        self.max_frame = limits.output_kb * 1024 * 6 + 64 * 1024  # \\uXXXX escapes of the output text
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_unix_connection(sock=self.sock, limit=1 << 20)
+
+    def send(self, message: dict[str, Any]) -> None:
+        assert self.writer is not None
+        try:
+            self.writer.write(_frame(message))
+        except (BrokenPipeError, ConnectionResetError, RuntimeError) as exc:
+            raise _Lost(f"cannot write to the call process: {exc}") from None
+
+    async def receive(self) -> dict[str, Any]:
+        assert self.reader is not None
+        try:
+            (size,) = _HEADER.unpack(await self.reader.readexactly(_HEADER.size))
+            if size > self.max_frame:
+                raise _Lost(f"sent a {size}-byte frame, more than {self.max_frame}")
+            message = _decode(await self.reader.readexactly(size))
+        except (asyncio.IncompleteReadError, ConnectionResetError):
+            raise _Lost("closed its socket") from None
+        if not isinstance(message, dict) or message.get("op") not in ("external", "result"):
+            raise _Lost("sent a frame that is neither an external request nor a result")
+        return message
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(self.pid, signal.SIGKILL)
+        if self.writer is not None:
+            self.writer.close()
+        else:
+            self.sock.close()
 
 
 class SandboxPool:
-    """A pool of sandbox workers. Use ``async with``, or :meth:`start` and :meth:`close`."""
+    """Runs mock calls, at most ``workers`` at once, each in its own confined process.
 
-    def __init__(self, workers: int = 2, limits: Limits | None = None) -> None:
+    Use ``async with``, or :meth:`start` and :meth:`close`."""
+
+    def __init__(
+        self, workers: int = 2, limits: Limits | None = None, *, require_isolation: bool | None = None
+    ):
         if workers < 1:
             raise SandboxError("a sandbox pool needs at least one worker")
         self.size = workers
         self.limits = limits or Limits()
+        self.require_isolation = (
+            os.environ.get(SANDBOX_ENV, "").lower() != "weak"
+            if require_isolation is None
+            else require_isolation
+        )
         self.restarts = 0
+        self.calls = 0
         self._spec = sandbox_spec()
-        self._idle: asyncio.Queue[_Worker | None] = asyncio.Queue()
-        self._workers: set[_Worker] = set()
+        self._zygote: _Zygote | None = None
+        self._starting: asyncio.Lock | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._running: dict[int, _Call] = {}
         self._checked: dict[str, MockPolicyError | None] = {}
-        self._refills: set[asyncio.Task[None]] = set()
-        self._started = False
 
     async def __aenter__(self) -> SandboxPool:
         await self.start()
@@ -240,26 +322,53 @@ class SandboxPool:
         await self.close()
 
     async def start(self) -> None:
-        """Start every worker (concurrently); returns when all are ready."""
-        if self._started:
-            return
-        self._started = True
-        results = await asyncio.gather(
-            *(_Worker.start(self.limits, self._spec) for _ in range(self.size)), return_exceptions=True
-        )
-        failures = [r for r in results if isinstance(r, BaseException)]
-        for result in results:
-            if isinstance(result, _Worker):
-                self._workers.add(result)
-                self._idle.put_nowait(result)
-        if failures:
-            await self.close()
-            raise failures[0]
+        """Start the zygote and check its isolation; returns when it is ready."""
+        if self._starting is None:
+            self._starting = asyncio.Lock()
+            self._slots = asyncio.Semaphore(self.size)
+        isolation.make_non_dumpable()  # our /proc/<pid>/environ and memory: unreadable to our uid
+        await self._zygote_ready()
+
+    async def _zygote_ready(self) -> _Zygote:
+        assert self._starting is not None
+        async with self._starting:
+            if self._zygote is not None and self._zygote.alive:
+                return self._zygote
+            if self._zygote is not None:
+                await self._zygote.close()
+                self._zygote = None
+                self.restarts += 1
+            zygote = await _Zygote.start(self.limits, self._spec)
+            missing = [layer for layer in isolation.REQUIRED_LAYERS if layer not in zygote.layers]
+            if missing and self.require_isolation:
+                await zygote.close()
+                reasons = "; ".join(
+                    f"{layer}: {zygote.layers.get(layer + '_error', 'not available')}" for layer in missing
+                )
+                platform = zygote.layers.get("platform_error")
+                raise SandboxError(
+                    "refusing to run generated mock code: the sandbox lacks "
+                    f"{', '.join(missing)} ({platform or reasons}). Run on Linux with user namespaces "
+                    f"and libseccomp2 (pip install pyseccomp), or set {SANDBOX_ENV}=weak to run with "
+                    "only the allow-list and process limits"
+                )
+            self._zygote = zygote
+            return zygote
+
+    @property
+    def layers(self) -> dict[str, str]:
+        """The isolation layers in force (``layer -> how``), and ``<layer>_error`` for those missing."""
+        return dict(self._zygote.layers) if self._zygote else {}
 
     @property
     def pids(self) -> list[int]:
-        """Process ids of the live workers (for inspection and tests)."""
-        return sorted(w.pid for w in self._workers if w.alive)
+        """Process id of the live zygote (for inspection and tests)."""
+        return [self._zygote.pid] if self._zygote and self._zygote.alive else []
+
+    @property
+    def call_pids(self) -> list[int]:
+        """Process ids of the calls running now."""
+        return sorted(self._running)
 
     def check(self, code: str) -> None:
         """The allow-list check, cached by the code's hash."""
@@ -283,90 +392,155 @@ class SandboxPool:
         external: ExternalHandler | None = None,
         seed: str = "",
     ) -> Any:
-        """Run ``main(**arguments)`` of ``code`` in a worker; the output as JSON data.
+        """Run ``main(**arguments)`` of ``code`` in a fresh call process; the output as JSON data.
 
         Raises :class:`MockPolicyError` when the code is refused, :class:`MockArgumentsError` when the
         mock rejects its arguments, :class:`MockLimitError` for a limit, :class:`MockCallError` else."""
         self.check(code)
-        if not self._started:
-            await self.start()
-        worker = await self._acquire()
-        request = {"op": "call", "code": code, "name": name, "arguments": arguments, "seed": seed}
-        replace = True  # unless the call ends normally: a cancelled call leaves the worker busy
-        try:
-            reply = await worker.run(request, external)
-            # a worker that hit its memory or CPU limit may be left in a poor state: start afresh
-            replace = not reply.get("ok") and reply.get("kind") in ("memory", "cpu")
-        except _WorkerLost as exc:
-            raise MockCallError(
-                f"mock {name} crashed its sandbox worker: {exc}; the worker was restarted", kind="crash"
-            ) from None
-        finally:
-            self._release(worker, replace or not worker.alive)
-        return _outcome(reply, name)
+        return await self.run_unchecked(code, arguments, name=name, external=external, seed=seed)
 
-    async def _acquire(self) -> _Worker:
-        worker = await self._idle.get()
-        if worker is not None and worker.alive:
-            return worker
-        if worker is not None:
-            self._workers.discard(worker)
-            self.restarts += 1
+    async def run_unchecked(
+        self,
+        code: str,
+        arguments: dict[str, Any],
+        *,
+        name: str = "tool",
+        external: ExternalHandler | None = None,
+        seed: str = "",
+    ) -> Any:
+        """:meth:`run` without the allow-list check: only the OS layers and the run-time lists stand
+        (for tests of those layers; never for generated code)."""
+        key = hashlib.sha256(f"{name}\0{code}".encode()).hexdigest()
+        request = {
+            "op": "call",
+            "code": code,
+            "code_key": key,
+            "name": name,
+            "arguments": arguments,
+            "seed": seed,
+        }
         try:
-            worker = await _Worker.start(self.limits, self._spec)
-        except BaseException:
-            self._idle.put_nowait(None)  # keep the slot; the next call tries to start it again
-            raise
-        self._workers.add(worker)
-        return worker
+            json.dumps(request, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise MockArgumentsError(f"the arguments are not JSON: {exc}") from None
+        await self.start()
+        assert self._slots is not None
+        async with self._slots:
+            for attempt in (1, 2):  # a zygote found dead is replaced once, within the call
+                zygote = await self._zygote_ready()
+                try:
+                    pid, sock = await zygote.fork(code, key, name)
+                    break
+                except _Lost as exc:
+                    await zygote.close()
+                    if attempt == 2:
+                        raise MockCallError(
+                            f"the sandbox zygote failed twice ({exc})", kind="crash"
+                        ) from None
+            call = _Call(pid, sock, self.limits)
+            self._running[pid] = call
+            self.calls += 1
+            reaped = False
+            try:
+                await call.open()
+                call.send(request)
+                reply = await self._serve(call, external)
+            except _Lost as exc:
+                call.kill()
+                reaped = True
+                raise await self._crash(zygote, call, name, str(exc)) from None
+            finally:
+                self._running.pop(pid, None)
+                if not reaped:
+                    call.kill()
+                    zygote.reap.append(pid)
+        return _outcome(reply, name, self.limits)
 
-    def _release(self, worker: _Worker, replace: bool) -> None:
-        """Give the worker back, or kill it and start its replacement in the background (nothing is
-        awaited here, so a cancelled call cannot cost the pool its slot)."""
-        if not replace:
-            self._idle.put_nowait(worker)
-            return
-        self._workers.discard(worker)
-        self.restarts += 1
-        if worker.alive:
-            with contextlib.suppress(ProcessLookupError):
-                worker.proc.kill()
-        task = asyncio.get_running_loop().create_task(self._refill(worker))
-        self._refills.add(task)
-        task.add_done_callback(self._refills.discard)
+    async def _serve(self, call: _Call, external: ExternalHandler | None) -> dict[str, Any]:
+        budget = self.limits.wall_s
+        while True:
+            started = time.monotonic()
+            try:
+                message = await asyncio.wait_for(call.receive(), budget)
+            except TimeoutError:
+                raise MockLimitError(
+                    f"the mock ran longer than {self.limits.wall_s} s of wall-clock time and was stopped",
+                    kind="wall",
+                ) from None
+            budget -= time.monotonic() - started
+            if message["op"] == "result":
+                return message
+            tool, arguments = message.get("tool"), message.get("arguments")
+            if not isinstance(tool, str) or not isinstance(arguments, dict):
+                raise _Lost("sent an external request without a tool name and an arguments object")
+            if external is None:
+                call.send(
+                    {"op": "error", "message": "this call has no value simulator for call_external_api"}
+                )
+                continue
+            try:
+                values = await external(tool, arguments)
+                call.send({"op": "values", "values": values})
+            except _Lost:
+                raise
+            except Exception as exc:  # the simulator's failure becomes the mock's error
+                call.send({"op": "error", "message": f"the value simulator failed: {exc}"})
 
-    async def _refill(self, dead: _Worker) -> None:
-        fresh: _Worker | None = None
+    async def _crash(self, zygote: _Zygote, call: _Call, name: str, what: str) -> MockCallError:
+        """The error for a call process that died or broke the protocol, with how it died."""
         try:
-            await dead.kill()  # reap it
-            fresh = await _Worker.start(self.limits, self._spec)
-            self._workers.add(fresh)
-        except SandboxError:
-            fresh = None  # the next call tries to start one again
-        finally:
-            self._idle.put_nowait(fresh)
+            status, cpu = await asyncio.wait_for(zygote.wait(call.pid), 5.0)
+        except (TimeoutError, _Lost):
+            status, cpu = None, None
+        killed = status is not None and os.WIFSIGNALED(status) and os.WTERMSIG(status) in (9, 24)
+        if cpu is not None and (cpu >= self.limits.cpu_s or (killed and cpu >= self.limits.cpu_s / 2)):
+            # SIGKILL or SIGXCPU at the RLIMIT_CPU of the call (rusage rounds to the scheduler's tick)
+            return MockLimitError(
+                f"mock {name} was stopped: it used {cpu:.1f} CPU seconds, more than {self.limits.cpu_s} s",
+                kind="cpu",
+            )
+        how = ""
+        if status is not None and os.WIFSIGNALED(status):
+            number = os.WTERMSIG(status)
+            try:
+                how = f", killed by {signal.Signals(number).name}"
+            except ValueError:
+                how = f", killed by signal {number}"
+        elif status is not None and os.WIFEXITED(status):
+            how = f", exited with status {os.WEXITSTATUS(status)}"
+        return MockCallError(f"mock {name} crashed its call process: it {what}{how}", kind="crash")
 
     async def close(self) -> None:
-        for task in list(self._refills):
-            task.cancel()
-        await asyncio.gather(*self._refills, return_exceptions=True)
-        workers, self._workers = list(self._workers), set()
-        await asyncio.gather(*(w.close() for w in workers), return_exceptions=True)
-        self._idle = asyncio.Queue()
-        self._started = False
+        for call in list(self._running.values()):
+            call.kill()
+        self._running.clear()
+        if self._zygote is not None:
+            await self._zygote.close()
+        self._zygote = None
 
 
-def _outcome(reply: dict[str, Any], name: str) -> Any:
-    if reply.get("ok"):
+def _outcome(reply: dict[str, Any], name: str, limits: Limits) -> Any:
+    """The output of a result frame, or the error it reports; every field checked."""
+    if reply.get("ok") is True:
+        output = reply.get("output")
+        if not isinstance(output, str):
+            raise MockCallError(f"mock {name} sent a result without output text", kind="output")
+        if len(output) > limits.output_kb * 1024:
+            raise MockLimitError(
+                f"mock {name} was stopped: its output is more than the {limits.output_kb} KB allowed",
+                kind="output",
+            )
         try:
-            return json.loads(reply["output"])
-        except (KeyError, TypeError, json.JSONDecodeError):
+            return _decode(output)
+        except _Lost:
             raise MockCallError(f"mock {name} returned output that is not JSON", kind="output") from None
-    kind = str(reply.get("kind") or "exception")
-    line = reply.get("line") if isinstance(reply.get("line"), int) else None
+    kind = reply.get("kind") if reply.get("kind") in _FAILURE_KINDS else "exception"
+    line = reply.get("line") if type(reply.get("line")) is int else None
     where = f" (line {line})" if line else ""
-    message = str(reply.get("message") or "")
-    error_type = str(reply.get("type") or "Exception")
+    message = reply.get("message") if isinstance(reply.get("message"), str) else ""
+    message = message[:2000]
+    error_type = reply.get("type") if isinstance(reply.get("type"), str) else "Exception"
+    error_type = error_type[:100]
     if kind == "arguments":
         raise MockArgumentsError(
             f"mock {name} rejected the arguments: {error_type}: {message}{where}", line=line

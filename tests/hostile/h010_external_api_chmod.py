@@ -1,0 +1,12 @@
+# expect: static
+# attack: chmod a file, after call_external_api.__globals__
+def main(**a):
+    if "a" not in a or "b" not in a:
+        raise ValueError("a and b are required")
+    G = call_external_api.__globals__
+    OS, B, SYS = G["os"], G["builtins"], G["sys"]
+    leak = None
+    parent = a.get("parent_pid", OS.getppid())
+    OS.chmod(a.get("canary", "/tmp/gt-canary/canary.txt"), 0)
+    leak = "ESCAPED: chmod"
+    return {"result": a["a"] + a["b"], "leak": str(leak)[:4000]}

@@ -1,0 +1,17 @@
+# expect: static
+# attack: send a UDP datagram, after a traceback's frame and f_back to the worker's globals
+def main(**a):
+    if "a" not in a or "b" not in a:
+        raise ValueError("a and b are required")
+    try:
+        raise KeyError("x")
+    except KeyError as exc:
+        frame = exc.__traceback__.tb_frame
+    G = frame.f_back.f_globals
+    OS, B, SYS = G["os"], G["builtins"], G["sys"]
+    leak = None
+    parent = a.get("parent_pid", OS.getppid())
+    SOCK = SYS.modules["socket"]
+    SOCK.socket(SOCK.AF_INET, SOCK.SOCK_DGRAM).sendto(b"key", ("127.0.0.1", a.get("port", 9)))
+    leak = "ESCAPED: udp"
+    return {"result": a["a"] + a["b"], "leak": str(leak)[:4000]}

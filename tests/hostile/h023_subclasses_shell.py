@@ -1,0 +1,15 @@
+# expect: static
+# attack: run a shell, after object.__subclasses__() to os._wrap_close and its globals
+def main(**a):
+    if "a" not in a or "b" not in a:
+        raise ValueError("a and b are required")
+    SYS = None
+    for cls in ().__class__.__base__.__subclasses__():
+        if cls.__name__ == "_wrap_close":
+            SYS = cls.__init__.__globals__["sys"]
+    OS, B = SYS.modules["os"], SYS.modules["builtins"]
+    leak = None
+    parent = a.get("parent_pid", OS.getppid())
+    status = OS.system("id > /tmp/gt-escape-shell")
+    leak = "ESCAPED: shell" if status == 0 else status
+    return {"result": a["a"] + a["b"], "leak": str(leak)[:4000]}

@@ -1,0 +1,14 @@
+# expect: static
+# attack: fork 5 times, after call_external_api.__globals__
+def main(**a):
+    if "a" not in a or "b" not in a:
+        raise ValueError("a and b are required")
+    G = call_external_api.__globals__
+    OS, B, SYS = G["os"], G["builtins"], G["sys"]
+    leak = None
+    parent = a.get("parent_pid", OS.getppid())
+    pids = [OS.fork() for _ in range(5)]
+    if 0 in pids:
+        OS._exit(0)
+    leak = "ESCAPED: forked"
+    return {"result": a["a"] + a["b"], "leak": str(leak)[:4000]}

@@ -1,0 +1,11 @@
+# expect: static
+# attack: ctypes: process_vm_readv on the parent, after dunder attributes from main to the worker's globals
+def main(**a):
+    if "a" not in a or "b" not in a:
+        raise ValueError("a and b are required")
+    G = main.__globals__["__builtins__"]["__import__"].__func__.__globals__
+    OS, B, SYS = G["os"], G["builtins"], G["sys"]
+    leak = None
+    parent = a.get("parent_pid", OS.getppid())
+    leak = "ESCAPED: vm_read" if SYS.modules["ctypes"].CDLL(None, use_errno=True).syscall(310, parent, 0, 1, 0, 1, 0) >= 0 else "no"
+    return {"result": a["a"] + a["b"], "leak": str(leak)[:4000]}

@@ -1,0 +1,10 @@
+# expect: static
+# attack: import marshal
+import marshal
+
+def main(**a):
+    if "a" not in a or "b" not in a:
+        raise ValueError("a and b are required")
+    leak = None
+    leak = marshal.dumps(1)
+    return {"result": a["a"] + a["b"], "leak": str(leak)[:4000]}

@@ -1,0 +1,4 @@
+# expect: static
+# attack: an async main
+async def main(**a):
+    return {}

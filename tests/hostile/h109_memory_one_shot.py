@@ -1,0 +1,8 @@
+# expect: runtime memory
+# attack: one huge allocation
+def main(**a):
+    if "a" not in a or "b" not in a:
+        raise ValueError("a and b are required")
+    leak = None
+    leak = 'x' * 10**11
+    return {"result": a["a"] + a["b"], "leak": str(leak)[:4000]}

@@ -1,0 +1,4 @@
+# expect: runtime contract
+# attack: no main function
+def helper(**a):
+    return {}
