@@ -536,3 +536,22 @@ def test_make_backend_builds_backends(monkeypatch):
     assert isinstance(anthropic_backend, AnthropicBackend) and anthropic_backend.model == "claude-haiku-4-5"
     local = make_backend("openai/qwen3", base_url="http://127.0.0.1:9/v1")  # a local server needs no key
     assert isinstance(local, OpenAIBackend) and local.model == "qwen3"
+
+
+def test_prompts_show_json_as_written_not_escaped_for_html():
+    from graph_toucan.translate_tasks import ASSISTANT_ANSWER
+
+    inputs = {
+        "turn": 1,
+        "style": {"persona": "a chef", "tone": "casual", "length": "short"},
+        "history": [],
+        "user": "Anything at O'Hare?",
+        "calls": [
+            {"function": "f", "arguments": {"q": "O'Hare & <gate>"}, "output": {"a": "B&B"}, "error": None}
+        ],
+        "split": None,
+        "feedback": [],
+    }
+    text = ASSISTANT_ANSWER.render(inputs).user
+    assert '"O\'Hare & <gate>"' in text and '"B&B"' in text
+    assert "\\u0027" not in text and "\\u0026" not in text and "\\u003c" not in text

@@ -107,11 +107,19 @@ def _schema_text(output: type[BaseModel]) -> str:
     return json.dumps(output.model_json_schema(), indent=1)
 
 
+def _tojson(value: Any, indent: int | None = None) -> str:
+    """JSON as a model should read it: Jinja's own ``tojson`` escapes it for HTML (``'`` becomes
+    ``\\u0027``, ``&`` becomes ``\\u0026``), which prompts are not."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, indent=indent, default=str)
+
+
 @cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(data_dir("prompts")),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,
         autoescape=False,
     )
+    environment.filters["tojson"] = _tojson
+    return environment
