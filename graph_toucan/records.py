@@ -137,7 +137,7 @@ class FieldMapping(Record):
     """One output field of the source tool filling one input parameter of the target tool.
 
     ``output`` is a path in the source's output schema: ``user.name`` for nested objects, ``items[].id``
-    for the items of a list (docs/method.md section 5 uses the same notation); ``input`` is a top-level
+    for the items of a list; ``input`` is a top-level
     parameter of the target's input schema."""
 
     output: str = Field(min_length=1)
