@@ -4,6 +4,7 @@ In a wheel they live in ``graph_toucan/_data/``; in a source checkout at the rep
 """
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -11,6 +12,7 @@ from types import ModuleType
 from graph_toucan.errors import GraphToucanError
 
 _PACKAGE = Path(__file__).resolve().parent
+TOUCAN_ENV = "GRAPH_TOUCAN_TOUCAN_DIR"  # the full TOUCAN catalog, for benchmarks and the tests that need it
 
 
 def data_dir(name: str) -> Path:
@@ -49,3 +51,24 @@ def server_module(stem: str) -> ModuleType:
         del sys.modules[name]
         raise
     return module
+
+
+def toucan_dir() -> Path | None:
+    """The full TOUCAN catalog (the folder holding ``mcp_servers/``) named by GRAPH_TOUCAN_TOUCAN_DIR,
+    or None when the variable is not set."""
+    raw = os.environ.get(TOUCAN_ENV)
+    return Path(raw).expanduser() if raw else None
+
+
+def toucan_servers() -> Path:
+    """``mcp_servers/`` of the full TOUCAN catalog; an error saying what to set when it is not there."""
+    root = toucan_dir()
+    if root is None or not (root / "mcp_servers").is_dir():
+        where = (
+            f"{TOUCAN_ENV}={str(root)!r} holds no mcp_servers/ folder" if root else f"{TOUCAN_ENV} is not set"
+        )
+        raise GraphToucanError(
+            f"the full TOUCAN catalog is needed ({where}): set {TOUCAN_ENV} to the folder holding "
+            "mcp_servers/, or name the catalog folder on the command line"
+        )
+    return root / "mcp_servers"
