@@ -1,4 +1,4 @@
-"""The tool dependency graph (METHOD.md section 3): an ``nx.DiGraph`` built from stored judgements.
+"""The tool dependency graph (docs/method.md section 3): an ``nx.DiGraph`` built from stored judgements.
 
 Nodes are tool ids, with attributes ``ref`` (``server/tool``), ``name``, ``server`` (server name),
 ``server_id``, ``category``, ``tags``, ``tool_class``, ``description``, ``input_schema``,

@@ -1,4 +1,4 @@
-"""The statistics report of a workspace's conversations (METHOD.md section 9): totals, single- vs multi-turn,
+"""The statistics report of a workspace's conversations (docs/method.md section 9): totals, single- vs multi-turn,
 refusal shares, turns, steps and calls, dependency and turn types, tool and server coverage, verification
 pass rates, rejection reasons and the teacher's calls, tokens and cost per accepted conversation.
 
@@ -24,7 +24,7 @@ from graph_toucan.store import Store
 
 SAMPLER_LABELS = {"graph": "graph sampler", "random": "random baseline"}
 
-# Published figures: MAGNET (multi-turn samples: turns and calls, METHOD.md section 9); TOUCAN's dataset card
+# Published figures: MAGNET (multi-turn samples: turns and calls, docs/method.md section 9); TOUCAN's dataset card
 # (Agent-Ark/Toucan-1.5M: 1.5M trajectories from 495 MCP servers, 2,000+ tools). Empty where not published.
 REFERENCES: dict[str, dict[str, str]] = {
     "MAGNET (published)": {"turns_multi": "4.71", "calls_multi": "15.13"},

@@ -286,7 +286,7 @@ def test_news_articles_do_not_feed_coordinates(example):
 
 
 def test_outputs_restating_an_input_feed_nothing(example):
-    """METHOD.md 3: an output meaning the same as one of the tool's own inputs is filtered out, so
+    """docs/method.md section 3: an output meaning the same as one of the tool's own inputs is filtered out, so
     read_file(path) -> {file_path} does not feed write_file(path)."""
     echoes = [
         ("Terminal Controller/read_file", "Terminal Controller/update_file_content"),

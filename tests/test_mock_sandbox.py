@@ -1,5 +1,5 @@
 """The sandbox: the allow-list refuses hostile code, the worker limits stop what gets through, and the
-pool keeps answering after every failure (DESIGN.md: generated code is untrusted)."""
+pool keeps answering after every failure (docs/design.md: generated code is untrusted)."""
 
 from __future__ import annotations
 

@@ -118,7 +118,7 @@ def stats_command(
     only_teacher: TeacherFilter = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The dataset statistics (METHOD.md section 9), one column per sampler, with MAGNET's and TOUCAN's
+    """The dataset statistics (docs/method.md section 9), one column per sampler, with MAGNET's and TOUCAN's
     published figures as reference rows."""
     report = compute_stats(ctx.obj.store(), teacher=only_teacher)
     files = write_stats(report, out) if out else {}

@@ -1,4 +1,4 @@
-"""The AST allow-list every mock module must pass before it runs (DESIGN.md: generated code is untrusted).
+"""The AST allow-list every mock module must pass before it runs (docs/design.md: generated code is untrusted).
 
 A mock may import only a small set of pure modules, and only their public names; it may not name
 ``open``, ``exec``, ``eval``, ``compile``, ``__import__``, ``globals``, ``getattr`` and friends, touch
