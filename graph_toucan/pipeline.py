@@ -305,7 +305,7 @@ class Pipeline:
             teacher=self.llm.teacher,
             sampler=self.config.sampler,
         )
-        self.report.exported = {"out": str(report.out), "rows": report.rows}
+        self.report.exported = {"out": str(report.out), "rows": report.rows, "warnings": report.warnings}
 
 
 async def run_pipeline(

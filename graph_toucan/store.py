@@ -595,6 +595,16 @@ class Store:
         sql = f"select count(*) from conversations{f' where {where}' if where else ''}"
         return self.db.execute(sql, params).fetchone()[0]
 
+    def conversation_families(
+        self, *, status: str | None = None, teacher: str | None = None, sampler: str | None = None
+    ) -> list[str]:
+        """The distinct family roots (a refusal variant's source, else the conversation's own id)."""
+        where, params = self._filter(status=status, teacher=teacher, sampler=sampler)
+        sql = (
+            f"select distinct coalesce(source_id, id) from conversations{f' where {where}' if where else ''}"
+        )
+        return [row[0] for row in self.db.execute(sql, params).fetchall()]
+
     def translated_paths(self, teacher: str, sampler: str, seed: int) -> dict[str, str]:
         """Path id -> status of this teacher's translations of one sample stream (what a run resumes from)."""
         where, params = self._filter(teacher=teacher, kind="translation", sampler=sampler, seed=seed)
