@@ -4,6 +4,7 @@ and ``pairs show``."""
 from __future__ import annotations
 
 import json
+import textwrap
 import time
 import uuid
 from enum import StrEnum
@@ -246,15 +247,17 @@ def conversations_list(
     as_json: JsonOption = False,
 ) -> None:
     """List conversations: id, status, kind, turns, calls, turn types, first reason."""
-    found = list(
-        ctx.obj.store().conversations(status=status.value if status else None, kind=kind, limit=limit)
-    )
+    store = ctx.obj.store()
+    chosen = status.value if status else None
+    found = list(store.conversations(status=chosen, kind=kind, limit=limit))
     if as_json:
         print_json([c.model_dump(mode="json") for c in found])
         return
-    table = Table(title=f"{len(found)} conversations")
+    total = store.conversation_count(status=chosen, kind=kind)
+    shown = f"{len(found)} of {total}" if total > len(found) else str(total)
+    table = Table(title=f"{shown} conversations" + (" (--limit for more)" if total > len(found) else ""))
     for col in ("id", "status", "kind", "turns", "calls", "turn types", "reason"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", no_wrap=col in ("id", "status", "kind"))
     for c in found:
         table.add_row(
             c.id,
@@ -263,7 +266,7 @@ def conversations_list(
             str(len(c.turns)),
             str(len(c.calls)),
             " ".join(c.turn_types),
-            escape(c.reasons[0][:80]) if c.reasons else "",
+            escape(textwrap.shorten(c.reasons[0], 80, placeholder=" ...")) if c.reasons else "",
         )
     console.print(table)
 
