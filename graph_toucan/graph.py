@@ -315,7 +315,8 @@ def find_node(graph: nx.DiGraph, ref: str) -> str:
         return exact[0]
     if not exact:
         raise GraphToucanError(f"no tool {ref!r} in the graph; use SERVER/TOOL as 'tools list' shows it")
-    raise GraphToucanError(f"{ref!r} names {len(exact)} tools; use SERVER/TOOL")
+    names = ", ".join(sorted(graph.nodes[n].get("ref", n) for n in exact)[:20])
+    raise GraphToucanError(f"{ref!r} names {len(exact)} tools ({names}); use SERVER/TOOL")
 
 
 def neighbourhood(graph: nx.DiGraph, node: str) -> dict[str, Any]:
