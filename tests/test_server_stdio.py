@@ -1,14 +1,13 @@
 """``graph-toucan serve`` as a real subprocess: a whole small synthesis over stdio with the official
-``mcp`` SDK client, streamable HTTP with a bearer token, and the MCP Inspector's CLI when it is cached."""
+``mcp`` SDK client, streamable HTTP with a bearer token (``serve`` and ``serve-mocks``), and a start
+that fails (the MCP Inspector drives it in tests/test_server_inspector.py)."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -244,37 +243,3 @@ async def test_serve_mocks_over_http_has_the_same_token_and_loopback_rules(tmp_p
     finally:
         proc.terminate()
         proc.wait(10)
-
-
-# -- the MCP Inspector CLI (a client nobody on this team wrote) ---------------------------------------------
-
-
-def _inspector(*args: str, workspace: Path) -> dict[str, Any]:
-    npx = shutil.which("npx")
-    if npx is None:
-        pytest.skip("npx is not installed")
-    command = [npx, "--yes", "@modelcontextprotocol/inspector", "--cli"]
-    command += [script("graph-toucan"), "-w", str(workspace), "serve", *args]
-    env = os.environ | {"npm_config_offline": "true"}  # the npm cache only: no network in tests
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
-    if done.returncode != 0 and "ENOTCACHED" in done.stderr + done.stdout:
-        pytest.skip("the MCP Inspector is not in the npm cache (npx @modelcontextprotocol/inspector once)")
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout)
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX shells only")
-def test_the_mcp_inspector_cli_lists_and_calls_the_tools(tmp_path):
-    workspace = tmp_path / "ws"
-    listed = _inspector("--method", "tools/list", workspace=workspace)
-    assert {"import_catalog", "sample_fsp", "run_mock_tool"} <= {t["name"] for t in listed["tools"]}
-    imported = _inspector("--method", "tools/call", "--tool-name", "import_catalog", workspace=workspace)
-    assert not imported.get("isError") and imported["structuredContent"]["tools_in_workspace"] == 98
-    call = ["--method", "tools/call", "--tool-name", "run_mock_tool", "--tool-arg", f"tool={HOTELS}"]
-    mocked = _inspector(
-        *call, "--tool-arg", 'arguments={"latitude": 1.5, "longitude": 2}', workspace=workspace
-    )
-    assert mocked["structuredContent"]["output"]["hotels"]
-    escape = ["--method", "tools/call", "--tool-name", "import_catalog", "--tool-arg", "path=/etc/passwd"]
-    refused = _inspector(*escape, workspace=workspace)
-    assert refused["isError"] and "outside the allowed roots" in refused["content"][0]["text"]
