@@ -848,6 +848,9 @@ def test_export_html_is_one_self_contained_page(example, tmp_path):
     for ref in ("Hotel Booking Server/search-hotels", "WhereAmI/get_location", "Exa Search/crawling_exa"):
         assert ref in html
     assert "search tools" in html and "places[].latitude -&gt; latitude" in html  # an edge's mapping
+    # edges are arrows, and a graph this small shows every tool's name before any search
+    assert '"name":"Arrow"' in html and '"name":"VeeHead"' in html and '"name":"LabelSet"' in html
+    assert '"label_alpha",[0.85,' in html and "search-hotels" in html
 
 
 def test_export_rejects_an_unknown_format(example, tmp_path):

@@ -654,7 +654,10 @@ async def test_augment_refusal_refuses_bad_sources(synth):
     assert "'miss-func', 'miss-params' or 'irrelevance'" in kind
     assert "no single conversation matches '0000000000000000'" in unknown
     assert "should match pattern" in pattern
-    assert f"{variant.id} is a accepted irrelevance" in of_variant and "accepted translations" in of_variant
+    assert (
+        f"{variant.id} is accepted, of kind irrelevance" in of_variant
+        and "accepted translations" in of_variant
+    )
     assert f"{helpers_only.id} has no place for a miss-func variant" in no_place
     assert "try another kind" in no_place
 

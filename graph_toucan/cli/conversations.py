@@ -122,6 +122,7 @@ def run(
     )
     started = time.time()
     run_id = uuid.uuid4().hex[:12]
+    logged_before = store.count("llm_calls")
     with progress_bar(as_json) as progress:
         bars: dict[str, Any] = {}
 
@@ -139,6 +140,11 @@ def run(
         return
     table = Table(title=f"run in {store.workspace}", show_header=False)
     table.add_row("teacher", str(summary["teacher"]))
+    logged = store.count("llm_calls") - logged_before
+    table.add_row(
+        "teacher calls",
+        f"{report.llm_calls} ({logged} new in the call log, which 'graph-toucan calls' shows)",
+    )
     table.add_row("accepted translations", str(summary["accepted"]))
     for key in (
         "rejected",
@@ -146,7 +152,6 @@ def run(
         "new_rejected",
         "pairs",
         "paths_sampled",
-        "llm_calls",
         "cache_hits",
         "cost_usd",
     ):

@@ -50,7 +50,7 @@ async def make_pairs(
         source = stored_conversation(svc, conversation)
         if source.kind != "translation" or source.status != "accepted":
             raise ToolError(
-                f"conversation {source.id} is a {source.status} {source.kind}; pairs are made from accepted "
+                f"conversation {source.id} is {source.status}, of kind {source.kind}; pairs are made from accepted "
                 "translations (list_conversations with status accepted and kind translation)"
             )
         chosen = [source]

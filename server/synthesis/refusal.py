@@ -37,7 +37,7 @@ async def augment_refusal(
     source = stored_conversation(svc, conversation)
     if source.kind != "translation" or source.status != "accepted":
         raise ToolError(
-            f"conversation {source.id} is a {source.status} {source.kind}; refusal variants are made from "
+            f"conversation {source.id} is {source.status}, of kind {source.kind}; refusal variants are made from "
             "accepted translations (translate_fsp results with status accepted)"
         )
     started, calls = now(), svc.llm.stats.calls
