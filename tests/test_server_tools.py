@@ -98,3 +98,11 @@ async def test_a_server_that_cannot_start_tells_the_client_why(tmp_path: Path) -
     assert result.is_error and "could not start" in result.content[0].text
     assert "give existing folders with --root" in result.content[0].text
     assert instructions is None or "could not start" in instructions
+
+
+async def test_an_allowed_live_server_that_cannot_start_is_an_error(tmp_path: Path) -> None:
+    """Not "imported 0 servers": the agent learns that the command is missing where the server runs."""
+    command = "graph-toucan-no-such-server --stdio"
+    async with Client(server(tmp_path / "ws", allowed_commands=(command,))) as client:
+        message = await refused(client, "import_catalog", command=command, timeout=5)
+    assert message.startswith("nothing was imported: ") and "must be installed there" in message
