@@ -19,8 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "toucan" / "mcp_servers"
-
 
 def peak_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -28,13 +26,22 @@ def peak_mib() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("catalog", nargs="?", type=Path, default=DEFAULT)
+    parser.add_argument(
+        "catalog",
+        nargs="?",
+        type=Path,
+        help="a TOUCAN mcp_servers folder (default: $GRAPH_TOUCAN_TOUCAN_DIR/mcp_servers)",
+    )
     parser.add_argument("--sample", type=int, default=300)
     parser.add_argument("--cap", type=int, default=30)
     parser.add_argument("--floor", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workspace", type=Path)
     args = parser.parse_args()
+    if args.catalog is None:
+        from graph_toucan.resources import toucan_servers
+
+        args.catalog = toucan_servers()
     with tempfile.TemporaryDirectory() as tmp:
         run(args, args.workspace or Path(tmp))
 

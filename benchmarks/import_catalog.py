@@ -17,8 +17,6 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "toucan" / "mcp_servers"
-
 
 def phase(catalog: Path, workspace: Path, statuses: list[str]) -> dict[str, float | int]:
     from graph_toucan.catalog import import_entries, read_catalog
@@ -45,10 +43,19 @@ def phase(catalog: Path, workspace: Path, statuses: list[str]) -> dict[str, floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("catalog", nargs="?", type=Path, default=DEFAULT)
+    parser.add_argument(
+        "catalog",
+        nargs="?",
+        type=Path,
+        help="a TOUCAN mcp_servers folder (default: $GRAPH_TOUCAN_TOUCAN_DIR/mcp_servers)",
+    )
     parser.add_argument("--statuses", default="usable")
     parser.add_argument("--phase-workspace", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.catalog is None:
+        from graph_toucan.resources import toucan_servers
+
+        args.catalog = toucan_servers()
     statuses = args.statuses.split(",")
     if args.phase_workspace:
         print(json.dumps(phase(args.catalog, args.phase_workspace, statuses)))

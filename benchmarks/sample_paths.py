@@ -21,8 +21,6 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "toucan" / "mcp_servers"
-
 
 def peak_mib() -> float:
     """This process's peak resident memory. Linux's VmHWM, since ``ru_maxrss`` carries the parent's
@@ -138,12 +136,21 @@ def _side_by_side(figures: dict[str, dict[str, object]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("catalog", nargs="?", type=Path, default=DEFAULT)
+    parser.add_argument(
+        "catalog",
+        nargs="?",
+        type=Path,
+        help="a TOUCAN mcp_servers folder (default: $GRAPH_TOUCAN_TOUCAN_DIR/mcp_servers)",
+    )
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workspace", type=Path)
     parser.add_argument("--phase", choices=["graph", "random"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.catalog is None:
+        from graph_toucan.resources import toucan_servers
+
+        args.catalog = toucan_servers()
     if args.phase:
         print(json.dumps(phase(args.workspace, args.phase, args.n, args.seed)))
         return

@@ -14,7 +14,7 @@ Usage (from the repository root)::
 
     python examples/make_toucan_slice.py [TOUCAN_MCP_SERVERS_DIR] [--dest DIR] [--check]
 
-The default source is ``../shared/data/toucan/mcp_servers`` relative to the repository root. ``--check``
+The default source is ``$GRAPH_TOUCAN_TOUCAN_DIR/mcp_servers`` (the folder of the full TOUCAN catalog). ``--check``
 only verifies the files already in the destination (byte-identical to the source) and copies nothing.
 """
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import sys
 from collections import Counter
@@ -34,7 +35,7 @@ from graph_toucan.errors import SchemaError
 from graph_toucan.schema import check_schema
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SOURCE = REPO_ROOT.parent / "shared" / "data" / "toucan" / "mcp_servers"
+TOUCAN_ENV = "GRAPH_TOUCAN_TOUCAN_DIR"
 DEFAULT_DEST = REPO_ROOT / "examples" / "toucan" / "mcp_servers"
 
 MIN_TOOLS = 90
@@ -215,8 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         "source",
         nargs="?",
         type=Path,
-        default=DEFAULT_SOURCE,
-        help=f"TOUCAN mcp_servers folder (default: {DEFAULT_SOURCE})",
+        help=f"TOUCAN mcp_servers folder (default: ${TOUCAN_ENV}/mcp_servers)",
     )
     parser.add_argument(
         "--dest", type=Path, default=DEFAULT_DEST, help=f"output folder (default: {DEFAULT_DEST})"
@@ -225,6 +225,10 @@ def main(argv: list[str] | None = None) -> int:
         "--check", action="store_true", help="verify the destination against the source, copy nothing"
     )
     args = parser.parse_args(argv)
+    if args.source is None:
+        if not os.environ.get(TOUCAN_ENV):
+            parser.error(f"name the TOUCAN mcp_servers folder, or set {TOUCAN_ENV} to the catalog's folder")
+        args.source = Path(os.environ[TOUCAN_ENV]) / "mcp_servers"
     summaries = build(args.source, args.dest, check_only=args.check)
     print_summary(summaries, args.dest)
     return 0

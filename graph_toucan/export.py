@@ -330,10 +330,43 @@ class _SplitWriter:
 # -- the export ------------------------------------------------------------------------------------------------
 
 
+def _family_hash(root_id: str, seed: int) -> float:
+    digest = hashlib.sha256(f"{seed}:{root_id}".encode()).hexdigest()
+    return int(digest[:15], 16) / 16**15
+
+
 def split_of(root_id: str, seed: int, validation_share: float) -> str:
     """``validation`` for a seeded-hash share of families, else ``train`` (stable as the workspace grows)."""
-    digest = hashlib.sha256(f"{seed}:{root_id}".encode()).hexdigest()
-    return "validation" if int(digest[:15], 16) / 16**15 < validation_share else "train"
+    return "validation" if _family_hash(root_id, seed) < validation_share else "train"
+
+
+MIN_VALIDATION_FAMILIES = 5  # fewer validation families than this is too few to measure on: a warning
+
+
+def plan_splits(roots: Iterable[str], seed: int, validation_share: float) -> tuple[set[str], list[str]]:
+    """The families of the validation split, and warnings. A family goes to validation when its seeded
+    hash falls below the share (so a grown workspace keeps earlier families where they were); when the
+    share asks for validation but no family's hash falls below it, the family with the lowest hash goes
+    there, so the split is never empty while there are two families or more."""
+    hashes = {root: _family_hash(root, seed) for root in roots}
+    chosen = {root for root, h in hashes.items() if h < validation_share}
+    warnings: list[str] = []
+    if validation_share <= 0 or not hashes:
+        return chosen, warnings
+    if len(hashes) < 2:
+        warnings.append(
+            "only 1 conversation family: the validation split is empty (a family and its refusal variants "
+            "and pairs stay in one split); make more conversations"
+        )
+        return set(), warnings
+    if not chosen:
+        chosen = {min(hashes, key=hashes.__getitem__)}
+    if len(chosen) < MIN_VALIDATION_FAMILIES:
+        warnings.append(
+            f"the validation split holds {len(chosen)} of {len(hashes)} conversation families, too few to "
+            f"measure on; make more conversations or raise the validation share"
+        )
+    return chosen, warnings
 
 
 @dataclass
@@ -352,6 +385,7 @@ class ExportReport:
     skipped: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -367,6 +401,7 @@ class ExportReport:
             "skipped": self.skipped,
             "seconds": self.seconds,
             "files": [str(p) for p in self.files],
+            "warnings": self.warnings,
         }
 
 
@@ -404,6 +439,8 @@ def export(
     counts: dict[str, Counter[str]] = {k: Counter() for k in ("split", "kind", "teacher", "sampler")}
     tools: set[str] = set()
     skipped: dict[str, str] = {}
+    families = store.conversation_families(status="accepted", teacher=teacher, sampler=sampler)
+    validation, warnings = plan_splits(families, seed, validation_share)
     try:
         for conversation in store.conversations(status="accepted", teacher=teacher):
             if sampler is not None and conversation.sampler != sampler:
@@ -413,7 +450,7 @@ def export(
             except ExportError as exc:
                 skipped[conversation.id] = str(exc)
                 continue
-            split = split_of(conversation.source_id or conversation.id, seed, validation_share)
+            split = "validation" if (conversation.source_id or conversation.id) in validation else "train"
             meta = {"id": conversation.id, "kind": conversation.kind} if metadata else {}
             for fmt in chosen:
                 t0 = time.perf_counter()
@@ -460,6 +497,7 @@ def export(
         seconds={f: round(seconds[f], 3) for f in chosen},
         skipped=skipped,
         files=[p for w in writers.values() for p in (w.jsonl_path, w.parquet_path)],
+        warnings=warnings,
     )
     t0 = time.perf_counter()
     stats = compute_stats(store, teacher=teacher, conversations=_rejected_too(store, teacher, sampler))
@@ -618,7 +656,8 @@ def push_to_hub(
         import huggingface_hub
     except ImportError:
         raise ExportError(
-            "pushing to the Hub needs huggingface_hub: pip install 'graph-toucan[hub]'"
+            "pushing to the Hub needs huggingface_hub: pip install huggingface_hub "
+            "(in a checkout of graph-toucan: pip install '.[hub]')"
         ) from None
     token = token or huggingface_hub.get_token()
     if not token:

@@ -1,4 +1,4 @@
-"""The tool dependency graph (METHOD.md section 3): an ``nx.DiGraph`` built from stored judgements.
+"""The tool dependency graph (docs/method.md section 3): an ``nx.DiGraph`` built from stored judgements.
 
 Nodes are tool ids, with attributes ``ref`` (``server/tool``), ``name``, ``server`` (server name),
 ``server_id``, ``category``, ``tags``, ``tool_class``, ``description``, ``input_schema``,
@@ -322,7 +322,8 @@ def find_node(graph: nx.DiGraph, ref: str) -> str:
         return exact[0]
     if not exact:
         raise GraphToucanError(f"no tool {ref!r} in the graph; use SERVER/TOOL as 'tools list' shows it")
-    raise GraphToucanError(f"{ref!r} names {len(exact)} tools; use SERVER/TOOL")
+    names = ", ".join(sorted(graph.nodes[n].get("ref", n) for n in exact)[:20])
+    raise GraphToucanError(f"{ref!r} names {len(exact)} tools ({names}); use SERVER/TOOL")
 
 
 def neighbourhood(graph: nx.DiGraph, node: str) -> dict[str, Any]:

@@ -46,12 +46,15 @@ def _scalar_attributes(graph: nx.DiGraph) -> nx.DiGraph:
     return copy
 
 
+LABELLED_NODES = 200  # graphs up to this many tools show every name; larger ones the names a search finds
+
+
 def graph_html(graph: nx.DiGraph, *, seed: int = 7) -> str:
     """An interactive page: every tool as a dot coloured by class, edges coloured by type; typing
     in the search box highlights the matching tools with their neighbours and lists their edges."""
     from bokeh.embed import file_html
     from bokeh.layouts import column, row
-    from bokeh.models import ColumnDataSource, CustomJS, Div, HoverTool, TextInput
+    from bokeh.models import Arrow, ColumnDataSource, CustomJS, Div, HoverTool, LabelSet, TextInput, VeeHead
     from bokeh.plotting import figure
     from bokeh.resources import INLINE
 
@@ -69,6 +72,9 @@ def graph_html(graph: nx.DiGraph, *, seed: int = 7) -> str:
             "degree": [graph.degree(n) for n in nodes],
             "alpha": [0.8] * len(nodes),
             "size": [6 + min(graph.degree(n), 30) / 3 for n in nodes],
+            "name": [a.get("name") or a.get("ref", n) for n, a in zip(nodes, attrs, strict=True)],
+            # every name is shown on a graph small enough to read; on a big one, those a search finds
+            "label_alpha": [0.85 if len(nodes) <= LABELLED_NODES else 0.0] * len(nodes),
         }
     )
     edges = list(graph.edges(data=True))
@@ -76,8 +82,9 @@ def graph_html(graph: nx.DiGraph, *, seed: int = 7) -> str:
         {
             "x0": [float(position[a][0]) for a, _, _ in edges],
             "y0": [float(position[a][1]) for a, _, _ in edges],
-            "x1": [float(position[b][0]) for _, b, _ in edges],
-            "y1": [float(position[b][1]) for _, b, _ in edges],
+            # the arrowhead stops just short of the target's dot, so that it shows
+            "x1": [float(position[a][0] + 0.96 * (position[b][0] - position[a][0])) for a, b, _ in edges],
+            "y1": [float(position[a][1] + 0.96 * (position[b][1] - position[a][1])) for a, b, _ in edges],
             "src": [index[a] for a, _, _ in edges],
             "dst": [index[b] for _, b, _ in edges],
             "type": [d.get("type", "") for _, _, d in edges],
@@ -97,11 +104,34 @@ def graph_html(graph: nx.DiGraph, *, seed: int = 7) -> str:
     )
     plot.axis.visible = False
     plot.grid.visible = False
-    plot.segment(
-        "x0", "y0", "x1", "y1", source=edge_source, line_color="color", line_alpha="alpha", line_width=1
+    head = VeeHead(size=7, line_color="color", fill_color="color", line_alpha="alpha", fill_alpha="alpha")
+    plot.add_layout(
+        Arrow(
+            end=head,
+            x_start="x0",
+            y_start="y0",
+            x_end="x1",
+            y_end="y1",
+            source=edge_source,
+            line_color="color",
+            line_alpha="alpha",
+            line_width=1,
+        )
     )
     dots = plot.scatter(
         "x", "y", source=node_source, size="size", fill_color="color", fill_alpha="alpha", line_alpha="alpha"
+    )
+    plot.add_layout(
+        LabelSet(
+            x="x",
+            y="y",
+            text="name",
+            source=node_source,
+            x_offset=5,
+            y_offset=3,
+            text_font_size="8pt",
+            text_alpha="label_alpha",
+        )
     )
     plot.add_tools(
         HoverTool(
@@ -114,7 +144,7 @@ def graph_html(graph: nx.DiGraph, *, seed: int = 7) -> str:
         "value",
         CustomJS(
             args={"nodes": node_source, "edges": edge_source, "details": details},
-            code=_SEARCH_JS,
+            code=_SEARCH_JS % LABELLED_NODES,
         ),
     )
     legend = Div(
@@ -143,8 +173,10 @@ for (let i = 0; i < e.src.length; i++) {
     }
   }
 }
+const labelled = n.ref.length <= %d ? 0.85 : 0.0;
 for (let i = 0; i < n.ref.length; i++) {
   n.alpha[i] = text.length === 0 ? 0.8 : (hit[i] ? 1.0 : (near[i] ? 0.7 : 0.05));
+  n.label_alpha[i] = text.length === 0 ? labelled : (hit[i] || near[i] ? 1.0 : 0.0);
 }
 const count = hit.filter(Boolean).length;
 details.text = text.length === 0 ? "" :

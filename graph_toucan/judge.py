@@ -1,4 +1,4 @@
-"""Output filtering and edge judgement (METHOD.md section 3), as LLM tasks with offline judges.
+"""Output filtering and edge judgement (docs/method.md section 3), as LLM tasks with offline judges.
 
 Output filtering drops a tool's output fields that restate one of its own inputs, so that
 ``get_user(user_id) -> {user_id}`` does not look like it feeds ``delete_user(user_id)``.

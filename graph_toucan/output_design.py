@@ -1,6 +1,6 @@
 """Output schemas without a model: inferred from real call examples, or designed from the tool itself.
 
-Real MCP tools publish no output schema (METHOD.md section 2). With probe examples in the workspace
+Real MCP tools publish no output schema (docs/method.md section 2). With probe examples in the workspace
 the structure comes from the examples (genson); without them the offline designer builds a useful,
 deterministic schema from the tool's verb (search and list give a list of items with ids, create
 gives the new id, delete a confirmation, convert a result), the nouns of its name and description

@@ -1,4 +1,4 @@
-"""Distributions over planned paths (METHOD.md section 9, the part known before translation): turns,
+"""Distributions over planned paths (docs/method.md section 9, the part known before translation): turns,
 calls per turn and per path, turn types, dependency types and origins, splits, tool and server coverage."""
 
 from __future__ import annotations

@@ -274,15 +274,11 @@ class Pipeline:
 
     async def pairs(self) -> None:
         """Preference pairs for accepted conversations that have none yet."""
-        with_pairs = self.store.paired_conversations()
-        todo = [
-            conv
-            for conv in self.store.conversations(status="accepted", teacher=self.llm.teacher)
-            if conv.id not in with_pairs
-        ]
-        for i, conversation in enumerate(todo, start=1):
-            self.report.pairs += self.store.add_pairs(distill_conversation(conversation))
-            self.progress("pairs", i, len(todo), {"pairs": self.report.pairs})
+
+        def advance(done: int, total: int, made: int) -> None:
+            self.progress("pairs", done, total, {"pairs": made})
+
+        self.report.pairs += await make_pairs(self.store, self.llm, progress=advance)
 
     async def stats(self) -> None:
         """The statistics report of this teacher's conversations, in ``<workspace>/stats``."""
@@ -303,7 +299,30 @@ class Pipeline:
             teacher=self.llm.teacher,
             sampler=self.config.sampler,
         )
-        self.report.exported = {"out": str(report.out), "rows": report.rows}
+        self.report.exported = {"out": str(report.out), "rows": report.rows, "warnings": report.warnings}
+
+
+async def make_pairs(
+    store: Store,
+    llm: LLM,
+    conversations: list[Conversation] | None = None,
+    *,
+    progress: Callable[[int, int, int], None] | None = None,
+) -> int:
+    """Preference pairs (built by rule, see distill.py) of ``conversations`` (default: this teacher's
+    accepted conversations of every kind, refusal variants included: they give the pairs that reward
+    asking and declining), skipping those that have pairs already; returns how many new pairs were
+    stored. ``progress(done, total, pairs)`` after each conversation."""
+    with_pairs = store.paired_conversations()
+    if conversations is None:
+        conversations = list(store.conversations(status="accepted", teacher=llm.teacher))
+    todo = [c for c in conversations if c.id not in with_pairs]
+    made = 0
+    for i, conversation in enumerate(todo, start=1):
+        made += store.add_pairs(distill_conversation(conversation))
+        if progress:
+            progress(i, len(todo), made)
+    return made
 
 
 async def run_pipeline(

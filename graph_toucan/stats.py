@@ -1,4 +1,4 @@
-"""The statistics report of a workspace's conversations (METHOD.md section 9): totals, single- vs multi-turn,
+"""The statistics report of a workspace's conversations (docs/method.md section 9): totals, single- vs multi-turn,
 refusal shares, turns, steps and calls, dependency and turn types, tool and server coverage, verification
 pass rates, rejection reasons and the teacher's calls, tokens and cost per accepted conversation.
 
@@ -24,7 +24,7 @@ from graph_toucan.store import Store
 
 SAMPLER_LABELS = {"graph": "graph sampler", "random": "random baseline"}
 
-# Published figures: MAGNET (multi-turn samples: turns and calls, METHOD.md section 9); TOUCAN's dataset card
+# Published figures: MAGNET (multi-turn samples: turns and calls, docs/method.md section 9); TOUCAN's dataset card
 # (Agent-Ark/Toucan-1.5M: 1.5M trajectories from 495 MCP servers, 2,000+ tools). Empty where not published.
 REFERENCES: dict[str, dict[str, str]] = {
     "MAGNET (published)": {"turns_multi": "4.71", "calls_multi": "15.13"},
@@ -362,6 +362,13 @@ def stats_markdown(report: StatsReport, *, images: str | None = None, level: int
         )
     )
     lines += _table(["task", "calls", "failures", "input tokens", "output tokens", "cost USD"], task_rows)
+    if any(r["backend"] == "offline" for r in log["by_task"]):
+        lines += [
+            "",
+            "The offline teacher does not log the cheap tasks it answers by rule and whose results are "
+            "stored anyway (edge judgements, translation and refusal steps): the run summary's teacher "
+            "calls count them, this table does not.",
+        ]
     if images is not None:
         prefix = f"{images.rstrip('/')}/" if images else ""
         lines += ["", f"{h}# Distributions", ""]
@@ -387,14 +394,17 @@ def stats_plots(report: StatsReport, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for key, title in PLOTS:
-        series = {}
+        series, counts, totals = {}, {}, {}
         for sampler, figures in report.columns.items():
             data = figures[key]
             if "histogram" in data:
-                total = sum(data["histogram"].values()) or 1
-                series[sampler] = {k: v / total for k, v in data["histogram"].items()}
+                counts[sampler] = dict(data["histogram"])
+                total = sum(counts[sampler].values()) or 1
+                series[sampler] = {k: v / total for k, v in counts[sampler].items()}
             else:
                 series[sampler] = {k: v["share"] for k, v in data.items()}
+                counts[sampler] = {k: v["count"] for k, v in data.items()}
+            totals[sampler] = figures.get("conversations", sum(counts[sampler].values()))
         keys = sorted(
             {k for s in series.values() for k in s},
             key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k),
@@ -403,12 +413,14 @@ def stats_plots(report: StatsReport, out: Path) -> list[Path]:
         width = 0.8 / max(1, len(series))
         for i, (sampler, shares) in enumerate(series.items()):
             xs = [j + (i - (len(series) - 1) / 2) * width for j in range(len(keys))]
-            ax.bar(xs, [shares.get(k, 0.0) for k in keys], width, label=SAMPLER_LABELS.get(sampler, sampler))
+            label = f"{SAMPLER_LABELS.get(sampler, sampler)} ({totals[sampler]} conversations)"
+            bars = ax.bar(xs, [shares.get(k, 0.0) for k in keys], width, label=label)
+            ax.bar_label(bars, [str(counts[sampler].get(k, 0)) for k in keys], fontsize=7, padding=1)
         ax.set_xticks(range(len(keys)), keys, rotation=30 if not all(k.isdigit() for k in keys) else 0)
-        ax.set_ylabel("share")
+        ax.set_ylabel("share (bars labelled with counts)")
         ax.set_title(title)
-        if len(series) > 1:
-            ax.legend()
+        ax.margins(y=0.12)
+        ax.legend(fontsize=8)
         fig.tight_layout()
         path = out / f"{key}.png"
         fig.savefig(path, metadata={"Software": None})

@@ -381,13 +381,19 @@ class Store:
 
     def get_tool(self, ref: str) -> Tool | None:
         """A tool by id, by ``server/tool`` or by tool name when that name is unique."""
+        matches = self.tool_matches(ref)
+        return matches[0] if len(matches) == 1 else None
+
+    def tool_matches(self, ref: str) -> list[Tool]:
+        """The tools ``ref`` may name: the one with that id or ``server/tool``, else every tool of that
+        name (several when servers share it: the candidates an error lists)."""
         rows = list(self._rows("tools", where="id = ?", params=[ref]))
         if not rows and "/" in ref:
             server, _, name = ref.rpartition("/")
             rows = list(self._rows("tools", where="server_name = ? and name = ?", params=[server, name]))
         if not rows:
             rows = list(self._rows("tools", where="name = ?", params=[ref]))
-        return _tool(rows[0]) if len(rows) == 1 else None
+        return [_tool(row) for row in rows]
 
     def count(self, table: str) -> int:
         return self.db[table].count
@@ -601,12 +607,31 @@ class Store:
         sql = f"select count(*) from conversations{f' where {where}' if where else ''}"
         return self.db.execute(sql, params).fetchone()[0]
 
+    def conversation_families(
+        self, *, status: str | None = None, teacher: str | None = None, sampler: str | None = None
+    ) -> list[str]:
+        """The distinct family roots (a refusal variant's source, else the conversation's own id)."""
+        where, params = self._filter(status=status, teacher=teacher, sampler=sampler)
+        sql = (
+            f"select distinct coalesce(source_id, id) from conversations{f' where {where}' if where else ''}"
+        )
+        return [row[0] for row in self.db.execute(sql, params).fetchall()]
+
     def translated_paths(self, teacher: str, sampler: str, seed: int) -> dict[str, str]:
         """Path id -> status of this teacher's translations of one sample stream (what a run resumes from)."""
         where, params = self._filter(teacher=teacher, kind="translation", sampler=sampler, seed=seed)
         return dict(
             self.db.execute(f"select path_id, status from conversations where {where}", params).fetchall()
         )
+
+    def path_statuses(self, teacher: str) -> dict[str, str]:
+        """Path id -> ``accepted`` when a translation of it by ``teacher`` was accepted, else ``rejected``."""
+        sql = (
+            "select path_id, max(status = 'accepted') from conversations "
+            "where teacher = ? and kind = 'translation' group by path_id"
+        )
+        rows = self.db.execute(sql, [teacher]).fetchall()
+        return {path_id: "accepted" if ok else "rejected" for path_id, ok in rows}
 
     def paired_conversations(self) -> set[str]:
         """Ids of the conversations that have preference pairs."""

@@ -1,4 +1,4 @@
-"""Seeded random walks over the dependency graph (METHOD.md section 4).
+"""Seeded random walks over the dependency graph (docs/method.md section 4).
 
 A walk starts at a node, follows out-edges chosen by their type's weight (full > partial >
 prerequisite by default), never revisits a node, and stops at a length drawn between ``min_steps`` and

@@ -98,7 +98,7 @@ def test_offline_annotation_is_deterministic(annotated, tmp_path):
     other.close()
 
 
-# Hand-checked against METHOD.md section 2: computation uses no outside information, query reads an
+# Hand-checked against docs/method.md section 2: computation uses no outside information, query reads an
 # outside source and changes nothing, action changes outside state.
 HAND_CHECKED_CLASSES = {
     f"{CALC}/add": "computation",

@@ -21,11 +21,9 @@ from graph_toucan.catalog import ImportReport, detect_format, import_entries, re
 from graph_toucan.errors import CatalogError
 from graph_toucan.records import ServerStatus
 from graph_toucan.store import DB_NAME, Store, UpsertCounts
+from tests.conftest import missing, toucan_catalog
 
 HERE = Path(__file__).resolve().parent
-TOUCAN = Path(__file__).resolve().parents[2] / "shared" / "data" / "toucan"
-TOUCAN_SERVERS = TOUCAN / "mcp_servers"
-TOUCAN_JSONL = TOUCAN / "derived" / "toucan_server_catalog.jsonl"
 EXAMPLE = HERE.parent / "examples" / "toucan" / "mcp_servers"
 FIXTURES = HERE / "fixtures" / "catalogs"
 
@@ -45,10 +43,15 @@ DUPLICATES = {
 
 
 def _toucan() -> Path:
-    assert TOUCAN_SERVERS.is_dir() and TOUCAN_JSONL.is_file(), (
-        f"the TOUCAN catalog is missing at {TOUCAN}; it belongs beside the repository in shared/data/toucan"
-    )
-    return TOUCAN_SERVERS
+    """The full catalog's server folder (the test skips without it, see tests/conftest.py)."""
+    return toucan_catalog() / "mcp_servers"
+
+
+def _toucan_jsonl() -> Path:
+    path = toucan_catalog() / "derived" / "toucan_server_catalog.jsonl"
+    if not path.is_file():
+        missing(f"needs {path}, the derived JSONL of the TOUCAN catalog")
+    return path
 
 
 def _import(store: Store, path: Path, fmt: str | None = None, **kwargs: Any) -> ImportReport:
@@ -90,7 +93,7 @@ def test_full_toucan_folder_import_counts_and_duplicate_skips(
     assert {s.status for s in store.servers()} == {ServerStatus.USABLE}
     # the first of the two same-named tools is the one kept
     for file, server, tool in DUPLICATES:
-        first = next(t for t in _remote_tools(TOUCAN_SERVERS / file) if t["name"] == tool)
+        first = next(t for t in _remote_tools(_toucan() / file) if t["name"] == tool)
         kept = store.get_tool(f"{server}/{tool}")
         assert kept is not None
         assert kept.description == first["description"].strip()
@@ -125,8 +128,9 @@ def test_derived_jsonl_gives_the_same_ids_and_a_second_import_is_unchanged(
     already be there with the same content, so the second import is all ``unchanged``."""
     store, first = toucan_store
     ids_before = {t.id for t in store.tools()}
-    assert detect_format(TOUCAN_JSONL) == "toucan-jsonl"
-    second = _import(store, TOUCAN_JSONL)
+    jsonl = _toucan_jsonl()
+    assert detect_format(jsonl) == "toucan-jsonl"
+    second = _import(store, jsonl)
     assert (second.servers, second.tools_read, second.imported) == (572, 3150, 3148)
     assert second.counts == UpsertCounts(new=0, updated=0, unchanged=3148)
     assert {(i.file, i.server, i.tool) for i in second.skipped} == {
@@ -169,7 +173,7 @@ def test_tools_invalid_servers_import_with_live_schemas(tmp_path: Path) -> None:
         "type any removed at value"
     ]
     # the live schema is what gets stored, unchanged
-    source = TOUCAN_SERVERS / "tf_0513.@agentesq_postman-weaviate-mcp-server_labeled.json"
+    source = _toucan() / "tf_0513.@agentesq_postman-weaviate-mcp-server_labeled.json"
     raw = _remote_tools(source)[0]
     server = json.loads(source.read_text(encoding="utf-8"))["metadata"]["server_name"]
     tool = store.get_tool(f"{server}/{raw['name']}")

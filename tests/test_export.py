@@ -26,6 +26,7 @@ from graph_toucan.export import (
     ExportReport,
     availability,
     export,
+    plan_splits,
     push_to_hub,
     split_of,
 )
@@ -399,7 +400,7 @@ def test_push_to_hub_without_the_library_or_a_token_fails_clearly(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, exported: ExportReport, store: Store
 ) -> None:
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # as if the hub extra were not installed
-    with pytest.raises(ExportError, match=r"graph-toucan\[hub\]"):
+    with pytest.raises(ExportError, match=r"pip install huggingface_hub"):
         push_to_hub(exported.out, "someone/dataset")
     monkeypatch.undo()
     env = {
@@ -427,7 +428,7 @@ def test_push_to_hub_without_the_library_or_a_token_fails_clearly(
         timeout=120,
     )
     assert done.returncode == 1
-    assert "no Hugging Face token" in done.stderr or "graph-toucan[hub]" in done.stderr, done.stderr
+    assert "no Hugging Face token" in done.stderr or "pip install huggingface_hub" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
     assert (tmp_path / "out" / "openai" / "train.jsonl").exists()  # the export itself is kept
 
@@ -441,3 +442,27 @@ def test_a_function_withheld_again_after_being_offered_is_skipped_not_misrendere
     broken = conversation.model_copy(update={"turns": [*conversation.turns[:-1], last]})
     with pytest.raises(ExportError, match="after offering it"):
         availability(broken)
+
+
+def test_a_small_share_still_gives_a_validation_family_with_a_warning(store: Store, tmp_path: Path) -> None:
+    """No family hashes below 0.1%: the lowest-hash family goes to validation, and the report warns."""
+    report = export(store, tmp_path / "tiny", ["openai"], validation_share=0.001, seed=7)
+    validation = _rows(report, "openai", "validation")
+    assert report.conversations["validation"] >= 1 and validation
+    families = store.conversation_families(status="accepted")
+    chosen, _ = plan_splits(families, 7, 0.001)
+    assert len(chosen) == 1 and {r["id"] for r in validation} <= {
+        c.id for c in store.conversations(status="accepted") if (c.source_id or c.id) in chosen
+    }
+    assert any("too few to measure on" in w for w in report.warnings)
+    none = export(store, tmp_path / "none", ["openai"], validation_share=0.0, seed=7)
+    assert none.conversations["validation"] == 0 and none.warnings == []
+
+
+def test_split_plans_keep_hashed_families_and_refuse_to_split_one_family() -> None:
+    roots = [f"{i:016x}" for i in range(200)]
+    chosen, warnings = plan_splits(roots, 3, 0.2)
+    assert chosen == {r for r in roots if split_of(r, 3, 0.2) == "validation"} and warnings == []
+    assert 20 < len(chosen) < 60
+    single, warned = plan_splits(roots[:1], 3, 0.5)
+    assert single == set() and "only 1 conversation family" in warned[0]

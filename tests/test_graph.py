@@ -286,7 +286,7 @@ def test_news_articles_do_not_feed_coordinates(example):
 
 
 def test_outputs_restating_an_input_feed_nothing(example):
-    """METHOD.md 3: an output meaning the same as one of the tool's own inputs is filtered out, so
+    """docs/method.md section 3: an output meaning the same as one of the tool's own inputs is filtered out, so
     read_file(path) -> {file_path} does not feed write_file(path)."""
     echoes = [
         ("Terminal Controller/read_file", "Terminal Controller/update_file_content"),
@@ -849,6 +849,9 @@ def test_export_html_is_one_self_contained_page(example, tmp_path):
     for ref in ("Hotel Booking Server/search-hotels", "WhereAmI/get_location", "Exa Search/crawling_exa"):
         assert ref in html
     assert "search tools" in html and "places[].latitude -&gt; latitude" in html  # an edge's mapping
+    # edges are arrows, and a graph this small shows every tool's name before any search
+    assert '"name":"Arrow"' in html and '"name":"VeeHead"' in html and '"name":"LabelSet"' in html
+    assert '"label_alpha",[0.85,' in html and "search-hotels" in html
 
 
 def test_export_rejects_an_unknown_format(example, tmp_path):

@@ -157,7 +157,12 @@ def test_unknown_tool_is_one_line_and_exit_1(workspace, monkeypatch, capsys):
     assert err.count("\n") == 1 and err.startswith("error: no tool 'Nowhere/nothing' in the graph")
     assert "Traceback" not in err
     code, _, err = run_main(monkeypatch, capsys, workspace["ws"], "graph", "show", "get_current_weather")
-    assert code == 1 and err.count("\n") == 1 and "names 2 tools; use SERVER/TOOL" in err
+    assert (
+        code == 1
+        and err.count("\n") == 1
+        and "names 2 tools (United States Weather/get_current_weather, Weather MCP Server/get_current_weather); use SERVER/TOOL"
+        in err
+    )
 
 
 def test_unknown_export_format_is_one_line_and_exit_1(workspace, monkeypatch, capsys, tmp_path):

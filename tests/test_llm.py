@@ -519,10 +519,13 @@ def test_make_backend_errors(monkeypatch):
         make_backend("anthropic/claude-sonnet-4-5")
     with pytest.raises(LLMConfigError, match="unknown teacher 'nope/x'"):
         make_backend("nope/x")
+    with pytest.raises(LLMConfigError, match="unknown teacher 'gpt4'; use offline, anthropic/MODEL"):
+        make_backend("gpt4")  # not "write it as gpt4/MODEL"
     with pytest.raises(LLMConfigError, match="names no model; write it as openai/MODEL"):
         make_backend("openai")
-    with pytest.raises(LLMConfigError, match="OPENAI_API_KEY"):
+    with pytest.raises(LLMConfigError, match="OPENAI_API_KEY") as raised:
         make_backend("openai/gpt-4.1")
+    assert "--base-url" not in str(raised.value) and "OPENAI_BASE_URL" in str(raised.value)
     with pytest.raises(LLMConfigError, match="scripted teacher is for tests"):
         make_backend("scripted/x")
 

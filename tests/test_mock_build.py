@@ -196,7 +196,7 @@ async def test_computation_and_query_mocks_keep_to_their_class(catalog, pool):
     with pytest.raises(MockError, match="computation mock must compute"):
         await check_mock("def main(**a):\n    return call_external_api('add', **a)", add, pool)
     weather = annotated(catalog, "United States Weather/get_weather_forecast", "query", WEATHER)
-    with pytest.raises(MockError, match="query mock must get its values from call_external_api"):
+    with pytest.raises(MockError, match="mocks of query tools must get their values from call_external_api"):
         await check_mock("def main(**a):\n    return {}", weather, pool)
     with pytest.raises(MockError, match="breaks its output schema: 'periods' is a required property"):
         await check_mock(LAX.replace('"periods": [', '"periodz": ['), weather, pool)

@@ -1,4 +1,4 @@
-"""Flattening (METHOD.md section 5), the deterministic value generator, conversations, and the teacher
+"""Flattening (docs/method.md section 5), the deterministic value generator, conversations, and the teacher
 value simulator."""
 
 from __future__ import annotations

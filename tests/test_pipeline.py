@@ -93,8 +93,14 @@ def test_run_command_on_a_fresh_workspace_reports_and_reruns_for_free(tmp_path: 
         "augment",
         "pairs",
         "stats",
+        "export",
     }
     assert report["refusal"]["targets"]["irrelevance"] >= 1
+    # with no --out the dataset goes to the workspace's dataset/ folder, validation split included
+    assert report["exported"]["out"] == str(tmp_path / "dataset")
+    assert report["exported"]["rows"]["openai"]["validation"] >= 1
+    assert (tmp_path / "dataset" / "openai" / "validation.jsonl").read_text().strip()
+    assert any("too few to measure on" in w for w in report["exported"]["warnings"])
     again = subprocess.run(
         [*CLI, "-w", str(tmp_path), "run", "--n", "5", "--json"], capture_output=True, check=True
     )
@@ -210,9 +216,16 @@ def test_the_openai_backend_translates_through_a_real_http_round_trip(tmp_path: 
 
 
 def test_conversations_list_after_run(tmp_path: Path) -> None:
-    subprocess.run(
-        [*CLI, "-w", str(tmp_path), "run", "--n", "3", "--no-pairs"], capture_output=True, check=True
+    done = subprocess.run(
+        [*CLI, "-w", str(tmp_path), "run", "--n", "3", "--no-pairs"],
+        capture_output=True,
+        check=True,
+        text=True,
     )
+    said = " ".join(done.stdout.split())
+    assert f"dataset: {tmp_path / 'dataset'} (openai " in said and "look at it:" in said, done.stdout
+    assert "accepted translations 3" in " ".join(said.replace("│", " ").split())
+    assert "warning" in done.stderr and "too few" in done.stderr
     listed = subprocess.run(
         [*CLI, "-w", str(tmp_path), "conversations", "list", "--json"], capture_output=True, check=True
     )

@@ -1,4 +1,4 @@
-"""Refusal augmentation on real translated conversations: the three shapes of METHOD.md section 7,
+"""Refusal augmentation on real translated conversations: the three shapes of docs/method.md section 7,
 verified; the mixture's shares; resumable; a teacher that leaks the withheld value is caught."""
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import pytest
 from fastmcp import Client
 from fastmcp.exceptions import McpError
 
+from graph_toucan import __version__
 from graph_toucan.errors import GraphToucanError
 from graph_toucan.llm import LLM, Budget, OfflineBackend, ScriptedBackend
 from graph_toucan.pipeline import PipelineConfig, run_pipeline
@@ -22,7 +23,7 @@ from graph_toucan.resources import server_module
 from graph_toucan.store import Store
 from tests.conftest import FIXTURES, script
 
-synthesis = server_module("synthesis_server")
+synthesis = server_module("synthesis")
 
 TOOLS = {
     "import_catalog",
@@ -38,6 +39,10 @@ TOOLS = {
     "export_dataset",
     "dataset_stats",
     "get_conversation",
+    "list_paths",
+    "build_mocks",
+    "make_pairs",
+    "list_conversations",
 }
 WEATHER = FIXTURES / "catalogs" / "us_weather_tools.json"
 HOTELS = "Hotel Booking Server/search-hotels"
@@ -152,6 +157,10 @@ async def test_tools_are_listed_with_truthful_annotations_and_schemas(tmp_path):
             "export_dataset": (False, True, True, False),  # replaces the files in its folder
             "dataset_stats": (True, False, True, False),
             "get_conversation": (True, False, True, False),
+            "list_paths": (True, False, True, False),
+            "build_mocks": (False, False, True, False),  # keeps mocks already built
+            "make_pairs": (False, False, True, False),  # skips conversations paired before
+            "list_conversations": (True, False, True, False),
         }
         for tool in tools.values():
             assert tool.description and tool.output_schema["type"] == "object"
@@ -159,7 +168,7 @@ async def test_tools_are_listed_with_truthful_annotations_and_schemas(tmp_path):
         assert sample["count"]["maximum"] == 1000 and sample["count"]["minimum"] == 1
         assert tools["run_mock_tool"].input_schema["required"] == ["tool", "arguments"]
         translate = tools["translate_fsp"].input_schema["properties"]
-        inline = translate["path"]["anyOf"][0]["properties"]
+        inline = translate["path"]["properties"]  # optional: its type and a null default, no anyOf
         assert inline["turns"]["maxItems"] == 20 and "id" in inline  # sample_fsp's paths are accepted
         assert translate["attempts"]["maximum"] == 10
         assert tools["augment_refusal"].input_schema["properties"]["kind"]["enum"] == [
@@ -168,6 +177,10 @@ async def test_tools_are_listed_with_truthful_annotations_and_schemas(tmp_path):
             "irrelevance",
         ]
         assert "$ref" not in json.dumps(tools["translate_fsp"].output_schema)
+        for tool in tools.values():  # older clients send a list or object as a string for anyOf-null
+            assert '{"type": "null"}' not in json.dumps(tool.input_schema), tool.name
+        assert sample["start"]["type"] == "array" and sample["start"]["default"] is None
+        assert client.server_info.version == __version__ and client.server_info.name == "graph-toucan"
 
 
 async def test_a_remote_teacher_makes_the_teacher_tools_open_world(tmp_path):
@@ -276,7 +289,10 @@ async def test_search_and_describe_tools(workspace):
     assert detail["tool"]["output_schema"] and detail["tool"]["tool_class"] == "query"
     assert by_id == detail
     assert "at most 200 characters" in too_long and "less than or equal to 100" in no_limit
-    assert "no single tool matches 'get_current_weather'" in ambiguous and "search_tools" in ambiguous
+    assert ambiguous == (  # the candidates, so the agent can pick one
+        "'get_current_weather' names 2 tools (United States Weather/get_current_weather, "
+        "Weather MCP Server/get_current_weather); give one as SERVER/TOOL"
+    )
     assert "at most 300 characters" in huge
 
 
@@ -342,7 +358,7 @@ async def test_graph_neighbors_and_the_stats_resource(built, tmp_path):
         no_graph = await refused(client, "graph_neighbors", tool=HOTELS)
         with pytest.raises(McpError, match="build_graph tool"):
             await client.read_resource("graph-toucan://graph/stats")
-    assert "'graph-toucan graph build' (the build_graph tool) first" in no_graph
+    assert "run the build_graph tool first" in no_graph and "graph-toucan" not in no_graph
 
 
 # -- sample_fsp --------------------------------------------------------------------------------------------
@@ -454,7 +470,8 @@ async def test_run_mock_tool_refuses_bad_calls_and_oversized_arguments(tmp_path)
         )
         fine = await call(client, "run_mock_tool", tool=HOTELS, arguments={"latitude": 1.0, "longitude": 2.0})
     assert "invalid arguments for Hotel Booking Server/search-hotels" in invalid
-    assert "no mock named 'Nope/nothing'" in unknown and "run_mock_tool" not in unknown
+    assert "no mock of 'Nope/nothing'" in unknown and "call build_mocks for it" in unknown
+    assert "graph-toucan" not in unknown  # an MCP tool to call, not a CLI command
     assert "names several mocks" in ambiguous and "use SERVER/TOOL" in ambiguous
     assert "at most 65536 are accepted" in big
     assert "nest deeper than 16 levels" in nested
@@ -462,7 +479,7 @@ async def test_run_mock_tool_refuses_bad_calls_and_oversized_arguments(tmp_path)
     assert fine["conversation"] == "default"
 
 
-async def test_run_mock_tool_prefers_the_workspace_mocks(tmp_path):
+async def test_run_mock_tool_prefers_the_workspace_mocks_and_keeps_the_bundled_ones(tmp_path):
     from graph_toucan.mock.files import bundled_mock_folder, read_mock_folder
     from graph_toucan.store import Store
 
@@ -474,10 +491,11 @@ async def test_run_mock_tool_prefers_the_workspace_mocks(tmp_path):
         store.add_mock(mock)
     store.close()
     async with Client(server(tmp_path / "ws")) as client:
-        answer = await call(client, "run_mock_tool", tool="get_current_weather", arguments={"city": "Oslo"})
-        gone = await refused(client, "run_mock_tool", tool=HOTELS, arguments={})
-    assert answer["mocks"] == "workspace" and answer["ref"] == "Weather MCP Server/get_current_weather"
-    assert "no mock named" in gone  # the bundled mocks are not mixed in
+        weather = "Weather MCP Server/get_current_weather"
+        answer = await call(client, "run_mock_tool", tool=weather, arguments={"city": "Oslo"})
+        hotels = await call(client, "run_mock_tool", tool=HOTELS, arguments={"latitude": 1, "longitude": 2})
+    assert answer["mocks"] == "workspace" and answer["ref"] == weather
+    assert hotels["mocks"] == "bundled" and hotels["output"]["hotels"]  # a tool the workspace did not build
 
 
 # -- translate_fsp ----------------------------------------------------------------------------------------
@@ -508,7 +526,14 @@ async def test_translate_fsp_builds_the_path_mocks_and_stores_the_conversation(w
     assert all(r["conversation"] is None and r["reasons"] for r in results if r["status"] == "rejected")
     rerun = again.structured_content
     assert rerun["id"] == accepted["id"] and rerun["conversation"] == conversation
-    assert rerun["mocks"] == {"built": [], "already_built": len(tools), "unmockable": {}, "skipped": {}}
+    assert rerun["mocks"] == {
+        "built": [],
+        "already_built": len(tools),
+        "unmockable": {},
+        "skipped": {},
+        "mocks_in_workspace": rerun["mocks"]["mocks_in_workspace"],
+    }
+    assert rerun["mocks"]["mocks_in_workspace"] >= len(tools)
     assert heard.seen[-1] == (len(tools) + 1, len(tools) + 1, "accepted")
     assert inline["id"] == accepted["id"] and inline["path_id"] == accepted["path_id"]
     assert {c.id for c in stored(workspace)} == {r["id"] for r in results}
@@ -630,7 +655,10 @@ async def test_augment_refusal_refuses_bad_sources(synth):
     assert "'miss-func', 'miss-params' or 'irrelevance'" in kind
     assert "no single conversation matches '0000000000000000'" in unknown
     assert "should match pattern" in pattern
-    assert f"{variant.id} is a accepted irrelevance" in of_variant and "accepted translations" in of_variant
+    assert (
+        f"{variant.id} is accepted, of kind irrelevance" in of_variant
+        and "accepted translations" in of_variant
+    )
     assert f"{helpers_only.id} has no place for a miss-func variant" in no_place
     assert "try another kind" in no_place
 
@@ -715,7 +743,9 @@ async def test_export_dataset_refuses_bad_folders_and_settings(synth, workspace,
     assert list(outside.iterdir()) == [] and not (synth / "export").exists()
     async with Client(server(workspace)) as client:
         empty = await refused(client, "export_dataset", out="export")
-    assert "no accepted conversations to export" in empty and "(the translate_fsp tool)" in empty
+    assert (
+        "no accepted conversations to export" in empty and "the sample_fsp and translate_fsp tools" in empty
+    )
 
 
 # -- dataset_stats and the statistics resource ---------------------------------------------------------------
@@ -737,7 +767,7 @@ async def test_dataset_stats_and_the_markdown_resource(synth, workspace):
     assert report["markdown"] is None and report["call_log"]["total"]["calls"] > 0
     assert offline["teacher"] == "offline"
     assert offline["markdown"].startswith("# Dataset statistics (teacher offline)")
-    assert "no conversations stored for teacher 'nobody'" in nobody and "(the translate_fsp tool)" in nobody
+    assert "no conversations stored for teacher 'nobody'" in nobody and "translate_fsp tools first" in nobody
     assert "at most 200 characters" in long
     assert page.mime_type == "text/markdown" and page.text.startswith("# Dataset statistics\n")
     assert "## Comparison" in page.text and "## Figures by sampler" in page.text
@@ -764,10 +794,10 @@ def test_roots_must_exist(tmp_path):
 
 def test_library_messages_name_the_tool_to_call():
     message = "no dependency graph at x; run 'graph-toucan graph build' first"
-    assert synthesis.agent_message(message).endswith(
-        "'graph-toucan graph build' (the build_graph tool) first"
+    assert synthesis.agent_message(message) == "no dependency graph at x; run the build_graph tool first"
+    assert synthesis.agent_message("see 'graph-toucan mock build'") == "see the build_mocks tool"
+    assert synthesis.agent_message("as 'tools list' shows it") == "as the search_tools tool shows it"
+    assert synthesis.agent_message("no conversations stored; run 'graph-toucan run --n 100' first") == (
+        "no conversations stored; run the sample_fsp and translate_fsp tools first"
     )
-    assert synthesis.agent_message("see 'graph-toucan mock build'") == "see 'graph-toucan mock build'"
-    assert "'graph-toucan run --n 100' (the translate_fsp tool)" in synthesis.agent_message(
-        "no conversations stored; run 'graph-toucan run --n 100' first"
-    )
+    assert synthesis.agent_message("see 'graph-toucan nonsense'") == "see 'graph-toucan nonsense'"

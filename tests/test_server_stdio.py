@@ -1,14 +1,13 @@
 """``graph-toucan serve`` as a real subprocess: a whole small synthesis over stdio with the official
-``mcp`` SDK client, streamable HTTP with a bearer token, and the MCP Inspector's CLI when it is cached."""
+``mcp`` SDK client, streamable HTTP with a bearer token (``serve`` and ``serve-mocks``), and a start
+that fails (the MCP Inspector drives it in tests/test_server_inspector.py)."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,6 +56,10 @@ async def test_a_whole_synthesis_over_stdio_with_the_mcp_sdk_client(tmp_path):
             "export_dataset",
             "dataset_stats",
             "get_conversation",
+            "build_mocks",
+            "make_pairs",
+            "list_paths",
+            "list_conversations",
         } <= set(listed)
         assert listed["search_tools"].annotations.read_only_hint is True
         assert listed["export_dataset"].annotations.destructive_hint is True
@@ -85,8 +88,11 @@ async def test_a_whole_synthesis_over_stdio_with_the_mcp_sdk_client(tmp_path):
         irrelevance = {"conversation": accepted[0]["id"], "kind": "irrelevance"}
         variant = structured(await client.call_tool("augment_refusal", irrelevance))
         shown = structured(await client.call_tool("get_conversation", {"conversation": variant["id"]}))
+        pairs = structured(await client.call_tool("make_pairs", {}))
         exported = structured(
-            await client.call_tool("export_dataset", {"out": "export", "formats": ["openai", "sharegpt"]})
+            await client.call_tool(
+                "export_dataset", {"out": "export", "formats": ["openai", "sharegpt", "dpo"]}
+            )
         )
         report = (await client.read_resource("graph-toucan://stats")).contents[0]
 
@@ -106,6 +112,7 @@ async def test_a_whole_synthesis_over_stdio_with_the_mcp_sdk_client(tmp_path):
     assert variant["status"] == "accepted" and variant["source_id"] == accepted[0]["id"]
     assert shown["conversation"]["kind"] == "irrelevance" and "turn 1 empty" in shown["transcript"]
     assert sum(exported["conversations"].values()) == len(accepted) + 1
+    assert pairs["new_pairs"] > 0 and sum(exported["rows"]["dpo"].values()) == pairs["pairs_total"]
     assert (tmp_path / "ws" / "export" / "openai" / "train.jsonl").is_file()
     assert report.mime_type == "text/markdown" and report.text.startswith("# Dataset statistics")
     assert "## Comparison" in report.text
@@ -199,35 +206,40 @@ def test_http_beyond_loopback_is_refused_without_a_token(tmp_path):
     assert "refusing to listen on 0.0.0.0 without a token" in done.stderr
 
 
-# -- the MCP Inspector CLI (a client nobody on this team wrote) ---------------------------------------------
-
-
-def _inspector(*args: str, workspace: Path) -> dict[str, Any]:
-    npx = shutil.which("npx")
-    if npx is None:
-        pytest.skip("npx is not installed")
-    command = [npx, "--yes", "@modelcontextprotocol/inspector", "--cli"]
-    command += [script("graph-toucan"), "-w", str(workspace), "serve", *args]
-    env = os.environ | {"npm_config_offline": "true"}  # the npm cache only: no network in tests
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
-    if done.returncode != 0 and "ENOTCACHED" in done.stderr + done.stdout:
-        pytest.skip("the MCP Inspector is not in the npm cache (npx @modelcontextprotocol/inspector once)")
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout)
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX shells only")
-def test_the_mcp_inspector_cli_lists_and_calls_the_tools(tmp_path):
-    workspace = tmp_path / "ws"
-    listed = _inspector("--method", "tools/list", workspace=workspace)
-    assert {"import_catalog", "sample_fsp", "run_mock_tool"} <= {t["name"] for t in listed["tools"]}
-    imported = _inspector("--method", "tools/call", "--tool-name", "import_catalog", workspace=workspace)
-    assert not imported.get("isError") and imported["structuredContent"]["tools_in_workspace"] == 98
-    call = ["--method", "tools/call", "--tool-name", "run_mock_tool", "--tool-arg", f"tool={HOTELS}"]
-    mocked = _inspector(
-        *call, "--tool-arg", 'arguments={"latitude": 1.5, "longitude": 2}', workspace=workspace
+async def test_a_server_that_cannot_start_answers_with_the_reason(tmp_path):
+    """A missing --root: the client connects and sees why, instead of "connection closed"."""
+    params = StdioServerParameters(
+        command=script("graph-toucan"),
+        args=["--workspace", str(tmp_path / "ws"), "serve", "--root", str(tmp_path / "missing")],
     )
-    assert mocked["structuredContent"]["output"]["hotels"]
-    escape = ["--method", "tools/call", "--tool-name", "import_catalog", "--tool-arg", "path=/etc/passwd"]
-    refused = _inspector(*escape, workspace=workspace)
-    assert refused["isError"] and "outside the allowed roots" in refused["content"][0]["text"]
+    async with Client(params, read_timeout_seconds=60) as client:
+        tools = (await client.list_tools()).tools
+        result = await client.call_tool("why_not_started", {})
+    assert [t.name for t in tools] == ["why_not_started"]
+    assert result.is_error and f"the root {tmp_path / 'missing'} is not a folder" in result.content[0].text
+
+
+def _serve_mocks(port: int, host: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    command = [script("graph-toucan"), "serve-mocks", "--bundled", "--transport", "http"]
+    command += ["--host", host, "--port", str(port), "--watch", "0"]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+async def test_serve_mocks_over_http_has_the_same_token_and_loopback_rules(tmp_path):
+    plain = {k: v for k, v in os.environ.items() if k != "GRAPH_TOUCAN_TOKEN"}
+    wide = _serve_mocks(_free_port(), "0.0.0.0", plain)
+    assert wide.wait(60) == 1 and b"refusing to listen on 0.0.0.0 without a token" in wide.stderr.read()
+    port = _free_port()
+    proc = _serve_mocks(port, "127.0.0.1", plain | {"GRAPH_TOUCAN_TOKEN": TOKEN})
+    try:
+        _wait_for(port, proc)
+        url = f"http://127.0.0.1:{port}/mcp"
+        async with httpx.AsyncClient(timeout=10) as http:
+            missing = await http.post(url, json={}, headers={"Accept": "application/json, text/event-stream"})
+        assert missing.status_code == 401
+        async with FastMCPClient(url, auth=TOKEN) as client:
+            names = {t.name for t in await client.list_tools()}
+        assert "search-hotels" in names
+    finally:
+        proc.terminate()
+        proc.wait(10)

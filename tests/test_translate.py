@@ -1,5 +1,5 @@
 """Back-and-forth translation end to end on the bundled example catalog with the offline teacher:
-accepted conversations pass every check, each turn type looks as METHOD.md says, verification catches
+accepted conversations pass every check, each turn type looks as docs/method.md section 6 says, verification catches
 broken conversations, and distillation makes the three kinds of preference pairs."""
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ and ``pairs show``."""
 from __future__ import annotations
 
 import json
+import textwrap
 import time
 import uuid
 from enum import StrEnum
@@ -17,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from graph_toucan.cli.app import JsonOption, app, console, print_json, progress_bar
+from graph_toucan.cli.app import JsonOption, app, console, errors, print_json, progress_bar
 from graph_toucan.errors import GraphToucanError
 from graph_toucan.messages import transcript_lines
 from graph_toucan.pipeline import PipelineConfig, run_pipeline
@@ -90,7 +91,10 @@ def run(
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option(help="Also export the dataset here (every format; see 'graph-toucan export')."),
+        typer.Option(
+            help="Export the dataset here (every format; see 'graph-toucan export'); "
+            "default: the workspace's dataset/ folder."
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -114,10 +118,11 @@ def run(
         workers=workers,
         mixture=_mixture(irrelevance, miss_func, miss_params),
         pairs=pairs,
-        export_dir=out,
+        export_dir=out or store.workspace / "dataset",
     )
     started = time.time()
     run_id = uuid.uuid4().hex[:12]
+    logged_before = store.count("llm_calls")
     with progress_bar(as_json) as progress:
         bars: dict[str, Any] = {}
 
@@ -134,15 +139,19 @@ def run(
         print_json(summary)
         return
     table = Table(title=f"run in {store.workspace}", show_header=False)
+    table.add_row("teacher", str(summary["teacher"]))
+    logged = store.count("llm_calls") - logged_before
+    table.add_row(
+        "teacher calls",
+        f"{report.llm_calls} ({logged} new in the call log, which 'graph-toucan calls' shows)",
+    )
+    table.add_row("accepted translations", str(summary["accepted"]))
     for key in (
-        "teacher",
-        "accepted",
         "rejected",
         "new_accepted",
         "new_rejected",
         "pairs",
         "paths_sampled",
-        "llm_calls",
         "cache_hits",
         "cost_usd",
     ):
@@ -150,11 +159,27 @@ def run(
     table.add_row(
         "refusal variants", ", ".join(f"{k} {v}" for k, v in report.refusal.get("accepted", {}).items())
     )
+    everything = store.conversation_count(status="accepted", teacher=llm.teacher)
+    table.add_row("accepted in all", f"{everything} (translations and refusal variants, as exported)")
     table.add_row("statistics", str(report.stats))
-    if report.exported:
-        table.add_row("exported to", report.exported["out"])
     table.add_row("stage seconds", ", ".join(f"{k} {v:.1f}" for k, v in report.stages.items()))
     console.print(table)
+    if report.exported:
+        dataset = Path(report.exported["out"])
+        rows = report.exported["rows"]
+        console.print(
+            f"dataset: {dataset} ("
+            + ", ".join(f"{f} {r['train']} train / {r['validation']} validation" for f, r in rows.items())
+            + ")",
+            highlight=False,
+        )
+        console.print(
+            f"look at it: {dataset / 'README.md'} (the card), {dataset / 'openai' / 'train.jsonl'}, "
+            "'graph-toucan conversations list' and 'graph-toucan conversations show ID'",
+            highlight=False,
+        )
+        for warning in report.exported.get("warnings", []):
+            errors.print(f"[yellow]warning[/]: {escape(warning)}", highlight=False)
     for path_id, reason in list(report.failed.items())[:10]:
         console.print(f"[red]teacher failed[/] on path {path_id}: {escape(reason)} (retried on the next run)")
     if report.budget_spent:
@@ -227,15 +252,17 @@ def conversations_list(
     as_json: JsonOption = False,
 ) -> None:
     """List conversations: id, status, kind, turns, calls, turn types, first reason."""
-    found = list(
-        ctx.obj.store().conversations(status=status.value if status else None, kind=kind, limit=limit)
-    )
+    store = ctx.obj.store()
+    chosen = status.value if status else None
+    found = list(store.conversations(status=chosen, kind=kind, limit=limit))
     if as_json:
         print_json([c.model_dump(mode="json") for c in found])
         return
-    table = Table(title=f"{len(found)} conversations")
+    total = store.conversation_count(status=chosen, kind=kind)
+    shown = f"{len(found)} of {total}" if total > len(found) else str(total)
+    table = Table(title=f"{shown} conversations" + (" (--limit for more)" if total > len(found) else ""))
     for col in ("id", "status", "kind", "turns", "calls", "turn types", "reason"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", no_wrap=col in ("id", "status", "kind"))
     for c in found:
         table.add_row(
             c.id,
@@ -244,7 +271,7 @@ def conversations_list(
             str(len(c.turns)),
             str(len(c.calls)),
             " ".join(c.turn_types),
-            escape(c.reasons[0][:80]) if c.reasons else "",
+            escape(textwrap.shorten(c.reasons[0], 80, placeholder=" ...")) if c.reasons else "",
         )
     console.print(table)
 

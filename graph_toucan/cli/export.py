@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from graph_toucan.cli.app import JsonOption, app, console, print_json, progress_bar
+from graph_toucan.cli.app import JsonOption, app, console, errors, print_json, progress_bar
 from graph_toucan.export import FORMATS, export, push_to_hub
 from graph_toucan.stats import (
     COMPARISON_COLUMNS,
@@ -48,7 +48,12 @@ def export_command(
         typer.Option("--format", "-f", help="openai, dpo, sharegpt or hermes (repeatable; default all)."),
     ] = None,
     validation_share: Annotated[
-        float, typer.Option(min=0.0, max=0.99, help="Share of conversations in the validation split.")
+        float,
+        typer.Option(
+            min=0.0,
+            max=0.99,
+            help="Share of conversation families in the validation split (at least one when above 0).",
+        ),
     ] = 0.05,
     seed: Annotated[int, typer.Option(help="Seed of the split (same seed: same split).")] = 0,
     only_teacher: TeacherFilter = None,
@@ -105,6 +110,8 @@ def export_command(
             f"[yellow]{len(report.skipped)} conversations skipped[/]: " + next(iter(report.skipped.values())),
             highlight=False,
         )
+    for warning in report.warnings:
+        errors.print(f"[yellow]warning[/]: {warning}", highlight=False)
     if "hub" in summary:
         console.print(f"pushed: {summary['hub']}")
 
@@ -118,7 +125,7 @@ def stats_command(
     only_teacher: TeacherFilter = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The dataset statistics (METHOD.md section 9), one column per sampler, with MAGNET's and TOUCAN's
+    """The dataset statistics (docs/method.md section 9), one column per sampler, with MAGNET's and TOUCAN's
     published figures as reference rows."""
     report = compute_stats(ctx.obj.store(), teacher=only_teacher)
     files = write_stats(report, out) if out else {}

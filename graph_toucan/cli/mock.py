@@ -21,6 +21,7 @@ from graph_toucan.mock.runtime import MockRuntime
 from graph_toucan.mock.sandbox import Limits, SandboxPool
 from graph_toucan.mock.simulate import DeterministicSimulator, Simulator, TeacherSimulator
 from graph_toucan.records import MockTool, Tool
+from graph_toucan.serving import TOKEN_ENV, check_listen
 from graph_toucan.store import Store
 
 mock_app = typer.Typer(
@@ -275,9 +276,18 @@ def serve_mocks(
     watch: Annotated[
         float, typer.Option(min=0, help="Seconds between looks for new mocks (0: never); adds them live.")
     ] = 2.0,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar=TOKEN_ENV,
+            help="Bearer token every HTTP request must carry; needed to listen beyond loopback.",
+        ),
+    ] = None,
 ) -> None:
-    """Serve the accepted mocks as an MCP server (their original names and schemas)."""
+    """Serve the accepted mocks as an MCP server (their original names and schemas). Over HTTP the
+    same rules as 'graph-toucan serve': a bearer token, or a loopback address only."""
     source = _source(ctx, folder, bundled)
+    auth = check_listen(host, token) if transport == Transport.HTTP else None
     module = mock_server_module()
 
     async def run() -> None:
@@ -291,6 +301,7 @@ def serve_mocks(
                 if transport == Transport.STDIO:
                     await server.app.run_async(transport="stdio", show_banner=False)
                 else:
+                    server.app.auth = auth  # read when the HTTP app is built
                     await server.app.run_async(transport="http", host=host, port=port, show_banner=False)
                 group.cancel_scope.cancel()
 

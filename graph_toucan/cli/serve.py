@@ -1,4 +1,4 @@
-"""``graph-toucan serve``: the synthesis MCP server (server/synthesis_server.py) on stdio or HTTP."""
+"""``graph-toucan serve``: the synthesis MCP server (the server/synthesis package) on stdio or HTTP."""
 
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ from graph_toucan.cli.app import Context, app
 from graph_toucan.errors import GraphToucanError
 from graph_toucan.llm import LLM, Budget, PriceTable, make_backend
 from graph_toucan.resources import server_module
+from graph_toucan.serving import TOKEN_ENV
 from graph_toucan.store import Store
-
-TOKEN_ENV = "GRAPH_TOUCAN_TOKEN"
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -71,7 +70,7 @@ def serve(
 ) -> None:
     """Serve every synthesis stage as MCP tools over one workspace and teacher (stdio by default)."""
     obj: Context = ctx.obj
-    module = server_module("synthesis_server")
+    module = server_module("synthesis")
     config = module.ServerConfig(
         workspace=obj.workspace,
         teacher=obj.teacher,

@@ -159,8 +159,8 @@ class OpenAIBackend(Backend):
         key = api_key or os.environ.get("OPENAI_API_KEY") or ("unused" if base_url else None)
         if not key:
             raise LLMConfigError(
-                "the openai teacher needs OPENAI_API_KEY, or OPENAI_BASE_URL / --base-url for a local "
-                "OpenAI-compatible server; or use --teacher offline"
+                "the openai teacher needs OPENAI_API_KEY, or OPENAI_BASE_URL set to a local "
+                "OpenAI-compatible server (e.g. http://127.0.0.1:8000/v1); or use --teacher offline"
             )
         self.client = openai.AsyncOpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
 
@@ -200,6 +200,11 @@ def make_backend(
         return OfflineBackend()
     if provider == "scripted":
         raise LLMConfigError("the scripted teacher is for tests: build ScriptedBackend([...]) in Python")
+    if provider not in ("anthropic", "openai"):
+        raise LLMConfigError(
+            f"unknown teacher {teacher!r}; use offline, anthropic/MODEL or openai/MODEL "
+            "(e.g. anthropic/claude-sonnet-4-5, openai/gpt-4.1)"
+        )
     if not model:
         raise LLMConfigError(
             f"teacher {teacher!r} names no model; write it as {provider}/MODEL, "
@@ -207,6 +212,4 @@ def make_backend(
         )
     if provider == "anthropic":
         return AnthropicBackend(model, api_key=api_key, base_url=base_url, timeout=timeout)
-    if provider == "openai":
-        return OpenAIBackend(model, api_key=api_key, base_url=base_url, timeout=timeout)
-    raise LLMConfigError(f"unknown teacher {teacher!r}; use offline, anthropic/MODEL or openai/MODEL")
+    return OpenAIBackend(model, api_key=api_key, base_url=base_url, timeout=timeout)

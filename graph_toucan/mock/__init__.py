@@ -1,4 +1,4 @@
-"""The execution simulator (METHOD.md section 5): generated mock tools, the sandbox that runs them,
+"""The execution simulator (docs/method.md section 5): generated mock tools, the sandbox that runs them,
 and the value simulators that answer their ``call_external_api``.
 
     from graph_toucan.mock import MockRuntime, SandboxPool, bundled_mock_folder, read_mock_folder

@@ -71,7 +71,7 @@ async def check_mock(code: str, tool: Tool, pool: SandboxPool, *, seed: int = 0)
     if tool.tool_class == "computation" and uses_api:
         raise MockError("a computation mock must compute its answer and never call call_external_api")
     if tool.tool_class != "computation" and not uses_api:
-        raise MockError(f"a {tool.tool_class} mock must get its values from call_external_api(...)")
+        raise MockError(f"mocks of {tool.tool_class} tools must get their values from call_external_api(...)")
     runtime = MockRuntime(pool, DeterministicSimulator(seed))
     runtime.add([MockTool(tool=tool, key=mock_key(tool), status="accepted", code=code, teacher="check")])
     name = next(iter(runtime.mocks))

@@ -1,6 +1,6 @@
 """Writing a mock module for one tool: the teacher task ``mock_code`` and its offline implementation.
 
-Every mock follows one contract (METHOD.md section 5): ``main(**arguments)`` checks its arguments
+Every mock follows one contract (docs/method.md section 5): ``main(**arguments)`` checks its arguments
 against the input schema and raises ``ValueError``/``TypeError`` naming what is wrong; a ``query`` or
 ``action`` mock calls ``call_external_api(tool_name, **arguments)`` once and rebuilds the nested
 output from the flat values; a ``computation`` mock does no I/O. The offline teacher writes that

@@ -1,6 +1,6 @@
 """Flat keys of an output schema, and the shape that rebuilds the nested output from them.
 
-METHOD.md section 5: ``call_external_api`` returns a *flat* dict of simple values; nested objects
+docs/method.md section 5: ``call_external_api`` returns a *flat* dict of simple values; nested objects
 join their names (``user.name -> user_name``) and lists get two items (``items[].name -> item_0_name,
 item_1_name``; a list of scalars ``tags -> tag_0, tag_1``). Paths use the notation of
 :func:`graph_toucan.schema.leaf_fields` (``items[].name``), so a graph edge's field mapping names the
