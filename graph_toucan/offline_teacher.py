@@ -14,7 +14,7 @@ import random
 import re
 from typing import Any
 
-from graph_toucan.fields import json_type, word_set
+from graph_toucan.fields import json_type, name_tokens, word_set
 from graph_toucan.references import refers_to
 from graph_toucan.tracing import first_index_path, output_values, value_in_text
 from graph_toucan.user_values import stated_value
@@ -199,9 +199,9 @@ def phrase(name: str) -> str:
     return " ".join(words(name.replace("[]", " "))) or name
 
 
-def user_value(name: str, schema: dict[str, Any], rng: random.Random) -> Any:
-    """A realistic value a user would state for a parameter."""
-    return stated_value(name, schema, rng)
+def user_value(name: str, schema: dict[str, Any], rng: random.Random, function: str = "") -> Any:
+    """A realistic value a user would state for a parameter of ``function``."""
+    return stated_value(name, schema, rng, frozenset(name_tokens(function)))
 
 
 def spoken(value: Any) -> str:
@@ -250,12 +250,13 @@ def write_query(inputs: dict[str, Any]) -> dict[str, Any]:
 
 def _write_query(inputs: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     style = inputs["style"]
+    names = {f["call"]: f["name"] for f in inputs["functions"]}
     register = style["tone"] if style["tone"] in _OPENERS else "casual"
     mentions = [
         {
             "call": a["call"],
             "parameter": a["parameter"],
-            "value": user_value(a["parameter"], a["schema"], rng),
+            "value": user_value(a["parameter"], a["schema"], rng, names.get(a["call"], "")),
         }
         for a in inputs["ask_for"]
     ]
@@ -354,7 +355,7 @@ _ANSWER_OPENERS = ["Here is what I found.", "Done.", "All set.", "Here you go.",
 _ANSWER_LINKS = ["{thing}: {facts}", "for the {thing}, {facts}", "the {thing} shows {facts}"]
 
 
-def _thing(function: str) -> str:
+def subject(function: str) -> str:
     """What a function's result is about, in words: ``get_current_stock_price`` -> ``stock price``."""
     parts = words(function)
     rest = [w for w in parts if w not in _VERB_FAMILY] or parts
@@ -393,7 +394,7 @@ def _report(calls: list[dict[str, Any]], rng: random.Random) -> str:
     facts = []
     for call in calls:
         shown = _summary(call["output"])
-        thing = _thing(call["function"])
+        thing = subject(call["function"])
         facts.append(
             rng.choice(_ANSWER_LINKS).format(thing=thing, facts=shown) if shown else f"the {thing} is done"
         )

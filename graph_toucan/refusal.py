@@ -27,14 +27,14 @@ from pydantic import BaseModel, Field, model_validator
 from graph_toucan import offline_teacher
 from graph_toucan.argument_sources import issued_required
 from graph_toucan.errors import LLMOutputError
-from graph_toucan.fields import tool_object
+from graph_toucan.fields import name_tokens, tool_object
 from graph_toucan.llm.client import LLM
 from graph_toucan.llm.task import Task
 from graph_toucan.offline_teacher import phrase, spoken
 from graph_toucan.records import Conversation, ConversationKind, Mention, SplitDetail, Tool, ToolCall, Turn
 from graph_toucan.semantic_checks import judged
 from graph_toucan.store import Store
-from graph_toucan.tracing import value_in_text
+from graph_toucan.tracing import leaves, value_in_text
 from graph_toucan.translate_tasks import (
     ASSISTANT_ANSWER,
     FILL_ARGUMENTS,
@@ -43,7 +43,7 @@ from graph_toucan.translate_tasks import (
     fill_inputs,
     history,
 )
-from graph_toucan.user_values import stated_value
+from graph_toucan.user_values import is_placeholder, stated_value
 from graph_toucan.verify import verify
 
 RefusalKind = Literal["miss-func", "miss-params", "irrelevance"]
@@ -118,11 +118,11 @@ def _irrelevant_offline(inputs: dict[str, Any]) -> dict[str, Any]:
     if values:
         request += " with " + ", ".join(values)
     query = rng.choice(["Could you {x}?", "Please {x}.", "I need you to {x}.", "Hey, can you {x} for me?"])
-    capabilities = ", ".join(offline_teacher.request(f["name"], rng) for f in inputs["functions"][:3])
+    capabilities = ", ".join(offline_teacher.subject(f["name"]) for f in inputs["functions"][:3])
     return {
         "query": query.format(x=request),
-        "answer": f"I'm sorry, but I can't {request} with the tools I have here. What I can do is "
-        f"{capabilities}. Is there something along those lines I can help with?",
+        "answer": f"I'm sorry, but I can't {request} with the tools I have here. I can help with "
+        f"things like {capabilities}. Is there something along those lines I can do for you?",
     }
 
 
@@ -460,15 +460,21 @@ class Augmenter:
     async def _irrelevance(
         self, source: Conversation, rng: random.Random, feedback: list[str]
     ) -> list[Turn] | None:
-        wanted = unoffered_tool(self.catalog, source, rng)
-        if wanted is None:
+        for _ in range(8):  # a request with realistic values: no "element 93"
+            wanted = unoffered_tool(self.catalog, source, rng)
+            if wanted is None:
+                return None
+            properties = wanted.input_schema.get("properties") or {}
+            topic = frozenset(name_tokens(wanted.name))
+            values = [
+                {"parameter": p, "value": stated_value(p, properties.get(p), rng, topic)}
+                for p in wanted.input_schema.get("required") or []
+                if p in properties
+            ]
+            if not any(is_placeholder(leaf, v["parameter"]) for v in values for leaf in leaves(v["value"])):
+                break
+        else:
             return None
-        properties = wanted.input_schema.get("properties") or {}
-        values = [
-            {"parameter": p, "value": stated_value(p, properties.get(p), rng)}
-            for p in wanted.input_schema.get("required") or []
-            if p in properties
-        ]
         answer = await self.llm.run(
             IRRELEVANT,
             {

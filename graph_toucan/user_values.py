@@ -113,6 +113,34 @@ _KINDS: list[tuple[frozenset[str], list[str]]] = [
 ]
 
 
+# What a search phrase is about, by what the tool handles: a location search looks for a place.
+_TOPICS: list[tuple[frozenset[str], list[str]]] = [
+    (
+        frozenset(["location", "place", "city", "address", "geo", "geocode", "weather", "forecast", "hotel", "restaurant", "map"]),
+        ["Lyon", "Kyoto", "Lisbon", "Austin, Texas"],
+    ),
+    (
+        frozenset(["paper", "article", "research", "arxiv", "pubmed", "scholar", "publication", "study", "citation"]),
+        ["protein folding", "graph neural networks", "CRISPR gene editing"],
+    ),
+    (frozenset(["user", "people", "person", "profile", "author", "employee", "contact", "member"]), _NAMES),
+    (frozenset(["company", "organization", "business", "employer"]), ["Stripe", "Siemens", "Patagonia"]),
+    (
+        frozenset(["product", "item", "shop", "store", "catalog", "listing"]),
+        ["wireless earbuds", "standing desk", "trail running shoes"],
+    ),
+    (frozenset(["package", "library", "module", "npm", "pypi", "crate", "dependency"]), ["requests", "lodash", "numpy"]),
+    (frozenset(["repo", "repository", "github"]), ["pallets/flask", "facebook/react"]),
+    (frozenset(["movie", "film", "show", "series", "anime"]), ["Spirited Away", "Inception"]),
+    (frozenset(["song", "music", "track", "artist", "album", "playlist"]), ["Bohemian Rhapsody", "Miles Davis"]),
+    (frozenset(["recipe", "food", "meal", "dish", "ingredient"]), ["vegetable lasagna", "pad thai"]),
+    (frozenset(["book", "novel"]), ["The Left Hand of Darkness", "Sapiens"]),
+    (frozenset(["coin", "crypto", "cryptocurrency", "token"]), ["bitcoin", "ethereum", "solana"]),
+    (frozenset(["job", "career"]), ["data engineer in Berlin", "remote UX designer"]),
+]
+_SEARCH_WORDS = frozenset({"query", "search", "keyword", "term", "q", "phrase", "name", "title", "topic"})
+
+
 def description_example(schema: dict[str, Any]) -> str | None:
     """A value the parameter's description gives as an example."""
     match = _EXAMPLE.search(str(schema.get("description") or ""))
@@ -127,14 +155,19 @@ def quoted_options(schema: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(found)) if len(set(found)) >= 2 else []
 
 
-def stated_value(name: str, schema: Any, rng: random.Random) -> Any:
-    """A realistic value a user would state for parameter ``name`` (it may still be a placeholder
-    when nothing says what the parameter holds; see :func:`is_placeholder`)."""
+def stated_value(name: str, schema: Any, rng: random.Random, topic: frozenset[str] = frozenset()) -> Any:
+    """A realistic value a user would state for parameter ``name`` of a tool about ``topic`` (the
+    words of what it handles: a location search gets a place, a paper search a research topic). It may
+    still be a placeholder when nothing says what the parameter holds; see :func:`is_placeholder`."""
     schema = schema if isinstance(schema, dict) else {}
     typ = json_type(schema)
     enum = [v for v in schema.get("enum") or [] if v is not None]
     if enum:
         return rng.choice(enum)
+    if typ == "string" and set(name_tokens(name)) & _SEARCH_WORDS and not schema.get("format"):
+        for words, options in _TOPICS:
+            if topic & words:
+                return rng.choice(options)
     examples = [
         e
         for e in schema.get("examples") or []
