@@ -19,7 +19,7 @@ from graph_toucan.errors import BudgetExceeded, LLMError
 from graph_toucan.ids import canonical_json, content_id
 from graph_toucan.llm.client import LLM
 from graph_toucan.mock.codegen import MOCK_CODE, code_inputs
-from graph_toucan.mock.errors import MockArgumentsError, MockCallError, MockError
+from graph_toucan.mock.errors import MockArgumentsError, MockCallError, MockError, MockNotFoundError
 from graph_toucan.mock.files import write_mock_folder
 from graph_toucan.mock.policy import calls_external_api, check_code, defines_main
 from graph_toucan.mock.runtime import MockRuntime, schema_problem, schema_validator
@@ -81,6 +81,8 @@ async def check_mock(code: str, tool: Tool, pool: SandboxPool, *, seed: int = 0)
     for n, arguments in enumerate(valid or samples[:1]):
         try:
             await runtime.call(name, arguments, conversation=f"check-{n}", validate_arguments=False)
+        except MockNotFoundError:
+            continue  # the sample id is rightly unknown to a fresh conversation
         except MockArgumentsError as exc:
             # a mock may rightly refuse the placeholder "example" (an expression, a URL); other
             # refusals of schema-valid arguments are its fault

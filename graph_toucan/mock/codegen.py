@@ -20,9 +20,11 @@ from pydantic import BaseModel, Field, field_validator
 
 from graph_toucan.ids import content_id
 from graph_toucan.llm.task import Task
-from graph_toucan.mock.flatten import FlatField, Shape, flat_fields, output_shape
+from graph_toucan.mock.families import NOW, Plan, plan_family
+from graph_toucan.mock.flatten import FlatField, Shape, first_key, flat_fields, output_shape
 from graph_toucan.mock.policy import ALLOWED_MODULES
 from graph_toucan.mock.values import value_candidates
+from graph_toucan.mock.world import embedded_source
 from graph_toucan.records import Tool
 from graph_toucan.schema import example_arguments
 
@@ -73,29 +75,36 @@ def render_mock(tool: dict[str, Any]) -> str:
     shape = output_shape(tool.get("output_schema"))
     parameters = _parameters(tool.get("input_schema") or {})
     seed = content_id(tool.get("server_name"), tool.get("name"))
+    plan = plan_family(tool)
+    world_names: list[str] = list(plan.helpers) if plan else []
     if tool_class == "computation":
-        operation = _operation(tool, parameters)
+        operation = None if plan else _operation(tool, parameters)
         fields = flat_fields(tool.get("output_schema"))
         result_key = _result_field(fields, set(parameters)) if operation else None
-        body, uses_rng = _computation_main(shape, parameters, operation, result_key, seed)
+        body, uses_rng = _computation_main(shape, parameters, operation, result_key, seed, plan)
         helpers = [_CHECK, _COMPUTE_HELPERS, *_OPERATION_CODE.get(operation or "", [])]
-        imports = sorted(
-            {*(["json", "random"] if uses_rng else []), *_OPERATION_IMPORTS.get(operation or "", [])}
-        )
+        imports = {*(["json", "random"] if uses_rng else []), *_OPERATION_IMPORTS.get(operation or "", [])}
     else:
-        body = _external_main(shape)
+        body = _external_main(shape, plan)
         helpers = [_CHECK, _PICK]
-        imports = []
-    parts = [_docstring(tool, tool_class)]
+        imports = set()
+    if world_names:
+        source, modules = embedded_source(world_names)
+        helpers.append(source)
+        imports |= set(modules)
+    parts = [_docstring(tool, tool_class, plan)]
     if imports:
-        parts.append("\n".join(f"import {m}" for m in imports))
-    parts.append(f"TOOL = {_flat_literal(tool['name'])}\nPARAMETERS = {_literal(parameters)}")
+        parts.append("\n".join(f"import {m}" for m in sorted(imports)))
+    constants = f"TOOL = {_flat_literal(tool['name'])}\nPARAMETERS = {_literal(parameters)}"
+    if plan is not None and plan.uses_now:
+        constants += f"\nNOW = {_q(NOW)}  # the simulated world's time when the conversation gives none"
+    parts.append(constants)
     parts.append(body)
     parts.extend(helpers)
     return "\n\n\n".join(p.strip("\n") for p in parts if p) + "\n"
 
 
-def _docstring(tool: dict[str, Any], tool_class: str) -> str:
+def _docstring(tool: dict[str, Any], tool_class: str, plan: Plan | None = None) -> str:
     summary = " ".join(str(tool.get("description") or "").split())
     if len(summary) > 300:
         summary = summary[:297].rsplit(" ", 1)[0] + "..."
@@ -104,6 +113,8 @@ def _docstring(tool: dict[str, Any], tool_class: str) -> str:
         if tool_class == "computation"
         else "asks call_external_api for flat values and rebuilds the nested output from them"
     )
+    if plan is not None:
+        how += f"; the {plan.family} outputs are computed for real"
     text = [
         f'Mock of the {tool_class} tool `{tool["name"]}` of "{tool.get("server_name") or ""}".',
         "",
@@ -176,34 +187,69 @@ def _flat_literal(value: Any) -> str:
     return json.dumps(str(value), ensure_ascii=False)
 
 
-def _expression(shape: Shape, leaf: Any, indent: int = 1) -> str:
+def _expression(shape: Shape, leaf: Any, indent: int = 1, guard: Any = None) -> str:
+    """Source of the output; ``guard(item)`` is the condition under which a list item is present
+    (None: every item is)."""
     pad = "    " * indent
     if shape.kind == "object":
         if not shape.children:
             return "{}"
         inner = ",\n".join(
-            f"{pad}    {_q(name)}: {_expression(child, leaf, indent + 1)}"
+            f"{pad}    {_q(name)}: {_expression(child, leaf, indent + 1, guard)}"
             for name, child in shape.children.items()
         )
         return "{\n" + inner + f",\n{pad}}}"
     if shape.kind == "list":
         if not shape.items:
             return "[]"
-        inner = ",\n".join(f"{pad}    {_expression(item, leaf, indent + 1)}" for item in shape.items)
-        return "[\n" + inner + f",\n{pad}]"
+        if guard is None:
+            inner = ",\n".join(f"{pad}    {_expression(item, leaf, indent + 1)}" for item in shape.items)
+            return "[\n" + inner + f",\n{pad}]"
+        rows = []
+        for n, item in enumerate(shape.items):
+            condition = guard(item, n, shape.min_items)
+            if condition == "False":
+                continue
+            source = _expression(item, leaf, indent + 1, guard)
+            rows.append(
+                f"{pad}    {source} if {condition} else ABSENT"
+                if condition != "True"
+                else f"{pad}    {source}"
+            )
+        return "listed(\n" + ",\n".join(rows) + f",\n{pad})"
     if shape.kind == "leaf" and shape.leaf is not None:
         return str(leaf(shape.leaf, indent))
     return _literal(shape.value)
 
 
-def _external_main(shape: Shape) -> str:
-    output = _expression(shape, lambda f, _: f"pick(flat, {_q(f.key)}, {_q(f.type)})")
-    return (
-        "def main(**arguments):\n"
-        "    check_arguments(arguments)\n"
-        "    flat = call_external_api(TOOL, **arguments)\n"
-        f"    return {output}\n"
-    )
+def _present(item: Shape, n: int, min_items: int = 0) -> str:
+    """An item of a list is present when call_external_api returned its first key."""
+    key = first_key(item)
+    if key is None:
+        return "True" if n < max(1, min_items) else "False"
+    return f"{_q(key)} in flat"
+
+
+def _external_main(shape: Shape, plan: Plan | None = None) -> str:
+    computed = plan.outputs if plan else {}
+
+    def leaf(f: FlatField, _: int) -> str:
+        if f.key in computed:
+            return computed[f.key]
+        return f"pick(flat, {_q(f.key)}, {_q(f.type)})"
+
+    output = _expression(shape, leaf, guard=_present)
+    lines = [
+        "def main(**arguments):",
+        "    check_arguments(arguments)",
+        "    flat = call_external_api(TOOL, **arguments)",
+    ]
+    if plan is not None:
+        if plan.uses_now:
+            lines.append('    now = flat.get("_now") or NOW')
+        lines.extend(f"    {line}" for line in plan.prelude)
+    lines.append(f"    return {output}")
+    return "\n".join(lines) + "\n"
 
 
 def _computation_main(
@@ -212,13 +258,17 @@ def _computation_main(
     operation: str | None,
     result_key: str | None,
     seed: str,
+    plan: Plan | None = None,
 ) -> tuple[str, bool]:
     """``main`` of a computation mock, and whether it draws from a seeded ``rng``."""
     names = {_norm(n): n for n in parameters}
     uses_rng = False
+    computed = plan.outputs if plan else {}
 
     def leaf(f: FlatField, indent: int) -> str:
         nonlocal uses_rng
+        if f.key in computed:
+            return computed[f.key]
         if f.key == result_key:
             return f"as_type(result, {_q(f.type)})"
         uses_rng = True
@@ -232,6 +282,10 @@ def _computation_main(
 
     output = _expression(shape, leaf)
     lines = ["def main(**arguments):", "    check_arguments(arguments)"]
+    if plan is not None:
+        if plan.uses_now:
+            lines.append("    now = NOW")
+        lines.extend(f"    {line}" for line in plan.prelude)
     if operation:
         lines.append(f"    result = {_OPERATION_CALL[operation](parameters)}")
     if uses_rng:
@@ -272,10 +326,6 @@ def _operation(tool: dict[str, Any], parameters: dict[str, dict[str, Any]]) -> s
     numeric = _numeric(parameters)
     arrays = [n for n, r in parameters.items() if "array" in r["types"]]
     strings = [n for n, r in parameters.items() if "string" in r["types"] and r["required"]]
-    if "convert" in words or "conversion" in words:
-        units = [n for n in parameters if re.search(r"(from|to|source|target)", _norm(n))]
-        if numeric and len(units) >= 2 and all(_unit_parameter(n, parameters[n]) for n in units[:2]):
-            return "convert"
     for operation in ("add", "subtract", "multiply", "divide", "power", "modulo"):
         if words & set(_WORDS[operation]) and (
             len(numeric) >= 2 or (arrays and operation in ("add", "multiply"))
@@ -288,33 +338,6 @@ def _operation(tool: dict[str, Any], parameters: dict[str, dict[str, Any]]) -> s
     if words & set(_WORDS["expression"]) and len(strings) == 1 and not numeric:
         return "expression"
     return None
-
-
-_KNOWN_UNITS = {
-    "c",
-    "f",
-    "k",
-    "celsius",
-    "fahrenheit",
-    "kelvin",
-    "mm",
-    "cm",
-    "m",
-    "km",
-    "in",
-    "ft",
-    "mi",
-    "g",
-}
-_KNOWN_UNITS |= {"kg", "oz", "lb", "ml", "l", "cup", "tbsp", "tsp", "gallon", "s", "min", "h"}
-
-
-def _unit_parameter(name: str, rule: dict[str, Any]) -> bool:
-    """A from/to parameter that names physical units (not currencies or time zones)."""
-    enum = rule.get("enum")
-    if isinstance(enum, list) and enum:
-        return all(str(v).lower() in _KNOWN_UNITS for v in enum)
-    return "unit" in _norm(name)
 
 
 def _two(parameters: dict[str, dict[str, Any]]) -> tuple[str, str]:
@@ -341,14 +364,6 @@ def _required_string(parameters: dict[str, dict[str, Any]]) -> str:
     return next(n for n, r in parameters.items() if "string" in r["types"] and r["required"])
 
 
-def _unit_call(parameters: dict[str, dict[str, Any]]) -> str:
-    value = next((n for n in _numeric(parameters) if _norm(n) in ("value", "amount", "quantity")), None)
-    value = value or _numeric(parameters)[0]
-    source = next(n for n in parameters if re.search(r"(from|source)", _norm(n)))
-    target = next(n for n in parameters if re.search(r"(to|target)", _norm(n)) and n != source)
-    return f"convert(arguments[{_q(value)}], arguments[{_q(source)}], arguments[{_q(target)}])"
-
-
 _OPERATION_CALL: dict[str, Any] = {
     "add": _binary("+"),
     "subtract": _binary("-"),
@@ -358,7 +373,6 @@ _OPERATION_CALL: dict[str, Any] = {
     "modulo": _binary("%"),
     "sqrt": lambda p: f"square_root(arguments[{_q(_numeric(p)[0])}])",
     "average": lambda p: f"statistics_mean(arguments[{_q(_array(p))}], {_q(_array(p))})",
-    "convert": _unit_call,
     "expression": lambda p: f"evaluate(arguments[{_q(_required_string(p))}])",
 }
 
@@ -442,6 +456,14 @@ def type_name(value):
 '''
 
 _PICK = '''
+ABSENT = object()  # a list item call_external_api did not return
+
+
+def listed(*items):
+    """The items of a list that are present (lists have 1 to 5 items, as the simulator chose)."""
+    return [item for item in items if item is not ABSENT]
+
+
 def pick(flat, key, kind):
     """One flat value from call_external_api, checked against the type the output schema wants."""
     if key not in flat:
@@ -518,50 +540,6 @@ def statistics_mean(values, name):
     if not values or not all(is_type(v, "number") for v in values):
         raise ValueError(f"argument '{name}' must be a non-empty list of numbers")
     return sum(values) / len(values)
-"""
-
-_CONVERT = """
-UNITS = {
-    "mm": ("length", 0.001), "cm": ("length", 0.01), "m": ("length", 1.0), "km": ("length", 1000.0),
-    "in": ("length", 0.0254), "ft": ("length", 0.3048), "yd": ("length", 0.9144), "mi": ("length", 1609.344),
-    "mg": ("mass", 0.001), "g": ("mass", 1.0), "kg": ("mass", 1000.0), "t": ("mass", 1000000.0),
-    "oz": ("mass", 28.349523125), "lb": ("mass", 453.59237),
-    "ml": ("volume", 1.0), "l": ("volume", 1000.0), "tsp": ("volume", 4.92892159375),
-    "tbsp": ("volume", 14.78676478125), "cup": ("volume", 236.5882365), "floz": ("volume", 29.5735295625),
-    "pint": ("volume", 473.176473), "quart": ("volume", 946.352946), "gallon": ("volume", 3785.411784),
-    "ms": ("time", 0.001), "s": ("time", 1.0), "min": ("time", 60.0), "h": ("time", 3600.0),
-    "day": ("time", 86400.0), "week": ("time", 604800.0),
-}
-ALIASES = {
-    "celsius": "c", "fahrenheit": "f", "kelvin": "k", "°c": "c", "°f": "f",
-    "millimeter": "mm", "centimeter": "cm", "meter": "m", "metre": "m", "kilometer": "km", "inch": "in",
-    "foot": "ft", "feet": "ft", "yard": "yd", "mile": "mi", "milligram": "mg", "gram": "g",
-    "kilogram": "kg", "ounce": "oz", "pound": "lb", "lbs": "lb", "tonne": "t", "milliliter": "ml",
-    "millilitre": "ml", "liter": "l", "litre": "l", "teaspoon": "tsp", "tablespoon": "tbsp",
-    "fl oz": "floz", "fluid ounce": "floz", "second": "s", "sec": "s", "minute": "min", "hour": "h",
-}
-
-
-def unit(name):
-    key = str(name).strip().lower()
-    key = ALIASES.get(key, ALIASES.get(key.rstrip("s"), key))
-    if key not in UNITS and key.rstrip("s") in UNITS:
-        key = key.rstrip("s")
-    return key
-
-
-def convert(value, source, target):
-    a, b = unit(source), unit(target)
-    if a in ("c", "f", "k") and b in ("c", "f", "k"):
-        celsius = value if a == "c" else (value - 32) * 5 / 9 if a == "f" else value - 273.15
-        result = celsius if b == "c" else celsius * 9 / 5 + 32 if b == "f" else celsius + 273.15
-        return round(result, 6)
-    if a not in UNITS or b not in UNITS:
-        known = ", ".join(sorted(UNITS)) + ", c, f, k"
-        raise ValueError(f"unknown unit '{source if a not in UNITS else target}'; known units: {known}")
-    if UNITS[a][0] != UNITS[b][0]:
-        raise ValueError(f"cannot convert {UNITS[a][0]} ({source}) to {UNITS[b][0]} ({target})")
-    return round(value * UNITS[a][1] / UNITS[b][1], 6)
 """
 
 _EVALUATE = '''
@@ -669,6 +647,52 @@ _OPERATION_CODE: dict[str, list[str]] = {
     "modulo": [_BINARY],
     "sqrt": [_SQRT],
     "average": [_MEAN],
-    "convert": [_CONVERT],
     "expression": [_EVALUATE],
 }
+
+
+# Known answers of the arithmetic operations: (arguments by position among the numeric parameters,
+# or the one array / string parameter) -> result.
+_ARITHMETIC_KNOWN: dict[str, list[tuple[Any, float]]] = {
+    "add": [((2, 3), 5), ((-1.5, 4), 2.5), ((0.1, 0.2), 0.3)],
+    "subtract": [((10, 4), 6), ((3, 7.5), -4.5)],
+    "multiply": [((6, 7), 42), ((-2, 0.5), -1)],
+    "divide": [((7, 2), 3.5), ((9, 3), 3)],
+    "power": [((2, 10), 1024), ((9, 0.5), 3)],
+    "modulo": [((10, 3), 1), ((17, 5), 2)],
+    "sqrt": [((16,), 4), ((2,), 1.4142135623730951)],
+    "average": [([1, 2, 3, 4], 2.5)],
+    "expression": [("2*(3+4)", 14), ("2^10", 1024), ("10/4", 2.5)],
+}
+
+
+def arithmetic_plan(tool: dict[str, Any]) -> Plan | None:
+    """Known answers and varying inputs for a computation mock of a recognised arithmetic operation."""
+    if (tool.get("tool_class") or "query") != "computation":
+        return None
+    parameters = _parameters(tool.get("input_schema") or {})
+    operation = _operation(tool, parameters)
+    fields = flat_fields(tool.get("output_schema"))
+    result = _result_field(fields, set(parameters)) if operation else None
+    if operation is None or result is None:
+        return None
+    rest = {
+        name: example_arguments({"properties": {name: sub}, "required": [name]})[name]
+        for name, sub in ((tool.get("input_schema") or {}).get("properties") or {}).items()
+        if parameters[name]["required"]
+    }
+    numeric = _numeric(parameters)
+    known: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for given, expected in _ARITHMETIC_KNOWN[operation]:
+        if operation == "expression":
+            arguments = {**rest, _required_string(parameters): given}
+        elif isinstance(given, list) or len(numeric) < len(given):
+            if not any("array" in r["types"] for r in parameters.values()):
+                continue
+            values = given if isinstance(given, list) else list(given)
+            arguments = {**rest, _array(parameters): values}
+        else:
+            arguments = {**rest, **dict(zip(numeric, given, strict=False))}
+        known.append((arguments, {result: expected}))
+    varying = [(known[0][0], known[1][0])] if len(known) > 1 else []
+    return Plan("arithmetic", {}, known=known, varying=varying)

@@ -21,10 +21,11 @@ from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 
 from graph_toucan.ids import content_id
-from graph_toucan.mock.errors import MockArgumentsError, MockCallError, MockError
+from graph_toucan.mock.errors import MockArgumentsError, MockCallError, MockError, MockNotFoundError
 from graph_toucan.mock.files import slug
 from graph_toucan.mock.sandbox import SandboxPool
 from graph_toucan.mock.simulate import Conversations, DeterministicSimulator, Simulator
+from graph_toucan.mock.state import apply_effect, missing_reference, produced_kinds
 from graph_toucan.records import MockTool
 
 
@@ -71,6 +72,7 @@ class MockRuntime:
         self.conversations = conversations or Conversations()
         self._by_tool: dict[str, MockTool] = {}
         self._loaded: dict[str, LoadedMock] = {}
+        self._closed: dict[str, set[str]] = {}  # server id -> kinds of id its tools hand out
 
     @property
     def mocks(self) -> dict[str, LoadedMock]:
@@ -109,6 +111,14 @@ class MockRuntime:
                 schema_validator(output) if output else None,
             )
         self._loaded = loaded
+        servers: dict[str, list[Any]] = {}
+        for mock in self._by_tool.values():
+            servers.setdefault(mock.tool.server_id, []).append(mock.tool)
+        self._closed = {server: produced_kinds(tools) for server, tools in servers.items()}
+
+    def state(self, conversation: str) -> dict[str, Any]:
+        """The conversation's entity store, initial and current (JSON data)."""
+        return self.conversations.get(conversation).state()
 
     def find(self, ref: str) -> LoadedMock:
         """A mock by published name, ``server/tool``, tool id, or tool name when only one has it."""
@@ -137,7 +147,8 @@ class MockRuntime:
         """Run the mock of ``ref`` on ``arguments`` within ``conversation``; returns its output.
 
         Raises :class:`MockArgumentsError` for arguments that break the input schema (or that the mock
-        rejects), :class:`MockCallError` when the mock fails or its output breaks the output schema."""
+        rejects), :class:`MockNotFoundError` for an id the conversation never produced (or deleted),
+        :class:`MockCallError` when the mock fails or its output breaks the output schema."""
         loaded = self.find(ref)
         if not isinstance(arguments, dict):
             raise MockArgumentsError(f"arguments for {loaded.ref} must be a JSON object")
@@ -147,6 +158,9 @@ class MockRuntime:
                 raise MockArgumentsError(f"invalid arguments for {loaded.ref}: {problem}")
         tool = loaded.mock.tool
         state = self.conversations.get(conversation)
+        missing = missing_reference(state.store, tool, arguments, self._closed.get(tool.server_id, set()))
+        if missing is not None:
+            raise MockNotFoundError(f"{loaded.ref}: {missing}")
 
         async def external(_name: str, external_arguments: dict[str, Any]) -> dict[str, Any]:
             return dict(await self.simulator.values(tool, external_arguments, state))
@@ -165,4 +179,6 @@ class MockRuntime:
                     f"mock {loaded.ref} returned output that breaks its output schema: {problem}",
                     kind="schema",
                 )
+        async with state.lock:
+            apply_effect(state.store, tool, arguments, output, self.simulator.now)
         return output
