@@ -86,8 +86,8 @@ def effect_of(tool: Tool) -> Effect:
         op = "list"
     elif words & _READ or key:
         op = "read"
-    if op == "create" and kind is None:
-        kind = _created_kind(tool) or _noun(words)
+    if op == "create" and kind != "file":  # its id arguments name what it refers to, not what it makes
+        kind, key = _created_kind(tool) or _noun(words), None
     if op == "list" and kind is None:
         kind = _listed_kind(tool)
     return Effect(op, kind, key, inserts="insert" in words)
@@ -196,23 +196,39 @@ def missing_reference(
     """Why this call names something that does not exist, or None. ``closed`` are the kinds of id the
     tool's server hands out itself (anything else is an open lookup)."""
     effect = effect_of(tool)
-    if effect.key_param is None or effect.kind is None or effect.op == "create":
-        return None
-    value = arguments.get(effect.key_param)
-    if not isinstance(value, str | int) or isinstance(value, bool):
-        return None
-    key = str(value)
     server = tool.server_id
-    if store.is_deleted(server, effect.kind, key):
-        return f"{effect.kind} {key!r} was deleted earlier in this conversation"
-    if effect.kind == "file" or effect.kind in OPEN_KINDS or effect.kind not in closed:
-        return None
-    if key in store.seen or store.get(server, effect.kind, key) is not None:
-        return None
-    return (
-        f"{effect.kind} {key!r} not found: no earlier result in this conversation returned it; "
-        f"use an {effect.kind} id from an earlier call's output"
-    )
+    for param, kind in _references(tool, effect):
+        value = arguments.get(param)
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            continue
+        key = str(value)
+        if store.is_deleted(server, kind, key):
+            return f"{kind} {key!r} was deleted earlier in this conversation"
+        if kind == "file" or kind in OPEN_KINDS or kind not in closed:
+            continue
+        if key in store.seen or store.get(server, kind, key) is not None:
+            continue
+        return (
+            f"{kind} {key!r} not found: no earlier result in this conversation returned it; "
+            f"use an {kind} id from an earlier call's output"
+        )
+    return None
+
+
+def _references(tool: Tool, effect: Effect) -> list[tuple[str, str]]:
+    """The arguments that name an existing entity, with its kind (a create names its new one)."""
+    found = []
+    for param in tool.input_schema.get("properties") or {}:
+        if param == effect.key_param and effect.kind:
+            kind = effect.kind
+        elif is_id(param):
+            kind = id_kind(param) if norm(param) != "id" else (effect.kind or "item")
+        else:
+            continue
+        if effect.op == "create" and (param == effect.key_param or kind == effect.kind):
+            continue
+        found.append((param, kind))
+    return found
 
 
 def apply_effect(store: EntityStore, tool: Tool, arguments: dict[str, Any], output: Any, now: str) -> None:
