@@ -25,6 +25,7 @@ from graph_toucan.distill import distill_conversation
 from graph_toucan.errors import BudgetExceeded, GraphToucanError, LLMError
 from graph_toucan.export import FORMATS, export
 from graph_toucan.graph import build_graph
+from graph_toucan.ids import content_id
 from graph_toucan.llm.client import LLM
 from graph_toucan.mock import DeterministicSimulator, MockRuntime, SandboxPool, TeacherSimulator, build_mocks
 from graph_toucan.records import Conversation, PlannedPath, Sampler
@@ -214,6 +215,9 @@ class Pipeline:
                 except LLMError as exc:
                     self.report.failed[path.id] = str(exc)  # not stored: the next run tries it again
                     return None
+            # the simulator's conversation is keyed as the translator keys it (translate.py)
+            key = content_id("translation", path.id, translator.llm.teacher, c.seed)
+            conversation = conversation.model_copy(update={"mock_state": translator.runtime.state(key)})
             self.store.add_conversation(conversation, position=path.index)
             return conversation
 

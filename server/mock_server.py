@@ -29,7 +29,7 @@ import anyio
 import mcp_types
 from fastmcp import FastMCP
 from fastmcp.exceptions import ToolError
-from fastmcp.server.dependencies import fastmcp_request_ctx
+from fastmcp.server.dependencies import fastmcp_request_ctx, get_context
 from fastmcp.server.middleware import Middleware, MiddlewareContext
 from fastmcp.tools.base import Tool, ToolResult
 
@@ -54,7 +54,7 @@ class MockMCPTool(Tool):
         meta = context.meta if context is not None and context.meta else {}
         conversation = str(meta.get(CONVERSATION_META) or "")
         if not conversation and context is not None and context.protocol_version < MODERN_PROTOCOL:
-            conversation = f"session:{id(context.session)}"
+            conversation = f"session:{get_context().session_id}"
         try:
             output = await self.runtime.call(
                 self.target or self.name, arguments, conversation=conversation or "default"

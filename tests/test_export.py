@@ -441,3 +441,16 @@ def test_a_function_withheld_again_after_being_offered_is_skipped_not_misrendere
     broken = conversation.model_copy(update={"turns": [*conversation.turns[:-1], last]})
     with pytest.raises(ExportError, match="after offering it"):
         availability(broken)
+
+
+def test_translations_carry_the_mock_state_they_started_and_ended_with(store, tmp_path):
+    export(store, tmp_path, ["openai"], validation_share=0.0)
+    rows = [json.loads(line) for line in (tmp_path / "openai" / "train.jsonl").read_text().splitlines()]
+    translations = [r for r in rows if r["kind"] == "translation"]
+    assert translations and all("mock_state" in r for r in translations)
+    for row in translations:
+        state = json.loads(row["mock_state"])
+        assert state["initial"] == {"records": {}, "deleted": {}, "seen_ids": []}
+        assert set(state["final"]) == {"records", "deleted", "seen_ids"}
+    parquet = pq.read_table(tmp_path / "openai" / "train.parquet").to_pylist()
+    assert [r["mock_state"] for r in parquet] == [r.get("mock_state") for r in rows]

@@ -51,8 +51,16 @@ def tool_view(tool: Tool) -> dict[str, Any]:
 
 def code_inputs(tool: Tool, previous: list[dict[str, str]] | None = None) -> dict[str, Any]:
     """Inputs of the ``mock_code`` task; ``previous`` lists failed attempts ``{code, error}``."""
+    view = tool_view(tool)
+    plan = plan_family(view) or arithmetic_plan(view)
+    paths = {f.key: f.path for f in flat_fields(tool.output_schema)}
+    known = [
+        {"arguments": arguments, "expected": {paths.get(k, k): v for k, v in expected.items()}}
+        for arguments, expected in (plan.known if plan else [])[:4]
+    ]
     return {
-        "tool": tool_view(tool),
+        "tool": view,
+        "known_answers": known,
         "fields": [f.describe() for f in flat_fields(tool.output_schema)],
         "sample_arguments": example_arguments(tool.input_schema, include_optional=True),
         "allowed_modules": list(ALLOWED_MODULES),

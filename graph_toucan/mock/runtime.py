@@ -116,6 +116,12 @@ class MockRuntime:
             servers.setdefault(mock.tool.server_id, []).append(mock.tool)
         self._closed = {server: produced_kinds(tools) for server, tools in servers.items()}
 
+    def acknowledge(self, conversation: str, values: Iterable[Any]) -> None:
+        """Count ``values`` as ids the conversation has seen (the user gave them), so a lookup of
+        them is not refused as unknown."""
+        store = self.conversations.get(conversation).store
+        store.seen.update(str(v) for v in values if isinstance(v, str | int) and not isinstance(v, bool))
+
     def state(self, conversation: str) -> dict[str, Any]:
         """The conversation's entity store, initial and current (JSON data)."""
         return self.conversations.get(conversation).state()
