@@ -19,8 +19,10 @@ import argparse
 import asyncio
 import calendar
 import datetime as dt
+import json
 import logging
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +35,7 @@ from fastmcp import Client
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from graph_toucan.mock import MockRuntime, SandboxPool, bundled_mock_folder, read_mock_folder
-from graph_toucan.mock.build import build_mocks, family_plan, same_answer, sample_arguments
+from graph_toucan.mock.build import family_plan, same_answer, sample_arguments
 from graph_toucan.mock.files import mock_server_module
 from graph_toucan.mock.flatten import flat_fields
 from graph_toucan.mock.state import effect_of, is_id, produced_kinds
@@ -376,26 +378,24 @@ async def serve_and_probe(mocks: list[Any], title: str, bundled: bool) -> None:
     )
 
 
-async def toucan(folder: Path) -> list[Any]:
-    from graph_toucan.annotate import annotate_tools
-    from graph_toucan.catalog import import_catalog
-    from graph_toucan.llm import LLM, OfflineBackend
-    from graph_toucan.store import Store
-
+def toucan(folder: Path) -> list[Any]:
+    """Import a TOUCAN catalog into a fresh workspace, annotate it and build its mocks (offline)."""
     workspace = Path(tempfile.mkdtemp(prefix="gt-fidelity-"))
-    store = Store.open(workspace)
-    import_catalog(store, folder)
-    llm = LLM(OfflineBackend(), store)
-    await annotate_tools(store, llm)
-    async with SandboxPool(workers=2) as pool:
-        report = await build_mocks(store, llm, pool, concurrency=4)
+    cli = [sys.executable, "-c", "from graph_toucan.cli import main; main()", "-w", str(workspace)]
+    started = time.perf_counter()
+    for step in (["import", str(folder)], ["annotate"], ["mock", "build", "--json"]):
+        done = subprocess.run([*cli, *step], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(step)} failed: {done.stderr[-2000:]}")
+    report = json.loads(done.stdout)
     print(
-        f"TOUCAN catalog: {len(store.tools())} tools, {len(report.accepted)} mocks accepted, {len(report.unmockable)} unmockable"
+        f"TOUCAN catalog: {report['accepted'] + report['cached']} mocks accepted, {report['unmockable']} unmockable, "
+        f"{report['skipped']} skipped, built in {time.perf_counter() - started:.0f} s"
     )
-    reasons = Counter(r.split(":")[0][:60] for r in report.unmockable.values())
-    for reason, count in reasons.most_common(5):
+    reasons = Counter(r.split(":")[0][:70] for r in report["unmockable_tools"].values())
+    for reason, count in reasons.most_common(6):
         print(f"- unmockable {count}: {reason}")
-    return store.mocks(status="accepted")
+    return read_mock_folder(workspace / "mock_tools")
 
 
 def main() -> None:
@@ -415,7 +415,7 @@ def main() -> None:
         serve_and_probe(read_mock_folder(folder), f"mocks of {folder.name}", bundled=args.dir is None)
     )
     if args.toucan:
-        mocks = asyncio.run(toucan(args.toucan))
+        mocks = toucan(args.toucan)
         asyncio.run(serve_and_probe(mocks, "TOUCAN catalog mocks", bundled=False))
 
 

@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graph_toucan.llm import LLM, ScriptedBackend
-from graph_toucan.mock import world
+from graph_toucan.mock import world, world_text
 from graph_toucan.mock.build import check_mock
 from graph_toucan.mock.codegen import render_mock, tool_view
 from graph_toucan.mock.coherence import choose_lengths
@@ -62,12 +62,12 @@ def test_utc_offsets_match_zoneinfo(zone, minutes):
 @given(text=st.text(max_size=80))
 def test_encodings_and_hashes_match_the_standard_library(text):
     data = text.encode()
-    assert world.sha256_hex(text) == hashlib.sha256(data).hexdigest()
-    assert world.sha1_hex(text) == hashlib.sha1(data).hexdigest()
-    assert world.md5_hex(text) == hashlib.md5(data).hexdigest()
-    assert world.b64encode(text) == base64.b64encode(data).decode()
-    assert world.b64decode(world.b64encode(text)) == text
-    assert world.url_encode(text) == urllib.parse.quote(text, safe="-_.~")
+    assert world_text.sha256_hex(text) == hashlib.sha256(data).hexdigest()
+    assert world_text.sha1_hex(text) == hashlib.sha1(data).hexdigest()
+    assert world_text.md5_hex(text) == hashlib.md5(data).hexdigest()
+    assert world_text.b64encode(text) == base64.b64encode(data).decode()
+    assert world_text.b64decode(world_text.b64encode(text)) == text
+    assert world_text.url_encode(text) == urllib.parse.quote(text, safe="-_.~")
 
 
 @settings(max_examples=200, deadline=None)

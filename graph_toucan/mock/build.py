@@ -21,7 +21,8 @@ from typing import Any
 from graph_toucan.errors import BudgetExceeded, LLMError
 from graph_toucan.ids import canonical_json, content_id
 from graph_toucan.llm.client import LLM
-from graph_toucan.mock.codegen import MOCK_CODE, arithmetic_plan, code_inputs, tool_view
+from graph_toucan.mock.arithmetic import arithmetic_plan
+from graph_toucan.mock.codegen import MOCK_CODE, code_inputs, tool_view
 from graph_toucan.mock.errors import MockArgumentsError, MockCallError, MockError, MockNotFoundError
 from graph_toucan.mock.families import Plan, plan_family
 from graph_toucan.mock.files import write_mock_folder

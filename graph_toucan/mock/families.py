@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from graph_toucan.mock import world
+from graph_toucan.mock import world, world_text
 from graph_toucan.mock.flatten import FlatField, flat_fields
 
 NOW = "2025-06-01T12:00:00Z"  # the simulated world's "now" where a conversation gives none
@@ -164,7 +164,14 @@ def _calendar(t: _Tool) -> Plan | None:
                 outputs[f.key] = _q("hours")
             elif re.search(r"difference|offset", name) and f.type == "string":
                 outputs[f.key] = f"hours_text(zone_difference_hours({when}, {src}, {tgt}))"
-        plan.helpers = ["convert_zone", "weekday_name", "is_dst", "to_utc", "zone_difference_hours"]
+        plan.helpers = [
+            "convert_zone",
+            "weekday_name",
+            "is_dst",
+            "to_utc",
+            "zone_difference_hours",
+            "hours_text",
+        ]
         plan.prelude.insert(0, f"zone_name({src}), zone_name({tgt})")
         plan.helpers.append("zone_name")
         plan.known = [
@@ -467,10 +474,10 @@ _TEXT_OPERATIONS: list[tuple[str, str, str, list[tuple[str, Any]]]] = [
     (r"base64|b64", "b64encode(text)", "string", [("hello", "aGVsbG8="), ("", "")]),
     (r"url.*decode|decode.*url|unquote", "url_decode(text)", "string", [("a%20b%26c", "a b&c")]),
     (r"url.*encode|encode.*url|(^|_)quote", "url_encode(text)", "string", [("a b&c", "a%20b%26c")]),
-    (r"sha_?256", "sha256_hex(text)", "string", [("abc", world.sha256_hex("abc"))]),
+    (r"sha_?256", "sha256_hex(text)", "string", [("abc", world_text.sha256_hex("abc"))]),
     (r"sha_?1", "sha1_hex(text)", "string", [("abc", "a9993e364706816aba3e25717850c26c9cd0d89d")]),
     (r"md5", "md5_hex(text)", "string", [("abc", "900150983cd24fb0d6963f7d28e17f72")]),
-    (r"(^|_)hash", "hash_text(text, algorithm)", "string", [("abc", world.sha256_hex("abc"))]),
+    (r"(^|_)hash", "hash_text(text, algorithm)", "string", [("abc", world_text.sha256_hex("abc"))]),
     (r"hex.*encode|to_hex", "hex_encode(text)", "string", [("hi", "6869")]),
     (r"upper", "text.upper()", "string", [("Hello", "HELLO")]),
     (r"lower", "text.lower()", "string", [("Hello", "hello")]),

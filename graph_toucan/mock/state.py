@@ -121,8 +121,9 @@ def produced_kinds(tools: list[Tool]) -> set[str]:
 
     kinds: set[str] = set()
     for tool in tools:
+        inputs = {norm(p) for p in tool.input_schema.get("properties") or {}}
         for f in flat_fields(tool.output_schema):
-            if is_id(f.name):
+            if is_id(f.name) and (f.indexes or norm(f.name) not in inputs):  # not the argument repeated
                 kinds.add(id_kind(f.name, f.path))
     return kinds
 

@@ -353,3 +353,8 @@ def days_in_month(text):
 
 def weekday_name(text):
     return WEEKDAYS[parse_date(text).weekday()]
+
+
+def hours_text(hours):
+    sign = "+" if hours >= 0 else "-"
+    return f"{sign}{abs(hours):g}h"
