@@ -10,7 +10,7 @@ import json
 import re
 from typing import Any
 
-from graph_toucan.mock.families import Plan
+from graph_toucan.mock.families import Plan, valid_samples
 from graph_toucan.mock.flatten import FlatField, flat_fields
 from graph_toucan.schema import example_arguments
 
@@ -37,13 +37,24 @@ _WORDS = {
 }
 
 
+# Words a calculator's tool name may have besides the operation.
+_GENERIC = {"numbers", "number", "nums", "two", "values", "value", "integers", "ints", "floats", "calc"}
+_GENERIC |= {"math", "calculate", "compute", "do", "perform", "of", "the", "a", "tool", "mcp", "list"}
+_GENERIC |= {"operation", "arithmetic", "simple", "basic", "get", "result", "find", "x", "y", "numeric"}
+
+
 def _numeric(parameters: dict[str, dict[str, Any]]) -> list[str]:
     return [n for n, r in parameters.items() if set(r["types"]) & {"number", "integer"}]
 
 
 def operation_of(tool: dict[str, Any], parameters: dict[str, dict[str, Any]]) -> str | None:
-    """The computation a tool plainly performs, judged by its name and parameters."""
-    words = set(_norm(tool["name"]).split("_")) | {_norm(tool["name"])}
+    """The computation a tool plainly performs, judged by its name and parameters: a name of
+    operation words only (``add``, ``add_numbers``, ``calculate_sum``; not ``add_table``)."""
+    parts = set(_norm(tool["name"]).split("_"))
+    known = {w for words in _WORDS.values() for w in words} | _GENERIC
+    if parts - known:
+        return None
+    words = parts | {_norm(tool["name"])}
     numeric = _numeric(parameters)
     arrays = [n for n, r in parameters.items() if "array" in r["types"]]
     strings = [n for n, r in parameters.items() if "string" in r["types"] and r["required"]]
@@ -289,9 +300,9 @@ OPERATION_CODE: dict[str, list[str]] = {
 # Known answers of the arithmetic operations: (arguments by position among the numeric parameters,
 # or the one array / string parameter) -> result.
 _ARITHMETIC_KNOWN: dict[str, list[tuple[Any, float]]] = {
-    "add": [((2, 3), 5), ((-1.5, 4), 2.5), ((0.1, 0.2), 0.3)],
-    "subtract": [((10, 4), 6), ((3, 7.5), -4.5)],
-    "multiply": [((6, 7), 42), ((-2, 0.5), -1)],
+    "add": [((2, 3), 5), ((-1.5, 4), 2.5), ((0.1, 0.2), 0.3), ((-7, 12), 5)],
+    "subtract": [((10, 4), 6), ((3, 7.5), -4.5), ((3, 8), -5)],
+    "multiply": [((6, 7), 42), ((-2, 0.5), -1), ((-3, 4), -12)],
     "divide": [((7, 2), 3.5), ((9, 3), 3)],
     "power": [((2, 10), 1024), ((9, 0.5), 3)],
     "modulo": [((10, 3), 1), ((17, 5), 2)],
@@ -330,6 +341,12 @@ def arithmetic_plan(tool: dict[str, Any]) -> Plan | None:
             arguments = {**rest, _array(parameters): values}
         else:
             arguments = {**rest, **dict(zip(numeric, given, strict=False))}
-        known.append((arguments, {result: expected}))
+        whole = all(
+            not isinstance(v, float) or v.is_integer() or "number" in parameters[k]["types"]
+            for k, v in arguments.items()
+            if k in parameters and isinstance(v, int | float)
+        )
+        if whole:  # an integer parameter is given integer samples only
+            known.append((arguments, {result: expected}))
     varying = [(known[0][0], known[1][0])] if len(known) > 1 else []
-    return Plan("arithmetic", {}, known=known, varying=varying)
+    return valid_samples(Plan("arithmetic", {}, known=known, varying=varying), tool.get("input_schema") or {})

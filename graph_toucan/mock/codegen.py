@@ -28,6 +28,7 @@ from graph_toucan.mock.arithmetic import (
     operation_of,
     result_field,
 )
+from graph_toucan.mock.coherence import concepts
 from graph_toucan.mock.families import NOW, Plan, plan_family
 from graph_toucan.mock.flatten import FlatField, Shape, first_key, flat_fields, output_shape
 from graph_toucan.mock.policy import ALLOWED_MODULES
@@ -293,6 +294,8 @@ def _computation_main(
         source = names.get(_norm(f.name)) if not f.indexes else None
         if source is None and not f.indexes:
             source = names.get(_norm(f.key))
+        if source is None and not f.indexes:  # an argument of the same meaning (path -> file_path)
+            source = next((n for n in parameters if concepts(n) & concepts(f.name)), None)
         if source is not None:
             return f"same_or(arguments, {_q(source)}, {_q(f.type)}, rng, {choices})"
         return f"rng.choice({choices})"

@@ -191,6 +191,15 @@ def _calendar(t: _Tool) -> Plan | None:
                 {source_zone: "Europe/Paris", target_zone: "Asia/Tokyo", time_param: "2025-07-15 12:00:00"},
                 {"datetime": "2025-07-15T19:00:00+09:00", "weekday": "Tuesday", "hours": 7.0},
             ),
+            # a bare clock time is on the simulated world's today, 2025-06-01 (summer time in Europe)
+            (
+                {source_zone: "Europe/Paris", target_zone: "Asia/Tokyo", time_param: "12:00"},
+                {"datetime": "2025-06-01T19:00:00+09:00", "weekday": "Sunday", "hours": 7.0},
+            ),
+            (
+                {source_zone: "America/New_York", target_zone: "Europe/London", time_param: "09:30"},
+                {"datetime": "2025-06-01T14:30:00+01:00", "weekday": "Sunday", "hours": 5.0},
+            ),
         ]
         plan.known = [(a, _map_known(roles, e)) for a, e in plan.known]
         return plan if outputs else None
@@ -468,23 +477,40 @@ _PREFERRED_RESULT = (
 
 
 # -- text, encodings, hashes -----------------------------------------------------------------------------
+_SHA256_EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+_MD5_EMPTY = "d41d8cd98f00b204e9800998ecf8427e"
 _TEXT_OPERATIONS: list[tuple[str, str, str, list[tuple[str, Any]]]] = [
     # (pattern over name words, expression over `text`, result kind, known answers)
-    (r"base64.*decode|decode.*base64|b64decode", "b64decode(text)", "string", [("aGVsbG8=", "hello")]),
+    (
+        r"base64.*decode|decode.*base64|b64decode",
+        "b64decode(text)",
+        "string",
+        [("aGVsbG8=", "hello"), ("d29ybGQ=", "world")],
+    ),
     (r"base64|b64", "b64encode(text)", "string", [("hello", "aGVsbG8="), ("", "")]),
-    (r"url.*decode|decode.*url|unquote", "url_decode(text)", "string", [("a%20b%26c", "a b&c")]),
+    (
+        r"url.*decode|decode.*url|unquote",
+        "url_decode(text)",
+        "string",
+        [("a%20b%26c", "a b&c"), ("x%2Fy", "x/y")],
+    ),
     (r"url.*encode|encode.*url|(^|_)quote", "url_encode(text)", "string", [("a b&c", "a%20b%26c")]),
-    (r"sha_?256", "sha256_hex(text)", "string", [("abc", world_text.sha256_hex("abc"))]),
+    (r"sha_?256", "sha256_hex(text)", "string", [("abc", world_text.sha256_hex("abc")), ("", _SHA256_EMPTY)]),
     (r"sha_?1", "sha1_hex(text)", "string", [("abc", "a9993e364706816aba3e25717850c26c9cd0d89d")]),
-    (r"md5", "md5_hex(text)", "string", [("abc", "900150983cd24fb0d6963f7d28e17f72")]),
+    (r"md5", "md5_hex(text)", "string", [("abc", "900150983cd24fb0d6963f7d28e17f72"), ("", _MD5_EMPTY)]),
     (r"(^|_)hash", "hash_text(text, algorithm)", "string", [("abc", world_text.sha256_hex("abc"))]),
-    (r"hex.*encode|to_hex", "hex_encode(text)", "string", [("hi", "6869")]),
-    (r"upper", "text.upper()", "string", [("Hello", "HELLO")]),
-    (r"lower", "text.lower()", "string", [("Hello", "hello")]),
-    (r"revers", "text[::-1]", "string", [("abc", "cba")]),
-    (r"word_?count|count_?words", "word_count(text)", "integer", [("one two three", 3)]),
-    (r"(char|character|string|text)_?(count|length)|(^|_)length$", "len(text)", "integer", [("hello", 5)]),
-    (r"slug", "slugify(text)", "string", [("Hello World!", "hello-world")]),
+    (r"hex.*encode|to_hex", "hex_encode(text)", "string", [("hi", "6869"), ("A", "41")]),
+    (r"upper", "text.upper()", "string", [("Hello", "HELLO"), ("abc", "ABC")]),
+    (r"lower", "text.lower()", "string", [("Hello", "hello"), ("ABC", "abc")]),
+    (r"revers", "text[::-1]", "string", [("abc", "cba"), ("stop", "pots")]),
+    (r"word_?count|count_?words", "word_count(text)", "integer", [("one two three", 3), ("a b", 2)]),
+    (
+        r"(char|character|string|text)_?(count|length)|(^|_)length$",
+        "len(text)",
+        "integer",
+        [("hello", 5), ("hi", 2)],
+    ),
+    (r"slug", "slugify(text)", "string", [("Hello World!", "hello-world"), ("A  B", "a-b")]),
     (
         r"json.*(format|pretty|beautif)|(format|pretty|beautif).*json",
         "json.dumps(json_value(text), indent=2, ensure_ascii=False)",
@@ -529,6 +555,7 @@ def _text(t: _Tool) -> Plan | None:
             "text", {target.key: expression}, helpers=["b64encode", "b64decode", "url_encode", "url_decode"]
         )
         plan.helpers += ["sha256_hex", "sha1_hex", "md5_hex", "hex_encode", "word_count", "slugify"]
+        plan.helpers += ["hash_text", "json_value", "json_valid"]
         plan.prelude.append(f"text = str(arguments[{_q(text_param)}])")
         if "hash_text" in expression:
             plan.prelude.append(
@@ -540,8 +567,9 @@ def _text(t: _Tool) -> Plan | None:
             plan.outputs.setdefault(f.key, "algorithm" if "hash_text" in expression else _q(pattern))
         rest = _required_rest(t, text_param)
         plan.known = [({text_param: given, **rest}, {target.key: expected}) for given, expected in samples]
-        if kind != "boolean":
-            plan.varying = [({text_param: "hello", **rest}, {text_param: "world", **rest})]
+        distinct = [a for a, e in zip(plan.known, samples, strict=True) if e[1] != samples[0][1]]
+        if kind != "boolean" and distinct:
+            plan.varying = [(plan.known[0][0], distinct[0][0])]
         return plan
     return None
 
@@ -556,5 +584,20 @@ def plan_family(tool: dict[str, Any]) -> Plan | None:
     for detect in (lambda: _conversion(t, tool_class), lambda: _calendar(t), lambda: _text(t)):
         plan = detect()
         if plan is not None and plan.outputs:
-            return plan
+            return valid_samples(plan, tool.get("input_schema") or {})
     return None
+
+
+def valid_samples(plan: Plan, input_schema: dict[str, Any]) -> Plan:
+    """``plan`` keeping only the samples whose arguments the tool's input schema accepts (a tool that
+    takes ``HH:MM`` is not asked about a full date)."""
+    from graph_toucan.mock.runtime import schema_problem, schema_validator
+
+    validator = schema_validator(input_schema)
+
+    def ok(arguments: dict[str, Any]) -> bool:
+        return schema_problem(validator, arguments) is None
+
+    plan.known = [(a, e) for a, e in plan.known if ok(a)]
+    plan.varying = [(a, b) for a, b in plan.varying if ok(a) and ok(b)]
+    return plan
