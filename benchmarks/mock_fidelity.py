@@ -38,6 +38,7 @@ from graph_toucan.mock import MockRuntime, SandboxPool, bundled_mock_folder, rea
 from graph_toucan.mock.build import family_plan, same_answer, sample_arguments
 from graph_toucan.mock.files import mock_server_module
 from graph_toucan.mock.flatten import flat_fields
+from graph_toucan.mock.runtime import schema_problem
 from graph_toucan.mock.state import EntityStore, effect_of, is_id, missing_reference, produced_kinds
 from graph_toucan.mock.values import echo_values
 
@@ -325,10 +326,13 @@ async def catalog_probes(probe: Probe, tally: Tally, runtime: MockRuntime) -> No
         echoes = echo_values(flat_fields(tool.output_schema), arguments)
         effect = effect_of(tool)
         schema = (tool.input_schema.get("properties") or {}).get(effect.key_param or "", {})
-        unknown = 987654321 if schema.get("type") == "integer" else "zz_never_returned_4242"
-        free = not any(k in schema for k in ("pattern", "format", "enum", "const"))
-        probed = {**arguments, effect.key_param: unknown} if effect.key_param and free else None
-        if probed and missing_reference(EntityStore(), tool, probed, closed[tool.server_id]):
+        unknown = 987654321 if schema.get("type") in ("integer", "number") else "zz_never_returned_4242"
+        probed = {**arguments, effect.key_param: unknown} if effect.key_param else None
+        if (
+            probed
+            and schema_problem(loaded.arguments, probed) is None  # an id of the right shape
+            and missing_reference(EntityStore(), tool, probed, closed[tool.server_id])
+        ):
             ok, output = await probe.call(name, probed)
             tally.add(
                 "unknown ids refused", not ok and "not found" in str(output), f"{name} -> {str(output)[:120]}"

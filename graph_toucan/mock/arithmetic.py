@@ -300,7 +300,7 @@ OPERATION_CODE: dict[str, list[str]] = {
 # Known answers of the arithmetic operations: (arguments by position among the numeric parameters,
 # or the one array / string parameter) -> result.
 _ARITHMETIC_KNOWN: dict[str, list[tuple[Any, float]]] = {
-    "add": [((2, 3), 5), ((-1.5, 4), 2.5), ((0.1, 0.2), 0.3), ((-7, 12), 5)],
+    "add": [((2, 3), 5), ((-1.5, 4), 2.5), ((0.1, 0.2), 0.3), ((-7, 15), 8)],
     "subtract": [((10, 4), 6), ((3, 7.5), -4.5), ((3, 8), -5)],
     "multiply": [((6, 7), 42), ((-2, 0.5), -1), ((-3, 4), -12)],
     "divide": [((7, 2), 3.5), ((9, 3), 3)],
