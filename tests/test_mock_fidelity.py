@@ -327,3 +327,32 @@ async def test_the_server_serves_a_dataset_rows_tools_under_the_rows_names():
             assert answer.structured_content == {"days": 29}
         with pytest.raises(MockError, match="no mock for the row's function"):
             module.row_names({"tools": [{"function": {"name": "teleport"}}]}, runtime)
+
+
+def test_a_more_flag_agrees_with_the_count_and_the_items():
+    schema = {
+        "type": "object",
+        "properties": {
+            "items": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}}}},
+            "total_results": {"type": "integer"},
+            "has_more": {"type": "boolean"},
+        },
+    }
+    flags = set()
+    for seed in range(40):
+        rng = random.Random(seed)
+        fields, lengths = choose_lengths(flat_fields(schema), {"limit": 2}, rng)
+        values = generate_values(fields, {"limit": 2}, rng, lengths=lengths)
+        assert values["has_more"] == (values["total_results"] > lengths["items"])
+        flags.add(values["has_more"])
+    assert flags == {True, False}
+
+
+def test_serve_mocks_says_which_row_it_cannot_read(tmp_path):
+    from typer.testing import CliRunner
+
+    from graph_toucan.cli import app
+
+    (tmp_path / "rows.jsonl").write_text('{"tools": []}\n')
+    result = CliRunner().invoke(app, ["serve-mocks", "--bundled", "--row", f"{tmp_path / 'rows.jsonl'}:3"])
+    assert result.exit_code != 0 and "cannot read row 3" in result.output

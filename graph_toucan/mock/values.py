@@ -71,6 +71,7 @@ _EVENTS = [
 _TERMS = ["electric cars", "interest rates", "heat wave", "world cup", "ai chips", "housing market"]
 _COMMANDS = ["ls -la", "git status", "python --version", "df -h", "echo done"]
 _MESSAGES = ["Operation completed successfully.", "Request processed.", "Done.", "Changes saved."]
+_MORE_NAMES = {"has_more", "has_next", "has_next_page", "more", "more_results", "is_truncated", "truncated"}
 _COUNT_NAMES = {"count", "total", "total_count", "result_count", "num_results", "total_results", "n_results"}
 
 
@@ -92,7 +93,31 @@ def generate_values(
         f.key: echoes[f.key] if f.key in echoes else plausible_value(f, rng, context) for f in fields
     }
     echoed = set(echoes)
-    return cohere(list(fields), values, arguments, rng, now=context.now, echoed=echoed, current=current)
+    cohere(list(fields), values, arguments, rng, now=context.now, echoed=echoed, current=current)
+    _paginate(fields, values, context)
+    return values
+
+
+def _paginate(fields: Sequence[FlatField], values: dict[str, Scalar], context: _Context) -> None:
+    """``has_more`` says whether the count goes beyond the items listed."""
+    total = next(
+        (
+            values[f.key]
+            for f in fields
+            if not f.indexes and _norm(f.name) in _COUNT_NAMES and f.type == "integer"
+        ),
+        None,
+    )
+    if not isinstance(total, int) or not context.list_length:
+        return
+    for f in fields:
+        if (
+            not f.indexes
+            and f.type == "boolean"
+            and _norm(f.name) in _MORE_NAMES
+            and f.key not in context.raw
+        ):
+            values[f.key] = total > context.list_length
 
 
 def echo_values(fields: Sequence[FlatField], arguments: dict[str, Any]) -> dict[str, Scalar]:
