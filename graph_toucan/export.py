@@ -268,8 +268,9 @@ _OPENAI_MESSAGE = pa.struct(
     ]
 )
 _META = [("id", pa.string()), ("kind", pa.string())]
+_STATE = ("mock_state", pa.string())  # JSON: the mock entity store at the start and end
 SCHEMAS: dict[str, pa.Schema] = {
-    "openai": pa.schema([("messages", pa.list_(_OPENAI_MESSAGE)), ("tools", pa.string()), *_META]),
+    "openai": pa.schema([("messages", pa.list_(_OPENAI_MESSAGE)), ("tools", pa.string()), *_META, _STATE]),
     "dpo": pa.schema(
         [
             ("prompt", pa.list_(_OPENAI_MESSAGE)),
@@ -285,10 +286,11 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("conversations", pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))),
             ("tools", pa.string()),
             *_META,
+            _STATE,
         ]
     ),
     "hermes": pa.schema(
-        [("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))), *_META]
+        [("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))), *_META, _STATE]
     ),
 }
 
@@ -461,7 +463,11 @@ def export(
                             dpo_sample(pair, conversation) | (pair_meta if metadata else {})
                         )
                 else:
-                    writers[fmt, split].write(SFT_RENDER[fmt](conversation) | meta)
+                    state = conversation.mock_state
+                    extra = (
+                        {"mock_state": json.dumps(state, ensure_ascii=False)} if metadata and state else {}
+                    )
+                    writers[fmt, split].write(SFT_RENDER[fmt](conversation) | meta | extra)
                 seconds[fmt] += time.perf_counter() - t0
             counts["split"][split] += 1
             counts["kind"][conversation.kind] += 1

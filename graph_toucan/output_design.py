@@ -207,6 +207,7 @@ SHAPES: dict[str, tuple[bool, list[Field]]] = {
             ("file_path", "string", "Path of the file"),
             ("size_bytes", "integer", "Size in bytes"),
             ("modified_at", "string", "Last modification time (ISO 8601)"),
+            ("content", "string", "Text content of the file"),
         ],
     ),
     "dir": (

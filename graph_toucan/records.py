@@ -440,6 +440,11 @@ class Conversation(Record):
     checks: list[Check] = Field(default_factory=list)
     reasons: list[str] = Field(default_factory=list)
     llm_calls: int = 0
+    mock_state: dict[str, Any] | None = Field(
+        default=None,
+        description="The mock tools' entity store when the conversation started and ended "
+        "({initial, final}), so an eval replaying it can compare final states.",
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -185,9 +185,8 @@ class Translator:
         checks = verify(conversation) if state.turns else []
         failed = [f"{c.name}: {c.detail}" for c in checks if not c.passed]
         status = "accepted" if not reasons and not failed else "rejected"
-        return conversation.model_copy(
-            update={"checks": checks, "status": status, "reasons": reasons or failed}
-        )
+        update = {"checks": checks, "status": status, "reasons": reasons or failed}
+        return conversation.model_copy(update={**update, "mock_state": self.runtime.state(state.key)})
 
     async def _translate_turn(self, state: _State, k: int) -> list[str]:
         """Translate turn ``k`` (retrying with feedback); returns the reasons when it never passed."""
@@ -439,6 +438,9 @@ class Translator:
                     "user's words nor in earlier results"
                 }
             )
+        classes = parameter_classes(self._tool(call.tool_id))
+        stated = [a.value for a in filled.arguments if a.source == "query" and classes.get(a.name) == "user"]
+        self.runtime.acknowledge(state.key, stated)  # what the user names is known to exist
         try:
             output = await self.runtime.call(call.tool_id, made.arguments, conversation=state.key)
         except MockArgumentsError as exc:

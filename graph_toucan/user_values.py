@@ -116,11 +116,27 @@ _KINDS: list[tuple[frozenset[str], list[str]]] = [
 # What a search phrase is about, by what the tool handles: a location search looks for a place.
 _TOPICS: list[tuple[frozenset[str], list[str]]] = [
     (
-        frozenset(["location", "place", "city", "address", "geo", "geocode", "weather", "forecast", "hotel", "restaurant", "map"]),
+        frozenset(
+            [
+                "location",
+                "place",
+                "city",
+                "address",
+                "geo",
+                "geocode",
+                "weather",
+                "forecast",
+                "hotel",
+                "restaurant",
+                "map",
+            ]
+        ),
         ["Lyon", "Kyoto", "Lisbon", "Austin, Texas"],
     ),
     (
-        frozenset(["paper", "article", "research", "arxiv", "pubmed", "scholar", "publication", "study", "citation"]),
+        frozenset(
+            ["paper", "article", "research", "arxiv", "pubmed", "scholar", "publication", "study", "citation"]
+        ),
         ["protein folding", "graph neural networks", "CRISPR gene editing"],
     ),
     (frozenset(["user", "people", "person", "profile", "author", "employee", "contact", "member"]), _NAMES),
@@ -129,10 +145,16 @@ _TOPICS: list[tuple[frozenset[str], list[str]]] = [
         frozenset(["product", "item", "shop", "store", "catalog", "listing"]),
         ["wireless earbuds", "standing desk", "trail running shoes"],
     ),
-    (frozenset(["package", "library", "module", "npm", "pypi", "crate", "dependency"]), ["requests", "lodash", "numpy"]),
+    (
+        frozenset(["package", "library", "module", "npm", "pypi", "crate", "dependency"]),
+        ["requests", "lodash", "numpy"],
+    ),
     (frozenset(["repo", "repository", "github"]), ["pallets/flask", "facebook/react"]),
     (frozenset(["movie", "film", "show", "series", "anime"]), ["Spirited Away", "Inception"]),
-    (frozenset(["song", "music", "track", "artist", "album", "playlist"]), ["Bohemian Rhapsody", "Miles Davis"]),
+    (
+        frozenset(["song", "music", "track", "artist", "album", "playlist"]),
+        ["Bohemian Rhapsody", "Miles Davis"],
+    ),
     (frozenset(["recipe", "food", "meal", "dish", "ingredient"]), ["vegetable lasagna", "pad thai"]),
     (frozenset(["book", "novel"]), ["The Left Hand of Darkness", "Sapiens"]),
     (frozenset(["coin", "crypto", "cryptocurrency", "token"]), ["bitcoin", "ethereum", "solana"]),

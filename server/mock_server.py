@@ -4,8 +4,12 @@ A thin wrapper over :class:`graph_toucan.mock.runtime.MockRuntime`: each publish
 MCP tool with the tool's input schema exactly as in the catalog (``$ref`` and all: schemas are not
 dereferenced) and its inferred output schema; a call is validated with ``jsonschema``, run in the
 sandbox pool, and answered with structured content. A failing call is an MCP tool error whose text
-says what went wrong. ``_meta["graph-toucan/conversation"]`` on a call picks the conversation whose
-answers stay consistent (default: one shared conversation).
+says what went wrong (an id the conversation never produced is a "not found" tool error).
+
+State (the answers and the entity store of :mod:`graph_toucan.mock.state`) is kept per
+conversation: ``_meta["graph-toucan/conversation"]`` on a call names it; without it, a
+handshake-era MCP session is its own conversation, and stateless (2026-07-28) requests share
+``default``. :func:`row_names` serves a dataset row's tools under the names the row uses.
 
 When mocks are added (:func:`publish`, or :func:`watch` polling a source), connected handshake-era
 sessions get ``notifications/tools/list_changed``. FastMCP 4.1.2 has no ``subscriptions/listen``,
@@ -25,7 +29,7 @@ import anyio
 import mcp_types
 from fastmcp import FastMCP
 from fastmcp.exceptions import ToolError
-from fastmcp.server.dependencies import fastmcp_request_ctx
+from fastmcp.server.dependencies import fastmcp_request_ctx, get_context
 from fastmcp.server.middleware import Middleware, MiddlewareContext
 from fastmcp.tools.base import Tool, ToolResult
 
@@ -39,16 +43,22 @@ _MAX_SESSIONS = 256
 
 
 class MockMCPTool(Tool):
-    """One published mock as an MCP tool."""
+    """One published mock as an MCP tool (``target``: the runtime's name for it, when served under
+    another)."""
 
     runtime: Any = None
+    target: str | None = None
 
     async def run(self, arguments: dict[str, Any]) -> ToolResult:
         context = fastmcp_request_ctx.get()
         meta = context.meta if context is not None and context.meta else {}
-        conversation = str(meta.get(CONVERSATION_META) or "default")
+        conversation = str(meta.get(CONVERSATION_META) or "")
+        if not conversation and context is not None and context.protocol_version < MODERN_PROTOCOL:
+            conversation = f"session:{get_context().session_id}"
         try:
-            output = await self.runtime.call(self.name, arguments, conversation=conversation)
+            output = await self.runtime.call(
+                self.target or self.name, arguments, conversation=conversation or "default"
+            )
         except MockError as exc:
             raise ToolError(str(exc)) from None
         structured = output if isinstance(output, dict) else {"result": output}
@@ -58,10 +68,11 @@ class MockMCPTool(Tool):
         )
 
 
-def _component(loaded: LoadedMock, runtime: MockRuntime) -> MockMCPTool:
+def _component(loaded: LoadedMock, runtime: MockRuntime, served: str | None = None) -> MockMCPTool:
     tool = loaded.mock.tool
     return MockMCPTool(
-        name=loaded.name,
+        name=served or loaded.name,
+        target=loaded.name,
         title=tool.name,
         description=tool.description or f"{tool.name} of {tool.server_name} (mock)",
         parameters=tool.input_schema,
@@ -104,8 +115,11 @@ class _Sessions(Middleware):
 class MockServer:
     """The FastMCP app and what keeps it in step with the runtime's mocks."""
 
-    def __init__(self, runtime: MockRuntime, *, name: str = "graph-toucan-mocks") -> None:
+    def __init__(
+        self, runtime: MockRuntime, *, name: str = "graph-toucan-mocks", names: dict[str, str] | None = None
+    ) -> None:
         self.runtime = runtime
+        self.names = names  # served name -> the runtime's name, when serving a dataset row
         self.sessions = _Sessions()
         self.app = FastMCP(
             name,
@@ -119,14 +133,16 @@ class MockServer:
 
     def _sync(self) -> bool:
         """Make the app's tools match the runtime's published mocks; True when anything changed."""
-        wanted = {name: loaded.mock.id for name, loaded in self.runtime.mocks.items()}
+        mocks = self.runtime.mocks
+        served = self.names or {name: name for name in mocks}
+        wanted = {name: mocks[target].mock.id for name, target in served.items() if target in mocks}
         changed = False
         for name in set(self._published) - set(wanted):
             self.app.local_provider.remove_tool(name)
             changed = True
-        for name, loaded in self.runtime.mocks.items():
-            if self._published.get(name) != loaded.mock.id:
-                self.app.add_tool(_component(loaded, self.runtime))
+        for name, target in served.items():
+            if target in mocks and self._published.get(name) != mocks[target].mock.id:
+                self.app.add_tool(_component(mocks[target], self.runtime, name))
                 changed = True
         self._published = wanted
         return changed
@@ -149,6 +165,56 @@ class MockServer:
                 await self.publish(fresh)
 
 
-def create_server(runtime: MockRuntime, *, name: str = "graph-toucan-mocks") -> MockServer:
-    """The mock server over ``runtime`` (whose pool the caller starts and closes)."""
-    return MockServer(runtime, name=name)
+def create_server(
+    runtime: MockRuntime, *, name: str = "graph-toucan-mocks", names: dict[str, str] | None = None
+) -> MockServer:
+    """The mock server over ``runtime`` (whose pool the caller starts and closes); ``names`` (from
+    :func:`row_names`) serves only those tools, under those names."""
+    return MockServer(runtime, name=name, names=names)
+
+
+def row_functions(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The function definitions of an exported row (openai, sharegpt or hermes ``tools``)."""
+    tools = row.get("tools")
+    if isinstance(tools, str):
+        tools = json.loads(tools)
+    if not isinstance(tools, list):
+        raise MockError(
+            "the row has no 'tools' list; give a row of a graph-toucan export (openai or sharegpt)"
+        )
+    found = []
+    for entry in tools:
+        function = entry.get("function", entry) if isinstance(entry, dict) else {}
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise MockError(f"a tool of the row has no function name: {json.dumps(entry)[:200]}")
+        found.append(function)
+    return found
+
+
+def row_names(row: dict[str, Any], runtime: MockRuntime) -> dict[str, str]:
+    """Served name -> the runtime's mock name, for every function of ``row``: matched by its
+    description and parameters, else by name. Raises :class:`MockError` naming what has no mock."""
+    mocks = runtime.mocks
+    names: dict[str, str] = {}
+    missing = []
+    for function in row_functions(row):
+        name = function["name"]
+        schema = function.get("parameters") or function.get("input_schema") or {}
+        same = [
+            n
+            for n, m in mocks.items()
+            if m.mock.tool.input_schema == schema
+            and (m.mock.tool.description or "") == (function.get("description") or "")
+        ]
+        if len(same) != 1:
+            same = [n for n, m in mocks.items() if name in (n, m.mock.tool.name) or n.endswith(f"__{name}")]
+        if len(same) == 1:
+            names[name] = same[0]
+        else:
+            missing.append(name)
+    if missing:
+        raise MockError(
+            f"no mock for the row's function(s) {', '.join(missing)}; serve the mocks of the workspace "
+            "that made the dataset (--dir <workspace>/mock_tools)"
+        )
+    return names

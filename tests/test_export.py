@@ -466,3 +466,16 @@ def test_split_plans_keep_hashed_families_and_refuse_to_split_one_family() -> No
     assert 20 < len(chosen) < 60
     single, warned = plan_splits(roots[:1], 3, 0.5)
     assert single == set() and "only 1 conversation family" in warned[0]
+
+
+def test_translations_carry_the_mock_state_they_started_and_ended_with(store, tmp_path):
+    export(store, tmp_path, ["openai"], validation_share=0.0)
+    rows = [json.loads(line) for line in (tmp_path / "openai" / "train.jsonl").read_text().splitlines()]
+    translations = [r for r in rows if r["kind"] == "translation"]
+    assert translations and all("mock_state" in r for r in translations)
+    for row in translations:
+        state = json.loads(row["mock_state"])
+        assert state["initial"] == {"records": {}, "deleted": {}, "seen_ids": []}
+        assert set(state["final"]) == {"records", "deleted", "seen_ids"}
+    parquet = pq.read_table(tmp_path / "openai" / "train.parquet").to_pylist()
+    assert [r["mock_state"] for r in parquet] == [r.get("mock_state") for r in rows]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
@@ -16,6 +17,7 @@ from rich.table import Table
 from graph_toucan.cli.app import Context, JsonOption, app, console, print_json, progress_bar
 from graph_toucan.errors import GraphToucanError
 from graph_toucan.mock.build import DEFAULT_ATTEMPTS, build_mocks
+from graph_toucan.mock.errors import MockError
 from graph_toucan.mock.files import bundled_mock_folder, mock_server_module, read_mock_folder
 from graph_toucan.mock.runtime import MockRuntime
 from graph_toucan.mock.sandbox import Limits, SandboxPool
@@ -261,6 +263,16 @@ def show(
     console.print(table)
 
 
+def _row(spec: str) -> dict[str, Any]:
+    """Line N (default 0) of a JSONL export file, as a dict."""
+    path, _, line = spec.rpartition(":") if re.search(r":\d+$", spec) else (spec, "", "0")
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        return json.loads(lines[int(line)])
+    except (OSError, IndexError, ValueError) as exc:
+        raise typer.BadParameter(f"cannot read row {line} of {path}: {exc}", param_hint="--row") from None
+
+
 @app.command("serve-mocks")
 def serve_mocks(
     ctx: typer.Context,
@@ -283,17 +295,30 @@ def serve_mocks(
             help="Bearer token every HTTP request must carry; needed to listen beyond loopback.",
         ),
     ] = None,
+    row: Annotated[
+        str | None,
+        typer.Option(
+            help="Serve only the tools of one exported row, under its names: FILE.jsonl[:LINE] (0-based)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the accepted mocks as an MCP server (their original names and schemas). Over HTTP the
     same rules as 'graph-toucan serve': a bearer token, or a loopback address only."""
     source = _source(ctx, folder, bundled)
     auth = check_listen(host, token) if transport == Transport.HTTP else None
     module = mock_server_module()
+    chosen = _row(row) if row else None
 
     async def run() -> None:
         mocks = await _mocks(ctx, folder, bundled)
         async with SandboxPool(workers, Limits(wall_s=timeout)) as pool:
-            server = module.create_server(MockRuntime(pool, _simulator(ctx, simulator, seed)))
+            runtime = MockRuntime(pool, _simulator(ctx, simulator, seed))
+            runtime.add(mocks)
+            try:
+                names = module.row_names(chosen, runtime) if chosen is not None else None
+            except MockError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--row") from None
+            server = module.create_server(runtime, names=names)
             await server.publish(mocks)
             async with anyio.create_task_group() as group:
                 if watch > 0:

@@ -15,6 +15,7 @@ from graph_toucan.mock.errors import (
     MockCallError,
     MockError,
     MockLimitError,
+    MockNotFoundError,
     MockPolicyError,
     SandboxError,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "MockCallError",
     "MockError",
     "MockLimitError",
+    "MockNotFoundError",
     "MockPolicyError",
     "MockRuntime",
     "SandboxError",

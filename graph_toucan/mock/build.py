@@ -2,8 +2,11 @@
 
 A module is accepted when it passes the allow-list, defines ``main``, keeps to its class (a
 ``computation`` never calls ``call_external_api``; a ``query`` or ``action`` always does), returns
-output valid against the output schema for sample arguments built from the input schema, and raises
-an argument error when required arguments are missing. Otherwise the error goes back to the teacher,
+output valid against the output schema for sample arguments built from the input schema, raises
+an argument error when required arguments are missing, and passes the property checks
+(:func:`check_properties`): the same arguments give the same output, and for a tool of a recognised
+computation family (:mod:`graph_toucan.mock.families`) the known answers come out and the outputs
+change with the inputs that should change them. Otherwise the error goes back to the teacher,
 up to ``attempts`` times; then the tool is recorded as ``unmockable`` with the last reason.
 """
 
@@ -18,9 +21,12 @@ from typing import Any
 from graph_toucan.errors import BudgetExceeded, LLMError
 from graph_toucan.ids import canonical_json, content_id
 from graph_toucan.llm.client import LLM
-from graph_toucan.mock.codegen import MOCK_CODE, code_inputs
-from graph_toucan.mock.errors import MockArgumentsError, MockCallError, MockError
+from graph_toucan.mock.arithmetic import arithmetic_plan
+from graph_toucan.mock.codegen import MOCK_CODE, code_inputs, tool_view
+from graph_toucan.mock.errors import MockArgumentsError, MockCallError, MockError, MockNotFoundError
+from graph_toucan.mock.families import Plan, plan_family
 from graph_toucan.mock.files import write_mock_folder
+from graph_toucan.mock.flatten import flat_fields
 from graph_toucan.mock.policy import calls_external_api, check_code, defines_main
 from graph_toucan.mock.runtime import MockRuntime, schema_problem, schema_validator
 from graph_toucan.mock.sandbox import SandboxPool
@@ -81,6 +87,8 @@ async def check_mock(code: str, tool: Tool, pool: SandboxPool, *, seed: int = 0)
     for n, arguments in enumerate(valid or samples[:1]):
         try:
             await runtime.call(name, arguments, conversation=f"check-{n}", validate_arguments=False)
+        except MockNotFoundError:
+            continue  # the sample id is rightly unknown to a fresh conversation
         except MockArgumentsError as exc:
             # a mock may rightly refuse the placeholder "example" (an expression, a URL); other
             # refusals of schema-valid arguments are its fault
@@ -90,6 +98,7 @@ async def check_mock(code: str, tool: Tool, pool: SandboxPool, *, seed: int = 0)
                 ) from None
         except MockCallError as exc:
             raise MockError(f"with the sample arguments {canonical_json(arguments)}: {exc}") from None
+    await check_properties(runtime, name, tool, valid)
     required = [
         r for r in tool.input_schema.get("required") or [] if r in (tool.input_schema.get("properties") or {})
     ]
@@ -107,6 +116,83 @@ async def check_mock(code: str, tool: Tool, pool: SandboxPool, *, seed: int = 0)
             f"main() accepted a call without its required arguments ({', '.join(required)}); "
             "it must raise ValueError naming what is missing"
         )
+
+
+def family_plan(tool: Tool) -> Plan | None:
+    """The computation family of ``tool`` (with its known answers), or None."""
+    view = tool_view(tool)
+    return plan_family(view) or arithmetic_plan(view)
+
+
+def _at(output: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(output, dict) or part not in output:
+            return None
+        output = output[part]
+    return output
+
+
+def same_answer(actual: Any, expected: Any) -> bool:
+    """Numbers within rounding, times to the minute (``T`` or a space), anything else exactly."""
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return actual == expected
+    if isinstance(expected, int | float) and isinstance(actual, int | float):
+        return abs(actual - expected) <= max(1e-6, 1e-4 * abs(expected))
+    if isinstance(expected, str) and isinstance(actual, str):
+        a, b = actual.replace(" ", "T"), expected.replace(" ", "T")
+        if len(b) >= 16 and b[4] == "-" and b[10] == "T":
+            return a[:16] == b[:16]
+        return actual == expected
+    return actual == expected
+
+
+async def check_properties(
+    runtime: MockRuntime, name: str, tool: Tool, samples: list[dict[str, Any]]
+) -> None:
+    """Raise :class:`MockError` with the reason when the mock is not deterministic, misses a known
+    answer of its family, or ignores an input that should change its output."""
+
+    async def run(arguments: dict[str, Any], conversation: str) -> Any:
+        try:
+            return await runtime.call(name, arguments, conversation=conversation, validate_arguments=False)
+        except MockNotFoundError:
+            return None
+
+    for n, arguments in enumerate(samples[:1]):
+        try:
+            first, again = await run(arguments, f"same-{n}-a"), await run(arguments, f"same-{n}-b")
+        except MockArgumentsError:
+            continue  # a placeholder sample the mock rightly refuses (checked above)
+        if first != again:
+            raise MockError(
+                f"the same arguments {canonical_json(arguments)} gave two different outputs "
+                f"({canonical_json(first)[:200]} and {canonical_json(again)[:200]}); derive every value "
+                "from the arguments (seed any randomness with them)"
+            )
+    plan = family_plan(tool)
+    if plan is None:
+        return
+    paths = {f.key: f.path for f in flat_fields(tool.output_schema)}
+    for n, (arguments, expected) in enumerate(plan.known):
+        try:
+            output = await run(arguments, f"known-{n}")
+        except MockArgumentsError as exc:
+            raise MockError(f"known answer: {canonical_json(arguments)} was refused: {exc}") from None
+        for key, value in expected.items():
+            actual = _at(output, paths.get(key, key))
+            if not same_answer(actual, value):
+                raise MockError(
+                    f"known answer ({plan.family}): with {canonical_json(arguments)} the output "
+                    f"'{paths.get(key, key)}' should be {value!r}, got {actual!r}"
+                )
+    for n, (a, b) in enumerate(plan.varying):
+        first, second = await run(a, f"vary-{n}-a"), await run(b, f"vary-{n}-b")
+        if first == second:
+            changed = sorted(k for k in {*a, *b} if a.get(k) != b.get(k))
+            raise MockError(
+                f"the output ({canonical_json(first)[:200]}) does not change when {', '.join(changed)} "
+                f"changes ({canonical_json(a)} vs {canonical_json(b)}); it must be computed from them"
+            )
 
 
 async def build_mock(

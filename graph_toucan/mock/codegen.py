@@ -20,9 +20,20 @@ from pydantic import BaseModel, Field, field_validator
 
 from graph_toucan.ids import content_id
 from graph_toucan.llm.task import Task
-from graph_toucan.mock.flatten import FlatField, Shape, flat_fields, output_shape
+from graph_toucan.mock.arithmetic import (
+    OPERATION_CALL,
+    OPERATION_CODE,
+    OPERATION_IMPORTS,
+    arithmetic_plan,
+    operation_of,
+    result_field,
+)
+from graph_toucan.mock.coherence import concepts
+from graph_toucan.mock.families import NOW, Plan, plan_family
+from graph_toucan.mock.flatten import FlatField, Shape, first_key, flat_fields, output_shape
 from graph_toucan.mock.policy import ALLOWED_MODULES
 from graph_toucan.mock.values import value_candidates
+from graph_toucan.mock.world import embedded_source
 from graph_toucan.records import Tool
 from graph_toucan.schema import example_arguments
 
@@ -49,8 +60,16 @@ def tool_view(tool: Tool) -> dict[str, Any]:
 
 def code_inputs(tool: Tool, previous: list[dict[str, str]] | None = None) -> dict[str, Any]:
     """Inputs of the ``mock_code`` task; ``previous`` lists failed attempts ``{code, error}``."""
+    view = tool_view(tool)
+    plan = plan_family(view) or arithmetic_plan(view)
+    paths = {f.key: f.path for f in flat_fields(tool.output_schema)}
+    known = [
+        {"arguments": arguments, "expected": {paths.get(k, k): v for k, v in expected.items()}}
+        for arguments, expected in (plan.known if plan else [])[:4]
+    ]
     return {
-        "tool": tool_view(tool),
+        "tool": view,
+        "known_answers": known,
         "fields": [f.describe() for f in flat_fields(tool.output_schema)],
         "sample_arguments": example_arguments(tool.input_schema, include_optional=True),
         "allowed_modules": list(ALLOWED_MODULES),
@@ -71,31 +90,38 @@ def render_mock(tool: dict[str, Any]) -> str:
     """The module source for a tool given as :func:`tool_view` gives it."""
     tool_class = tool.get("tool_class") or "query"
     shape = output_shape(tool.get("output_schema"))
-    parameters = _parameters(tool.get("input_schema") or {})
+    parameters = parameter_rules(tool.get("input_schema") or {})
     seed = content_id(tool.get("server_name"), tool.get("name"))
+    plan = plan_family(tool)
+    world_names: list[str] = list(plan.helpers) if plan else []
     if tool_class == "computation":
-        operation = _operation(tool, parameters)
+        operation = None if plan else operation_of(tool, parameters)
         fields = flat_fields(tool.get("output_schema"))
-        result_key = _result_field(fields, set(parameters)) if operation else None
-        body, uses_rng = _computation_main(shape, parameters, operation, result_key, seed)
-        helpers = [_CHECK, _COMPUTE_HELPERS, *_OPERATION_CODE.get(operation or "", [])]
-        imports = sorted(
-            {*(["json", "random"] if uses_rng else []), *_OPERATION_IMPORTS.get(operation or "", [])}
-        )
+        result_key = result_field(fields, set(parameters)) if operation else None
+        body, uses_rng = _computation_main(shape, parameters, operation, result_key, seed, plan)
+        helpers = [_CHECK, _COMPUTE_HELPERS, *OPERATION_CODE.get(operation or "", [])]
+        imports = {*(["json", "random"] if uses_rng else []), *OPERATION_IMPORTS.get(operation or "", [])}
     else:
-        body = _external_main(shape)
+        body = _external_main(shape, plan)
         helpers = [_CHECK, _PICK]
-        imports = []
-    parts = [_docstring(tool, tool_class)]
+        imports = set()
+    if world_names:
+        source, modules = embedded_source(world_names)
+        helpers.append(source)
+        imports |= set(modules)
+    parts = [_docstring(tool, tool_class, plan)]
     if imports:
-        parts.append("\n".join(f"import {m}" for m in imports))
-    parts.append(f"TOOL = {_flat_literal(tool['name'])}\nPARAMETERS = {_literal(parameters)}")
+        parts.append("\n".join(f"import {m}" for m in sorted(imports)))
+    constants = f"TOOL = {_flat_literal(tool['name'])}\nPARAMETERS = {_literal(parameters)}"
+    if plan is not None and plan.uses_now:
+        constants += f"\nNOW = {_q(NOW)}  # the simulated world's time when the conversation gives none"
+    parts.append(constants)
     parts.append(body)
     parts.extend(helpers)
     return "\n\n\n".join(p.strip("\n") for p in parts if p) + "\n"
 
 
-def _docstring(tool: dict[str, Any], tool_class: str) -> str:
+def _docstring(tool: dict[str, Any], tool_class: str, plan: Plan | None = None) -> str:
     summary = " ".join(str(tool.get("description") or "").split())
     if len(summary) > 300:
         summary = summary[:297].rsplit(" ", 1)[0] + "..."
@@ -104,6 +130,8 @@ def _docstring(tool: dict[str, Any], tool_class: str) -> str:
         if tool_class == "computation"
         else "asks call_external_api for flat values and rebuilds the nested output from them"
     )
+    if plan is not None:
+        how += f"; the {plan.family} outputs are computed for real"
     text = [
         f'Mock of the {tool_class} tool `{tool["name"]}` of "{tool.get("server_name") or ""}".',
         "",
@@ -119,7 +147,8 @@ def _docstring(tool: dict[str, Any], tool_class: str) -> str:
     return f'"""{body}\n"""'
 
 
-def _parameters(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def parameter_rules(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``PARAMETERS`` of a generated mock: each argument's types, whether required, enum and bounds."""
     required = set(schema.get("required") or [])
     found: dict[str, dict[str, Any]] = {}
     for name, sub in (schema.get("properties") or {}).items():
@@ -176,34 +205,69 @@ def _flat_literal(value: Any) -> str:
     return json.dumps(str(value), ensure_ascii=False)
 
 
-def _expression(shape: Shape, leaf: Any, indent: int = 1) -> str:
+def _expression(shape: Shape, leaf: Any, indent: int = 1, guard: Any = None) -> str:
+    """Source of the output; ``guard(item)`` is the condition under which a list item is present
+    (None: every item is)."""
     pad = "    " * indent
     if shape.kind == "object":
         if not shape.children:
             return "{}"
         inner = ",\n".join(
-            f"{pad}    {_q(name)}: {_expression(child, leaf, indent + 1)}"
+            f"{pad}    {_q(name)}: {_expression(child, leaf, indent + 1, guard)}"
             for name, child in shape.children.items()
         )
         return "{\n" + inner + f",\n{pad}}}"
     if shape.kind == "list":
         if not shape.items:
             return "[]"
-        inner = ",\n".join(f"{pad}    {_expression(item, leaf, indent + 1)}" for item in shape.items)
-        return "[\n" + inner + f",\n{pad}]"
+        if guard is None:
+            inner = ",\n".join(f"{pad}    {_expression(item, leaf, indent + 1)}" for item in shape.items)
+            return "[\n" + inner + f",\n{pad}]"
+        rows = []
+        for n, item in enumerate(shape.items):
+            condition = guard(item, n, shape.min_items)
+            if condition == "False":
+                continue
+            source = _expression(item, leaf, indent + 1, guard)
+            rows.append(
+                f"{pad}    {source} if {condition} else ABSENT"
+                if condition != "True"
+                else f"{pad}    {source}"
+            )
+        return "listed(\n" + ",\n".join(rows) + f",\n{pad})"
     if shape.kind == "leaf" and shape.leaf is not None:
         return str(leaf(shape.leaf, indent))
     return _literal(shape.value)
 
 
-def _external_main(shape: Shape) -> str:
-    output = _expression(shape, lambda f, _: f"pick(flat, {_q(f.key)}, {_q(f.type)})")
-    return (
-        "def main(**arguments):\n"
-        "    check_arguments(arguments)\n"
-        "    flat = call_external_api(TOOL, **arguments)\n"
-        f"    return {output}\n"
-    )
+def _present(item: Shape, n: int, min_items: int = 0) -> str:
+    """An item of a list is present when call_external_api returned its first key."""
+    key = first_key(item)
+    if key is None:
+        return "True" if n < max(1, min_items) else "False"
+    return f"{_q(key)} in flat"
+
+
+def _external_main(shape: Shape, plan: Plan | None = None) -> str:
+    computed = plan.outputs if plan else {}
+
+    def leaf(f: FlatField, _: int) -> str:
+        if f.key in computed:
+            return computed[f.key]
+        return f"pick(flat, {_q(f.key)}, {_q(f.type)})"
+
+    output = _expression(shape, leaf, guard=_present)
+    lines = [
+        "def main(**arguments):",
+        "    check_arguments(arguments)",
+        "    flat = call_external_api(TOOL, **arguments)",
+    ]
+    if plan is not None:
+        if plan.uses_now:
+            lines.append('    now = flat.get("_now") or NOW')
+        lines.extend(f"    {line}" for line in plan.prelude)
+    lines.append(f"    return {output}")
+    return "\n".join(lines) + "\n"
 
 
 def _computation_main(
@@ -212,13 +276,17 @@ def _computation_main(
     operation: str | None,
     result_key: str | None,
     seed: str,
+    plan: Plan | None = None,
 ) -> tuple[str, bool]:
     """``main`` of a computation mock, and whether it draws from a seeded ``rng``."""
     names = {_norm(n): n for n in parameters}
     uses_rng = False
+    computed = plan.outputs if plan else {}
 
     def leaf(f: FlatField, indent: int) -> str:
         nonlocal uses_rng
+        if f.key in computed:
+            return computed[f.key]
         if f.key == result_key:
             return f"as_type(result, {_q(f.type)})"
         uses_rng = True
@@ -226,14 +294,20 @@ def _computation_main(
         source = names.get(_norm(f.name)) if not f.indexes else None
         if source is None and not f.indexes:
             source = names.get(_norm(f.key))
+        if source is None and not f.indexes:  # an argument of the same meaning (path -> file_path)
+            source = next((n for n in parameters if concepts(n) & concepts(f.name)), None)
         if source is not None:
             return f"same_or(arguments, {_q(source)}, {_q(f.type)}, rng, {choices})"
         return f"rng.choice({choices})"
 
     output = _expression(shape, leaf)
     lines = ["def main(**arguments):", "    check_arguments(arguments)"]
+    if plan is not None:
+        if plan.uses_now:
+            lines.append("    now = NOW")
+        lines.extend(f"    {line}" for line in plan.prelude)
     if operation:
-        lines.append(f"    result = {_OPERATION_CALL[operation](parameters)}")
+        lines.append(f"    result = {OPERATION_CALL[operation](parameters)}")
     if uses_rng:
         lines.append("    rng = random.Random(json.dumps(arguments, sort_keys=True, default=str))")
     lines.append(f"    return {output}")
@@ -246,151 +320,6 @@ _q = _flat_literal  # a quoted literal inside generated source
 def _norm(name: str) -> str:
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
     return re.sub(r"[^a-z0-9]+", "_", spaced.lower()).strip("_")
-
-
-# -- recognised computations -------------------------------------------------------------------------
-_WORDS = {
-    "add": ("add", "sum", "plus", "addition"),
-    "subtract": ("subtract", "minus", "difference", "subtraction"),
-    "multiply": ("multiply", "product", "times", "multiplication"),
-    "divide": ("divide", "quotient", "division"),
-    "power": ("power", "pow", "exponent", "exponentiate"),
-    "sqrt": ("sqrt", "square_root", "root"),
-    "modulo": ("modulo", "mod", "remainder"),
-    "average": ("average", "mean", "avg"),
-    "expression": ("evaluate", "expression", "calculate", "calc", "eval"),
-}
-
-
-def _numeric(parameters: dict[str, dict[str, Any]]) -> list[str]:
-    return [n for n, r in parameters.items() if set(r["types"]) & {"number", "integer"}]
-
-
-def _operation(tool: dict[str, Any], parameters: dict[str, dict[str, Any]]) -> str | None:
-    """The computation a tool plainly performs, judged by its name and parameters."""
-    words = set(_norm(tool["name"]).split("_")) | {_norm(tool["name"])}
-    numeric = _numeric(parameters)
-    arrays = [n for n, r in parameters.items() if "array" in r["types"]]
-    strings = [n for n, r in parameters.items() if "string" in r["types"] and r["required"]]
-    if "convert" in words or "conversion" in words:
-        units = [n for n in parameters if re.search(r"(from|to|source|target)", _norm(n))]
-        if numeric and len(units) >= 2 and all(_unit_parameter(n, parameters[n]) for n in units[:2]):
-            return "convert"
-    for operation in ("add", "subtract", "multiply", "divide", "power", "modulo"):
-        if words & set(_WORDS[operation]) and (
-            len(numeric) >= 2 or (arrays and operation in ("add", "multiply"))
-        ):
-            return operation
-    if words & set(_WORDS["sqrt"]) and numeric:
-        return "sqrt"
-    if words & set(_WORDS["average"]) and arrays:
-        return "average"
-    if words & set(_WORDS["expression"]) and len(strings) == 1 and not numeric:
-        return "expression"
-    return None
-
-
-_KNOWN_UNITS = {
-    "c",
-    "f",
-    "k",
-    "celsius",
-    "fahrenheit",
-    "kelvin",
-    "mm",
-    "cm",
-    "m",
-    "km",
-    "in",
-    "ft",
-    "mi",
-    "g",
-}
-_KNOWN_UNITS |= {"kg", "oz", "lb", "ml", "l", "cup", "tbsp", "tsp", "gallon", "s", "min", "h"}
-
-
-def _unit_parameter(name: str, rule: dict[str, Any]) -> bool:
-    """A from/to parameter that names physical units (not currencies or time zones)."""
-    enum = rule.get("enum")
-    if isinstance(enum, list) and enum:
-        return all(str(v).lower() in _KNOWN_UNITS for v in enum)
-    return "unit" in _norm(name)
-
-
-def _two(parameters: dict[str, dict[str, Any]]) -> tuple[str, str]:
-    numeric = _numeric(parameters)
-    return numeric[0], numeric[1]
-
-
-def _array(parameters: dict[str, dict[str, Any]]) -> str:
-    return next(n for n, r in parameters.items() if "array" in r["types"])
-
-
-def _binary(symbol: str) -> Any:
-    def call(parameters: dict[str, dict[str, Any]]) -> str:
-        numeric = _numeric(parameters)
-        if len(numeric) < 2:
-            return f"numbers(arguments[{_q(_array(parameters))}], {_q(_array(parameters))}, {_q(symbol)})"
-        a, b = _two(parameters)
-        return f"binary(arguments[{_q(a)}], arguments[{_q(b)}], {_q(symbol)}, {_q(b)})"
-
-    return call
-
-
-def _required_string(parameters: dict[str, dict[str, Any]]) -> str:
-    return next(n for n, r in parameters.items() if "string" in r["types"] and r["required"])
-
-
-def _unit_call(parameters: dict[str, dict[str, Any]]) -> str:
-    value = next((n for n in _numeric(parameters) if _norm(n) in ("value", "amount", "quantity")), None)
-    value = value or _numeric(parameters)[0]
-    source = next(n for n in parameters if re.search(r"(from|source)", _norm(n)))
-    target = next(n for n in parameters if re.search(r"(to|target)", _norm(n)) and n != source)
-    return f"convert(arguments[{_q(value)}], arguments[{_q(source)}], arguments[{_q(target)}])"
-
-
-_OPERATION_CALL: dict[str, Any] = {
-    "add": _binary("+"),
-    "subtract": _binary("-"),
-    "multiply": _binary("*"),
-    "divide": _binary("/"),
-    "power": _binary("**"),
-    "modulo": _binary("%"),
-    "sqrt": lambda p: f"square_root(arguments[{_q(_numeric(p)[0])}])",
-    "average": lambda p: f"statistics_mean(arguments[{_q(_array(p))}], {_q(_array(p))})",
-    "convert": _unit_call,
-    "expression": lambda p: f"evaluate(arguments[{_q(_required_string(p))}])",
-}
-
-_PREFERRED_RESULT = (
-    "result",
-    "value",
-    "converted_value",
-    "converted",
-    "answer",
-    "output",
-    "sum",
-    "product",
-    "quotient",
-    "difference",
-    "total",
-    "root",
-    "power",
-    "mean",
-    "average",
-)
-
-
-def _result_field(fields: list[FlatField], inputs: set[str]) -> str | None:
-    """The output leaf that carries a computed number."""
-    candidates = [f for f in fields if not f.indexes and f.name not in inputs]
-    numeric = [f for f in candidates if f.type in ("number", "integer")]
-    for pool in (numeric, [f for f in candidates if f.type == "string"]):
-        for name in _PREFERRED_RESULT:
-            for f in pool:
-                if _norm(f.name) == name or _norm(f.name).endswith("_" + name):
-                    return f.key
-    return numeric[0].key if numeric else None
 
 
 _CHECK = '''
@@ -442,6 +371,14 @@ def type_name(value):
 '''
 
 _PICK = '''
+ABSENT = object()  # a list item call_external_api did not return
+
+
+def listed(*items):
+    """The items of a list that are present (lists have 1 to 5 items, as the simulator chose)."""
+    return [item for item in items if item is not ABSENT]
+
+
 def pick(flat, key, kind):
     """One flat value from call_external_api, checked against the type the output schema wants."""
     if key not in flat:
@@ -470,205 +407,3 @@ def as_type(value, kind):
         return str(value)
     return value
 '''
-
-_BINARY = """
-def binary(a, b, operator, b_name):
-    if operator in ("/", "%") and b == 0:
-        raise ValueError(f"argument '{b_name}' must not be zero")
-    try:
-        if operator == "+":
-            result = a + b
-        elif operator == "-":
-            result = a - b
-        elif operator == "*":
-            result = a * b
-        elif operator == "/":
-            result = a / b
-        elif operator == "%":
-            result = a % b
-        else:
-            if abs(b) > 10000:
-                raise ValueError(f"argument '{b_name}' is too large an exponent")
-            result = a**b
-    except OverflowError:
-        raise ValueError("the result is too large") from None
-    if isinstance(result, complex):
-        raise ValueError("the result is not a real number")
-    return result
-
-
-def numbers(values, name, operator):
-    if not values or not all(is_type(v, "number") for v in values):
-        raise ValueError(f"argument '{name}' must be a non-empty list of numbers")
-    result = values[0]
-    for value in values[1:]:
-        result = binary(result, value, operator, name)
-    return result
-"""
-
-_SQRT = """
-def square_root(value):
-    if value < 0:
-        raise ValueError(f"cannot take the square root of a negative number ({value})")
-    return math.sqrt(value)
-"""
-
-_MEAN = """
-def statistics_mean(values, name):
-    if not values or not all(is_type(v, "number") for v in values):
-        raise ValueError(f"argument '{name}' must be a non-empty list of numbers")
-    return sum(values) / len(values)
-"""
-
-_CONVERT = """
-UNITS = {
-    "mm": ("length", 0.001), "cm": ("length", 0.01), "m": ("length", 1.0), "km": ("length", 1000.0),
-    "in": ("length", 0.0254), "ft": ("length", 0.3048), "yd": ("length", 0.9144), "mi": ("length", 1609.344),
-    "mg": ("mass", 0.001), "g": ("mass", 1.0), "kg": ("mass", 1000.0), "t": ("mass", 1000000.0),
-    "oz": ("mass", 28.349523125), "lb": ("mass", 453.59237),
-    "ml": ("volume", 1.0), "l": ("volume", 1000.0), "tsp": ("volume", 4.92892159375),
-    "tbsp": ("volume", 14.78676478125), "cup": ("volume", 236.5882365), "floz": ("volume", 29.5735295625),
-    "pint": ("volume", 473.176473), "quart": ("volume", 946.352946), "gallon": ("volume", 3785.411784),
-    "ms": ("time", 0.001), "s": ("time", 1.0), "min": ("time", 60.0), "h": ("time", 3600.0),
-    "day": ("time", 86400.0), "week": ("time", 604800.0),
-}
-ALIASES = {
-    "celsius": "c", "fahrenheit": "f", "kelvin": "k", "°c": "c", "°f": "f",
-    "millimeter": "mm", "centimeter": "cm", "meter": "m", "metre": "m", "kilometer": "km", "inch": "in",
-    "foot": "ft", "feet": "ft", "yard": "yd", "mile": "mi", "milligram": "mg", "gram": "g",
-    "kilogram": "kg", "ounce": "oz", "pound": "lb", "lbs": "lb", "tonne": "t", "milliliter": "ml",
-    "millilitre": "ml", "liter": "l", "litre": "l", "teaspoon": "tsp", "tablespoon": "tbsp",
-    "fl oz": "floz", "fluid ounce": "floz", "second": "s", "sec": "s", "minute": "min", "hour": "h",
-}
-
-
-def unit(name):
-    key = str(name).strip().lower()
-    key = ALIASES.get(key, ALIASES.get(key.rstrip("s"), key))
-    if key not in UNITS and key.rstrip("s") in UNITS:
-        key = key.rstrip("s")
-    return key
-
-
-def convert(value, source, target):
-    a, b = unit(source), unit(target)
-    if a in ("c", "f", "k") and b in ("c", "f", "k"):
-        celsius = value if a == "c" else (value - 32) * 5 / 9 if a == "f" else value - 273.15
-        result = celsius if b == "c" else celsius * 9 / 5 + 32 if b == "f" else celsius + 273.15
-        return round(result, 6)
-    if a not in UNITS or b not in UNITS:
-        known = ", ".join(sorted(UNITS)) + ", c, f, k"
-        raise ValueError(f"unknown unit '{source if a not in UNITS else target}'; known units: {known}")
-    if UNITS[a][0] != UNITS[b][0]:
-        raise ValueError(f"cannot convert {UNITS[a][0]} ({source}) to {UNITS[b][0]} ({target})")
-    return round(value * UNITS[a][1] / UNITS[b][1], 6)
-"""
-
-_EVALUATE = '''
-FUNCTIONS = {
-    "sqrt": math.sqrt, "sin": math.sin, "cos": math.cos, "tan": math.tan, "log": math.log,
-    "log10": math.log10, "exp": math.exp, "abs": abs, "round": round,
-}
-CONSTANTS = {"pi": math.pi, "e": math.e}
-
-
-def evaluate(text):
-    """An arithmetic expression: numbers, + - * / % ^ **, parentheses, a few math functions."""
-    tokens = tokenize(text)
-    value, position = parse_sum(tokens, 0)
-    if position != len(tokens):
-        raise ValueError(f"unexpected '{tokens[position]}' in the expression {text!r}")
-    return value
-
-
-def tokenize(text):
-    tokens = []
-    for match in re.finditer(r"\\s*(\\d+\\.?\\d*(?:[eE][-+]?\\d+)?|\\.\\d+|\\*\\*|[-+*/%^(),]|[A-Za-z_][A-Za-z0-9_]*)", text):
-        tokens.append(match.group(1))
-    if "".join(tokens) != "".join(text.split()):
-        raise ValueError(f"the expression {text!r} contains characters other than numbers and operators")
-    if not tokens:
-        raise ValueError("the expression is empty")
-    return tokens
-
-
-def parse_sum(tokens, i):
-    value, i = parse_product(tokens, i)
-    while i < len(tokens) and tokens[i] in ("+", "-"):
-        right, j = parse_product(tokens, i + 1)
-        value, i = (value + right if tokens[i] == "+" else value - right), j
-    return value, i
-
-
-def parse_product(tokens, i):
-    value, i = parse_unary(tokens, i)
-    while i < len(tokens) and tokens[i] in ("*", "/", "%"):
-        right, j = parse_unary(tokens, i + 1)
-        if tokens[i] != "*" and right == 0:
-            raise ValueError("division by zero in the expression")
-        value = value * right if tokens[i] == "*" else value / right if tokens[i] == "/" else value % right
-        i = j
-    return value, i
-
-
-def parse_unary(tokens, i):
-    if i < len(tokens) and tokens[i] in ("+", "-"):
-        sign = tokens[i]
-        value, i = parse_unary(tokens, i + 1)
-        return (-value if sign == "-" else value), i
-    return parse_power(tokens, i)
-
-
-def parse_power(tokens, i):
-    base, i = parse_atom(tokens, i)
-    if i < len(tokens) and tokens[i] in ("^", "**"):
-        exponent, i = parse_unary(tokens, i + 1)
-        if abs(exponent) > 10000:
-            raise ValueError("the exponent is too large")
-        try:
-            base = base**exponent
-        except (OverflowError, ZeroDivisionError):
-            raise ValueError("the power is not defined or too large") from None
-        if isinstance(base, complex):
-            raise ValueError("the result is not a real number")
-    return base, i
-
-
-def parse_atom(tokens, i):
-    if i >= len(tokens):
-        raise ValueError("the expression ends too early")
-    token = tokens[i]
-    if token == "(":
-        value, i = parse_sum(tokens, i + 1)
-        if i >= len(tokens) or tokens[i] != ")":
-            raise ValueError("a parenthesis is not closed")
-        return value, i + 1
-    if token in CONSTANTS:
-        return CONSTANTS[token], i + 1
-    if token in FUNCTIONS:
-        if i + 1 >= len(tokens) or tokens[i + 1] != "(":
-            raise ValueError(f"{token} needs parentheses")
-        argument, i = parse_atom(tokens, i + 1)
-        try:
-            return FUNCTIONS[token](argument), i
-        except (ValueError, OverflowError) as error:
-            raise ValueError(f"{token}({argument}) is not defined: {error}") from None
-    try:
-        return (float(token) if any(c in token for c in ".eE") else int(token)), i + 1
-    except ValueError:
-        raise ValueError(f"unknown name '{token}' in the expression") from None
-'''
-
-_OPERATION_IMPORTS = {"sqrt": ["math"], "expression": ["math", "re"]}
-_OPERATION_CODE: dict[str, list[str]] = {
-    "add": [_BINARY],
-    "subtract": [_BINARY],
-    "multiply": [_BINARY],
-    "divide": [_BINARY],
-    "power": [_BINARY],
-    "modulo": [_BINARY],
-    "sqrt": [_SQRT],
-    "average": [_MEAN],
-    "convert": [_CONVERT],
-    "expression": [_EVALUATE],
-}

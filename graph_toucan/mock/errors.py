@@ -38,6 +38,14 @@ class MockArgumentsError(MockCallError):
         super().__init__(message, kind="arguments", line=line)
 
 
+class MockNotFoundError(MockCallError):
+    """The call names an entity the conversation never produced, or one it deleted: the tool's own
+    "not found" error, which the model calling it must handle."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, kind="not_found")
+
+
 class MockLimitError(MockCallError):
     """The call was stopped by a sandbox limit (CPU, memory, wall clock, recursion, output size)."""
 

@@ -1,15 +1,17 @@
 """Flat keys of an output schema, and the shape that rebuilds the nested output from them.
 
 docs/method.md section 5: ``call_external_api`` returns a *flat* dict of simple values; nested objects
-join their names (``user.name -> user_name``) and lists get two items (``items[].name -> item_0_name,
-item_1_name``; a list of scalars ``tags -> tag_0, tag_1``). Paths use the notation of
+join their names (``user.name -> user_name``) and lists get up to five item slots (``items[].name ->
+item_0_name ... item_4_name``; a list of scalars ``tags -> tag_0 ... tag_4``), of which the simulator
+fills a seeded 1 to 5 (:func:`graph_toucan.mock.values.choose_lengths`): an item is present when its
+keys are. Paths use the notation of
 :func:`graph_toucan.schema.leaf_fields` (``items[].name``), so a graph edge's field mapping names the
 same leaves. What has no scalar leaves (a free-form object, a list of lists) is a constant.
 
 >>> [f.key for f in flat_fields({"type": "object", "properties": {
 ...     "user": {"type": "object", "properties": {"name": {"type": "string"}}},
 ...     "items": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "integer"}}}}}})]
-['user_name', 'item_0_id', 'item_1_id']
+['user_name', 'item_0_id', 'item_1_id', 'item_2_id', 'item_3_id', 'item_4_id']
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-LIST_ITEMS = 2
+LIST_ITEMS = 5  # item slots per list (fewer when the schema's maxItems says so)
 _MAX_DEPTH = 6
 _SCALARS = ("string", "integer", "number", "boolean")
 
@@ -33,6 +35,7 @@ class FlatField:
     schema: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     indexes: tuple[int, ...] = ()
     list_item: bool = False
+    min_items: tuple[int, ...] = field(default=(), compare=False, hash=False)
 
     @property
     def name(self) -> str:
@@ -63,6 +66,7 @@ class Shape:
     items: tuple[Shape, ...] = ()
     leaf: FlatField | None = None
     value: Any = None
+    min_items: int = 0
 
 
 def singular(name: str) -> str:
@@ -109,10 +113,32 @@ def unflatten(shape: Shape, flat: dict[str, Any]) -> Any:
     if shape.kind == "object":
         return {name: unflatten(child, flat) for name, child in shape.children.items()}
     if shape.kind == "list":
-        return [unflatten(item, flat) for item in shape.items]
+        return [
+            unflatten(item, flat)
+            for n, item in enumerate(shape.items)
+            if item_present(item, n, flat, shape.min_items)
+        ]
     if shape.kind == "leaf" and shape.leaf is not None:
         return flat[shape.leaf.key]
     return shape.value
+
+
+def first_key(shape: Shape) -> str | None:
+    """The first flat key inside ``shape`` (None when it has none)."""
+    if shape.kind == "leaf" and shape.leaf is not None:
+        return shape.leaf.key
+    for child in [*shape.children.values(), *shape.items]:
+        found = first_key(child)
+        if found is not None:
+            return found
+    return None
+
+
+def item_present(item: Shape, n: int, flat: dict[str, Any], min_items: int = 0) -> bool:
+    """Whether list item ``n`` is in the answer: its first key is (items without keys: the first
+    ``max(1, minItems)``)."""
+    key = first_key(item)
+    return n < max(1, min_items) if key is None else key in flat
 
 
 class _Builder:
@@ -158,7 +184,14 @@ class _Builder:
         return key
 
     def node(
-        self, raw: Any, path: str, prefix: str, indexes: tuple[int, ...], depth: int, seen: frozenset[str]
+        self,
+        raw: Any,
+        path: str,
+        prefix: str,
+        indexes: tuple[int, ...],
+        depth: int,
+        seen: frozenset[str],
+        mins: tuple[int, ...] = (),
     ) -> Shape:
         node, seen = self.resolve(raw, seen)
         typ = _type_of(node)
@@ -174,6 +207,7 @@ class _Builder:
                     indexes,
                     depth - 1,
                     seen,
+                    mins,
                 )
                 for name, sub in props.items()
             }
@@ -181,12 +215,12 @@ class _Builder:
         if typ == "object":
             return Shape("const", value=self.minimal(node, seen))
         if typ == "array":
-            return self.array(node, path, prefix, indexes, depth, seen)
+            return self.array(node, path, prefix, indexes, depth, seen, mins)
         if typ == "null":
             return Shape("const", value=None)
         leaf_path = path or "result"
         key = self.key(prefix[:-1] if prefix else "result")
-        return Shape("leaf", leaf=FlatField(key, leaf_path, typ or "string", node, indexes))
+        return Shape("leaf", leaf=FlatField(key, leaf_path, typ or "string", node, indexes, min_items=mins))
 
     def array(
         self,
@@ -196,8 +230,11 @@ class _Builder:
         indexes: tuple[int, ...],
         depth: int,
         seen: frozenset[str],
+        mins: tuple[int, ...] = (),
     ) -> Shape:
         count = _item_count(node)
+        low = node.get("minItems", 0)
+        mins = (*mins, min(low if isinstance(low, int) else 0, count))
         items, item_seen = self.resolve(node.get("items"), seen)
         item_type = _type_of(items)
         list_name = path.replace("[]", "").rsplit(".", 1)[-1] if path else "items"
@@ -207,14 +244,18 @@ class _Builder:
             item_path = f"{path or 'items'}[]"
             return Shape(
                 "list",
+                min_items=mins[-1],
                 items=tuple(
-                    self.node(items, item_path, f"{item_prefix}{i}_", (*indexes, i), depth - 1, item_seen)
+                    self.node(
+                        items, item_path, f"{item_prefix}{i}_", (*indexes, i), depth - 1, item_seen, mins
+                    )
                     for i in range(count)
                 ),
             )
         if item_type in _SCALARS or (not items and item_type is None):
             return Shape(
                 "list",
+                min_items=mins[-1],
                 items=tuple(
                     Shape(
                         "leaf",
@@ -225,6 +266,7 @@ class _Builder:
                             items,
                             (*indexes, i),
                             list_item=True,
+                            min_items=mins,
                         ),
                     )
                     for i in range(count)

@@ -18,10 +18,11 @@ from typing import Any
 from jsonschema.protocols import Validator
 
 from graph_toucan.ids import content_id
-from graph_toucan.mock.errors import MockArgumentsError, MockCallError, MockError
+from graph_toucan.mock.errors import MockArgumentsError, MockCallError, MockError, MockNotFoundError
 from graph_toucan.mock.files import slug
 from graph_toucan.mock.sandbox import SandboxPool
 from graph_toucan.mock.simulate import Conversations, DeterministicSimulator, Simulator
+from graph_toucan.mock.state import apply_effect, missing_reference, produced_kinds
 from graph_toucan.records import MockTool
 from graph_toucan.schema import schema_problem, schema_validator
 
@@ -57,6 +58,7 @@ class MockRuntime:
         self.conversations = conversations or Conversations()
         self._by_tool: dict[str, MockTool] = {}
         self._loaded: dict[str, LoadedMock] = {}
+        self._closed: dict[str, set[str]] = {}  # server id -> kinds of id its tools hand out
 
     @property
     def mocks(self) -> dict[str, LoadedMock]:
@@ -97,6 +99,20 @@ class MockRuntime:
                 schema_validator(output) if output else None,
             )
         self._loaded = loaded
+        servers: dict[str, list[Any]] = {}
+        for mock in self._by_tool.values():
+            servers.setdefault(mock.tool.server_id, []).append(mock.tool)
+        self._closed = {server: produced_kinds(tools) for server, tools in servers.items()}
+
+    def acknowledge(self, conversation: str, values: Iterable[Any]) -> None:
+        """Count ``values`` as ids the conversation has seen (the user gave them), so a lookup of
+        them is not refused as unknown."""
+        store = self.conversations.get(conversation).store
+        store.seen.update(str(v) for v in values if isinstance(v, str | int) and not isinstance(v, bool))
+
+    def state(self, conversation: str) -> dict[str, Any]:
+        """The conversation's entity store, initial and current (JSON data)."""
+        return self.conversations.get(conversation).state()
 
     def find(self, ref: str) -> LoadedMock:
         """A mock by published name, ``server/tool``, tool id, or tool name when only one has it."""
@@ -125,7 +141,8 @@ class MockRuntime:
         """Run the mock of ``ref`` on ``arguments`` within ``conversation``; returns its output.
 
         Raises :class:`MockArgumentsError` for arguments that break the input schema (or that the mock
-        rejects), :class:`MockCallError` when the mock fails or its output breaks the output schema."""
+        rejects), :class:`MockNotFoundError` for an id the conversation never produced (or deleted),
+        :class:`MockCallError` when the mock fails or its output breaks the output schema."""
         loaded = self.find(ref)
         if not isinstance(arguments, dict):
             raise MockArgumentsError(f"arguments for {loaded.ref} must be a JSON object")
@@ -135,6 +152,9 @@ class MockRuntime:
                 raise MockArgumentsError(f"invalid arguments for {loaded.ref}: {problem}")
         tool = loaded.mock.tool
         state = self.conversations.get(conversation)
+        missing = missing_reference(state.store, tool, arguments, self._closed.get(tool.server_id, set()))
+        if missing is not None:
+            raise MockNotFoundError(f"{loaded.ref}: {missing}")
 
         async def external(_name: str, external_arguments: dict[str, Any]) -> dict[str, Any]:
             return dict(await self.simulator.values(tool, external_arguments, state))
@@ -153,4 +173,6 @@ class MockRuntime:
                     f"mock {loaded.ref} returned output that breaks its output schema: {problem}",
                     kind="schema",
                 )
+        async with state.lock:
+            apply_effect(state.store, tool, arguments, output, self.simulator.now)
         return output

@@ -9,8 +9,10 @@ arguments and with what the same conversation already returned.
   earlier external calls; keys it leaves out or gets the type wrong are filled by the generator.
 
 Per conversation (:class:`Conversation`, keyed by an id): the same call returns the same answer,
-and an id returned earlier keeps its attributes: asking about ``hotel_7f3a`` again, or seeing it in
-a later list, gives the same name and price as the first time.
+an id returned earlier keeps its attributes (asking about ``hotel_7f3a`` again, or seeing it in
+a later list, gives the same name and price as the first time), and the entity store
+(:mod:`graph_toucan.mock.state`) shows what the conversation's action tools wrote. Every answer
+also carries ``_now``, the simulated world's current time, which time tools compute from.
 """
 
 from __future__ import annotations
@@ -27,8 +29,11 @@ from pydantic import BaseModel, Field
 from graph_toucan.ids import canonical_json, content_id
 from graph_toucan.llm.client import LLM
 from graph_toucan.llm.task import Task
+from graph_toucan.mock.coherence import choose_lengths
+from graph_toucan.mock.families import NOW
 from graph_toucan.mock.flatten import FlatField, flat_fields
-from graph_toucan.mock.values import Scalar, generate_values, within_bounds
+from graph_toucan.mock.state import EntityStore, overlay
+from graph_toucan.mock.values import Scalar, echo_values, generate_values, within_bounds
 from graph_toucan.records import Tool
 
 _HISTORY_SHOWN = 8
@@ -62,6 +67,8 @@ class Conversation:
     history: list[ExternalCall] = field(default_factory=list)
     answers: dict[str, dict[str, Scalar]] = field(default_factory=dict)
     entities: dict[str, dict[str, Scalar]] = field(default_factory=dict)
+    store: EntityStore = field(default_factory=EntityStore)
+    initial: dict[str, Any] = field(default_factory=lambda: EntityStore().to_json())
     lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     @staticmethod
@@ -105,14 +112,25 @@ class Conversation:
             if known is not None and _same_type(known, values.get(f.key)):
                 values[f.key] = known
 
-    def checkpoint(self) -> tuple[int, dict[str, dict[str, Scalar]], dict[str, dict[str, Scalar]]]:
+    def checkpoint(self) -> tuple[Any, ...]:
         """What :meth:`rollback` needs to forget the calls made after this point (a retried turn)."""
-        return len(self.history), dict(self.answers), {k: dict(v) for k, v in self.entities.items()}
+        entities = {k: dict(v) for k, v in self.entities.items()}
+        return len(self.history), dict(self.answers), entities, self.store.copy()
 
-    def rollback(self, point: tuple[int, dict[str, dict[str, Scalar]], dict[str, dict[str, Scalar]]]) -> None:
-        size, answers, entities = point
+    def rollback(self, point: tuple[Any, ...]) -> None:
+        size, answers, entities, store = point
         del self.history[size:]
         self.answers, self.entities = dict(answers), {k: dict(v) for k, v in entities.items()}
+        self.store = store.copy()
+
+    def seed_state(self, state: dict[str, Any] | None) -> None:
+        """Start from a given store (``EntityStore.to_json`` data) instead of an empty one."""
+        self.store = EntityStore.from_json(state)
+        self.initial = self.store.to_json()
+
+    def state(self) -> dict[str, Any]:
+        """The initial and the current store, as JSON data (what an exported conversation carries)."""
+        return {"initial": self.initial, "final": self.store.to_json()}
 
     def record(
         self, tool: str, fields: list[FlatField], arguments: dict[str, Any], values: dict[str, Scalar]
@@ -182,8 +200,9 @@ class Simulator:
 
     name = "simulator"
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, *, now: str = NOW) -> None:
         self.seed = seed
+        self.now = now
         self._fields: dict[str, list[FlatField]] = {}
 
     def fields(self, tool: Tool) -> list[FlatField]:
@@ -200,14 +219,16 @@ class Simulator:
     ) -> dict[str, Scalar]:
         """The flat values of one ``call_external_api(tool, **arguments)`` in ``conversation``."""
         async with conversation.lock:
+            lengths_rng = random.Random(f"{self.seed}/{tool.ref}/{canonical_json(arguments)}/lengths")
+            fields, _ = choose_lengths(self.fields(tool), arguments, lengths_rng)
             known = conversation.answered(tool.ref, arguments)
             if known is not None:
-                return known
-            fields = self.fields(tool)
+                return {**overlay(conversation.store, tool, fields, arguments, known), "_now": self.now}
             fresh = await self.generate(tool, fields, arguments, conversation)
             values = conversation.reconcile(fields, arguments, fresh)
+            values = overlay(conversation.store, tool, fields, arguments, values)
             conversation.record(tool.ref, fields, arguments, values)
-            return dict(values)
+            return {**values, "_now": self.now}
 
     async def generate(
         self, tool: Tool, fields: list[FlatField], arguments: dict[str, Any], conversation: Conversation
@@ -223,7 +244,15 @@ class DeterministicSimulator(Simulator):
     async def generate(
         self, tool: Tool, fields: list[FlatField], arguments: dict[str, Any], conversation: Conversation
     ) -> dict[str, Scalar]:
-        return generate_values(fields, arguments, self.rng(tool, arguments))
+        return generate_values(
+            fields, arguments, self.rng(tool, arguments), now=self.now, current=about_now(tool)
+        )
+
+
+def about_now(tool: Tool) -> bool:
+    """Whether a tool reports the present (current weather, latest rates, today's price)."""
+    words = set(_norm(tool.name).split("_"))
+    return bool(words & {"current", "latest", "now", "today", "live", "realtime"})
 
 
 class FlatValues(BaseModel):
@@ -238,16 +267,21 @@ def offline_values(inputs: dict[str, Any]) -> FlatValues:
     """The offline teacher answers with the deterministic generator."""
     tool = inputs["tool"]
     rng = random.Random(f"{inputs['seed']}/{tool['ref']}/{canonical_json(inputs['arguments'])}")
-    return FlatValues(
-        values=dict(generate_values(flat_fields(inputs["output_schema"]), inputs["arguments"], rng))
-    )
+    wanted = {f["key"] for f in inputs["fields"]}
+    fields = [f for f in flat_fields(inputs["output_schema"]) if f.key in wanted]
+    return FlatValues(values=dict(generate_values(fields, inputs["arguments"], rng, now=inputs.get("now"))))
 
 
 MOCK_VALUES = Task("mock_values", FlatValues, offline_values, max_tokens=2048, temperature=0.0)
 
 
 def values_inputs(
-    tool: Tool, fields: list[FlatField], arguments: dict[str, Any], conversation: Conversation, seed: int
+    tool: Tool,
+    fields: list[FlatField],
+    arguments: dict[str, Any],
+    conversation: Conversation,
+    seed: int,
+    now: str = NOW,
 ) -> dict[str, Any]:
     """What the teacher is shown for one external call."""
     return {
@@ -266,7 +300,20 @@ def values_inputs(
             for c in conversation.history[-_HISTORY_SHOWN:]
         ],
         "seed": seed,
+        "now": now,
+        "today": now[:10],
+        "lists": _list_sizes(fields),
     }
+
+
+def _list_sizes(fields: list[FlatField]) -> dict[str, int]:
+    """How many items each top-level list has in this answer (the simulator chose 1 to 5)."""
+    sizes: dict[str, int] = {}
+    for f in fields:
+        if f.indexes:
+            name = f.path.split("[]")[0]
+            sizes[name] = max(sizes.get(name, 0), f.indexes[0] + 1)
+    return sizes
 
 
 class TeacherSimulator(Simulator):
@@ -276,24 +323,31 @@ class TeacherSimulator(Simulator):
 
     name = "teacher"
 
-    def __init__(self, llm: LLM, seed: int = 0) -> None:
-        super().__init__(seed)
+    def __init__(self, llm: LLM, seed: int = 0, *, now: str = NOW) -> None:
+        super().__init__(seed, now=now)
         self.llm = llm
         self.filled = 0
+        self.repaired = 0
 
     async def generate(
         self, tool: Tool, fields: list[FlatField], arguments: dict[str, Any], conversation: Conversation
     ) -> dict[str, Scalar]:
         answer = await self.llm.run(
-            MOCK_VALUES, values_inputs(tool, fields, arguments, conversation, self.seed)
+            MOCK_VALUES, values_inputs(tool, fields, arguments, conversation, self.seed, self.now)
         )
-        fallback = generate_values(fields, arguments, self.rng(tool, arguments))
+        fallback = generate_values(
+            fields, arguments, self.rng(tool, arguments), now=self.now, current=about_now(tool)
+        )
+        echoes = echo_values(fields, arguments)
         values: dict[str, Scalar] = {}
         for f in fields:
             value = coerce(f, answer.values.get(f.key))
             if value is None:
                 self.filled += 1
                 value = fallback[f.key]
+            elif f.key in echoes and value != echoes[f.key]:
+                self.repaired += 1  # an output that means an argument repeats it, whatever the teacher said
+                value = echoes[f.key]
             values[f.key] = value
         return values
 

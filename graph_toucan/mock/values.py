@@ -24,6 +24,7 @@ import string
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from graph_toucan.mock.coherence import cohere, echo_concept, list_argument
 from graph_toucan.mock.flatten import FlatField, singular
 
 Scalar = str | int | float | bool
@@ -70,29 +71,96 @@ _EVENTS = [
 _TERMS = ["electric cars", "interest rates", "heat wave", "world cup", "ai chips", "housing market"]
 _COMMANDS = ["ls -la", "git status", "python --version", "df -h", "echo done"]
 _MESSAGES = ["Operation completed successfully.", "Request processed.", "Done.", "Changes saved."]
+_MORE_NAMES = {"has_more", "has_next", "has_next_page", "more", "more_results", "is_truncated", "truncated"}
 _COUNT_NAMES = {"count", "total", "total_count", "result_count", "num_results", "total_results", "n_results"}
 
 
 def generate_values(
-    fields: Sequence[FlatField], arguments: dict[str, Any], rng: random.Random
+    fields: Sequence[FlatField],
+    arguments: dict[str, Any],
+    rng: random.Random,
+    *,
+    now: str | None = None,
+    lengths: dict[str, int] | None = None,
+    current: bool = False,
 ) -> dict[str, Scalar]:
-    """One plausible value per flat field, consistent with ``arguments``."""
+    """One plausible value per flat field (the fields of the list items kept, see
+    :func:`~graph_toucan.mock.coherence.choose_lengths`), consistent with ``arguments``, with each
+    other and with ``now`` (the simulated world's time, ISO 8601 UTC)."""
+    context = _Context(arguments, fields, now=now, lengths=lengths)
+    echoes = echo_values(fields, arguments)
+    values: dict[str, Scalar] = {
+        f.key: echoes[f.key] if f.key in echoes else plausible_value(f, rng, context) for f in fields
+    }
+    echoed = set(echoes)
+    cohere(list(fields), values, arguments, rng, now=context.now, echoed=echoed, current=current)
+    _paginate(fields, values, context)
+    return values
+
+
+def _paginate(fields: Sequence[FlatField], values: dict[str, Scalar], context: _Context) -> None:
+    """``has_more`` says whether the count goes beyond the items listed."""
+    total = next(
+        (
+            values[f.key]
+            for f in fields
+            if not f.indexes and _norm(f.name) in _COUNT_NAMES and f.type == "integer"
+        ),
+        None,
+    )
+    if not isinstance(total, int) or not context.list_length:
+        return
+    for f in fields:
+        if (
+            not f.indexes
+            and f.type == "boolean"
+            and _norm(f.name) in _MORE_NAMES
+            and f.key not in context.raw
+        ):
+            values[f.key] = total > context.list_length
+
+
+def echo_values(fields: Sequence[FlatField], arguments: dict[str, Any]) -> dict[str, Scalar]:
+    """The fields that repeat an argument (same name or same meaning), with the argument's value."""
     context = _Context(arguments, fields)
-    return {f.key: plausible_value(f, rng, context) for f in fields}
+    found: dict[str, Scalar] = {}
+    for f in fields:
+        value = _echo(f, context)
+        if value is None:
+            listed = list_argument(arguments, f)
+            if listed is not None and f.indexes[0] < len(listed) and _fits(listed[f.indexes[0]], f.type):
+                value = listed[f.indexes[0]]
+        if value is not None:
+            found[f.key] = value
+    return found
 
 
 class _Context:
-    """What the arguments tell the generator: values by name, a base date, the list length."""
+    """What the arguments tell the generator: values by name, a base date, the list lengths."""
 
-    def __init__(self, arguments: dict[str, Any], fields: Sequence[FlatField] = ()) -> None:
+    def __init__(
+        self,
+        arguments: dict[str, Any],
+        fields: Sequence[FlatField] = (),
+        *,
+        now: str | None = None,
+        lengths: dict[str, int] | None = None,
+    ) -> None:
+        self.raw = arguments
         self.arguments = {_norm(k): v for k, v in arguments.items() if isinstance(v, Scalar)}
-        self.base_date = BASE_DATE
+        self.now = now or f"{BASE_DATE.isoformat()}T12:00:00Z"
+        self.base_date = _parse_date(self.now) or BASE_DATE
         for value in arguments.values():
             parsed = _parse_date(value)
             if parsed is not None:
                 self.base_date = parsed
                 break
         self.list_length = max((f.indexes[0] + 1 for f in fields if f.indexes), default=0)
+        self.capped = bool(lengths) and any(
+            _norm(k) in ("limit", "count", "max_results", "num_results", "page_size", "per_page", "top")
+            and v == self.list_length
+            for k, v in arguments.items()
+        )
         # what the call is about: a top-level ``hotel_id`` output, else a ``hotel_id`` argument
         ids = [_kind(f) for f in fields if not f.indexes and re.search(r"_(id|uuid)$", _norm(f.name))]
         ids += [_norm(k)[:-3] for k in arguments if _norm(k).endswith("_id") and len(_norm(k)) > 3]
@@ -138,12 +206,17 @@ def _norm(name: str) -> str:
 
 def _echo(field: FlatField, context: _Context) -> Scalar | None:
     """The argument of the same name, when the field is not inside a list and the type fits."""
-    if field.indexes:
-        return None
-    value = context.arguments.get(_norm(field.name))
+    value = None
+    if not field.indexes:
+        value = context.arguments.get(_norm(field.name))
+        if value is None:
+            value = context.arguments.get(_norm(field.key))
     if value is None:
-        value = context.arguments.get(_norm(field.key))
+        value = echo_concept(field, context.raw)
     if value is None or not _fits(value, field.type) or not within_bounds(value, field.schema):
+        return None
+    enum = field.schema.get("enum")
+    if isinstance(enum, list) and enum and value not in enum:
         return None
     return value
 
@@ -236,6 +309,8 @@ def _number(field: FlatField, rng: random.Random, context: _Context) -> int | fl
     schema = field.schema
     if field.type == "integer" and name in _COUNT_NAMES and context.list_length:
         value: int | float = context.list_length
+        if context.capped:
+            value += rng.randint(0, 3 * context.list_length)
     elif field.type == "integer":
         low, high = next((r for p, r in _INTEGER_RULES if re.search(p, name)), (1, 100))
         value = rng.randint(low, high)

@@ -16,22 +16,43 @@ def main(**arguments):
     check_arguments(arguments)
     flat = call_external_api(TOOL, **arguments)
     return {
-        "coins": [
+        "coins": listed(
             {
                 "coin_id": pick(flat, "coin_0_coin_id", "string"),
                 "symbol": pick(flat, "coin_0_symbol", "string"),
                 "name": pick(flat, "coin_0_name", "string"),
                 "price_usd": pick(flat, "coin_0_price_usd", "number"),
                 "market_cap": pick(flat, "coin_0_market_cap", "number"),
-            },
+            } if "coin_0_coin_id" in flat else ABSENT,
             {
                 "coin_id": pick(flat, "coin_1_coin_id", "string"),
                 "symbol": pick(flat, "coin_1_symbol", "string"),
                 "name": pick(flat, "coin_1_name", "string"),
                 "price_usd": pick(flat, "coin_1_price_usd", "number"),
                 "market_cap": pick(flat, "coin_1_market_cap", "number"),
-            },
-        ],
+            } if "coin_1_coin_id" in flat else ABSENT,
+            {
+                "coin_id": pick(flat, "coin_2_coin_id", "string"),
+                "symbol": pick(flat, "coin_2_symbol", "string"),
+                "name": pick(flat, "coin_2_name", "string"),
+                "price_usd": pick(flat, "coin_2_price_usd", "number"),
+                "market_cap": pick(flat, "coin_2_market_cap", "number"),
+            } if "coin_2_coin_id" in flat else ABSENT,
+            {
+                "coin_id": pick(flat, "coin_3_coin_id", "string"),
+                "symbol": pick(flat, "coin_3_symbol", "string"),
+                "name": pick(flat, "coin_3_name", "string"),
+                "price_usd": pick(flat, "coin_3_price_usd", "number"),
+                "market_cap": pick(flat, "coin_3_market_cap", "number"),
+            } if "coin_3_coin_id" in flat else ABSENT,
+            {
+                "coin_id": pick(flat, "coin_4_coin_id", "string"),
+                "symbol": pick(flat, "coin_4_symbol", "string"),
+                "name": pick(flat, "coin_4_name", "string"),
+                "price_usd": pick(flat, "coin_4_price_usd", "number"),
+                "market_cap": pick(flat, "coin_4_market_cap", "number"),
+            } if "coin_4_coin_id" in flat else ABSENT,
+        ),
         "total_count": pick(flat, "total_count", "integer"),
     }
 
@@ -81,6 +102,14 @@ def type_name(value):
         if is_type(value, kind):
             return kind
     return "value"
+
+
+ABSENT = object()  # a list item call_external_api did not return
+
+
+def listed(*items):
+    """The items of a list that are present (lists have 1 to 5 items, as the simulator chose)."""
+    return [item for item in items if item is not ABSENT]
 
 
 def pick(flat, key, kind):

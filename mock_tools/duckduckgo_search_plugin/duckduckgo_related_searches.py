@@ -21,20 +21,38 @@ def main(**arguments):
     check_arguments(arguments)
     flat = call_external_api(TOOL, **arguments)
     return {
-        "relateds": [
+        "relateds": listed(
             {
                 "related_id": pick(flat, "related_0_related_id", "string"),
                 "name": pick(flat, "related_0_name", "string"),
                 "description": pick(flat, "related_0_description", "string"),
                 "url": pick(flat, "related_0_url", "string"),
-            },
+            } if "related_0_related_id" in flat else ABSENT,
             {
                 "related_id": pick(flat, "related_1_related_id", "string"),
                 "name": pick(flat, "related_1_name", "string"),
                 "description": pick(flat, "related_1_description", "string"),
                 "url": pick(flat, "related_1_url", "string"),
-            },
-        ],
+            } if "related_1_related_id" in flat else ABSENT,
+            {
+                "related_id": pick(flat, "related_2_related_id", "string"),
+                "name": pick(flat, "related_2_name", "string"),
+                "description": pick(flat, "related_2_description", "string"),
+                "url": pick(flat, "related_2_url", "string"),
+            } if "related_2_related_id" in flat else ABSENT,
+            {
+                "related_id": pick(flat, "related_3_related_id", "string"),
+                "name": pick(flat, "related_3_name", "string"),
+                "description": pick(flat, "related_3_description", "string"),
+                "url": pick(flat, "related_3_url", "string"),
+            } if "related_3_related_id" in flat else ABSENT,
+            {
+                "related_id": pick(flat, "related_4_related_id", "string"),
+                "name": pick(flat, "related_4_name", "string"),
+                "description": pick(flat, "related_4_description", "string"),
+                "url": pick(flat, "related_4_url", "string"),
+            } if "related_4_related_id" in flat else ABSENT,
+        ),
         "total_count": pick(flat, "total_count", "integer"),
     }
 
@@ -84,6 +102,14 @@ def type_name(value):
         if is_type(value, kind):
             return kind
     return "value"
+
+
+ABSENT = object()  # a list item call_external_api did not return
+
+
+def listed(*items):
+    """The items of a list that are present (lists have 1 to 5 items, as the simulator chose)."""
+    return [item for item in items if item is not ABSENT]
 
 
 def pick(flat, key, kind):

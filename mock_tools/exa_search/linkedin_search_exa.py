@@ -21,20 +21,38 @@ def main(**arguments):
     check_arguments(arguments)
     flat = call_external_api(TOOL, **arguments)
     return {
-        "profiles": [
+        "profiles": listed(
             {
                 "profile_id": pick(flat, "profile_0_profile_id", "string"),
                 "name": pick(flat, "profile_0_name", "string"),
                 "headline": pick(flat, "profile_0_headline", "string"),
                 "url": pick(flat, "profile_0_url", "string"),
-            },
+            } if "profile_0_profile_id" in flat else ABSENT,
             {
                 "profile_id": pick(flat, "profile_1_profile_id", "string"),
                 "name": pick(flat, "profile_1_name", "string"),
                 "headline": pick(flat, "profile_1_headline", "string"),
                 "url": pick(flat, "profile_1_url", "string"),
-            },
-        ],
+            } if "profile_1_profile_id" in flat else ABSENT,
+            {
+                "profile_id": pick(flat, "profile_2_profile_id", "string"),
+                "name": pick(flat, "profile_2_name", "string"),
+                "headline": pick(flat, "profile_2_headline", "string"),
+                "url": pick(flat, "profile_2_url", "string"),
+            } if "profile_2_profile_id" in flat else ABSENT,
+            {
+                "profile_id": pick(flat, "profile_3_profile_id", "string"),
+                "name": pick(flat, "profile_3_name", "string"),
+                "headline": pick(flat, "profile_3_headline", "string"),
+                "url": pick(flat, "profile_3_url", "string"),
+            } if "profile_3_profile_id" in flat else ABSENT,
+            {
+                "profile_id": pick(flat, "profile_4_profile_id", "string"),
+                "name": pick(flat, "profile_4_name", "string"),
+                "headline": pick(flat, "profile_4_headline", "string"),
+                "url": pick(flat, "profile_4_url", "string"),
+            } if "profile_4_profile_id" in flat else ABSENT,
+        ),
         "total_count": pick(flat, "total_count", "integer"),
     }
 
@@ -84,6 +102,14 @@ def type_name(value):
         if is_type(value, kind):
             return kind
     return "value"
+
+
+ABSENT = object()  # a list item call_external_api did not return
+
+
+def listed(*items):
+    """The items of a list that are present (lists have 1 to 5 items, as the simulator chose)."""
+    return [item for item in items if item is not ABSENT]
 
 
 def pick(flat, key, kind):

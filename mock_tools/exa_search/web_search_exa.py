@@ -20,18 +20,33 @@ def main(**arguments):
     check_arguments(arguments)
     flat = call_external_api(TOOL, **arguments)
     return {
-        "results": [
+        "results": listed(
             {
                 "title": pick(flat, "result_0_title", "string"),
                 "url": pick(flat, "result_0_url", "string"),
                 "snippet": pick(flat, "result_0_snippet", "string"),
-            },
+            } if "result_0_title" in flat else ABSENT,
             {
                 "title": pick(flat, "result_1_title", "string"),
                 "url": pick(flat, "result_1_url", "string"),
                 "snippet": pick(flat, "result_1_snippet", "string"),
-            },
-        ],
+            } if "result_1_title" in flat else ABSENT,
+            {
+                "title": pick(flat, "result_2_title", "string"),
+                "url": pick(flat, "result_2_url", "string"),
+                "snippet": pick(flat, "result_2_snippet", "string"),
+            } if "result_2_title" in flat else ABSENT,
+            {
+                "title": pick(flat, "result_3_title", "string"),
+                "url": pick(flat, "result_3_url", "string"),
+                "snippet": pick(flat, "result_3_snippet", "string"),
+            } if "result_3_title" in flat else ABSENT,
+            {
+                "title": pick(flat, "result_4_title", "string"),
+                "url": pick(flat, "result_4_url", "string"),
+                "snippet": pick(flat, "result_4_snippet", "string"),
+            } if "result_4_title" in flat else ABSENT,
+        ),
         "total_count": pick(flat, "total_count", "integer"),
     }
 
@@ -81,6 +96,14 @@ def type_name(value):
         if is_type(value, kind):
             return kind
     return "value"
+
+
+ABSENT = object()  # a list item call_external_api did not return
+
+
+def listed(*items):
+    """The items of a list that are present (lists have 1 to 5 items, as the simulator chose)."""
+    return [item for item in items if item is not ABSENT]
 
 
 def pick(flat, key, kind):

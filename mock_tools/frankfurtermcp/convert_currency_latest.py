@@ -4,8 +4,13 @@ Converts an amount from one currency to another using the latest exchange rates.
 
 Written by graph-toucan's offline teacher from the tool's schemas: main() checks the arguments
 against the input schema and asks call_external_api for flat values and rebuilds the nested output
-from them.
+from them; the currency outputs are computed for real.
 """
+
+
+import datetime
+import math
+import re
 
 
 TOOL = "convert_currency_latest"
@@ -14,15 +19,19 @@ PARAMETERS = {
     "from_currency": {"types": ["string"], "required": True},
     "to_currency": {"types": ["string"], "required": True},
 }
+NOW = "2025-06-01T12:00:00Z"  # the simulated world's time when the conversation gives none
 
 
 def main(**arguments):
     check_arguments(arguments)
     flat = call_external_api(TOOL, **arguments)
+    now = flat.get("_now") or NOW
+    rate = pick(flat, "rate", 'number')
+    exchange_rate(arguments["from_currency"], arguments["to_currency"], now[:10])
     return {
-        "converted_amount": pick(flat, "converted_amount", "number"),
-        "rate": pick(flat, "rate", "number"),
-        "date": pick(flat, "date", "string"),
+        "converted_amount": float(convert_money(arguments["amount"], rate)),
+        "rate": rate,
+        "date": str(now[:10])[:10],
     }
 
 
@@ -73,6 +82,14 @@ def type_name(value):
     return "value"
 
 
+ABSENT = object()  # a list item call_external_api did not return
+
+
+def listed(*items):
+    """The items of a list that are present (lists have 1 to 5 items, as the simulator chose)."""
+    return [item for item in items if item is not ABSENT]
+
+
 def pick(flat, key, kind):
     """One flat value from call_external_api, checked against the type the output schema wants."""
     if key not in flat:
@@ -83,3 +100,73 @@ def pick(flat, key, kind):
     if not is_type(value, kind):
         raise RuntimeError(f"call_external_api returned {type_name(value)} for '{key}', expected {kind}")
     return value
+
+
+def parse_date(text):
+    """The date of ``YYYY-MM-DD`` (a time after it is ignored); ValueError naming the format otherwise."""
+    match = re.match(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})", str(text))
+    if not match:
+        raise ValueError(f"cannot read the date {text!r}; use YYYY-MM-DD")
+    try:
+        return datetime.date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    except ValueError as error:
+        raise ValueError(f"{text!r} is not a valid date: {error}") from None
+
+
+CURRENCIES = {
+    "USD": (1.0, "United States Dollar"),
+    "EUR": (0.92, "Euro"),
+    "GBP": (0.79, "British Pound"),
+    "JPY": (151.2, "Japanese Yen"),
+    "CHF": (0.88, "Swiss Franc"),
+    "CAD": (1.36, "Canadian Dollar"),
+    "AUD": (1.52, "Australian Dollar"),
+    "NZD": (1.66, "New Zealand Dollar"),
+    "CNY": (7.23, "Chinese Yuan"),
+    "HKD": (7.82, "Hong Kong Dollar"),
+    "SGD": (1.35, "Singapore Dollar"),
+    "INR": (83.4, "Indian Rupee"),
+    "KRW": (1350.0, "South Korean Won"),
+    "MXN": (17.1, "Mexican Peso"),
+    "BRL": (5.05, "Brazilian Real"),
+    "ZAR": (18.6, "South African Rand"),
+    "SEK": (10.6, "Swedish Krona"),
+    "NOK": (10.8, "Norwegian Krone"),
+    "DKK": (6.88, "Danish Krone"),
+    "PLN": (4.0, "Polish Zloty"),
+    "CZK": (23.3, "Czech Koruna"),
+    "HUF": (362.0, "Hungarian Forint"),
+    "TRY": (32.2, "Turkish Lira"),
+    "ILS": (3.7, "Israeli New Shekel"),
+    "THB": (36.5, "Thai Baht"),
+    "IDR": (15900.0, "Indonesian Rupiah"),
+    "PHP": (56.5, "Philippine Peso"),
+    "MYR": (4.7, "Malaysian Ringgit"),
+    "AED": (3.6725, "UAE Dirham"),
+    "SAR": (3.75, "Saudi Riyal"),
+}
+
+
+def exchange_rate(base, quote, date="2025-06-01"):
+    """Units of ``quote`` per unit of ``base`` on ``date``: the table's cross rate with a small daily
+    drift, the same for every tool that asks."""
+    a, b = str(base).strip().upper(), str(quote).strip().upper()
+    for code in (a, b):
+        if code not in CURRENCIES:
+            raise ValueError(f"unknown currency {code!r}; use a three-letter code such as USD, EUR or JPY")
+    if a == b:
+        return 1.0
+    day = parse_date(date).toordinal()
+
+    def drift(code):
+        if code == "USD":
+            return 1.0
+        return 1 + 0.015 * math.sin(day / 29 + sum(ord(c) for c in code))
+
+    rate = CURRENCIES[b][0] * drift(b) / (CURRENCIES[a][0] * drift(a))
+    digits = max(2, 6 - math.floor(math.log10(rate)))
+    return round(rate, digits)
+
+
+def convert_money(amount, rate):
+    return round(amount * rate, 2)

@@ -21,20 +21,38 @@ def main(**arguments):
     check_arguments(arguments)
     flat = call_external_api(TOOL, **arguments)
     return {
-        "rates": [
+        "rates": listed(
             {
                 "base": pick(flat, "rate_0_base", "string"),
                 "currency": pick(flat, "rate_0_currency", "string"),
                 "rate": pick(flat, "rate_0_rate", "number"),
                 "date": pick(flat, "rate_0_date", "string"),
-            },
+            } if "rate_0_base" in flat else ABSENT,
             {
                 "base": pick(flat, "rate_1_base", "string"),
                 "currency": pick(flat, "rate_1_currency", "string"),
                 "rate": pick(flat, "rate_1_rate", "number"),
                 "date": pick(flat, "rate_1_date", "string"),
-            },
-        ],
+            } if "rate_1_base" in flat else ABSENT,
+            {
+                "base": pick(flat, "rate_2_base", "string"),
+                "currency": pick(flat, "rate_2_currency", "string"),
+                "rate": pick(flat, "rate_2_rate", "number"),
+                "date": pick(flat, "rate_2_date", "string"),
+            } if "rate_2_base" in flat else ABSENT,
+            {
+                "base": pick(flat, "rate_3_base", "string"),
+                "currency": pick(flat, "rate_3_currency", "string"),
+                "rate": pick(flat, "rate_3_rate", "number"),
+                "date": pick(flat, "rate_3_date", "string"),
+            } if "rate_3_base" in flat else ABSENT,
+            {
+                "base": pick(flat, "rate_4_base", "string"),
+                "currency": pick(flat, "rate_4_currency", "string"),
+                "rate": pick(flat, "rate_4_rate", "number"),
+                "date": pick(flat, "rate_4_date", "string"),
+            } if "rate_4_base" in flat else ABSENT,
+        ),
         "total_count": pick(flat, "total_count", "integer"),
     }
 
@@ -84,6 +102,14 @@ def type_name(value):
         if is_type(value, kind):
             return kind
     return "value"
+
+
+ABSENT = object()  # a list item call_external_api did not return
+
+
+def listed(*items):
+    """The items of a list that are present (lists have 1 to 5 items, as the simulator chose)."""
+    return [item for item in items if item is not ABSENT]
 
 
 def pick(flat, key, kind):

@@ -16,16 +16,28 @@ def main(**arguments):
     check_arguments(arguments)
     flat = call_external_api(TOOL, **arguments)
     return {
-        "currencies": [
+        "currencies": listed(
             {
                 "currency": pick(flat, "currency_0_currency", "string"),
                 "name": pick(flat, "currency_0_name", "string"),
-            },
+            } if "currency_0_currency" in flat else ABSENT,
             {
                 "currency": pick(flat, "currency_1_currency", "string"),
                 "name": pick(flat, "currency_1_name", "string"),
-            },
-        ],
+            } if "currency_1_currency" in flat else ABSENT,
+            {
+                "currency": pick(flat, "currency_2_currency", "string"),
+                "name": pick(flat, "currency_2_name", "string"),
+            } if "currency_2_currency" in flat else ABSENT,
+            {
+                "currency": pick(flat, "currency_3_currency", "string"),
+                "name": pick(flat, "currency_3_name", "string"),
+            } if "currency_3_currency" in flat else ABSENT,
+            {
+                "currency": pick(flat, "currency_4_currency", "string"),
+                "name": pick(flat, "currency_4_name", "string"),
+            } if "currency_4_currency" in flat else ABSENT,
+        ),
         "total_count": pick(flat, "total_count", "integer"),
     }
 
@@ -75,6 +87,14 @@ def type_name(value):
         if is_type(value, kind):
             return kind
     return "value"
+
+
+ABSENT = object()  # a list item call_external_api did not return
+
+
+def listed(*items):
+    """The items of a list that are present (lists have 1 to 5 items, as the simulator chose)."""
+    return [item for item in items if item is not ABSENT]
 
 
 def pick(flat, key, kind):

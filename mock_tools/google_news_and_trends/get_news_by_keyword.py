@@ -76,6 +76,14 @@ def type_name(value):
     return "value"
 
 
+ABSENT = object()  # a list item call_external_api did not return
+
+
+def listed(*items):
+    """The items of a list that are present (lists have 1 to 5 items, as the simulator chose)."""
+    return [item for item in items if item is not ABSENT]
+
+
 def pick(flat, key, kind):
     """One flat value from call_external_api, checked against the type the output schema wants."""
     if key not in flat:

@@ -19,16 +19,28 @@ def main(**arguments):
     check_arguments(arguments)
     flat = call_external_api(TOOL, **arguments)
     return {
-        "trends": [
+        "trends": listed(
             {
                 "term": pick(flat, "trend_0_term", "string"),
                 "traffic": pick(flat, "trend_0_traffic", "string"),
-            },
+            } if "trend_0_term" in flat else ABSENT,
             {
                 "term": pick(flat, "trend_1_term", "string"),
                 "traffic": pick(flat, "trend_1_traffic", "string"),
-            },
-        ],
+            } if "trend_1_term" in flat else ABSENT,
+            {
+                "term": pick(flat, "trend_2_term", "string"),
+                "traffic": pick(flat, "trend_2_traffic", "string"),
+            } if "trend_2_term" in flat else ABSENT,
+            {
+                "term": pick(flat, "trend_3_term", "string"),
+                "traffic": pick(flat, "trend_3_traffic", "string"),
+            } if "trend_3_term" in flat else ABSENT,
+            {
+                "term": pick(flat, "trend_4_term", "string"),
+                "traffic": pick(flat, "trend_4_traffic", "string"),
+            } if "trend_4_term" in flat else ABSENT,
+        ),
         "total_count": pick(flat, "total_count", "integer"),
     }
 
@@ -78,6 +90,14 @@ def type_name(value):
         if is_type(value, kind):
             return kind
     return "value"
+
+
+ABSENT = object()  # a list item call_external_api did not return
+
+
+def listed(*items):
+    """The items of a list that are present (lists have 1 to 5 items, as the simulator chose)."""
+    return [item for item in items if item is not ABSENT]
 
 
 def pick(flat, key, kind):

@@ -22,22 +22,43 @@ def main(**arguments):
     check_arguments(arguments)
     flat = call_external_api(TOOL, **arguments)
     return {
-        "places": [
+        "places": listed(
             {
                 "place_id": pick(flat, "place_0_place_id", "string"),
                 "name": pick(flat, "place_0_name", "string"),
                 "address": pick(flat, "place_0_address", "string"),
                 "latitude": pick(flat, "place_0_latitude", "number"),
                 "longitude": pick(flat, "place_0_longitude", "number"),
-            },
+            } if "place_0_place_id" in flat else ABSENT,
             {
                 "place_id": pick(flat, "place_1_place_id", "string"),
                 "name": pick(flat, "place_1_name", "string"),
                 "address": pick(flat, "place_1_address", "string"),
                 "latitude": pick(flat, "place_1_latitude", "number"),
                 "longitude": pick(flat, "place_1_longitude", "number"),
-            },
-        ],
+            } if "place_1_place_id" in flat else ABSENT,
+            {
+                "place_id": pick(flat, "place_2_place_id", "string"),
+                "name": pick(flat, "place_2_name", "string"),
+                "address": pick(flat, "place_2_address", "string"),
+                "latitude": pick(flat, "place_2_latitude", "number"),
+                "longitude": pick(flat, "place_2_longitude", "number"),
+            } if "place_2_place_id" in flat else ABSENT,
+            {
+                "place_id": pick(flat, "place_3_place_id", "string"),
+                "name": pick(flat, "place_3_name", "string"),
+                "address": pick(flat, "place_3_address", "string"),
+                "latitude": pick(flat, "place_3_latitude", "number"),
+                "longitude": pick(flat, "place_3_longitude", "number"),
+            } if "place_3_place_id" in flat else ABSENT,
+            {
+                "place_id": pick(flat, "place_4_place_id", "string"),
+                "name": pick(flat, "place_4_name", "string"),
+                "address": pick(flat, "place_4_address", "string"),
+                "latitude": pick(flat, "place_4_latitude", "number"),
+                "longitude": pick(flat, "place_4_longitude", "number"),
+            } if "place_4_place_id" in flat else ABSENT,
+        ),
         "total_count": pick(flat, "total_count", "integer"),
     }
 
@@ -87,6 +108,14 @@ def type_name(value):
         if is_type(value, kind):
             return kind
     return "value"
+
+
+ABSENT = object()  # a list item call_external_api did not return
+
+
+def listed(*items):
+    """The items of a list that are present (lists have 1 to 5 items, as the simulator chose)."""
+    return [item for item in items if item is not ABSENT]
 
 
 def pick(flat, key, kind):

@@ -19,16 +19,28 @@ def main(**arguments):
     check_arguments(arguments)
     flat = call_external_api(TOOL, **arguments)
     return {
-        "facilities": [
+        "facilities": listed(
             {
                 "facility_id": pick(flat, "facility_0_facility_id", "string"),
                 "name": pick(flat, "facility_0_name", "string"),
-            },
+            } if "facility_0_facility_id" in flat else ABSENT,
             {
                 "facility_id": pick(flat, "facility_1_facility_id", "string"),
                 "name": pick(flat, "facility_1_name", "string"),
-            },
-        ],
+            } if "facility_1_facility_id" in flat else ABSENT,
+            {
+                "facility_id": pick(flat, "facility_2_facility_id", "string"),
+                "name": pick(flat, "facility_2_name", "string"),
+            } if "facility_2_facility_id" in flat else ABSENT,
+            {
+                "facility_id": pick(flat, "facility_3_facility_id", "string"),
+                "name": pick(flat, "facility_3_name", "string"),
+            } if "facility_3_facility_id" in flat else ABSENT,
+            {
+                "facility_id": pick(flat, "facility_4_facility_id", "string"),
+                "name": pick(flat, "facility_4_name", "string"),
+            } if "facility_4_facility_id" in flat else ABSENT,
+        ),
         "total_count": pick(flat, "total_count", "integer"),
     }
 
@@ -78,6 +90,14 @@ def type_name(value):
         if is_type(value, kind):
             return kind
     return "value"
+
+
+ABSENT = object()  # a list item call_external_api did not return
+
+
+def listed(*items):
+    """The items of a list that are present (lists have 1 to 5 items, as the simulator chose)."""
+    return [item for item in items if item is not ABSENT]
 
 
 def pick(flat, key, kind):

@@ -29,7 +29,7 @@ def main(**arguments):
     check_arguments(arguments)
     flat = call_external_api(TOOL, **arguments)
     return {
-        "hotels": [
+        "hotels": listed(
             {
                 "hotel_id": pick(flat, "hotel_0_hotel_id", "string"),
                 "name": pick(flat, "hotel_0_name", "string"),
@@ -37,7 +37,7 @@ def main(**arguments):
                 "rating": pick(flat, "hotel_0_rating", "number"),
                 "price": pick(flat, "hotel_0_price", "number"),
                 "currency": pick(flat, "hotel_0_currency", "string"),
-            },
+            } if "hotel_0_hotel_id" in flat else ABSENT,
             {
                 "hotel_id": pick(flat, "hotel_1_hotel_id", "string"),
                 "name": pick(flat, "hotel_1_name", "string"),
@@ -45,8 +45,32 @@ def main(**arguments):
                 "rating": pick(flat, "hotel_1_rating", "number"),
                 "price": pick(flat, "hotel_1_price", "number"),
                 "currency": pick(flat, "hotel_1_currency", "string"),
-            },
-        ],
+            } if "hotel_1_hotel_id" in flat else ABSENT,
+            {
+                "hotel_id": pick(flat, "hotel_2_hotel_id", "string"),
+                "name": pick(flat, "hotel_2_name", "string"),
+                "address": pick(flat, "hotel_2_address", "string"),
+                "rating": pick(flat, "hotel_2_rating", "number"),
+                "price": pick(flat, "hotel_2_price", "number"),
+                "currency": pick(flat, "hotel_2_currency", "string"),
+            } if "hotel_2_hotel_id" in flat else ABSENT,
+            {
+                "hotel_id": pick(flat, "hotel_3_hotel_id", "string"),
+                "name": pick(flat, "hotel_3_name", "string"),
+                "address": pick(flat, "hotel_3_address", "string"),
+                "rating": pick(flat, "hotel_3_rating", "number"),
+                "price": pick(flat, "hotel_3_price", "number"),
+                "currency": pick(flat, "hotel_3_currency", "string"),
+            } if "hotel_3_hotel_id" in flat else ABSENT,
+            {
+                "hotel_id": pick(flat, "hotel_4_hotel_id", "string"),
+                "name": pick(flat, "hotel_4_name", "string"),
+                "address": pick(flat, "hotel_4_address", "string"),
+                "rating": pick(flat, "hotel_4_rating", "number"),
+                "price": pick(flat, "hotel_4_price", "number"),
+                "currency": pick(flat, "hotel_4_currency", "string"),
+            } if "hotel_4_hotel_id" in flat else ABSENT,
+        ),
         "total_count": pick(flat, "total_count", "integer"),
     }
 
@@ -96,6 +120,14 @@ def type_name(value):
         if is_type(value, kind):
             return kind
     return "value"
+
+
+ABSENT = object()  # a list item call_external_api did not return
+
+
+def listed(*items):
+    """The items of a list that are present (lists have 1 to 5 items, as the simulator chose)."""
+    return [item for item in items if item is not ABSENT]
 
 
 def pick(flat, key, kind):

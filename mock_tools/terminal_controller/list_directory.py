@@ -17,14 +17,23 @@ def main(**arguments):
     check_arguments(arguments)
     flat = call_external_api(TOOL, **arguments)
     return {
-        "dirs": [
+        "dirs": listed(
             {
                 "dir_path": pick(flat, "dir_0_dir_path", "string"),
-            },
+            } if "dir_0_dir_path" in flat else ABSENT,
             {
                 "dir_path": pick(flat, "dir_1_dir_path", "string"),
-            },
-        ],
+            } if "dir_1_dir_path" in flat else ABSENT,
+            {
+                "dir_path": pick(flat, "dir_2_dir_path", "string"),
+            } if "dir_2_dir_path" in flat else ABSENT,
+            {
+                "dir_path": pick(flat, "dir_3_dir_path", "string"),
+            } if "dir_3_dir_path" in flat else ABSENT,
+            {
+                "dir_path": pick(flat, "dir_4_dir_path", "string"),
+            } if "dir_4_dir_path" in flat else ABSENT,
+        ),
         "total_count": pick(flat, "total_count", "integer"),
     }
 
@@ -74,6 +83,14 @@ def type_name(value):
         if is_type(value, kind):
             return kind
     return "value"
+
+
+ABSENT = object()  # a list item call_external_api did not return
+
+
+def listed(*items):
+    """The items of a list that are present (lists have 1 to 5 items, as the simulator chose)."""
+    return [item for item in items if item is not ABSENT]
 
 
 def pick(flat, key, kind):

@@ -27,6 +27,7 @@ def main(**arguments):
         "file_path": pick(flat, "file_path", "string"),
         "size_bytes": pick(flat, "size_bytes", "integer"),
         "modified_at": pick(flat, "modified_at", "string"),
+        "content": pick(flat, "content", "string"),
     }
 
 
@@ -75,6 +76,14 @@ def type_name(value):
         if is_type(value, kind):
             return kind
     return "value"
+
+
+ABSENT = object()  # a list item call_external_api did not return
+
+
+def listed(*items):
+    """The items of a list that are present (lists have 1 to 5 items, as the simulator chose)."""
+    return [item for item in items if item is not ABSENT]
 
 
 def pick(flat, key, kind):

@@ -21,20 +21,38 @@ def main(**arguments):
     check_arguments(arguments)
     flat = call_external_api(TOOL, **arguments)
     return {
-        "stations": [
+        "stations": listed(
             {
                 "station_id": pick(flat, "station_0_station_id", "string"),
                 "name": pick(flat, "station_0_name", "string"),
                 "latitude": pick(flat, "station_0_latitude", "number"),
                 "longitude": pick(flat, "station_0_longitude", "number"),
-            },
+            } if "station_0_station_id" in flat else ABSENT,
             {
                 "station_id": pick(flat, "station_1_station_id", "string"),
                 "name": pick(flat, "station_1_name", "string"),
                 "latitude": pick(flat, "station_1_latitude", "number"),
                 "longitude": pick(flat, "station_1_longitude", "number"),
-            },
-        ],
+            } if "station_1_station_id" in flat else ABSENT,
+            {
+                "station_id": pick(flat, "station_2_station_id", "string"),
+                "name": pick(flat, "station_2_name", "string"),
+                "latitude": pick(flat, "station_2_latitude", "number"),
+                "longitude": pick(flat, "station_2_longitude", "number"),
+            } if "station_2_station_id" in flat else ABSENT,
+            {
+                "station_id": pick(flat, "station_3_station_id", "string"),
+                "name": pick(flat, "station_3_name", "string"),
+                "latitude": pick(flat, "station_3_latitude", "number"),
+                "longitude": pick(flat, "station_3_longitude", "number"),
+            } if "station_3_station_id" in flat else ABSENT,
+            {
+                "station_id": pick(flat, "station_4_station_id", "string"),
+                "name": pick(flat, "station_4_name", "string"),
+                "latitude": pick(flat, "station_4_latitude", "number"),
+                "longitude": pick(flat, "station_4_longitude", "number"),
+            } if "station_4_station_id" in flat else ABSENT,
+        ),
         "total_count": pick(flat, "total_count", "integer"),
     }
 
@@ -84,6 +102,14 @@ def type_name(value):
         if is_type(value, kind):
             return kind
     return "value"
+
+
+ABSENT = object()  # a list item call_external_api did not return
+
+
+def listed(*items):
+    """The items of a list that are present (lists have 1 to 5 items, as the simulator chose)."""
+    return [item for item in items if item is not ABSENT]
 
 
 def pick(flat, key, kind):

@@ -25,7 +25,7 @@ def main(**arguments):
     check_arguments(arguments)
     flat = call_external_api(TOOL, **arguments)
     return {
-        "alerts": [
+        "alerts": listed(
             {
                 "alert_id": pick(flat, "alert_0_alert_id", "string"),
                 "event": pick(flat, "alert_0_event", "string"),
@@ -33,7 +33,7 @@ def main(**arguments):
                 "headline": pick(flat, "alert_0_headline", "string"),
                 "area": pick(flat, "alert_0_area", "string"),
                 "expires": pick(flat, "alert_0_expires", "string"),
-            },
+            } if "alert_0_alert_id" in flat else ABSENT,
             {
                 "alert_id": pick(flat, "alert_1_alert_id", "string"),
                 "event": pick(flat, "alert_1_event", "string"),
@@ -41,8 +41,32 @@ def main(**arguments):
                 "headline": pick(flat, "alert_1_headline", "string"),
                 "area": pick(flat, "alert_1_area", "string"),
                 "expires": pick(flat, "alert_1_expires", "string"),
-            },
-        ],
+            } if "alert_1_alert_id" in flat else ABSENT,
+            {
+                "alert_id": pick(flat, "alert_2_alert_id", "string"),
+                "event": pick(flat, "alert_2_event", "string"),
+                "severity": pick(flat, "alert_2_severity", "string"),
+                "headline": pick(flat, "alert_2_headline", "string"),
+                "area": pick(flat, "alert_2_area", "string"),
+                "expires": pick(flat, "alert_2_expires", "string"),
+            } if "alert_2_alert_id" in flat else ABSENT,
+            {
+                "alert_id": pick(flat, "alert_3_alert_id", "string"),
+                "event": pick(flat, "alert_3_event", "string"),
+                "severity": pick(flat, "alert_3_severity", "string"),
+                "headline": pick(flat, "alert_3_headline", "string"),
+                "area": pick(flat, "alert_3_area", "string"),
+                "expires": pick(flat, "alert_3_expires", "string"),
+            } if "alert_3_alert_id" in flat else ABSENT,
+            {
+                "alert_id": pick(flat, "alert_4_alert_id", "string"),
+                "event": pick(flat, "alert_4_event", "string"),
+                "severity": pick(flat, "alert_4_severity", "string"),
+                "headline": pick(flat, "alert_4_headline", "string"),
+                "area": pick(flat, "alert_4_area", "string"),
+                "expires": pick(flat, "alert_4_expires", "string"),
+            } if "alert_4_alert_id" in flat else ABSENT,
+        ),
         "total_count": pick(flat, "total_count", "integer"),
     }
 
@@ -92,6 +116,14 @@ def type_name(value):
         if is_type(value, kind):
             return kind
     return "value"
+
+
+ABSENT = object()  # a list item call_external_api did not return
+
+
+def listed(*items):
+    """The items of a list that are present (lists have 1 to 5 items, as the simulator chose)."""
+    return [item for item in items if item is not ABSENT]
 
 
 def pick(flat, key, kind):

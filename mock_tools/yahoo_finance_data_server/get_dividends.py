@@ -16,16 +16,28 @@ def main(**arguments):
     check_arguments(arguments)
     flat = call_external_api(TOOL, **arguments)
     return {
-        "dividends": [
+        "dividends": listed(
             {
                 "date": pick(flat, "dividend_0_date", "string"),
                 "amount": pick(flat, "dividend_0_amount", "number"),
-            },
+            } if "dividend_0_date" in flat else ABSENT,
             {
                 "date": pick(flat, "dividend_1_date", "string"),
                 "amount": pick(flat, "dividend_1_amount", "number"),
-            },
-        ],
+            } if "dividend_1_date" in flat else ABSENT,
+            {
+                "date": pick(flat, "dividend_2_date", "string"),
+                "amount": pick(flat, "dividend_2_amount", "number"),
+            } if "dividend_2_date" in flat else ABSENT,
+            {
+                "date": pick(flat, "dividend_3_date", "string"),
+                "amount": pick(flat, "dividend_3_amount", "number"),
+            } if "dividend_3_date" in flat else ABSENT,
+            {
+                "date": pick(flat, "dividend_4_date", "string"),
+                "amount": pick(flat, "dividend_4_amount", "number"),
+            } if "dividend_4_date" in flat else ABSENT,
+        ),
         "total_count": pick(flat, "total_count", "integer"),
     }
 
@@ -75,6 +87,14 @@ def type_name(value):
         if is_type(value, kind):
             return kind
     return "value"
+
+
+ABSENT = object()  # a list item call_external_api did not return
+
+
+def listed(*items):
+    """The items of a list that are present (lists have 1 to 5 items, as the simulator chose)."""
+    return [item for item in items if item is not ABSENT]
 
 
 def pick(flat, key, kind):

@@ -19,16 +19,28 @@ def main(**arguments):
     check_arguments(arguments)
     flat = call_external_api(TOOL, **arguments)
     return {
-        "earnings": [
+        "earnings": listed(
             {
                 "date": pick(flat, "earning_0_date", "string"),
                 "eps_estimate": pick(flat, "earning_0_eps_estimate", "number"),
-            },
+            } if "earning_0_date" in flat else ABSENT,
             {
                 "date": pick(flat, "earning_1_date", "string"),
                 "eps_estimate": pick(flat, "earning_1_eps_estimate", "number"),
-            },
-        ],
+            } if "earning_1_date" in flat else ABSENT,
+            {
+                "date": pick(flat, "earning_2_date", "string"),
+                "eps_estimate": pick(flat, "earning_2_eps_estimate", "number"),
+            } if "earning_2_date" in flat else ABSENT,
+            {
+                "date": pick(flat, "earning_3_date", "string"),
+                "eps_estimate": pick(flat, "earning_3_eps_estimate", "number"),
+            } if "earning_3_date" in flat else ABSENT,
+            {
+                "date": pick(flat, "earning_4_date", "string"),
+                "eps_estimate": pick(flat, "earning_4_eps_estimate", "number"),
+            } if "earning_4_date" in flat else ABSENT,
+        ),
         "total_count": pick(flat, "total_count", "integer"),
     }
 
@@ -78,6 +90,14 @@ def type_name(value):
         if is_type(value, kind):
             return kind
     return "value"
+
+
+ABSENT = object()  # a list item call_external_api did not return
+
+
+def listed(*items):
+    """The items of a list that are present (lists have 1 to 5 items, as the simulator chose)."""
+    return [item for item in items if item is not ABSENT]
 
 
 def pick(flat, key, kind):

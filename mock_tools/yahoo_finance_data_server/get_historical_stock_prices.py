@@ -20,20 +20,38 @@ def main(**arguments):
     check_arguments(arguments)
     flat = call_external_api(TOOL, **arguments)
     return {
-        "prices": [
+        "prices": listed(
             {
                 "symbol": pick(flat, "price_0_symbol", "string"),
                 "price": pick(flat, "price_0_price", "number"),
                 "currency": pick(flat, "price_0_currency", "string"),
                 "date": pick(flat, "price_0_date", "string"),
-            },
+            } if "price_0_symbol" in flat else ABSENT,
             {
                 "symbol": pick(flat, "price_1_symbol", "string"),
                 "price": pick(flat, "price_1_price", "number"),
                 "currency": pick(flat, "price_1_currency", "string"),
                 "date": pick(flat, "price_1_date", "string"),
-            },
-        ],
+            } if "price_1_symbol" in flat else ABSENT,
+            {
+                "symbol": pick(flat, "price_2_symbol", "string"),
+                "price": pick(flat, "price_2_price", "number"),
+                "currency": pick(flat, "price_2_currency", "string"),
+                "date": pick(flat, "price_2_date", "string"),
+            } if "price_2_symbol" in flat else ABSENT,
+            {
+                "symbol": pick(flat, "price_3_symbol", "string"),
+                "price": pick(flat, "price_3_price", "number"),
+                "currency": pick(flat, "price_3_currency", "string"),
+                "date": pick(flat, "price_3_date", "string"),
+            } if "price_3_symbol" in flat else ABSENT,
+            {
+                "symbol": pick(flat, "price_4_symbol", "string"),
+                "price": pick(flat, "price_4_price", "number"),
+                "currency": pick(flat, "price_4_currency", "string"),
+                "date": pick(flat, "price_4_date", "string"),
+            } if "price_4_symbol" in flat else ABSENT,
+        ),
         "total_count": pick(flat, "total_count", "integer"),
     }
 
@@ -83,6 +101,14 @@ def type_name(value):
         if is_type(value, kind):
             return kind
     return "value"
+
+
+ABSENT = object()  # a list item call_external_api did not return
+
+
+def listed(*items):
+    """The items of a list that are present (lists have 1 to 5 items, as the simulator chose)."""
+    return [item for item in items if item is not ABSENT]
 
 
 def pick(flat, key, kind):

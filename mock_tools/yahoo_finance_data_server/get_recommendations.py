@@ -16,16 +16,28 @@ def main(**arguments):
     check_arguments(arguments)
     flat = call_external_api(TOOL, **arguments)
     return {
-        "recommendations": [
+        "recommendations": listed(
             {
                 "period": pick(flat, "recommendation_0_period", "string"),
                 "rating": pick(flat, "recommendation_0_rating", "string"),
-            },
+            } if "recommendation_0_period" in flat else ABSENT,
             {
                 "period": pick(flat, "recommendation_1_period", "string"),
                 "rating": pick(flat, "recommendation_1_rating", "string"),
-            },
-        ],
+            } if "recommendation_1_period" in flat else ABSENT,
+            {
+                "period": pick(flat, "recommendation_2_period", "string"),
+                "rating": pick(flat, "recommendation_2_rating", "string"),
+            } if "recommendation_2_period" in flat else ABSENT,
+            {
+                "period": pick(flat, "recommendation_3_period", "string"),
+                "rating": pick(flat, "recommendation_3_rating", "string"),
+            } if "recommendation_3_period" in flat else ABSENT,
+            {
+                "period": pick(flat, "recommendation_4_period", "string"),
+                "rating": pick(flat, "recommendation_4_rating", "string"),
+            } if "recommendation_4_period" in flat else ABSENT,
+        ),
         "total_count": pick(flat, "total_count", "integer"),
     }
 
@@ -75,6 +87,14 @@ def type_name(value):
         if is_type(value, kind):
             return kind
     return "value"
+
+
+ABSENT = object()  # a list item call_external_api did not return
+
+
+def listed(*items):
+    """The items of a list that are present (lists have 1 to 5 items, as the simulator chose)."""
+    return [item for item in items if item is not ABSENT]
 
 
 def pick(flat, key, kind):
