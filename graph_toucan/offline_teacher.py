@@ -217,11 +217,12 @@ def spoken(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def reference_words(reference: dict[str, Any], rng: random.Random) -> str:
-    """How the user points at an earlier result: "the date of that rate", "the hotel you find"."""
+def reference_words(reference: dict[str, Any], rng: random.Random, plain: bool = False) -> str:
+    """How the user points at an earlier result: "the date of that rate", "the hotel you find";
+    ``plain`` leaves the field's name out ("that rate from before")."""
     noun = reference["nouns"][0]
     field = " ".join(reference["fields"])
-    generic = not field or field in ("id", "name", "value", "key", "code")
+    generic = plain or not field or field in ("id", "name", "value", "key", "code")
     if field == noun:
         generic = True
     if reference["same_turn"]:  # the field itself when it says what is passed on (its date, its symbol)
@@ -242,13 +243,13 @@ def write_query(inputs: dict[str, Any]) -> dict[str, Any]:
     explicit = [f["name"] for f in inputs["functions"] if not f["implicit"]]
     for attempt in range(8):  # another wording where one spells a function's name out
         rng = random.Random(f"{inputs['seed']}/{inputs['turn']}/{len(inputs['feedback'])}/{attempt or ''}")
-        written = _write_query(inputs, rng)
+        written = _write_query(inputs, rng, plain=attempt >= 4)
         if not any(spells_out(name, written["query"]) for name in explicit):
             break
     return written
 
 
-def _write_query(inputs: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+def _write_query(inputs: dict[str, Any], rng: random.Random, plain: bool = False) -> dict[str, Any]:
     style = inputs["style"]
     names = {f["call"]: f["name"] for f in inputs["functions"]}
     register = style["tone"] if style["tone"] in _OPENERS else "casual"
@@ -269,7 +270,9 @@ def _write_query(inputs: dict[str, Any], rng: random.Random) -> dict[str, Any]:
             helper_values.extend(values)
             continue
         refs = [
-            f"for {reference_words(r, rng)}" for r in inputs["references"] if r["call"] == function["call"]
+            f"for {reference_words(r, rng, plain)}"
+            for r in inputs["references"]
+            if r["call"] == function["call"]
         ]
         clause = request(function["name"], rng)
         if values:

@@ -340,9 +340,12 @@ def _implicit_unstated(v: TurnView) -> str | None:
 
 
 def _refers_back(v: TurnView) -> str | None:
+    stated = [leaf for t in v.turns[: v.k + 1] for m in t.mentions for leaf in leaves(m.value)]
     for dep, reference in v.references():
         target = v.by_plan[dep.target]
         for leaf in leaves(target.arguments.get(dep.input)):  # type: ignore[arg-type]
+            if any(same_value(leaf, s) for s in stated):
+                continue  # the user's own value, echoed by the earlier result: not a leak
             if _distinctive(leaf) and value_in_text(leaf, v.turn.user):
                 return (
                     f"the query repeats {leaf!r} from an earlier result; refer to it "
