@@ -10,6 +10,7 @@ matched against common record shapes (weather, prices, files, places, news ...),
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from genson import SchemaBuilder
@@ -380,7 +381,37 @@ _MATH = {
 def design_schema(
     name: str, description: str, input_schema: dict[str, Any], tool_class: ToolClass | None
 ) -> dict[str, Any]:
-    """A deterministic output schema for a tool with no examples (see the module docstring)."""
+    """A deterministic output schema for a tool with no examples (see the module docstring), with
+    the handles its description says it returns (``... with the returned session_id``)."""
+    schema = _designed(name, description, input_schema, tool_class)
+    inputs = set((input_schema.get("properties") or {}).keys())
+    handles = [h for h in described_handles(description) if h not in inputs]
+    properties = schema.get("properties")
+    if not handles or not isinstance(properties, dict):
+        return schema
+    for handle in handles:
+        properties.setdefault(handle, {"type": "string", "description": "Handle to pass to later calls"})
+    return schema
+
+
+_HANDLE = re.compile(
+    r"\b(session_id|cursor|next_cursor|next_page_token|page_token|[a-z]+(?:_[a-z]+)*_(?:id|token))\b"
+)
+
+
+def described_handles(description: str) -> list[str]:
+    """Handles (``session_id``, ``next_page_token``) that a sentence of the description says the tool
+    returns: a later call needs them, so they belong in its output."""
+    found: list[str] = []
+    for sentence in re.split(r"(?<=[.!?])\s+|\n", description):
+        if re.search(r"\breturn", sentence, re.IGNORECASE):
+            found += [h for h in _HANDLE.findall(sentence) if h not in found]
+    return found
+
+
+def _designed(
+    name: str, description: str, input_schema: dict[str, Any], tool_class: ToolClass | None
+) -> dict[str, Any]:
     words = name_tokens(name)
     verb = next((w for w in words if w in VERBS), words[0] if words else "")
     inputs = set((input_schema.get("properties") or {}).keys())
