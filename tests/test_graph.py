@@ -131,17 +131,17 @@ MUST_EXIST = [
         "full",
         {("places[].latitude", "latitude"), ("places[].longitude", "longitude")},
     ),
-    (  # session_id must come from elsewhere
+    (  # the search returns the session_id its description names, so it fills every required input
         "Hotel Booking Server/search-hotels",
         "Hotel Booking Server/get-hotel-details",
-        "partial",
-        {("hotels[].hotel_id", "hotel_id")},
+        "full",
+        {("session_id", "session_id"), ("hotels[].hotel_id", "hotel_id")},
     ),
-    (
+    (  # rate_id must come from elsewhere
         "Hotel Booking Server/search-hotels",
         "Hotel Booking Server/book-hotel",
         "partial",
-        {("hotels[].hotel_id", "hotel_id")},
+        {("session_id", "session_id"), ("hotels[].hotel_id", "hotel_id")},
     ),
     (
         "CoinGecko MCP Server/coingecko_list",
@@ -794,7 +794,7 @@ def test_find_node_and_neighbourhood(example):
         ("places[].longitude", "longitude"),
     }
     outgoing = {e["tool"]: e for e in info["out"]}
-    assert outgoing["Hotel Booking Server/get-hotel-details"]["type"] == "partial"
+    assert outgoing["Hotel Booking Server/get-hotel-details"]["type"] == "full"
     assert len(info["in"]) == graph.in_degree(search) and len(info["out"]) == graph.out_degree(search)
 
 
