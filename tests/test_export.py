@@ -56,19 +56,34 @@ def exported(store: Store, tmp_path_factory: pytest.TempPathFactory) -> ExportRe
 
 
 @pytest.fixture(scope="module")
-def accepted(store: Store) -> dict[str, Conversation]:
+def everything(store: Store) -> dict[str, Conversation]:
     return {c.id: c for c in store.conversations(status="accepted")}
 
 
+@pytest.fixture(scope="module")
+def accepted(everything: dict[str, Conversation], exported: ExportReport) -> dict[str, Conversation]:
+    """The accepted conversations the export kept (near-duplicate families dropped)."""
+    assert exported.dedup is not None
+    return {i: c for i, c in everything.items() if (c.source_id or i) not in exported.dedup.dropped}
+
+
 def _rows(report: ExportReport, fmt: str, split: str) -> list[dict[str, Any]]:
-    """The JSONL rows, after checking the Parquet file holds the same rows (tools there as JSON text)."""
+    """The JSONL rows, after checking the Parquet file holds the same rows (tools and arguments there as
+    JSON text)."""
     folder = report.out / fmt
     jsonl = [json.loads(line) for line in (folder / f"{split}.jsonl").read_text().splitlines()]
     parquet = [_no_nulls(r) for r in pq.read_table(folder / f"{split}.parquet").to_pylist()]
     for row in parquet:
-        if fmt in ("openai", "dpo"):
+        if "tools" in row:
             assert isinstance(row["tools"], str)
+        if fmt == "openai":
             row["tools"] = json.loads(row["tools"])
+        if fmt in ("trl", "dpo"):
+            for column in ("messages", "prompt", "chosen", "rejected"):
+                for m in row.get(column, []):
+                    for c in m.get("tool_calls", []):
+                        assert isinstance(c["function"]["arguments"], str)
+                        c["function"]["arguments"] = json.loads(c["function"]["arguments"])
     assert parquet == jsonl
     return jsonl
 
@@ -120,7 +135,7 @@ def test_the_data_has_every_kind_withheld_functions_and_parallel_calls(
 
 
 def _check_openai_messages(
-    messages: list[dict[str, Any]], offered: set[str], conversation: Conversation
+    messages: list[dict[str, Any]], offered: set[str], conversation: Conversation, *, strings: bool = True
 ) -> None:
     """Roles in order, calls answered by id, arguments JSON strings equal to the reference, offered functions
     only, and per turn exactly the functions the conversation makes available."""
@@ -140,14 +155,18 @@ def _check_openai_messages(
         elif role == "assistant" and m.get("tool_calls"):
             assert previous in ("user", "tool") and not pending
             for call in m["tool_calls"]:
-                assert call["type"] == "function" and isinstance(call["function"]["arguments"], str)
+                arguments = call["function"]["arguments"]
+                assert call["type"] == "function" and isinstance(arguments, str if strings else dict)
                 assert call["function"]["name"] in offered
-                assert json.loads(call["function"]["arguments"]) == reference[call["id"]].arguments
+                assert (json.loads(arguments) if strings else arguments) == reference[call["id"]].arguments
             pending = [c["id"] for c in m["tool_calls"]]
             previous = "assistant-calls"
         elif role == "tool":
             assert previous in ("assistant-calls", "tool") and pending
             assert m["tool_call_id"] == pending.pop(0)
+            assert ("name" in m) == (not strings) and m.get("name", reference[m["tool_call_id"]].name) == (
+                reference[m["tool_call_id"]].name
+            )
             json.loads(m["content"])
             previous = "tool"
         else:
@@ -157,21 +176,27 @@ def _check_openai_messages(
     assert previous == "assistant-text" and k == len(conversation.turns) - 1
 
 
-def test_openai_rows_follow_the_chat_format(
-    exported: ExportReport, accepted: dict[str, Conversation]
+@pytest.mark.parametrize("fmt", ["trl", "openai"])
+def test_chat_rows_follow_the_chat_format(
+    exported: ExportReport, accepted: dict[str, Conversation], fmt: str
 ) -> None:
+    """trl: arguments as objects and tools as a JSON string (chat templates); openai: arguments as JSON
+    strings and tools a list (the OpenAI fine-tuning API)."""
     seen = {}
-    for split, rows in _all_rows(exported, "openai").items():
+    for split, rows in _all_rows(exported, fmt).items():
         for row in rows:
             conversation = accepted[row["id"]]
             assert row["kind"] == conversation.kind
+            tools = json.loads(row["tools"]) if fmt == "trl" else row["tools"]
+            assert isinstance(row["tools"], str if fmt == "trl" else list)
+            row["tools"] = tools
             names = [t["function"]["name"] for t in row["tools"]]
             assert len(names) == len(set(names))
             assert all(
                 t["type"] == "function" and isinstance(t["function"]["parameters"], dict)
                 for t in row["tools"]
             )
-            _check_openai_messages(row["messages"], set(names), conversation)
+            _check_openai_messages(row["messages"], set(names), conversation, strings=fmt == "openai")
             seen[row["id"]] = split
     assert set(seen) == set(accepted)  # every accepted conversation, once
 
@@ -179,7 +204,7 @@ def test_openai_rows_follow_the_chat_format(
 def test_withheld_functions_are_defined_where_they_become_available(
     exported: ExportReport, accepted: dict[str, Conversation]
 ) -> None:
-    rows = {r["id"]: r for split in SPLITS for r in _rows(exported, "openai", split)}
+    rows = {r["id"]: r for split in SPLITS for r in _rows(exported, "trl", split)}
     checked = 0
     for cid, conversation in accepted.items():
         _, introduced = availability(conversation)
@@ -190,7 +215,7 @@ def test_withheld_functions_are_defined_where_they_become_available(
         for k, tools in introduced.items():
             assert {_name(t) for t in _introduced(users[k]["content"])} == {t.name for t in tools}
             assert users[k]["content"].startswith(conversation.turns[k].user)
-            assert not ({t.name for t in tools} & {t["function"]["name"] for t in row["tools"]})
+            assert not ({t.name for t in tools} & {t["function"]["name"] for t in json.loads(row["tools"])})
             checked += 1
     assert checked
 
@@ -214,7 +239,7 @@ def test_dpo_rows_follow_trl_preference_format(
             assert chosen["role"] == rejected["role"] == "assistant" and chosen != rejected
             prompt = row["prompt"]
             assert prompt[-1]["role"] in ("user", "tool")
-            names = {t["function"]["name"] for t in row["tools"]}
+            names = {t["function"]["name"] for t in json.loads(row["tools"])}
             offered = names | {
                 _name(t) for m in prompt if m["role"] == "user" for t in _introduced(m["content"])
             }
@@ -223,8 +248,7 @@ def test_dpo_rows_follow_trl_preference_format(
             asked = {c["id"] for m in prompt for c in m.get("tool_calls", [])}
             assert answered == asked
             for call in [c for m in (chosen, rejected) for c in m.get("tool_calls", [])]:
-                assert isinstance(call["function"]["arguments"], str) and call["function"]["name"] in offered
-                assert isinstance(json.loads(call["function"]["arguments"]), dict)
+                assert isinstance(call["function"]["arguments"], dict) and call["function"]["name"] in offered
             seen.add(row["id"])
     assert seen == set(pairs) and seen
 
@@ -324,10 +348,10 @@ def test_hermes_rows_follow_the_tag_format(exported: ExportReport, accepted: dic
 def test_splits_are_disjoint_by_family_and_counts_match_the_store(
     exported: ExportReport, store: Store, accepted: dict[str, Conversation]
 ) -> None:
-    for fmt in ("openai", "sharegpt", "hermes"):
+    for fmt in ("trl", "openai", "sharegpt", "hermes"):
         ids = {split: {r["id"] for r in rows} for split, rows in _all_rows(exported, fmt).items()}
         assert ids["train"] and ids["validation"] and not ids["train"] & ids["validation"]
-        assert len(ids["train"]) + len(ids["validation"]) == store.conversation_count(status="accepted")
+        assert len(ids["train"]) + len(ids["validation"]) == len(accepted)
         family = {split: {accepted[i].source_id or i for i in members} for split, members in ids.items()}
         assert not family["train"] & family["validation"]
         assert exported.rows[fmt] == {s: len(ids[s]) for s in SPLITS}
@@ -367,9 +391,8 @@ def test_dataset_card_states_sizes_mixture_catalog_license_and_statistics(export
     for fmt in FORMATS:
         assert f"- config_name: {fmt}" in front
         for split in SPLITS:
-            assert (
-                f"path: {fmt}/{split}.parquet" in front and (exported.out / fmt / f"{split}.parquet").exists()
-            )
+            ext = "jsonl" if fmt in ("trl", "dpo") else "parquet"  # arguments as objects: the JSONL
+            assert f"path: {fmt}/{split}.{ext}" in front and (exported.out / fmt / f"{split}.{ext}").exists()
         assert (
             f"| {fmt} | "
             + ("preference pairs" if fmt == "dpo" else "conversations")
@@ -379,6 +402,8 @@ def test_dataset_card_states_sizes_mixture_catalog_license_and_statistics(export
         )
     for kind, count in exported.kinds.items():
         assert f"| {kind} | {count} (" in card
+    assert exported.dedup is not None and exported.dedup.dropped
+    assert f"{len(exported.dedup.dropped)} of {exported.dedup.families_before} conversation families" in card
     assert "Teachers: `offline`" in card and "MIT License, Copyright (c) 2025 Agent Ark" in card
     assert all(f"| {name} |" in card for name in exported.servers)
     assert "## Comparison" in card and "| MAGNET (published) |" in card and "](stats/turns.png)" in card
