@@ -26,9 +26,11 @@ from graph_toucan.export import (
     ExportReport,
     availability,
     export,
+    plan_splits,
     push_to_hub,
     split_of,
 )
+from graph_toucan.export_prep import normalise, one_call_pair, user_message_repeats
 from graph_toucan.llm import LLM, OfflineBackend
 from graph_toucan.pipeline import PipelineConfig, run_pipeline
 from graph_toucan.records import Conversation
@@ -466,3 +468,160 @@ def test_a_function_withheld_again_after_being_offered_is_skipped_not_misrendere
     broken = conversation.model_copy(update={"turns": [*conversation.turns[:-1], last]})
     with pytest.raises(ExportError, match="after offering it"):
         availability(broken)
+
+
+# -- duplicates, one call per message, splits, replay metadata ------------------------------------------------
+
+
+def test_normalise_tells_exact_from_near_duplicates() -> None:
+    a, b = (
+        'Convert  100 USD to EUR for "Trip A" on 2026-05-01?',
+        "convert 250 usd to eur for 'Trip B' on 2026-06-02",
+    )
+    assert normalise(a, "exact") != normalise(b, "exact")
+    assert normalise(a, "near") == normalise(b, "near")
+    assert normalise("What's the weather in Boston?", "near") != normalise(
+        "What's the weather in Paris?", "near"
+    )
+    assert normalise("Hello   World", "exact") == normalise("hello world", "exact")
+
+
+def test_no_user_message_repeats_across_families_within_or_across_splits(
+    exported: ExportReport, everything: dict[str, Conversation], accepted: dict[str, Conversation]
+) -> None:
+    before = user_message_repeats(everything.values(), "near")
+    after = user_message_repeats(accepted.values(), "near")
+    assert before[1] > 0 and after[1] == 0, (before, after)  # the data had repeats; the export has none
+    d = exported.dedup
+    assert d is not None and d.mode == "near"
+    assert d.conversations_before == len(everything) and d.conversations_after == len(accepted)
+    assert d.families_after == len({c.source_id or c.id for c in accepted.values()})
+    for dropped, kept in d.dropped.items():  # each dropped family repeats a kept one
+        users = {
+            normalise(t.user, "near")
+            for c in everything.values()
+            if (c.source_id or c.id) == dropped
+            for t in c.turns
+        }
+        kept_users = {
+            normalise(t.user, "near")
+            for c in accepted.values()
+            if (c.source_id or c.id) == kept
+            for t in c.turns
+        }
+        assert users & kept_users
+    train = {
+        normalise(m["content"].split(INTRO)[0].strip(), "exact")
+        for r in _rows(exported, "trl", "train")
+        for m in r["messages"]
+        if m["role"] == "user"
+    }
+    validation = {
+        normalise(m["content"].split(INTRO)[0].strip(), "exact")
+        for r in _rows(exported, "trl", "validation")
+        for m in r["messages"]
+        if m["role"] == "user"
+    }
+    assert validation and not train & validation
+
+
+def test_exact_dedup_removes_fewer_than_near_and_off_removes_none(store: Store, tmp_path: Path) -> None:
+    counts = {}
+    for mode in ("off", "exact", "near"):
+        report = export(store, tmp_path / mode, ["trl"], dedup=mode, validation_share=0.3)  # type: ignore[arg-type]
+        assert report.dedup is not None
+        counts[mode] = len(report.dedup.dropped)
+        assert sum(report.rows["trl"].values()) == report.dedup.conversations_after
+    assert counts["off"] == 0 and counts["exact"] <= counts["near"] and counts["near"] > 0, counts
+    with pytest.raises(ExportError, match="dedup"):
+        export(store, tmp_path / "bad", ["trl"], dedup="fuzzy")  # type: ignore[arg-type]
+
+
+def test_one_call_per_message_keeps_every_call_and_result_in_order(
+    store: Store, tmp_path: Path, accepted: dict[str, Conversation]
+) -> None:
+    report = export(store, tmp_path / "one", ["trl", "dpo", "hermes"], one_call=True, validation_share=0.3)
+    parallel = 0
+    for split in SPLITS:
+        for row in _rows(report, "trl", split):
+            conversation = accepted[row["id"]]
+            calls = [c for m in row["messages"] for c in m.get("tool_calls", [])]
+            assert [c["id"] for c in calls] == [c.id for c in conversation.calls]
+            parallel += sum(1 for t in conversation.turns for s in t.steps if len(s) > 1)
+            for i, m in enumerate(row["messages"]):
+                if m.get("tool_calls"):
+                    assert len(m["tool_calls"]) == 1
+                    answer = row["messages"][i + 1]
+                    assert answer["role"] == "tool" and answer["tool_call_id"] == m["tool_calls"][0]["id"]
+        for row in _rows(report, "dpo", split):
+            for m in [*row["prompt"], *row["chosen"], *row["rejected"]]:
+                assert len(m.get("tool_calls", [])) <= 1
+            assert row["chosen"] != row["rejected"]
+            asked = [c["id"] for m in row["prompt"] for c in m.get("tool_calls", [])]
+            assert asked == [m["tool_call_id"] for m in row["prompt"] if m["role"] == "tool"]
+    assert parallel  # the data had parallel steps to split
+    pairs = sum(1 for p in store.pairs() if p.conversation_id in accepted)
+    assert sum(report.rows["dpo"].values()) + report.pairs_without_one_call_form == pairs
+
+
+def test_a_pair_whose_sides_share_leading_parallel_calls_contrasts_the_first_difference(
+    store: Store, accepted: dict[str, Conversation]
+) -> None:
+    pair = next(p for p in store.pairs() if p.conversation_id in accepted and len(p.chosen.tool_calls) > 1)
+    first, *rest = pair.chosen.tool_calls
+    changed = rest[0].model_copy(update={"arguments": {**rest[0].arguments, "x": 1}})
+    variant = pair.model_copy(
+        update={"rejected": pair.chosen.model_copy(update={"tool_calls": [first, changed, *rest[1:]]})}
+    )
+    single = one_call_pair(variant)
+    assert single is not None
+    assert single.chosen.tool_calls == [rest[0]] and single.rejected.tool_calls == [changed]
+    assert single.prefix[-2].tool_calls == [first] and single.prefix[-1].tool_call_id == first.id
+    extra = pair.model_copy(
+        update={"rejected": pair.chosen.model_copy(update={"tool_calls": [*pair.chosen.tool_calls, first]})}
+    )
+    assert one_call_pair(extra) is None  # one side only adds a call: no one-call form
+
+
+@pytest.mark.parametrize("share", [0.01, 0.05])
+def test_validation_is_never_empty_when_asked_for_and_warns_when_small(share: float) -> None:
+    roots = [f"family-{i}" for i in range(12)]
+    for seed in range(5):
+        validation, warnings = plan_splits(roots, seed, share)
+        assert validation and validation <= set(roots)
+        assert warnings and "too few" in warnings[0]
+    assert plan_splits(roots, 0, 0.0) == (set(), [])
+    validation, warnings = plan_splits(["only"], 0, 0.2)
+    assert not validation and "only 1 conversation family" in warnings[0]
+    many = [f"f{i}" for i in range(400)]
+    validation, warnings = plan_splits(many, 3, 0.2)
+    assert not warnings and validation == {r for r in many if split_of(r, 3, 0.2) == "validation"}
+
+
+def test_an_export_with_a_tiny_share_still_has_a_validation_split(store: Store, tmp_path: Path) -> None:
+    report = export(store, tmp_path / "tiny", ["trl"], validation_share=0.001, seed=4)
+    assert report.rows["trl"]["validation"] >= 1 and report.warnings
+    assert "too few" in (report.out / "README.md").read_text()
+
+
+def test_rows_carry_what_a_replay_needs(exported: ExportReport, accepted: dict[str, Conversation]) -> None:
+    for fmt in ("trl", "openai", "sharegpt", "hermes"):
+        for row in _rows(exported, fmt, "train"):
+            conversation = accepted[row["id"]]
+            assert (row["seed"], row["path_id"], row["sampler"], row["teacher"]) == (
+                conversation.seed,
+                conversation.path_id,
+                conversation.sampler,
+                conversation.teacher,
+            )
+            assert row["family"] == (conversation.source_id or conversation.id)
+            assert row["tool_refs"] == [
+                {"name": t.name, "tool": t.tool, "tool_id": t.tool_id} for t in conversation.tools
+            ]
+            assert all("/" in r["tool"] for r in row["tool_refs"])
+    for row in _rows(exported, "dpo", "train"):
+        assert (
+            row["tool_refs"]
+            and row["conversation_id"] in accepted
+            and row["seed"] == accepted[row["conversation_id"]].seed
+        )
