@@ -116,11 +116,12 @@ def duplicates(store: Store, report: Any) -> dict[str, Any]:
 def validation_sizes(store: Store, scratch: Path) -> list[dict[str, Any]]:
     sizes = []
     everything = list(store.conversations(status="accepted"))
-    for seed in range(5):
-        before = sum(1 for c in everything if split_of(family_of(c), seed, 0.05) == "validation")
-        report = export(store, scratch / f"seed{seed}", ["trl"], seed=seed)
+    for share, seed in [(s, k) for s in (0.05, 0.01) for k in range(5)]:
+        before = sum(1 for c in everything if split_of(family_of(c), seed, share) == "validation")
+        report = export(store, scratch / f"seed{seed}", ["trl"], seed=seed, validation_share=share)
         sizes.append(
             {
+                "share": share,
                 "seed": seed,
                 "before": f"{before}/{len(everything)}",
                 "after": f"{report.conversations['validation']}/{sum(report.conversations.values())}",
@@ -269,13 +270,15 @@ def main() -> None:
             return
         print(f"run: {figures['run']}; export rows: {report.rows}")
         print(f"duplicates: {json.dumps(figures['duplicates'])}")
-        print(
-            "validation (seed: before -> after): "
-            + "; ".join(
-                f"{v['seed']}: {v['before']} -> {v['after']}{' (warned)' if v['warned'] else ''}"
-                for v in figures["validation"]
+        for share in (0.05, 0.01):
+            print(
+                f"validation at share {share} (seed: before -> after): "
+                + "; ".join(
+                    f"{v['seed']}: {v['before']} -> {v['after']}{' (warned)' if v['warned'] else ''}"
+                    for v in figures["validation"]
+                    if v["share"] == share
+                )
             )
-        )
         r = figures["replay"]
         print(
             f"replay: {r['rows']} rows, {r['equal']}/{r['calls']} calls give the stored result {r['differing']}"
