@@ -554,6 +554,8 @@ def export(
             continue
         expressible.append(conversation)
     kept, dedup_report = dedupe(expressible, dedup)
+    if progress and len(kept) < len(expressible) + len(skipped):
+        progress(len(expressible) + len(skipped) - len(kept))  # what is not written counts as done
     validation, warnings = plan_splits(dict.fromkeys(family_of(c) for c in kept), seed, validation_share)
     writers = {(f, s): _SplitWriter(folder / f, f, s) for f in chosen for s in SPLITS}
     seconds: Counter[str] = Counter()
