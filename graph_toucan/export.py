@@ -1,5 +1,6 @@
-"""Dataset exports for trainers: OpenAI messages + tools (TRL SFT, OpenAI fine-tuning), TRL DPO pairs,
-LLaMA-Factory ShareGPT and Hermes tags; JSONL and Parquet per split, and a dataset card.
+"""Dataset exports for trainers: TRL / transformers chat messages (arguments as JSON objects), the OpenAI
+fine-tuning API's messages (arguments as JSON strings), TRL DPO pairs, LLaMA-Factory ShareGPT and Hermes
+tags; JSONL and Parquet per split, and a dataset card.
 
 Every sample starts from :func:`graph_toucan.messages.turn_messages`. Only accepted conversations are
 exported (rejected ones failed verification; they count in the statistics only); one whose functions
@@ -14,8 +15,15 @@ cannot be expressed (see below) is skipped and reported, never written half righ
   format's own tool shape inside ``<tools></tools>``, at the end of the user message of the turn that
   makes it available. The model never sees a function before the conversation offers it. A function
   withheld again after being offered has no such form; that conversation is skipped.
-- **Parquet** has the same rows; a ``tools`` column holding arbitrary JSON schemas is a JSON string there
-  (Arrow needs one schema per column), as in TOUCAN's own Parquet files.
+- **Arguments**: chat templates (Qwen, Llama, Hermes ...) render ``arguments`` with ``tojson``, so ``trl`` and
+  ``dpo`` hold them as JSON objects; only ``openai`` (the OpenAI fine-tuning API) holds JSON strings.
+- **Arrow-safe rows**: ``tools`` is a JSON string column in ``trl``, ``dpo`` and ``sharegpt`` (TRL's trainers
+  ``json.loads`` it), so rows whose tool schemas differ never break a loader's type inference; the
+  metadata columns have one type in every row. ``openai`` keeps the list of tools the API wants.
+- **Parquet** has the same rows with every free-form JSON value (``tools``, ``arguments``) as a JSON string
+  (Arrow needs one schema per column), as in TOUCAN's own Parquet files; the dataset card points ``trl`` and
+  ``dpo`` at the JSONL files, which ``datasets`` reads with the arguments as objects.
+- **Duplicates and one-call templates**: see :mod:`graph_toucan.export_prep`.
 """
 
 from __future__ import annotations
@@ -34,13 +42,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from graph_toucan.errors import GraphToucanError
+from graph_toucan.export_prep import (
+    DEDUP_MODES,
+    Dedup,
+    DedupReport,
+    dedupe,
+    family_of,
+    one_call_pair,
+    one_call_steps,
+)
 from graph_toucan.messages import turn_messages
 from graph_toucan.records import Conversation, ConversationTool, Message, PreferencePair
 from graph_toucan.stats import StatsReport, compute_stats, stats_markdown, write_stats
 from graph_toucan.store import Store
 
-Format = Literal["openai", "dpo", "sharegpt", "hermes"]
-FORMATS: tuple[Format, ...] = ("openai", "dpo", "sharegpt", "hermes")
+Format = Literal["trl", "openai", "dpo", "sharegpt", "hermes"]
+FORMATS: tuple[Format, ...] = ("trl", "openai", "dpo", "sharegpt", "hermes")
 SPLITS = ("train", "validation")
 INTRO = "Functions available from now on:"
 HERMES_SYSTEM = (
@@ -118,48 +135,77 @@ def _introduce(
     return out
 
 
-def _messages(conversation: Conversation, shape: ToolShape) -> tuple[list[ConversationTool], list[Message]]:
+def _messages(
+    conversation: Conversation, shape: ToolShape, one_call: bool = False
+) -> tuple[list[ConversationTool], list[Message]]:
     base, introduced = availability(conversation)
     messages = [m for turn in conversation.turns for m in turn_messages(turn)]
+    if one_call:
+        messages = one_call_steps(messages)
     return base, _introduce(messages, introduced, shape)
 
 
 # -- formats -------------------------------------------------------------------------------------------------
 
 
-def openai_message(m: Message) -> dict[str, Any]:
-    """A neutral message in OpenAI's chat format: arguments as JSON strings, ``tool`` answers by call id."""
+def chat_message(m: Message, *, string_arguments: bool = False) -> dict[str, Any]:
+    """A neutral message in the OpenAI chat shape that transformers' chat templates read: ``tool`` answers
+    by call id (and function name), arguments as JSON objects, or JSON strings for the OpenAI API."""
     if m.role == "tool":
-        return {"role": "tool", "tool_call_id": m.tool_call_id, "content": m.content}
+        return {"role": "tool", "tool_call_id": m.tool_call_id, "name": m.name, "content": m.content}
     out: dict[str, Any] = {"role": m.role, "content": m.content}
     if m.tool_calls:
         out["tool_calls"] = [
             {
                 "id": c.id,
                 "type": "function",
-                "function": {"name": c.name, "arguments": json.dumps(c.arguments, ensure_ascii=False)},
+                "function": {
+                    "name": c.name,
+                    "arguments": json.dumps(c.arguments, ensure_ascii=False)
+                    if string_arguments
+                    else c.arguments,
+                },
             }
             for c in m.tool_calls
         ]
     return out
 
 
-def openai_sample(conversation: Conversation) -> dict[str, Any]:
-    """``{"messages", "tools"}`` as TRL's SFT trainer and OpenAI fine-tuning read it."""
-    base, messages = _messages(conversation, openai_tool)
+def openai_message(m: Message) -> dict[str, Any]:
+    """A message as the OpenAI fine-tuning API wants it: arguments as JSON strings, no name on results."""
+    out = chat_message(m, string_arguments=True)
+    out.pop("name", None)
+    return out
+
+
+def _tools_json(tools: list[ConversationTool]) -> str:
+    return json.dumps([openai_tool(t) for t in tools], ensure_ascii=False)
+
+
+def trl_sample(conversation: Conversation, one_call: bool = False) -> dict[str, Any]:
+    """``{"messages", "tools"}`` as TRL's ``SFTTrainer`` and transformers' ``apply_chat_template`` read it:
+    arguments as JSON objects, ``tools`` a JSON string of OpenAI function definitions."""
+    base, messages = _messages(conversation, openai_tool, one_call)
+    return {"messages": [chat_message(m) for m in messages], "tools": _tools_json(base)}
+
+
+def openai_sample(conversation: Conversation, one_call: bool = False) -> dict[str, Any]:
+    """``{"messages", "tools"}`` for the OpenAI fine-tuning API: arguments as JSON strings, tools a list."""
+    base, messages = _messages(conversation, openai_tool, one_call)
     return {"messages": [openai_message(m) for m in messages], "tools": [openai_tool(t) for t in base]}
 
 
 def dpo_sample(pair: PreferencePair, conversation: Conversation) -> dict[str, Any]:
     """TRL's conversational preference format: the prompt messages, then one chosen and one rejected
-    assistant message; tools as in :func:`openai_sample` (later-offered functions inside the prompt)."""
+    assistant message; messages and tools as in :func:`trl_sample` (later-offered functions inside the
+    prompt)."""
     base, introduced = availability(conversation)
     prompt = _introduce(pair.prefix, introduced, openai_tool)
     return {
-        "prompt": [openai_message(m) for m in prompt],
-        "chosen": [openai_message(pair.chosen)],
-        "rejected": [openai_message(pair.rejected)],
-        "tools": [openai_tool(t) for t in base],
+        "prompt": [chat_message(m) for m in prompt],
+        "chosen": [chat_message(pair.chosen)],
+        "rejected": [chat_message(pair.rejected)],
+        "tools": _tools_json(base),
     }
 
 
@@ -178,10 +224,10 @@ def _groups(messages: list[Message]) -> Iterable[tuple[str, list[Message]]]:
             i += 1
 
 
-def sharegpt_sample(conversation: Conversation) -> dict[str, Any]:
+def sharegpt_sample(conversation: Conversation, one_call: bool = False) -> dict[str, Any]:
     """LLaMA-Factory's ShareGPT: ``human`` / ``function_call`` / ``observation`` / ``gpt`` turns; parallel
     calls as one JSON list in one ``function_call`` and their results as one JSON list, in call order."""
-    base, messages = _messages(conversation, plain_tool)
+    base, messages = _messages(conversation, plain_tool, one_call)
     turns = []
     for role, group in _groups(messages):
         m = group[0]
@@ -208,10 +254,10 @@ def sharegpt_sample(conversation: Conversation) -> dict[str, Any]:
     return {"conversations": turns, "tools": json.dumps([plain_tool(t) for t in base], ensure_ascii=False)}
 
 
-def hermes_sample(conversation: Conversation) -> dict[str, Any]:
+def hermes_sample(conversation: Conversation, one_call: bool = False) -> dict[str, Any]:
     """Hermes function calling: tools in the system prompt inside ``<tools>``, each call in ``<tool_call>``
     tags in the assistant's text, one ``tool`` message per step with a ``<tool_response>`` per result."""
-    base, messages = _messages(conversation, openai_tool)
+    base, messages = _messages(conversation, openai_tool, one_call)
     tools = "\n".join(json.dumps(openai_tool(t), ensure_ascii=False) for t in base)
     out = [{"role": "system", "content": HERMES_SYSTEM.format(tools=tools)}]
     for role, group in _groups(messages):
@@ -240,7 +286,8 @@ def hermes_sample(conversation: Conversation) -> dict[str, Any]:
     return {"messages": out}
 
 
-SFT_RENDER: dict[str, Callable[[Conversation], dict[str, Any]]] = {
+SFT_RENDER: dict[str, Callable[[Conversation, bool], dict[str, Any]]] = {
+    "trl": trl_sample,
     "openai": openai_sample,
     "sharegpt": sharegpt_sample,
     "hermes": hermes_sample,
@@ -248,7 +295,7 @@ SFT_RENDER: dict[str, Callable[[Conversation], dict[str, Any]]] = {
 
 # -- Parquet schemas (explicit: the same columns whatever the rows hold) ---------------------------------------
 
-_OPENAI_MESSAGE = pa.struct(
+_CHAT_MESSAGE = pa.struct(
     [
         ("role", pa.string()),
         ("content", pa.string()),
@@ -265,17 +312,29 @@ _OPENAI_MESSAGE = pa.struct(
             ),
         ),
         ("tool_call_id", pa.string()),
+        ("name", pa.string()),
     ]
 )
-_META = [("id", pa.string()), ("kind", pa.string())]
-_STATE = ("mock_state", pa.string())  # JSON: the mock entity store at the start and end
+_TOOL_REF = pa.struct([("name", pa.string()), ("tool", pa.string()), ("tool_id", pa.string())])
+_META = [
+    ("id", pa.string()),
+    ("kind", pa.string()),
+    ("seed", pa.int64()),
+    ("path_id", pa.string()),
+    ("family", pa.string()),
+    ("sampler", pa.string()),
+    ("teacher", pa.string()),
+    ("tool_refs", pa.list_(_TOOL_REF)),
+    ("mock_state", pa.string()),  # JSON: the mock entity store at the start and end
+]
 SCHEMAS: dict[str, pa.Schema] = {
-    "openai": pa.schema([("messages", pa.list_(_OPENAI_MESSAGE)), ("tools", pa.string()), *_META, _STATE]),
+    "trl": pa.schema([("messages", pa.list_(_CHAT_MESSAGE)), ("tools", pa.string()), *_META]),
+    "openai": pa.schema([("messages", pa.list_(_CHAT_MESSAGE)), ("tools", pa.string()), *_META]),
     "dpo": pa.schema(
         [
-            ("prompt", pa.list_(_OPENAI_MESSAGE)),
-            ("chosen", pa.list_(_OPENAI_MESSAGE)),
-            ("rejected", pa.list_(_OPENAI_MESSAGE)),
+            ("prompt", pa.list_(_CHAT_MESSAGE)),
+            ("chosen", pa.list_(_CHAT_MESSAGE)),
+            ("rejected", pa.list_(_CHAT_MESSAGE)),
             ("tools", pa.string()),
             *_META,
             ("conversation_id", pa.string()),
@@ -286,18 +345,58 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("conversations", pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))),
             ("tools", pa.string()),
             *_META,
-            _STATE,
         ]
     ),
     "hermes": pa.schema(
-        [("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))), *_META, _STATE]
+        [("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))), *_META]
     ),
 }
 
 
 def _parquet_row(row: dict[str, Any]) -> dict[str, Any]:
-    tools = row.get("tools")
-    return row | {"tools": json.dumps(tools, ensure_ascii=False)} if isinstance(tools, list) else row
+    """The row with free-form JSON (a tools list, arguments objects) as JSON strings."""
+    out = dict(row)
+    if isinstance(out.get("tools"), list):
+        out["tools"] = json.dumps(out["tools"], ensure_ascii=False)
+    for column in ("messages", "prompt", "chosen", "rejected"):
+        if column in out:
+            out[column] = [_string_arguments(m) for m in out[column]]
+    return out
+
+
+def _string_arguments(message: dict[str, Any]) -> dict[str, Any]:
+    calls = message.get("tool_calls")
+    if not calls or all(isinstance(c["function"]["arguments"], str) for c in calls):
+        return message
+    return message | {
+        "tool_calls": [
+            c
+            | {
+                "function": c["function"]
+                | {"arguments": json.dumps(c["function"]["arguments"], ensure_ascii=False)}
+            }
+            for c in calls
+        ]
+    }
+
+
+def row_metadata(conversation: Conversation) -> dict[str, Any]:
+    """What an eval needs to replay a row against its own mocks: ids, kind, seed, the sampled path, the
+    family, sampler, teacher, each offered function's server-qualified tool (``server/tool``), and the
+    mock entity store at the start and the end (JSON), so an eval can compare final states."""
+    return {
+        "id": conversation.id,
+        "kind": conversation.kind,
+        "seed": conversation.seed,
+        "path_id": conversation.path_id,
+        "family": family_of(conversation),
+        "sampler": conversation.sampler,
+        "teacher": conversation.teacher,
+        "tool_refs": [{"name": t.name, "tool": t.tool, "tool_id": t.tool_id} for t in conversation.tools],
+        "mock_state": json.dumps(conversation.mock_state, ensure_ascii=False)
+        if conversation.mock_state
+        else None,
+    }
 
 
 class _SplitWriter:
@@ -388,6 +487,9 @@ class ExportReport:
     seconds: dict[str, float] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    dedup: DedupReport | None = None
+    one_call: bool = False
+    pairs_without_one_call_form: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -404,6 +506,9 @@ class ExportReport:
             "seconds": self.seconds,
             "files": [str(p) for p in self.files],
             "warnings": self.warnings,
+            "dedup": self.dedup.as_dict() if self.dedup else None,
+            "one_call": self.one_call,
+            "pairs_without_one_call_form": self.pairs_without_one_call_form,
         }
 
 
@@ -418,17 +523,23 @@ def export(
     sampler: str | None = None,
     metadata: bool = True,
     license: str | None = None,
+    dedup: Dedup = "near",
+    one_call: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> ExportReport:
     """Export the accepted conversations (optionally of one teacher or sampler) and their preference pairs
     in ``formats`` to ``out/<format>/<split>.{jsonl,parquet}``, with ``out/README.md`` (dataset card) and
-    ``out/stats/``. ``metadata`` adds ``id`` and ``kind`` columns (and ``conversation_id`` for pairs)."""
+    ``out/stats/``. ``metadata`` adds the replay columns of :func:`row_metadata` (and ``conversation_id``
+    for pairs); ``dedup`` drops families repeating an earlier family's user messages (``exact``, ``near``
+    or ``off``); ``one_call`` makes every assistant message carry at most one call (Llama 3.x templates)."""
     chosen = list(dict.fromkeys(formats))
     unknown = [f for f in chosen if f not in FORMATS]
     if unknown or not chosen:
         raise ExportError(f"unknown format(s) {unknown or chosen}; choose from {', '.join(FORMATS)}")
     if not 0.0 <= validation_share < 1.0:
         raise ExportError(f"validation share {validation_share} must be at least 0 and below 1")
+    if dedup not in DEDUP_MODES:
+        raise ExportError(f"dedup {dedup!r}: choose from {', '.join(DEDUP_MODES)}")
     folder = Path(out)
     try:
         for fmt in chosen:
@@ -436,38 +547,50 @@ def export(
     except OSError as exc:
         raise ExportError(f"cannot write to {folder}: {exc}; choose another --out") from None
     started = time.perf_counter()
+    skipped: dict[str, str] = {}
+    expressible = []
+    for conversation in store.conversations(status="accepted", teacher=teacher):
+        if sampler is not None and conversation.sampler != sampler:
+            continue
+        try:
+            availability(conversation)
+        except ExportError as exc:
+            skipped[conversation.id] = str(exc)
+            continue
+        expressible.append(conversation)
+    kept, dedup_report = dedupe(expressible, dedup)
+    if progress and len(kept) < len(expressible) + len(skipped):
+        progress(len(expressible) + len(skipped) - len(kept))  # what is not written counts as done
+    validation, warnings = plan_splits(dict.fromkeys(family_of(c) for c in kept), seed, validation_share)
     writers = {(f, s): _SplitWriter(folder / f, f, s) for f in chosen for s in SPLITS}
     seconds: Counter[str] = Counter()
     counts: dict[str, Counter[str]] = {k: Counter() for k in ("split", "kind", "teacher", "sampler")}
     tools: set[str] = set()
-    skipped: dict[str, str] = {}
-    families = store.conversation_families(status="accepted", teacher=teacher, sampler=sampler)
-    validation, warnings = plan_splits(families, seed, validation_share)
+    no_one_call_form = 0
     try:
-        for conversation in store.conversations(status="accepted", teacher=teacher):
-            if sampler is not None and conversation.sampler != sampler:
-                continue
-            try:
-                availability(conversation)
-            except ExportError as exc:
-                skipped[conversation.id] = str(exc)
-                continue
-            split = "validation" if (conversation.source_id or conversation.id) in validation else "train"
-            meta = {"id": conversation.id, "kind": conversation.kind} if metadata else {}
+        for conversation in kept:
+            split = "validation" if family_of(conversation) in validation else "train"
+            meta = row_metadata(conversation) if metadata else {}
             for fmt in chosen:
                 t0 = time.perf_counter()
                 if fmt == "dpo":
                     for pair in store.pairs(conversation_id=conversation.id):
-                        pair_meta = {"id": pair.id, "kind": pair.kind, "conversation_id": conversation.id}
+                        if one_call:
+                            single = one_call_pair(pair)
+                            if single is None:
+                                no_one_call_form += 1
+                                continue
+                            pair = single
+                        pair_meta = meta | {
+                            "id": pair.id,
+                            "kind": pair.kind,
+                            "conversation_id": conversation.id,
+                        }
                         writers[fmt, split].write(
                             dpo_sample(pair, conversation) | (pair_meta if metadata else {})
                         )
                 else:
-                    state = conversation.mock_state
-                    extra = (
-                        {"mock_state": json.dumps(state, ensure_ascii=False)} if metadata and state else {}
-                    )
-                    writers[fmt, split].write(SFT_RENDER[fmt](conversation) | meta | extra)
+                    writers[fmt, split].write(SFT_RENDER[fmt](conversation, one_call) | meta)
                 seconds[fmt] += time.perf_counter() - t0
             counts["split"][split] += 1
             counts["kind"][conversation.kind] += 1
@@ -504,6 +627,9 @@ def export(
         skipped=skipped,
         files=[p for w in writers.values() for p in (w.jsonl_path, w.parquet_path)],
         warnings=warnings,
+        dedup=dedup_report,
+        one_call=one_call,
+        pairs_without_one_call_form=no_one_call_form,
     )
     t0 = time.perf_counter()
     stats = compute_stats(store, teacher=teacher, conversations=_rejected_too(store, teacher, sampler))
@@ -529,10 +655,15 @@ SOURCE_LICENSES = {
     "Copyright (c) 2025 Agent Ark",
 }
 FORMAT_NOTES = {
-    "openai": "`messages` + `tools` in OpenAI's chat format (assistant `tool_calls` with arguments as JSON "
-    "strings, `tool` messages with `tool_call_id`): TRL's `SFTTrainer`, OpenAI fine-tuning.",
-    "dpo": "`prompt`, `chosen`, `rejected` (one assistant message each) and `tools`, messages as in `openai`: "
-    "TRL's `DPOTrainer` (conversational preference format). One row per preference pair.",
+    "trl": "`messages` + `tools` for TRL's `SFTTrainer` and transformers' `apply_chat_template`: assistant "
+    "`tool_calls` with `arguments` as JSON objects (chat templates apply `tojson` to them), `tool` messages "
+    "with `tool_call_id` and `name`, and `tools` as a JSON string of OpenAI function definitions (TRL's "
+    "trainers `json.loads` it; pass `tools=json.loads(row['tools'])` to `apply_chat_template` yourself).",
+    "openai": "`messages` + `tools` for the OpenAI fine-tuning API (upload the JSONL with `--no-metadata`): "
+    "`arguments` as JSON strings, as that API wants, `tools` a list. Not for chat templates, which would "
+    "encode the strings a second time: use `trl` there.",
+    "dpo": "`prompt`, `chosen`, `rejected` (one assistant message each) and `tools`, messages and tools as in "
+    "`trl`: TRL's `DPOTrainer` (conversational preference format). One row per preference pair.",
     "sharegpt": "LLaMA-Factory ShareGPT: `conversations` of `human` / `function_call` / `observation` / `gpt` "
     "and `tools` as a JSON string; parallel calls are one JSON list in one `function_call`, their results one "
     'JSON list (call order) in one `observation`. In `dataset_info.json`: `"formatting": "sharegpt"`, '
@@ -541,6 +672,9 @@ FORMAT_NOTES = {
     "inside `<tools></tools>`, calls as `<tool_call>{json}</tool_call>` in the assistant's text and results as "
     "`<tool_response>{json}</tool_response>` in one `tool` message per step.",
 }
+
+
+JSONL_CONFIGS = ("trl", "dpo")  # arguments as objects: the JSONL, which datasets reads with a Json type
 
 
 def _size_category(n: int) -> str:
@@ -576,9 +710,10 @@ def dataset_card(
         if i == 0:
             front.append("  default: true")
         front.append("  data_files:")
+        ext = "jsonl" if fmt in JSONL_CONFIGS else "parquet"
         for split in SPLITS:
             if report.rows[fmt][split]:
-                front += [f"  - split: {split}", f"    path: {fmt}/{split}.parquet"]
+                front += [f"  - split: {split}", f"    path: {fmt}/{split}.{ext}"]
     front.append("---")
     lines = [
         *front,
@@ -604,10 +739,29 @@ def dataset_card(
             f"{len(report.skipped)} accepted conversations were skipped (a function withheld again "
             "after being offered, which one tools list per sample cannot express).",
         ]
+    if report.dedup and report.dedup.mode != "off":
+        d = report.dedup
+        lines += [
+            "",
+            f"Duplicates ({d.mode}: user messages casefolded"
+            + (", numbers, dates and quoted values replaced" if d.mode == "near" else "")
+            + f"): {len(d.dropped)} of {d.families_before} conversation families repeated an earlier "
+            f"family's user message and were removed ({d.conversations_before - d.conversations_after} "
+            "conversations with their pairs).",
+        ]
+    if report.one_call:
+        lines += [
+            "",
+            "One call per assistant message: parallel calls are consecutive single-call steps, each followed "
+            f"by its result; {report.pairs_without_one_call_form} preference pairs had no such form and were "
+            "left out.",
+        ]
     lines += [
         "",
         "Splits are by conversation: a refusal variant and every preference pair go to the split of the "
-        "conversation they come from (seeded hash of its id, so re-exports keep earlier splits).",
+        "conversation they come from (seeded hash of its id, so re-exports keep earlier splits; the family "
+        "with the lowest hash when none falls below the share, so validation is never empty when asked for).",
+        *(f"\n> Warning: {w}." for w in report.warnings),
         "",
         "## Mixture",
         "",
@@ -644,9 +798,14 @@ def dataset_card(
         "- Functions withheld in a turn (a function the user makes available later): the `tools` of a sample "
         "list only the functions offered from the first turn; a function offered later is defined inside "
         f"`<tools></tools>` after the line `{INTRO}` at the end of the user message that offers it.",
-        "- Parquet files hold the same rows as the JSONL files; a `tools` column of tool definitions is a JSON "
-        "string there (`json.loads` it), since the tools' schemas differ from row to row.",
-        "- `id` and `kind` columns name the conversation (or pair) and its kind; drop them if a trainer objects.",
+        "- `tools` is a JSON string column (in `openai` a list, for the API) and metadata columns have one type "
+        "in every row, so rows whose tool schemas differ never break a loader's type inference. Parquet files "
+        "hold the same rows with `tools` and `arguments` as JSON strings; the `trl` and `dpo` configs read the "
+        "JSONL, where arguments are objects (`datasets` 4 and later type them `Json`).",
+        "- Replay columns: `id`, `kind`, `seed`, `path_id` (the sampled path), `family` (the source "
+        "conversation), `sampler`, `teacher`, and `tool_refs` (each function's `server/tool` reference and tool "
+        "id, as `graph-toucan mock call` and the mock MCP server take them); pairs add `conversation_id`. "
+        "Drop them (`--no-metadata`) if a trainer or API objects.",
         "",
         stats_markdown(stats, images="stats", level=2),
     ]

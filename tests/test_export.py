@@ -30,6 +30,7 @@ from graph_toucan.export import (
     push_to_hub,
     split_of,
 )
+from graph_toucan.export_prep import normalise, one_call_pair, user_message_repeats
 from graph_toucan.llm import LLM, OfflineBackend
 from graph_toucan.pipeline import PipelineConfig, run_pipeline
 from graph_toucan.records import Conversation
@@ -57,19 +58,34 @@ def exported(store: Store, tmp_path_factory: pytest.TempPathFactory) -> ExportRe
 
 
 @pytest.fixture(scope="module")
-def accepted(store: Store) -> dict[str, Conversation]:
+def everything(store: Store) -> dict[str, Conversation]:
     return {c.id: c for c in store.conversations(status="accepted")}
 
 
+@pytest.fixture(scope="module")
+def accepted(everything: dict[str, Conversation], exported: ExportReport) -> dict[str, Conversation]:
+    """The accepted conversations the export kept (near-duplicate families dropped)."""
+    assert exported.dedup is not None
+    return {i: c for i, c in everything.items() if (c.source_id or i) not in exported.dedup.dropped}
+
+
 def _rows(report: ExportReport, fmt: str, split: str) -> list[dict[str, Any]]:
-    """The JSONL rows, after checking the Parquet file holds the same rows (tools there as JSON text)."""
+    """The JSONL rows, after checking the Parquet file holds the same rows (tools and arguments there as
+    JSON text)."""
     folder = report.out / fmt
     jsonl = [json.loads(line) for line in (folder / f"{split}.jsonl").read_text().splitlines()]
     parquet = [_no_nulls(r) for r in pq.read_table(folder / f"{split}.parquet").to_pylist()]
     for row in parquet:
-        if fmt in ("openai", "dpo"):
+        if "tools" in row:
             assert isinstance(row["tools"], str)
+        if fmt == "openai":
             row["tools"] = json.loads(row["tools"])
+        if fmt in ("trl", "dpo"):
+            for column in ("messages", "prompt", "chosen", "rejected"):
+                for m in row.get(column, []):
+                    for c in m.get("tool_calls", []):
+                        assert isinstance(c["function"]["arguments"], str)
+                        c["function"]["arguments"] = json.loads(c["function"]["arguments"])
     assert parquet == jsonl
     return jsonl
 
@@ -121,7 +137,7 @@ def test_the_data_has_every_kind_withheld_functions_and_parallel_calls(
 
 
 def _check_openai_messages(
-    messages: list[dict[str, Any]], offered: set[str], conversation: Conversation
+    messages: list[dict[str, Any]], offered: set[str], conversation: Conversation, *, strings: bool = True
 ) -> None:
     """Roles in order, calls answered by id, arguments JSON strings equal to the reference, offered functions
     only, and per turn exactly the functions the conversation makes available."""
@@ -141,14 +157,18 @@ def _check_openai_messages(
         elif role == "assistant" and m.get("tool_calls"):
             assert previous in ("user", "tool") and not pending
             for call in m["tool_calls"]:
-                assert call["type"] == "function" and isinstance(call["function"]["arguments"], str)
+                arguments = call["function"]["arguments"]
+                assert call["type"] == "function" and isinstance(arguments, str if strings else dict)
                 assert call["function"]["name"] in offered
-                assert json.loads(call["function"]["arguments"]) == reference[call["id"]].arguments
+                assert (json.loads(arguments) if strings else arguments) == reference[call["id"]].arguments
             pending = [c["id"] for c in m["tool_calls"]]
             previous = "assistant-calls"
         elif role == "tool":
             assert previous in ("assistant-calls", "tool") and pending
             assert m["tool_call_id"] == pending.pop(0)
+            assert ("name" in m) == (not strings) and m.get("name", reference[m["tool_call_id"]].name) == (
+                reference[m["tool_call_id"]].name
+            )
             json.loads(m["content"])
             previous = "tool"
         else:
@@ -158,21 +178,27 @@ def _check_openai_messages(
     assert previous == "assistant-text" and k == len(conversation.turns) - 1
 
 
-def test_openai_rows_follow_the_chat_format(
-    exported: ExportReport, accepted: dict[str, Conversation]
+@pytest.mark.parametrize("fmt", ["trl", "openai"])
+def test_chat_rows_follow_the_chat_format(
+    exported: ExportReport, accepted: dict[str, Conversation], fmt: str
 ) -> None:
+    """trl: arguments as objects and tools as a JSON string (chat templates); openai: arguments as JSON
+    strings and tools a list (the OpenAI fine-tuning API)."""
     seen = {}
-    for split, rows in _all_rows(exported, "openai").items():
+    for split, rows in _all_rows(exported, fmt).items():
         for row in rows:
             conversation = accepted[row["id"]]
             assert row["kind"] == conversation.kind
+            tools = json.loads(row["tools"]) if fmt == "trl" else row["tools"]
+            assert isinstance(row["tools"], str if fmt == "trl" else list)
+            row["tools"] = tools
             names = [t["function"]["name"] for t in row["tools"]]
             assert len(names) == len(set(names))
             assert all(
                 t["type"] == "function" and isinstance(t["function"]["parameters"], dict)
                 for t in row["tools"]
             )
-            _check_openai_messages(row["messages"], set(names), conversation)
+            _check_openai_messages(row["messages"], set(names), conversation, strings=fmt == "openai")
             seen[row["id"]] = split
     assert set(seen) == set(accepted)  # every accepted conversation, once
 
@@ -180,7 +206,7 @@ def test_openai_rows_follow_the_chat_format(
 def test_withheld_functions_are_defined_where_they_become_available(
     exported: ExportReport, accepted: dict[str, Conversation]
 ) -> None:
-    rows = {r["id"]: r for split in SPLITS for r in _rows(exported, "openai", split)}
+    rows = {r["id"]: r for split in SPLITS for r in _rows(exported, "trl", split)}
     checked = 0
     for cid, conversation in accepted.items():
         _, introduced = availability(conversation)
@@ -191,7 +217,7 @@ def test_withheld_functions_are_defined_where_they_become_available(
         for k, tools in introduced.items():
             assert {_name(t) for t in _introduced(users[k]["content"])} == {t.name for t in tools}
             assert users[k]["content"].startswith(conversation.turns[k].user)
-            assert not ({t.name for t in tools} & {t["function"]["name"] for t in row["tools"]})
+            assert not ({t.name for t in tools} & {t["function"]["name"] for t in json.loads(row["tools"])})
             checked += 1
     assert checked
 
@@ -215,7 +241,7 @@ def test_dpo_rows_follow_trl_preference_format(
             assert chosen["role"] == rejected["role"] == "assistant" and chosen != rejected
             prompt = row["prompt"]
             assert prompt[-1]["role"] in ("user", "tool")
-            names = {t["function"]["name"] for t in row["tools"]}
+            names = {t["function"]["name"] for t in json.loads(row["tools"])}
             offered = names | {
                 _name(t) for m in prompt if m["role"] == "user" for t in _introduced(m["content"])
             }
@@ -224,8 +250,7 @@ def test_dpo_rows_follow_trl_preference_format(
             asked = {c["id"] for m in prompt for c in m.get("tool_calls", [])}
             assert answered == asked
             for call in [c for m in (chosen, rejected) for c in m.get("tool_calls", [])]:
-                assert isinstance(call["function"]["arguments"], str) and call["function"]["name"] in offered
-                assert isinstance(json.loads(call["function"]["arguments"]), dict)
+                assert isinstance(call["function"]["arguments"], dict) and call["function"]["name"] in offered
             seen.add(row["id"])
     assert seen == set(pairs) and seen
 
@@ -325,10 +350,10 @@ def test_hermes_rows_follow_the_tag_format(exported: ExportReport, accepted: dic
 def test_splits_are_disjoint_by_family_and_counts_match_the_store(
     exported: ExportReport, store: Store, accepted: dict[str, Conversation]
 ) -> None:
-    for fmt in ("openai", "sharegpt", "hermes"):
+    for fmt in ("trl", "openai", "sharegpt", "hermes"):
         ids = {split: {r["id"] for r in rows} for split, rows in _all_rows(exported, fmt).items()}
         assert ids["train"] and ids["validation"] and not ids["train"] & ids["validation"]
-        assert len(ids["train"]) + len(ids["validation"]) == store.conversation_count(status="accepted")
+        assert len(ids["train"]) + len(ids["validation"]) == len(accepted)
         family = {split: {accepted[i].source_id or i for i in members} for split, members in ids.items()}
         assert not family["train"] & family["validation"]
         assert exported.rows[fmt] == {s: len(ids[s]) for s in SPLITS}
@@ -368,9 +393,8 @@ def test_dataset_card_states_sizes_mixture_catalog_license_and_statistics(export
     for fmt in FORMATS:
         assert f"- config_name: {fmt}" in front
         for split in SPLITS:
-            assert (
-                f"path: {fmt}/{split}.parquet" in front and (exported.out / fmt / f"{split}.parquet").exists()
-            )
+            ext = "jsonl" if fmt in ("trl", "dpo") else "parquet"  # arguments as objects: the JSONL
+            assert f"path: {fmt}/{split}.{ext}" in front and (exported.out / fmt / f"{split}.{ext}").exists()
         assert (
             f"| {fmt} | "
             + ("preference pairs" if fmt == "dpo" else "conversations")
@@ -380,6 +404,8 @@ def test_dataset_card_states_sizes_mixture_catalog_license_and_statistics(export
         )
     for kind, count in exported.kinds.items():
         assert f"| {kind} | {count} (" in card
+    assert exported.dedup is not None and exported.dedup.dropped
+    assert f"{len(exported.dedup.dropped)} of {exported.dedup.families_before} conversation families" in card
     assert "Teachers: `offline`" in card and "MIT License, Copyright (c) 2025 Agent Ark" in card
     assert all(f"| {name} |" in card for name in exported.servers)
     assert "## Comparison" in card and "| MAGNET (published) |" in card and "](stats/turns.png)" in card
@@ -479,3 +505,160 @@ def test_translations_carry_the_mock_state_they_started_and_ended_with(store, tm
         assert set(state["final"]) == {"records", "deleted", "seen_ids"}
     parquet = pq.read_table(tmp_path / "openai" / "train.parquet").to_pylist()
     assert [r["mock_state"] for r in parquet] == [r.get("mock_state") for r in rows]
+
+
+# -- duplicates, one call per message, splits, replay metadata ------------------------------------------------
+
+
+def test_normalise_tells_exact_from_near_duplicates() -> None:
+    a, b = (
+        'Convert  100 USD to EUR for "Trip A" on 2026-05-01?',
+        "convert 250 usd to eur for 'Trip B' on 2026-06-02",
+    )
+    assert normalise(a, "exact") != normalise(b, "exact")
+    assert normalise(a, "near") == normalise(b, "near")
+    assert normalise("What's the weather in Boston?", "near") != normalise(
+        "What's the weather in Paris?", "near"
+    )
+    assert normalise("Hello   World", "exact") == normalise("hello world", "exact")
+
+
+def test_no_user_message_repeats_across_families_within_or_across_splits(
+    exported: ExportReport, everything: dict[str, Conversation], accepted: dict[str, Conversation]
+) -> None:
+    before = user_message_repeats(everything.values(), "near")
+    after = user_message_repeats(accepted.values(), "near")
+    assert before[1] > 0 and after[1] == 0, (before, after)  # the data had repeats; the export has none
+    d = exported.dedup
+    assert d is not None and d.mode == "near"
+    assert d.conversations_before == len(everything) and d.conversations_after == len(accepted)
+    assert d.families_after == len({c.source_id or c.id for c in accepted.values()})
+    for dropped, kept in d.dropped.items():  # each dropped family repeats a kept one
+        users = {
+            normalise(t.user, "near")
+            for c in everything.values()
+            if (c.source_id or c.id) == dropped
+            for t in c.turns
+        }
+        kept_users = {
+            normalise(t.user, "near")
+            for c in accepted.values()
+            if (c.source_id or c.id) == kept
+            for t in c.turns
+        }
+        assert users & kept_users
+    train = {
+        normalise(m["content"].split(INTRO)[0].strip(), "exact")
+        for r in _rows(exported, "trl", "train")
+        for m in r["messages"]
+        if m["role"] == "user"
+    }
+    validation = {
+        normalise(m["content"].split(INTRO)[0].strip(), "exact")
+        for r in _rows(exported, "trl", "validation")
+        for m in r["messages"]
+        if m["role"] == "user"
+    }
+    assert validation and not train & validation
+
+
+def test_exact_dedup_removes_fewer_than_near_and_off_removes_none(store: Store, tmp_path: Path) -> None:
+    counts = {}
+    for mode in ("off", "exact", "near"):
+        report = export(store, tmp_path / mode, ["trl"], dedup=mode, validation_share=0.3)  # type: ignore[arg-type]
+        assert report.dedup is not None
+        counts[mode] = len(report.dedup.dropped)
+        assert sum(report.rows["trl"].values()) == report.dedup.conversations_after
+    assert counts["off"] == 0 and counts["exact"] <= counts["near"] and counts["near"] > 0, counts
+    with pytest.raises(ExportError, match="dedup"):
+        export(store, tmp_path / "bad", ["trl"], dedup="fuzzy")  # type: ignore[arg-type]
+
+
+def test_one_call_per_message_keeps_every_call_and_result_in_order(
+    store: Store, tmp_path: Path, accepted: dict[str, Conversation]
+) -> None:
+    report = export(store, tmp_path / "one", ["trl", "dpo", "hermes"], one_call=True, validation_share=0.3)
+    parallel = 0
+    for split in SPLITS:
+        for row in _rows(report, "trl", split):
+            conversation = accepted[row["id"]]
+            calls = [c for m in row["messages"] for c in m.get("tool_calls", [])]
+            assert [c["id"] for c in calls] == [c.id for c in conversation.calls]
+            parallel += sum(1 for t in conversation.turns for s in t.steps if len(s) > 1)
+            for i, m in enumerate(row["messages"]):
+                if m.get("tool_calls"):
+                    assert len(m["tool_calls"]) == 1
+                    answer = row["messages"][i + 1]
+                    assert answer["role"] == "tool" and answer["tool_call_id"] == m["tool_calls"][0]["id"]
+        for row in _rows(report, "dpo", split):
+            for m in [*row["prompt"], *row["chosen"], *row["rejected"]]:
+                assert len(m.get("tool_calls", [])) <= 1
+            assert row["chosen"] != row["rejected"]
+            asked = [c["id"] for m in row["prompt"] for c in m.get("tool_calls", [])]
+            assert asked == [m["tool_call_id"] for m in row["prompt"] if m["role"] == "tool"]
+    assert parallel  # the data had parallel steps to split
+    pairs = sum(1 for p in store.pairs() if p.conversation_id in accepted)
+    assert sum(report.rows["dpo"].values()) + report.pairs_without_one_call_form == pairs
+
+
+def test_a_pair_whose_sides_share_leading_parallel_calls_contrasts_the_first_difference(
+    store: Store, accepted: dict[str, Conversation]
+) -> None:
+    pair = next(p for p in store.pairs() if p.conversation_id in accepted and len(p.chosen.tool_calls) > 1)
+    first, *rest = pair.chosen.tool_calls
+    changed = rest[0].model_copy(update={"arguments": {**rest[0].arguments, "x": 1}})
+    variant = pair.model_copy(
+        update={"rejected": pair.chosen.model_copy(update={"tool_calls": [first, changed, *rest[1:]]})}
+    )
+    single = one_call_pair(variant)
+    assert single is not None
+    assert single.chosen.tool_calls == [rest[0]] and single.rejected.tool_calls == [changed]
+    assert single.prefix[-2].tool_calls == [first] and single.prefix[-1].tool_call_id == first.id
+    extra = pair.model_copy(
+        update={"rejected": pair.chosen.model_copy(update={"tool_calls": [*pair.chosen.tool_calls, first]})}
+    )
+    assert one_call_pair(extra) is None  # one side only adds a call: no one-call form
+
+
+@pytest.mark.parametrize("share", [0.01, 0.05])
+def test_validation_is_never_empty_when_asked_for_and_warns_when_small(share: float) -> None:
+    roots = [f"family-{i}" for i in range(12)]
+    for seed in range(5):
+        validation, warnings = plan_splits(roots, seed, share)
+        assert validation and validation <= set(roots)
+        assert warnings and "too few" in warnings[0]
+    assert plan_splits(roots, 0, 0.0) == (set(), [])
+    validation, warnings = plan_splits(["only"], 0, 0.2)
+    assert not validation and "only 1 conversation family" in warnings[0]
+    many = [f"f{i}" for i in range(400)]
+    validation, warnings = plan_splits(many, 3, 0.2)
+    assert not warnings and validation == {r for r in many if split_of(r, 3, 0.2) == "validation"}
+
+
+def test_an_export_with_a_tiny_share_still_has_a_validation_split(store: Store, tmp_path: Path) -> None:
+    report = export(store, tmp_path / "tiny", ["trl"], validation_share=0.001, seed=4)
+    assert report.rows["trl"]["validation"] >= 1 and report.warnings
+    assert "too few" in (report.out / "README.md").read_text()
+
+
+def test_rows_carry_what_a_replay_needs(exported: ExportReport, accepted: dict[str, Conversation]) -> None:
+    for fmt in ("trl", "openai", "sharegpt", "hermes"):
+        for row in _rows(exported, fmt, "train"):
+            conversation = accepted[row["id"]]
+            assert (row["seed"], row["path_id"], row["sampler"], row["teacher"]) == (
+                conversation.seed,
+                conversation.path_id,
+                conversation.sampler,
+                conversation.teacher,
+            )
+            assert row["family"] == (conversation.source_id or conversation.id)
+            assert row["tool_refs"] == [
+                {"name": t.name, "tool": t.tool, "tool_id": t.tool_id} for t in conversation.tools
+            ]
+            assert all("/" in r["tool"] for r in row["tool_refs"])
+    for row in _rows(exported, "dpo", "train"):
+        assert (
+            row["tool_refs"]
+            and row["conversation_id"] in accepted
+            and row["seed"] == accepted[row["conversation_id"]].seed
+        )

@@ -705,7 +705,7 @@ async def test_export_dataset_writes_every_format_with_progress(synth, tmp_path)
         rooted = await call(client, "export_dataset", out=str(root / "sft"), formats=["openai"])
     report = first.structured_content
     assert report["out"] == str((synth / "export").resolve())
-    assert report["formats"] == ["openai", "dpo", "sharegpt", "hermes"]
+    assert report["formats"] == ["trl", "openai", "dpo", "sharegpt", "hermes"]
     assert sum(report["conversations"].values()) == len(accepted) and report["skipped_total"] == 0
     assert report["conversations"]["validation"] > 0 and report["conversations"]["train"] > 0
     for fmt in ("openai", "sharegpt", "hermes"):
@@ -738,7 +738,7 @@ async def test_export_dataset_refuses_bad_folders_and_settings(synth, workspace,
     assert "contains '..'" in dotted
     assert "outside the allowed roots" in absolute and "outside the allowed roots" in linked
     assert "the folder of 'a/b/export' does not exist" in deep
-    assert "'openai', 'dpo', 'sharegpt' or 'hermes'" in fmt and "at least 1 item" in none
+    assert "'trl', 'openai', 'dpo', 'sharegpt' or 'hermes'" in fmt and "at least 1 item" in none
     assert "less than or equal to 0.99" in share
     assert list(outside.iterdir()) == [] and not (synth / "export").exists()
     async with Client(server(workspace)) as client:

@@ -23,10 +23,17 @@ from graph_toucan.stats import (
 
 
 class FormatName(StrEnum):
+    TRL = "trl"
     OPENAI = "openai"
     DPO = "dpo"
     SHAREGPT = "sharegpt"
     HERMES = "hermes"
+
+
+class DedupName(StrEnum):
+    NEAR = "near"
+    EXACT = "exact"
+    OFF = "off"
 
 
 class SamplerName(StrEnum):
@@ -45,7 +52,12 @@ def export_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the dataset into.")],
     fmt: Annotated[
         list[FormatName] | None,
-        typer.Option("--format", "-f", help="openai, dpo, sharegpt or hermes (repeatable; default all)."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="trl (TRL / chat templates: arguments as objects), openai (the OpenAI fine-tuning API: "
+            "arguments as JSON strings), dpo, sharegpt or hermes (repeatable; default all).",
+        ),
     ] = None,
     validation_share: Annotated[
         float,
@@ -58,7 +70,24 @@ def export_command(
     seed: Annotated[int, typer.Option(help="Seed of the split (same seed: same split).")] = 0,
     only_teacher: TeacherFilter = None,
     sampler: Annotated[SamplerName | None, typer.Option(help="Only conversations of this sampler.")] = None,
-    metadata: Annotated[bool, typer.Option(help="Add id and kind columns to every row.")] = True,
+    metadata: Annotated[
+        bool,
+        typer.Option(help="Add replay columns (id, kind, seed, path, family, server/tool of each function)."),
+    ] = True,
+    dedup: Annotated[
+        DedupName,
+        typer.Option(
+            help="Drop conversation families repeating an earlier family's user message: near (numbers, "
+            "dates and quoted values ignored), exact, or off."
+        ),
+    ] = DedupName.NEAR,
+    one_call: Annotated[
+        bool,
+        typer.Option(
+            "--one-call-per-message",
+            help="Split parallel calls into consecutive one-call steps (templates such as Llama 3.x's).",
+        ),
+    ] = False,
     license: Annotated[
         str | None, typer.Option(help="License of the dataset for the card (e.g. mit); default other.")
     ] = None,
@@ -85,6 +114,8 @@ def export_command(
             sampler=sampler.value if sampler else None,
             metadata=metadata,
             license=license,
+            dedup=dedup.value,  # type: ignore[arg-type]
+            one_call=one_call,
             progress=lambda k: progress.advance(bar, k),
         )
     summary = report.as_dict()
@@ -105,6 +136,20 @@ def export_command(
         "kinds: " + ", ".join(f"{k} {v}" for k, v in report.kinds.items()) + f"; card: {out / 'README.md'}",
         highlight=False,
     )
+    if report.dedup and report.dedup.dropped:
+        d = report.dedup
+        console.print(
+            f"duplicates ({d.mode}): {len(d.dropped)} of {d.families_before} families removed "
+            f"({d.conversations_before - d.conversations_after} conversations)",
+            highlight=False,
+        )
+    if report.pairs_without_one_call_form:
+        console.print(
+            f"{report.pairs_without_one_call_form} preference pairs have no one-call form and were left out",
+            highlight=False,
+        )
+    for warning in report.warnings:
+        console.print(f"[yellow]warning[/]: {warning}", highlight=False)
     if report.skipped:
         console.print(
             f"[yellow]{len(report.skipped)} conversations skipped[/]: " + next(iter(report.skipped.values())),

@@ -1,0 +1,175 @@
+"""What an export does to conversations before any format sees them: duplicate families dropped, and
+parallel calls split into consecutive one-call steps for chat templates that allow one call per message.
+
+- **Duplicates** are judged on user messages, by family (a conversation and its refusal variants, which
+  share their source's words by design). Exact: the text casefolded with whitespace collapsed. Near: also
+  numbers, quoted values and dates replaced by placeholders, so "Convert 100 USD to EUR" and "Convert 250
+  USD to EUR" are one request. A family any of whose user messages a family kept earlier already has is
+  dropped whole (its pairs with it), before the split, so no duplicate is in one split twice or in both.
+- **One call per message** (Llama 3.x's templates raise on more): a step of ``n`` parallel calls becomes
+  ``n`` assistant messages of one call, each followed by its result. For a preference pair whose chosen
+  side makes parallel calls, the calls both sides share go into the prompt with their results and the
+  pair contrasts the first call where they differ; a pair where one side only adds or leaves out a call
+  has no one-call form and is dropped (counted).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from graph_toucan.messages import tool_result
+from graph_toucan.records import Conversation, Message, PreferencePair, ToolCall
+
+Dedup = Literal["off", "exact", "near"]
+DEDUP_MODES: tuple[Dedup, ...] = ("off", "exact", "near")
+
+_QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”|'[^'\s][^']*'|`[^`]*`")
+_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[t ]\d{2}:\d{2}(?::\d{2})?)?\b|\b\d{1,2}:\d{2}(?:\s?[ap]m)?\b")
+_NUMBER = re.compile(r"[-+]?\d[\d,_]*(?:\.\d+)?")
+_SPACE = re.compile(r"\s+")
+_PUNCT = re.compile(r"\s*([?.!,;:])+\s*$")
+
+
+def normalise(text: str, mode: Dedup) -> str:
+    """The form two user messages share when ``mode`` counts them as duplicates."""
+    out = _SPACE.sub(" ", text.casefold()).strip()
+    if mode == "near":
+        out = _QUOTED.sub("<q>", out)
+        out = _DATE.sub("<d>", out)
+        out = _NUMBER.sub("<n>", out)
+        out = _PUNCT.sub("", out)
+    return out
+
+
+def family_of(conversation: Conversation) -> str:
+    return conversation.source_id or conversation.id
+
+
+@dataclass
+class DedupReport:
+    """Families and conversations before and after, and which family each dropped one repeats."""
+
+    mode: Dedup
+    families_before: int = 0
+    families_after: int = 0
+    conversations_before: int = 0
+    conversations_after: int = 0
+    dropped: dict[str, str] = field(default_factory=dict)  # dropped family root -> the kept family it repeats
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "mode": self.mode,
+            "families_before": self.families_before,
+            "families_after": self.families_after,
+            "conversations_before": self.conversations_before,
+            "conversations_after": self.conversations_after,
+            "families_removed": len(self.dropped),
+            "conversations_removed": self.conversations_before - self.conversations_after,
+        }
+
+
+def dedupe(conversations: Iterable[Conversation], mode: Dedup) -> tuple[list[Conversation], DedupReport]:
+    """The conversations of the families whose user messages no earlier family has (in the given order,
+    so a grown workspace keeps what an earlier export kept), and what was dropped."""
+    if mode not in DEDUP_MODES:
+        raise ValueError(f"dedup {mode!r}: choose from {', '.join(DEDUP_MODES)}")
+    families: dict[str, list[Conversation]] = {}
+    for c in conversations:
+        families.setdefault(family_of(c), []).append(c)
+    report = DedupReport(mode=mode, families_before=len(families))
+    report.conversations_before = sum(len(m) for m in families.values())
+    seen: dict[str, str] = {}
+    kept: list[Conversation] = []
+    for root, members in families.items():
+        keys = {normalise(t.user, mode) for c in members for t in c.turns} if mode != "off" else set()
+        clash = next((seen[k] for k in keys if k in seen), None)
+        if clash is not None:
+            report.dropped[root] = clash
+            continue
+        seen.update(dict.fromkeys(keys, root))
+        kept.extend(members)
+    report.families_after = report.families_before - len(report.dropped)
+    report.conversations_after = len(kept)
+    return kept, report
+
+
+def user_message_repeats(conversations: Iterable[Conversation], mode: Dedup) -> tuple[int, int]:
+    """(user messages, those equal under ``mode`` to a user message of another family): the duplicate
+    figure, counted across families so a refusal variant repeating its source does not count."""
+    owners: dict[str, set[str]] = {}
+    texts: list[tuple[str, str]] = []
+    for c in conversations:
+        for t in c.turns:
+            key = normalise(t.user, mode)
+            owners.setdefault(key, set()).add(family_of(c))
+            texts.append((key, family_of(c)))
+    return len(texts), sum(1 for key, _ in texts if len(owners[key]) > 1)
+
+
+# -- one call per message ----------------------------------------------------------------------------------------
+
+
+def one_call_steps(messages: list[Message]) -> list[Message]:
+    """Each assistant message of several calls as one message per call, each followed by its result."""
+    results = {m.tool_call_id: m for m in messages if m.role == "tool"}
+    out: list[Message] = []
+    for m in messages:
+        if m.role == "assistant" and len(m.tool_calls) > 1:
+            for call in m.tool_calls:
+                out.append(m.model_copy(update={"tool_calls": [call]}))
+                if call.id in results:
+                    out.append(results[call.id])
+        elif m.role == "tool" and _in_parallel_step(m, messages):
+            continue  # already placed after its call
+        else:
+            out.append(m)
+    return out
+
+
+def _in_parallel_step(tool: Message, messages: list[Message]) -> bool:
+    return any(
+        m.role == "assistant"
+        and len(m.tool_calls) > 1
+        and any(c.id == tool.tool_call_id for c in m.tool_calls)
+        for m in messages
+    )
+
+
+def one_call_pair(pair: PreferencePair) -> PreferencePair | None:
+    """The pair in one-call form, or None when it has none (one side only adds or leaves out a call)."""
+    prefix = one_call_steps(pair.prefix)
+    chosen, rejected = pair.chosen.tool_calls, pair.rejected.tool_calls
+    if len(chosen) <= 1 and len(rejected) <= 1:
+        return pair.model_copy(update={"prefix": prefix})
+    if not chosen or not rejected:  # text against calls: the text against the first call
+        return pair.model_copy(
+            update={
+                "prefix": prefix,
+                "chosen": pair.chosen.model_copy(update={"tool_calls": chosen[:1]}),
+                "rejected": pair.rejected.model_copy(update={"tool_calls": rejected[:1]}),
+            }
+        )
+    i = 0
+    while i < min(len(chosen), len(rejected)) and _same_call(chosen[i], rejected[i]):
+        i += 1
+    if i >= len(chosen) or i >= len(rejected):
+        return None
+    for call in chosen[:i]:
+        prefix += [
+            Message(role="assistant", tool_calls=[call]),
+            Message(role="tool", content=tool_result(call), tool_call_id=call.id, name=call.name),
+        ]
+    return pair.model_copy(
+        update={
+            "prefix": prefix,
+            "chosen": pair.chosen.model_copy(update={"tool_calls": [chosen[i]]}),
+            "rejected": pair.rejected.model_copy(update={"tool_calls": [rejected[i]]}),
+        }
+    )
+
+
+def _same_call(a: ToolCall, b: ToolCall) -> bool:
+    return (a.name, a.arguments) == (b.name, b.arguments)
