@@ -47,6 +47,12 @@ from graph_toucan.export import INTRO
 from graph_toucan.store import DB_NAME, resolve_workspace
 
 
+def arguments_of(function: dict) -> dict:
+    """A call's arguments: a JSON string in the openai export, an object in trl and dpo."""
+    value = function.get("arguments") or {}
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def lexicon(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
@@ -261,7 +267,7 @@ class Conversation:
             self.users += [text] if m["role"] == "user" else []
             for tc in m.get("tool_calls") or []:
                 rec, fn = made.get(tc["id"], {}), tc["function"]
-                args = json.loads(fn["arguments"] or "{}")
+                args = arguments_of(fn)
                 turn = len(self.users) - 1
                 self.calls.append(
                     Call(tc["id"], fn["name"], args, turn, i, rec.get("plan"), bool(rec.get("implicit")))
@@ -427,7 +433,7 @@ def pair_figures(data: Path, ws: Workspace) -> dict[str, Any]:
         forgets += 1
         asked = set(words(row["rejected"][0].get("content") or ""))
         calls = row["chosen"][0].get("tool_calls") or []
-        args = {p: v for tc in calls for p, v in json.loads(tc["function"]["arguments"] or "{}").items()}
+        args = {p: v for tc in calls for p, v in arguments_of(tc["function"]).items()}
         named = [p for p in args if words(p) and set(words(p)) <= asked] or (
             list(args) if len(args) == 1 else []
         )
