@@ -223,7 +223,7 @@ def test_conversations_list_after_run(tmp_path: Path) -> None:
         text=True,
     )
     said = " ".join(done.stdout.split())
-    assert f"dataset: {tmp_path / 'dataset'} (openai " in said and "look at it:" in said, done.stdout
+    assert f"dataset: {tmp_path / 'dataset'} (trl " in said and "look at it:" in said, done.stdout
     assert "accepted translations 3" in " ".join(said.replace("│", " ").split())
     assert "warning" in done.stderr and "too few" in done.stderr
     listed = subprocess.run(
