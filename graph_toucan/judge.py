@@ -18,6 +18,7 @@ same, shows the source's own inputs and says once what both descriptions repeat.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -350,7 +351,9 @@ def field_fit(field: SchemaField, param: Param, source: Node, target: Node) -> s
     The field must not merely report how the call went (a status message is no message body); its
     type must fit (one item of a list output fills a scalar parameter); formats, units and
     quantities must agree (share counts are no money, days in a month no forecast horizon); a
-    value bound to a thing (an id, a count, a duration) must belong to the same thing. Then either
+    value bound to a thing (an id, a count, a duration) must belong to the same thing; an issued
+    input takes only what its own server gave out, and a value the source was itself given (the same
+    parameter, stated by the user) passes nothing on. Then either
     the names agree, or the meaning does: the same specific format (an airport code for a travel
     origin given as an airport code), the same unit of measure (gallons), or an id of the same
     entity from the same server (``user_id`` for a ``receiver_id`` "User ID of the user ...")."""
@@ -358,6 +361,10 @@ def field_fit(field: SchemaField, param: Param, source: Node, target: Node) -> s
         return None
     item = field.type == "array" and param.type in _SCALARS
     if not (types_compatible(field.type, param.type) or item):
+        return None
+    if param.issued and source.server_id != target.server_id:
+        return None  # a handle one system issued means nothing to another
+    if not param.issued and _restates_a_stated_input(field, param, source):
         return None
     have, want = field_meaning(field, source), param_meaning(param, target)
     if have.conflicts(want):
@@ -381,15 +388,31 @@ def field_fit(field: SchemaField, param: Param, source: Node, target: Node) -> s
         return f"{field.path} -> {param.name} (both in {have.unit}s)"
     field_issued = _issued_name(field.name)
     if (
-        param.issued
+        _id_like(param)
         and field_issued
         and shared
         and source.server_id == target.server_id
-        and name_tokens(field.name)[-1:] == name_tokens(param.name)[-1:]
         and not _echoes_an_input(have, source)
     ):
         return f"{how}{field.path} -> {param.name} (both ids of a {sorted(shared)[0]})"
     return None
+
+
+_IDENTIFIER = re.compile(r"\b(identifier|id) of\b|\b(unique|its) (id|identifier)\b", re.IGNORECASE)
+
+
+def _id_like(param: Param) -> bool:
+    """An input that names one thing by its handle: an issued id, or a slug or key described as the
+    thing's identifier (``titleSlug``: "The URL slug/identifier of the problem")."""
+    return param.issued or bool(_IDENTIFIER.search(param.description))
+
+
+def _restates_a_stated_input(field: SchemaField, param: Param, source: Node) -> bool:
+    """The source was given this very value (``get_package_info(package_name) -> name`` for a
+    ``package_name``): the user stated it already, so passing it on is no dependency."""
+    want = name_tokens(param.name)
+    leaf = set(name_tokens(field.name))
+    return any(name_tokens(p.name) == want and leaf <= set(want) for p in source.params if not p.issued)
 
 
 def _echoes_an_input(have: Meaning, source: Node) -> bool:

@@ -185,3 +185,27 @@ def test_fixture_is_in_bfcl_layout():
             doc = json.loads(line)
             assert set(doc) == {"name", "description", "parameters", "response"}
             assert doc["parameters"]["type"] == "dict" and "Tool description: " in doc["description"]
+
+
+def test_the_teacher_prompt_carries_what_the_judge_needs(bfcl):
+    """A model on the fake OpenAI-compatible server that reads only the rendered prompt, judging by the
+    offline rules, answers every labelled fixture pair as the offline judge does on the nodes."""
+    from graph_toucan.llm.backends import OpenAIBackend
+    from tests.fakes import Reply, fake_llm_server
+    from tests.prompt_judge import answer_from_prompt
+
+    store, nodes = bfcl
+    pairs = [(s, t) for s, t, *_ in TRUE_EDGES] + TRAPS
+    with fake_llm_server() as fake:
+        fake.default = lambda body: Reply(answer_from_prompt(body["messages"][-1]["content"]))
+        llm = LLM(OpenAIBackend("fake-judge", api_key="k", base_url=f"{fake.url}/v1", timeout=30), store)
+
+        async def judge_all() -> list[EdgeAnswer]:
+            return [await llm.run(EDGE_JUDGE, edge_inputs(nodes[s], nodes[t])) for s, t in pairs]
+
+        answers = asyncio.run(judge_all())
+        prompts = [r.body["messages"][-1]["content"] for r in fake.requests]
+    assert len(prompts) == len(pairs)
+    assert [a.type for a in answers] == [judge_nodes(nodes[s], nodes[t]).type for s, t in pairs]
+    assert [a.mapping for a in answers] == [judge_nodes(nodes[s], nodes[t]).mapping for s, t in pairs]
+    assert all("It is called with:" in p for p in prompts)
