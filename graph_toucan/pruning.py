@@ -122,6 +122,12 @@ def candidates(nodes: list[Node], config: PruneConfig | None = None) -> dict[str
         f_types_a, p_types_a = np.array(f_types), np.array(p_types)
         f_owner_a, p_owner_a = np.array(f_owner), np.array(p_owner)
         targets, t_starts = np.unique(p_owner_a, return_index=True)
+        codes = {sid: k for k, sid in enumerate(sorted({n.server_id for n in nodes}))}
+        server_code = [codes[n.server_id] for n in nodes]
+        t_server = np.array([server_code[int(t)] for t in targets])
+        prerequisite_sources = {
+            i for i, n in enumerate(nodes) if n.tool_class != "action" and flag_fields(n.outputs)
+        }
         sources, s_starts = np.unique(f_owner_a, return_index=True)
         s_bounds = [*s_starts.tolist(), len(f_owner_a)]
         for c in range(0, len(sources), config.chunk):
@@ -133,6 +139,9 @@ def candidates(nodes: list[Node], config: PruneConfig | None = None) -> dict[str
             pair = np.add.reduceat(best, t_starts, axis=1)  # per source and target: coverage
             for row, src in enumerate(sources[c : c + config.chunk]):
                 hits = np.nonzero(pair[row] > 1e-6)[0]
+                hits = hits[targets[hits] != src]  # a tool is no candidate of its own
+                if int(src) not in prerequisite_sources:
+                    hits = _contenders(pair[row], hits, t_server, server_code[int(src)], config)
                 scores_by_source[int(src)] = {int(targets[h]): float(pair[row, h]) for h in hits}
     _add_prerequisites(nodes, scores_by_source)
     result: dict[str, list[str]] = {}
@@ -145,6 +154,28 @@ def candidates(nodes: list[Node], config: PruneConfig | None = None) -> dict[str
         )
         result[node.id] = _with_floor([nodes[t] for t, _ in ranked], node, config)
     return result
+
+
+def _contenders(
+    row: np.ndarray, hits: np.ndarray, t_server: np.ndarray, server: int, config: PruneConfig
+) -> np.ndarray:
+    """The hits that can still make a tool's list: those within the largest bonus of the ``cap``-th
+    best score, and the other-server ones within the category bonus of the ``floor``-th best of them
+    (the rest are beaten whatever their bonus), so that building the ranking stays cheap."""
+    if len(hits) <= config.cap:
+        return hits
+    values = row[hits]
+    kth = np.partition(values, -config.cap)[-config.cap]
+    keep = values >= kth - (config.same_server_bonus + config.same_category_bonus)
+    if config.floor:
+        cross = t_server[hits] != server
+        cross_values = values[cross]
+        if len(cross_values) > config.floor:
+            kth_cross = np.partition(cross_values, -config.floor)[-config.floor]
+            keep |= cross & (values >= kth_cross - config.same_category_bonus)
+        else:
+            keep |= cross
+    return hits[keep]
 
 
 def _bonus(source: Node, target: Node, config: PruneConfig) -> float:
