@@ -357,45 +357,45 @@ def field_fit(field: SchemaField, param: Param, source: Node, target: Node) -> s
     the names agree, or the meaning does: the same specific format (an airport code for a travel
     origin given as an airport code), the same unit of measure (gallons), or an id of the same
     entity from the same server (``user_id`` for a ``receiver_id`` "User ID of the user ...")."""
-    if _outcome(field.name, field.description):
-        return None
     item = field.type == "array" and param.type in _SCALARS
-    if not (types_compatible(field.type, param.type) or item):
+    if not (item or types_compatible(field.type, param.type)):
         return None
     if param.issued and source.server_id != target.server_id:
         return None  # a handle one system issued means nothing to another
-    if not param.issued and _restates_a_stated_input(field, param, source):
-        return None
     have, want = field_meaning(field, source), param_meaning(param, target)
-    if have.conflicts(want):
-        return None
-    shared = have.entities & want.entities
-    if _bound(param, want) and have.entities and want.entities and not shared:
-        return None
     how = "one item of " if item else ""
+    why = None
     if _named(field, param, source, target):
-        return f"{how}{field.path} -> {param.name}"
-    formats = have.formats & want.formats & SPECIFIC_FORMATS
-    codes = (
-        field.type in ("string", "array")
-        and param.type in ("string", "array")
-        and not set(name_tokens(field.name)) & _WORDINGS
-    )
-    if formats and codes:
-        return f"{how}{field.path} -> {param.name} (both {sorted(formats)[0]} values)"
-    numeric = field.type in ("integer", "number") and param.type in ("integer", "number")
-    if numeric and have.unit and have.unit == want.unit and have.unit not in _TIME_UNITS | {"percent"}:
-        return f"{field.path} -> {param.name} (both in {have.unit}s)"
-    field_issued = _issued_name(field.name)
+        why = f"{how}{field.path} -> {param.name}"
+    elif formats := have.formats & want.formats & SPECIFIC_FORMATS:
+        codes = (
+            field.type in ("string", "array")
+            and param.type in ("string", "array")
+            and not set(name_tokens(field.name)) & _WORDINGS
+        )
+        if codes:
+            why = f"{how}{field.path} -> {param.name} (both {sorted(formats)[0]} values)"
+    if why is None:
+        numeric = field.type in ("integer", "number") and param.type in ("integer", "number")
+        if numeric and have.unit and have.unit == want.unit and have.unit not in _TIME_UNITS | {"percent"}:
+            why = f"{field.path} -> {param.name} (both in {have.unit}s)"
+    shared = have.entities & want.entities
     if (
-        _id_like(param)
-        and field_issued
+        why is None
         and shared
         and source.server_id == target.server_id
+        and _issued_name(field.name)
+        and _id_like(param)
         and not _echoes_an_input(have, source)
     ):
-        return f"{how}{field.path} -> {param.name} (both ids of a {sorted(shared)[0]})"
-    return None
+        why = f"{how}{field.path} -> {param.name} (both ids of a {sorted(shared)[0]})"
+    if why is None or _outcome(field.name, field.description) or have.conflicts(want):
+        return None
+    if _bound(param, want) and have.entities and want.entities and not shared:
+        return None
+    if not param.issued and _restates_a_stated_input(field, param, source):
+        return None
+    return why
 
 
 _IDENTIFIER = re.compile(r"\b(identifier|id) of\b|\b(unique|its) (id|identifier)\b", re.IGNORECASE)
@@ -404,7 +404,12 @@ _IDENTIFIER = re.compile(r"\b(identifier|id) of\b|\b(unique|its) (id|identifier)
 def _id_like(param: Param) -> bool:
     """An input that names one thing by its handle: an issued id, or a slug or key described as the
     thing's identifier (``titleSlug``: "The URL slug/identifier of the problem")."""
-    return param.issued or bool(_IDENTIFIER.search(param.description))
+    return param.issued or _described_as_identifier(param.description)
+
+
+@lru_cache(maxsize=65536)
+def _described_as_identifier(description: str) -> bool:
+    return bool(_IDENTIFIER.search(description))
 
 
 def _restates_a_stated_input(field: SchemaField, param: Param, source: Node) -> bool:
