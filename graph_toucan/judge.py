@@ -365,7 +365,8 @@ def field_fit(field: SchemaField, param: Param, source: Node, target: Node) -> s
     have, want = field_meaning(field, source), param_meaning(param, target)
     how = "one item of " if item else ""
     why = None
-    if _named(field, param, source, target):
+    last = name_tokens(param.name)[-1:]
+    if last and name_tokens(field.path)[-1:] == last and _named(field, param, source, target):
         why = f"{how}{field.path} -> {param.name}"
     elif formats := have.formats & want.formats & SPECIFIC_FORMATS:
         codes = (
