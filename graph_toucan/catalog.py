@@ -272,15 +272,12 @@ def read_mcp_tools_list(path: Path, server_name: str) -> Iterator[CatalogEntry |
 
 
 def read_bfcl(path: Path, server_name: str) -> Iterator[CatalogEntry | ImportIssue]:
-    """BFCL function docs: one ``{name, description, parameters, response}`` per line (or a JSON list of
-    them in a ``.json`` file), with Python type names."""
+    """BFCL function docs: one ``{name, description, parameters, response}`` per line, whatever the file
+    is called (BFCL ships ``multi_turn_func_doc/*.json`` as JSON Lines), or a JSON list of them, with
+    Python type names. The description preamble all of a file's functions share ("This tool belongs to
+    the Message API, which ... Tool description: ") becomes the server's overview."""
     tools: list[dict[str, Any]] = []
-    if path.suffix == ".jsonl":
-        lines: Iterable[tuple[int, str | Any]] = _lines(path)
-    else:
-        data = _load_json(path)
-        lines = enumerate(data if isinstance(data, list) else [data], start=1)
-    for number, line in lines:
+    for number, line in _json_items(path):
         try:
             doc = json.loads(line) if isinstance(line, str) else line
         except json.JSONDecodeError as exc:
@@ -302,29 +299,95 @@ def read_bfcl(path: Path, server_name: str) -> Iterator[CatalogEntry | ImportIss
                     "output_schema": fn.get("response"),
                 }
             )
-    yield CatalogEntry(_plain_server(server_name, "bfcl"), tools, path.name)
+    server = _plain_server(server_name, "bfcl")
+    server.overview = _shared_preamble([t.get("description") for t in tools])
+    yield CatalogEntry(server, tools, path.name)
 
 
-def _load_json(path: Path) -> Any:
+_PREAMBLE_END = re.compile(r"Tool description:\s*", re.IGNORECASE)
+
+
+def _shared_preamble(descriptions: list[Any]) -> str:
+    """The text before "Tool description:" when every description starts with the same one."""
+    heads = set()
+    for text in descriptions:
+        found = _PREAMBLE_END.search(text) if isinstance(text, str) else None
+        if found is None:
+            return ""
+        heads.add(text[: found.start()].strip())
+    return heads.pop() if len(heads) == 1 else ""
+
+
+def read_bfcl_folder(folder: Path, server_name: str | None = None) -> Iterator[CatalogEntry | ImportIssue]:
+    """A folder of BFCL function docs (``multi_turn_func_doc/``): one server per file, named by the file."""
+    files = sorted(p for p in folder.iterdir() if p.suffix in (".json", ".jsonl") and p.is_file())
+    if not files:
+        raise CatalogError(f"{folder} has no .json or .jsonl function docs")
+    for path in files:
+        try:
+            yield from read_bfcl(path, path.stem)
+        except CatalogError as exc:
+            yield ImportIssue(path.name, str(exc), path.stem)
+
+
+def _json_items(path: Path) -> list[tuple[int, Any]]:
+    """``(line number, text)`` for a JSON Lines file, ``(index, item)`` for a JSON list or object."""
+    data, lines = _json_or_lines(path)
+    if lines is not None:
+        return list(lines)
+    return list(enumerate(data if isinstance(data, list) else [data], start=1))
+
+
+def _json_or_lines(path: Path) -> tuple[Any, list[tuple[int, str]] | None]:
+    """The file's JSON value, or its non-empty lines when it is JSON Lines: a file whose whole text is
+    not one JSON value but whose first line is one is read as JSON Lines, whatever its extension."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise CatalogError(f"cannot read {path}: {exc}") from None
+    try:
+        return json.loads(text), None
     except json.JSONDecodeError as exc:
+        lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+        if exc.msg == "Extra data" or (len(lines) > 1 and _parses(lines[0][1])):
+            return None, lines
         raise CatalogError(
             f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
         ) from None
 
 
+def _load_json(path: Path) -> Any:
+    data, lines = _json_or_lines(path)
+    if lines is not None:
+        raise CatalogError(
+            f"{path} holds JSON Lines (one value per line), not one JSON document; "
+            "pass --format bfcl for function docs"
+        )
+    return data
+
+
+def _parses(line: str) -> bool:
+    try:
+        json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
 def detect_format(path: Path) -> str:
     """Guess a catalog's format from its shape; ``--format`` overrides."""
     if path.is_dir():
-        return "toucan"
+        return "bfcl" if _is_bfcl_folder(path) else "toucan"
     if path.suffix == ".jsonl":
         with path.open(encoding="utf-8") as handle:
             first = handle.readline()
         return "toucan-jsonl" if '"qualified_name"' in first or '"tool_schema_source"' in first else "bfcl"
-    data = _load_json(path)
+    data, lines = _json_or_lines(path)
+    if lines is not None:  # JSON Lines in a .json file: BFCL's own layout
+        first = json.loads(lines[0][1]) if _parses(lines[0][1]) else None
+        if isinstance(first, dict) and ("qualified_name" in first or "tool_schema_source" in first):
+            return "toucan-jsonl"
+        return "bfcl"
     if isinstance(data, list) and data and isinstance(data[0], dict) and "function" in data[0]:
         return "openai"
     if isinstance(data, dict) and ("tools" in data or "tools" in (data.get("result") or {})):
@@ -333,6 +396,20 @@ def detect_format(path: Path) -> str:
     if isinstance(data, dict | list):
         return "bfcl"
     raise CatalogError(f"cannot tell the format of {path}; pass --format ({', '.join(FORMATS)})")
+
+
+def _is_bfcl_folder(folder: Path) -> bool:
+    """A folder whose first doc file holds function docs (``name`` and ``parameters``), not TOUCAN servers."""
+    first = next(iter(sorted(folder.glob("*.json*"))), None)
+    if first is None or first.suffix not in (".json", ".jsonl"):
+        return False
+    with first.open(encoding="utf-8") as handle:
+        line = handle.readline()
+    try:
+        doc = json.loads(line)
+    except json.JSONDecodeError:
+        return False  # a pretty-printed file: TOUCAN servers are one indented object per file
+    return isinstance(doc, dict) and "name" in doc and "parameters" in doc and "metadata" not in doc
 
 
 def read_catalog(
@@ -350,6 +427,8 @@ def read_catalog(
     name = server_name or re.sub(r"[_-]?(tools|functions)$", "", path.stem) or path.stem
     if fmt == "toucan":
         return read_toucan_folder(path, wanted)
+    if fmt == "bfcl" and path.is_dir():
+        return read_bfcl_folder(path)
     if fmt == "toucan-jsonl":
         return read_toucan_jsonl(path, wanted)
     readers = {"openai": read_openai_tools, "mcp": read_mcp_tools_list, "bfcl": read_bfcl}

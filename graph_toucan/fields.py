@@ -276,3 +276,120 @@ _STOP = word_set(
     some given specified provided based about over under between returns return value values optional
     required default example e.g etc otherwise whether should must may might like tool mcp api server"""
 )
+
+
+# -- meaning: what kind of value a field or parameter holds, and about which thing -----------------
+
+# Units of measure: a value in gallons does not fill a parameter in liters.
+UNITS = {
+    "gallon": "gallon",
+    "liter": "liter",
+    "litre": "liter",
+    "celsius": "celsius",
+    "fahrenheit": "fahrenheit",
+    "kelvin": "kelvin",
+    "meter": "meter",
+    "metre": "meter",
+    "kilometer": "kilometer",
+    "km": "kilometer",
+    "mile": "mile",
+    "kg": "kilogram",
+    "kilogram": "kilogram",
+    "pound": "pound",
+    "lb": "pound",
+    "ounce": "ounce",
+    "second": "second",
+    "minute": "minute",
+    "hour": "hour",
+    "day": "day",
+    "week": "week",
+    "month": "month",
+    "year": "year",
+    "percent": "percent",
+    "percentage": "percent",
+    "byte": "byte",
+    "kb": "kilobyte",
+    "mb": "megabyte",
+}
+# Value formats that say by themselves what a value is: a code of one kind never fills another kind.
+_FORMATS = (
+    ("airport", re.compile(r"\b(airports?|iata|icao)\b")),
+    ("currency", re.compile(r"\b(currency|currencies|iso 4217)\b")),
+    ("country", re.compile(r"\b(country codes?|iso 3166|alpha-?2)\b")),
+    ("language", re.compile(r"\b(language codes?|iso 639|locale)\b")),
+    ("symbol", re.compile(r"\b((stock|ticker|trading) symbols?|tickers?)\b")),
+    ("email", re.compile(r"\be-?mail\b")),
+    ("phone", re.compile(r"\bphone\b")),
+    ("date", re.compile(r"\b(dates?|yyyy-mm-dd|iso 8601|birthday)\b")),
+    ("coordinate", re.compile(r"\b(latitude|longitude|coordinates?)\b")),
+)
+# Formats specific enough to link a field and a parameter whose names differ.
+SPECIFIC_FORMATS = frozenset({"airport", "currency", "country", "language", "symbol", "email", "phone"})
+_MONEY = re.compile(
+    r"\b(price|prices|cost|costs|fee|fees|balance|budget|salary|fund|funds|funding|payment|pay|paid|money|"
+    r"usd|dollars?|euros?|withdraw\w*|deposit\w*|spend\w*|charge[sd]?)\b"
+)
+_COUNT = re.compile(r"\b(number of|count of|how many|shares|quantity)\b")
+# Outputs that report how the call went (a status message, a success flag) rather than a value that
+# another call can use.
+_OUTCOME = re.compile(
+    r"\b(describ\w*|indicat\w*|explain\w*) (the )?(result|outcome|status|success)|"
+    r"\b(result|outcome) of the\b|\bstatus (message|of the (\w+ )?(operation|attempt|request|transaction|"
+    r"removal|funding|deletion|update|call|action|login|logout))\b|\b(success|error|confirmation) message\b|"
+    r"\b(login|logout) status\b|\b(true|false) if\b|\bwhether (the )?\w+ (was|were|succeeded|is valid)",
+)
+_ID_OF = re.compile(r"\b(?:id|identifier|ids) of (?:the |a |an |this |that )?([a-z]+)")
+_X_ID = re.compile(r"\b([a-z]+)(?:'s)? (?:id|identifier|ids)\b")
+_NUMBER_OF = re.compile(r"\bnumber of ([a-z]+)")
+_LIST_OF = re.compile(r"\b(?:list|array|set) of (?:the |all )?([a-z]+)(?: ([a-z]+))?")
+
+
+def unit_of(name: str, description: str) -> str | None:
+    """The unit of measure a field or parameter is given in, when its name or description says."""
+    for word in (*name_tokens(name), *name_tokens(description[:300])):
+        if word in UNITS:
+            return UNITS[word]
+    return None
+
+
+def value_formats(name: str, description: str) -> frozenset[str]:
+    """The value formats (``airport``, ``currency``, ``date``, ...) a name and description state."""
+    words = name_tokens(name)
+    text = f"{' '.join(words)} {description[:300].lower()}"
+    found = {kind for kind, pattern in _FORMATS if pattern.search(text)}
+    if words and words[-1] == "symbol" and not found:  # a bare ``symbol`` of a stock or a coin
+        found.add("symbol")
+    return frozenset(found)
+
+
+def quantity_kind(name: str, description: str) -> str | None:
+    """``money`` for prices, balances and amounts paid; ``count`` for numbers of things (shares,
+    items); None when neither is said."""
+    text = f"{' '.join(name_tokens(name))} {description[:300].lower()}"
+    count, money = bool(_COUNT.search(text)), bool(_MONEY.search(text))
+    if count and not money:
+        return "count"
+    if money and not count:
+        return "money"
+    if count and money:  # "number of shares" beats a money word elsewhere in the sentence
+        return "count" if re.search(r"number of (shares|items|units)", text) else "money"
+    return None
+
+
+def is_outcome(name: str, description: str) -> bool:
+    """Whether an output reports how the call went (``message``: "A message describing the result of
+    the login attempt") rather than holding a value another call can use."""
+    return bool(_OUTCOME.search(description[:300].lower()))
+
+
+def described_entities(description: str) -> frozenset[str]:
+    """The things a description says a value belongs to: "User ID of the user" -> {user};
+    "ID of the order" -> {order}; "Number of shares" -> {share}; "List of stock symbols" -> {stock}."""
+    text = description[:300].lower()
+    words = set()
+    for pattern in (_ID_OF, _X_ID, _NUMBER_OF):
+        words.update(m.group(1) for m in pattern.finditer(text))
+    for m in _LIST_OF.finditer(text):
+        words.update(w for w in m.groups() if w)
+    folded = {name_tokens(w)[0] for w in words if name_tokens(w)}
+    return frozenset(folded - GENERIC - _STOP - VERBS - {"the", "unique"})

@@ -27,7 +27,7 @@ import networkx as nx
 from graph_toucan.argument_sources import classify_parameter, parameter_classes
 from graph_toucan.errors import BudgetExceeded, GraphToucanError, LLMError
 from graph_toucan.ids import content_id
-from graph_toucan.judge import EDGE_JUDGE, OUTPUT_FILTER, Node, filter_inputs
+from graph_toucan.judge import EDGE_JUDGE, JUDGE_VERSION, OUTPUT_FILTER, Node, filter_inputs
 from graph_toucan.llm.client import LLM
 from graph_toucan.pruning import PruneConfig, candidates
 from graph_toucan.records import EdgeJudgement, Tool
@@ -145,9 +145,12 @@ class BuildReport:
 
 
 def judgement_key(source: Node, target: Node, source_digest: str, target_digest: str, judge: str) -> str:
-    """What a judgement depends on: both tools, the source's filtered outputs, and the judge."""
+    """What a judgement depends on: both tools, the source's filtered outputs, the judge, and the
+    version of the judging rules and prompt (so a changed judge judges again)."""
     outputs = [(f.path, f.type, f.description) for f in source.outputs]
-    return content_id("edge", source.id, source_digest, outputs, target.id, target_digest, judge)
+    return content_id(
+        "edge", source.id, source_digest, outputs, target.id, target_digest, judge, JUDGE_VERSION
+    )
 
 
 async def filtered_outputs(tool: Tool, llm: LLM) -> tuple[list[SchemaField], list[SchemaField], str | None]:

@@ -332,7 +332,10 @@ def fill_arguments(inputs: dict[str, Any]) -> dict[str, Any]:
         dep = next((d for d in inputs["dependencies"] if d["input"] == name and d["source"] in outputs), None)
         field = first_index_path(outputs[dep["source"]], dep["output"]) if dep else None
         if dep is not None and field is not None:
-            value = _coerce(output_values(outputs[dep["source"]], field)[0], sub)
+            value = output_values(outputs[dep["source"]], field)[0]
+            if isinstance(value, list) and value and json_type(sub) != "array":  # one item of a list
+                field, value = f"{field}[0]", value[0]
+            value = _coerce(value, sub)
             arguments.append(
                 {"name": name, "value": value, "source": "context", "call": dep["source"], "field": field}
             )

@@ -1,14 +1,18 @@
 """Candidate pruning: for each tool, the few tools its outputs could plausibly feed, before judging.
 
 Judging every ordered pair is quadratic (3,150 tools are ~10M pairs). Each output field and each
-input parameter becomes a small document of name words (plus the tool's object words when the
-name is generic, like ``id``); TF-IDF (scikit-learn) weights rare words up and common ones (``id``,
-``name``) down, and one sparse matrix product scores every field against every parameter at
-once. A pair's score is how much of the target's inputs the source's outputs cover, with type
-compatibility enforced and a small bonus for the same server or category. Each tool keeps its
-``cap`` best candidates, of which at least ``floor`` come from other servers when any qualify.
-Tools with a yes/no output (``exists``) also keep the tools about the same object, for
-prerequisite edges.
+input parameter becomes a small document: its name words (weighted double, plus the tool's object
+words when the name is generic, like ``id``), the first content words of its description, and words
+for what the value means (``fmt:airport``, ``unit:gallon``, ``qty:count``, and ``of:user`` for an id of
+a user), so ``get_user_id -> user_id`` meets ``send_message(receiver_id: "User ID of the user ...")``
+and ``liter_to_gallon -> gallon`` meets ``fillFuelTank(fuelAmount: "... in gallons")``. Outputs that
+only report how a call went (a status message) get no document. TF-IDF (scikit-learn) weights rare
+words up and common ones (``id``, ``name``) down, and one sparse matrix product scores every field
+against every parameter at once. A pair's score is how much of the target's inputs the source's
+outputs cover, with type compatibility enforced (one item of a list fills a scalar) and a small
+bonus for the same server or category. Each tool keeps its ``cap`` best candidates (30 by default),
+of which at least ``floor`` come from other servers when any qualify. Tools with a yes/no output
+(``exists``) also keep the tools about the same object, for prerequisite edges.
 """
 
 from __future__ import annotations
@@ -18,11 +22,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from graph_toucan.fields import GENERIC, USER_SUPPLIED, name_tokens, types_compatible
-from graph_toucan.judge import FLAGS, Node, flag_fields
+from graph_toucan.argument_sources import classify_parameter
+from graph_toucan.fields import GENERIC, USER_SUPPLIED, is_outcome, name_tokens, text_tokens, types_compatible
+from graph_toucan.judge import FLAGS, Meaning, Node, Param, field_meaning, flag_fields, param_meaning
+from graph_toucan.schema import SchemaField
 
 _TYPES = ["string", "integer", "number", "boolean", "array", "object", "null"]
-_COMPAT = np.array([[types_compatible(a, b) for b in _TYPES] for a in _TYPES])
+_SCALARS = ("string", "integer", "number")
+# One item of a list output can fill a scalar parameter.
+_COMPAT = np.array(
+    [[types_compatible(a, b) or (a == "array" and b in _SCALARS) for b in _TYPES] for a in _TYPES]
+)
+_DESCRIPTION_WORDS = 8
 
 
 @dataclass(frozen=True)
@@ -40,20 +51,39 @@ class PruneConfig:
             raise ValueError("floor must be between 0 and cap")
 
 
-def _field_doc(node: Node, path: str) -> list[str]:
-    tokens = list(name_tokens(path))
-    if set(name_tokens(path.replace("[]", "").rsplit(".", 1)[-1])) <= GENERIC:
-        tokens += sorted(node.object)
-    return tokens
+def _meaning_words(meaning: Meaning, issued: bool) -> list[str]:
+    """What a value means, as words of their own: ``fmt:airport``, ``unit:gallon``, ``qty:count`` and,
+    for ids and other issued handles, ``of:user`` (the thing it belongs to)."""
+    words = [f"fmt:{f}" for f in sorted(meaning.formats)]
+    words += [f"unit:{meaning.unit}"] if meaning.unit else []
+    words += [f"qty:{meaning.quantity}"] if meaning.quantity else []
+    if issued:
+        words += [f"of:{e}" for e in sorted(meaning.entities)]
+    return words
 
 
-def _param_doc(node: Node, name: str) -> list[str] | None:
-    tokens = list(name_tokens(name))
-    if not tokens or set(tokens) <= USER_SUPPLIED:
+def _field_doc(node: Node, field: SchemaField) -> list[str] | None:
+    """Name words (twice: they weigh most), the tool's object words for a generic name, the
+    description's first content words and the meaning words; None for outputs that only report how
+    the call went."""
+    if is_outcome(field.name, field.description):
         return None
-    if set(tokens) <= GENERIC:
-        tokens += sorted(node.object)
-    return tokens
+    names = list(name_tokens(field.path))
+    if set(name_tokens(field.path.replace("[]", "").rsplit(".", 1)[-1])) <= GENERIC:
+        names += sorted(node.object)
+    issued = classify_parameter(field.name, {}) == "issued"
+    meaning = _meaning_words(field_meaning(field, node), issued)
+    return names * 2 + list(text_tokens(field.description, limit=_DESCRIPTION_WORDS)) + meaning
+
+
+def _param_doc(node: Node, param: Param) -> list[str] | None:
+    names = list(name_tokens(param.name))
+    if not names or set(names) <= USER_SUPPLIED:
+        return None
+    if set(names) <= GENERIC:
+        names += sorted(node.object)
+    meaning = _meaning_words(param_meaning(param, node), param.issued)
+    return names * 2 + list(text_tokens(param.description, limit=_DESCRIPTION_WORDS)) + meaning
 
 
 def _type(name: str) -> int:
@@ -68,13 +98,15 @@ def candidates(nodes: list[Node], config: PruneConfig | None = None) -> dict[str
     f_docs, f_types, f_owner = [], [], []
     for i, node in enumerate(nodes):
         for f in node.outputs:
-            f_docs.append(_field_doc(node, f.path))
-            f_types.append(_type(f.type))
-            f_owner.append(i)
+            fdoc = _field_doc(node, f)
+            if fdoc is not None:
+                f_docs.append(fdoc)
+                f_types.append(_type(f.type))
+                f_owner.append(i)
     p_docs, p_types, p_owner = [], [], []
     for i, node in enumerate(nodes):
         for p in node.params:
-            doc = _param_doc(node, p.name)
+            doc = _param_doc(node, p)
             if doc is not None:
                 p_docs.append(doc)
                 p_types.append(_type(p.type))
@@ -90,6 +122,12 @@ def candidates(nodes: list[Node], config: PruneConfig | None = None) -> dict[str
         f_types_a, p_types_a = np.array(f_types), np.array(p_types)
         f_owner_a, p_owner_a = np.array(f_owner), np.array(p_owner)
         targets, t_starts = np.unique(p_owner_a, return_index=True)
+        codes = {sid: k for k, sid in enumerate(sorted({n.server_id for n in nodes}))}
+        server_code = [codes[n.server_id] for n in nodes]
+        t_server = np.array([server_code[int(t)] for t in targets])
+        prerequisite_sources = {
+            i for i, n in enumerate(nodes) if n.tool_class != "action" and flag_fields(n.outputs)
+        }
         sources, s_starts = np.unique(f_owner_a, return_index=True)
         s_bounds = [*s_starts.tolist(), len(f_owner_a)]
         for c in range(0, len(sources), config.chunk):
@@ -101,6 +139,9 @@ def candidates(nodes: list[Node], config: PruneConfig | None = None) -> dict[str
             pair = np.add.reduceat(best, t_starts, axis=1)  # per source and target: coverage
             for row, src in enumerate(sources[c : c + config.chunk]):
                 hits = np.nonzero(pair[row] > 1e-6)[0]
+                hits = hits[targets[hits] != src]  # a tool is no candidate of its own
+                if int(src) not in prerequisite_sources:
+                    hits = _contenders(pair[row], hits, t_server, server_code[int(src)], config)
                 scores_by_source[int(src)] = {int(targets[h]): float(pair[row, h]) for h in hits}
     _add_prerequisites(nodes, scores_by_source)
     result: dict[str, list[str]] = {}
@@ -113,6 +154,28 @@ def candidates(nodes: list[Node], config: PruneConfig | None = None) -> dict[str
         )
         result[node.id] = _with_floor([nodes[t] for t, _ in ranked], node, config)
     return result
+
+
+def _contenders(
+    row: np.ndarray, hits: np.ndarray, t_server: np.ndarray, server: int, config: PruneConfig
+) -> np.ndarray:
+    """The hits that can still make a tool's list: those within the largest bonus of the ``cap``-th
+    best score, and the other-server ones within the category bonus of the ``floor``-th best of them
+    (the rest are beaten whatever their bonus), so that building the ranking stays cheap."""
+    if len(hits) <= config.cap:
+        return hits
+    values = row[hits]
+    kth = np.partition(values, -config.cap)[-config.cap]
+    keep = values >= kth - (config.same_server_bonus + config.same_category_bonus)
+    if config.floor:
+        cross = t_server[hits] != server
+        cross_values = values[cross]
+        if len(cross_values) > config.floor:
+            kth_cross = np.partition(cross_values, -config.floor)[-config.floor]
+            keep |= cross & (values >= kth_cross - config.same_category_bonus)
+        else:
+            keep |= cross
+    return hits[keep]
 
 
 def _bonus(source: Node, target: Node, config: PruneConfig) -> float:

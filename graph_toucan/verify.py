@@ -188,7 +188,6 @@ def _optional_asked(v: TurnView) -> str | None:
 
 
 def _issued_unseen(v: TurnView) -> str | None:
-    shown = "\n".join(t.assistant for t in v.turns[: v.k])
     for m in v.turn.mentions:
         call = next((c for c in v.turn.planned if c.id == m.call), None)
         tool = next((t for t in v.tools.values() if call and t.tool_id == call.tool_id), None)
@@ -202,10 +201,13 @@ def _issued_unseen(v: TurnView) -> str | None:
             if classes.get(name) != "issued":
                 continue
             for leaf in leaves(value):
-                if _distinctive(leaf) and value_in_text(leaf, v.said) and not value_in_text(leaf, shown):
+                said = next((j for j in range(v.k + 1) if value_in_text(leaf, v.turns[j].user)), None)
+                if not _distinctive(leaf) or said is None:
+                    continue
+                if not any(value_in_text(leaf, t.assistant) for t in v.turns[:said]):
                     return (
-                        f"the user types {name} = {leaf!r} before any answer showed it; an id comes from "
-                        "a tool's result, not from the user"
+                        f"the user types {name} = {leaf!r} in turn {said + 1}, before any answer showed "
+                        "it; an id comes from a tool's result, not from the user"
                     )
     return None
 
@@ -230,6 +232,7 @@ def _dependencies_realised(v: TurnView) -> str | None:
             continue
         given = target.arguments.get(dep.input)
         produced = output_values(source.output, dep.output)
+        produced += [item for p in produced if isinstance(p, list) for item in p]  # one item of a list
         candidates = given if isinstance(given, list) else [given]
         if given is None or not any(same_value(g, p) for g in candidates for p in produced):
             return (

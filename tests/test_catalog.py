@@ -554,3 +554,64 @@ def test_killed_import_resumes_without_duplicates(tmp_path: Path) -> None:
         assert orphans == 0
     finally:
         conn.close()
+
+
+# -- BFCL's multi_turn_func_doc layout: JSON Lines in .json files ------------------------------------
+
+BFCL_DOCS = HERE / "fixtures" / "bfcl" / "multi_turn_func_doc"
+
+
+def test_bfcl_func_doc_folder_imports_as_published(tmp_path: Path) -> None:
+    """BFCL ships ``multi_turn_func_doc/*.json`` as JSON Lines: each file is one API (a server)."""
+    assert detect_format(BFCL_DOCS) == "bfcl"
+    assert detect_format(BFCL_DOCS / "message_api.json") == "bfcl"
+    store = Store(tmp_path / "gt.db")
+    report = _import(store, BFCL_DOCS)
+    assert (report.servers, report.tools_read, report.imported, report.skipped) == (4, 17, 17, [])
+    servers = {s.name: s for s in store.servers()}
+    assert set(servers) == {"message_api", "trading_bot", "travel_booking", "vehicle_control"}
+    assert servers["message_api"].overview == (
+        "This tool belongs to the Message API, which is used to manage user interactions in a workspace."
+    )
+    tools = _by_name(store)
+    send = tools["send_message"]
+    assert send.description.endswith("Tool description: Send a message to a user.")  # as published
+    assert send.input_schema["type"] == "object" and send.input_schema["required"] == [
+        "receiver_id",
+        "message",
+    ]
+    assert send.output_schema is not None
+    assert send.output_schema["properties"]["message_id"] == {
+        "type": "integer",
+        "description": "ID of the sent message.",
+    }
+    assert tools["get_stock_info"].output_schema["properties"]["price"]["type"] == "number"  # "float"
+    assert tools["get_watchlist"].output_schema["properties"]["watchlist"]["items"] == {"type": "string"}
+    # a rerun changes nothing
+    assert _import(store, BFCL_DOCS).counts == UpsertCounts(unchanged=17)
+
+
+def test_bfcl_json_lines_file_with_a_json_extension(tmp_path: Path) -> None:
+    store = Store(tmp_path / "gt.db")
+    report = _import(store, BFCL_DOCS / "trading_bot.json")
+    assert (report.servers, report.imported, report.skipped) == (1, 6, [])
+    (server,) = store.servers()
+    assert (server.name, server.source) == ("trading_bot", "bfcl")
+
+
+def test_bfcl_json_lines_file_with_a_broken_line_keeps_the_rest(tmp_path: Path) -> None:
+    lines = (BFCL_DOCS / "vehicle_control.json").read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "vehicle_control.json"
+    path.write_text("\n".join([lines[0], lines[1][:40], lines[2]]) + "\n", encoding="utf-8")
+    assert detect_format(path) == "bfcl"
+    report = _import(Store(tmp_path / "gt.db"), path)
+    assert report.imported == 2
+    (issue,) = report.skipped
+    assert issue.file == "vehicle_control.json:2" and "not JSON" in issue.problem
+
+
+def test_a_broken_single_json_document_says_where(tmp_path: Path) -> None:
+    path = tmp_path / "tools.json"
+    path.write_text('[{"name": "a", "parameters": {}},\n {"name": "b"', encoding="utf-8")
+    with pytest.raises(CatalogError, match=r"tools.json is not valid JSON: .* line 2"):
+        detect_format(path)

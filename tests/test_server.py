@@ -391,7 +391,9 @@ async def test_sample_fsp_returns_planned_paths_reproducibly(workspace):
     assert longer["path_ids"][:8] == report["path_ids"] and longer["new"] == 4
     for planned in single["paths"]:
         calls = [c for turn in planned["turns"] for c in turn["calls"]]
-        assert calls[0]["tool"] == HOTELS and len(calls) == 2
+        explicit = [c for c in calls if not c["implicit"]]
+        # one step from the search; a hidden helper may give the next tool an id it needs
+        assert calls[0]["tool"] == HOTELS and len(explicit) == 2
 
 
 async def test_sample_fsp_follows_a_rebuilt_graph(workspace):
