@@ -314,14 +314,16 @@ class Conversation:
 
 
 def split_refusals(conv: Conversation, k: int) -> list[str]:
-    """The calls split turn ``k`` could have made but did not: those its request asked for (for refusal
-    variants the source conversation's turn with the split call, else the turn's own plan), less implicit
+    """The calls split turn ``k`` could have made but did not: those its request asked for (for the split a
+    refusal variant adds, the source conversation's turn with the split call; for a split the path already
+    had, the turn's own plan), less implicit
     helpers, the split call, and every call depending on it (by a planned dependency or a value taken from
     its output, transitively)."""
     split = conv.turns[k]["split"]
     source = conv.ws.convs.get(conv.rec.get("source_id") or "")
     asked = [c["id"] for c in conv.turns[k].get("planned") or [] if not c.get("implicit")]
-    if source and conv.kind in ("miss-func", "miss-params"):
+    inherited = bool(source) and any(t.get("split") == split for t in source["turns"])  # the path's own
+    if source and conv.kind in ("miss-func", "miss-params") and not inherited:
         turns = [[c for s in t["steps"] for c in s] for t in source["turns"]]
         calls = next((t for t in turns if any(c["plan"] == split["call"] for c in t)), [])
         asked = [c["plan"] for c in calls if not c.get("implicit")]
