@@ -12,6 +12,7 @@ from graph_toucan.pipeline import PipelineConfig, run_pipeline
 from graph_toucan.records import Conversation, SplitDetail, Turn
 from graph_toucan.sampling import load_config
 from graph_toucan.store import Store
+from graph_toucan.tracing import value_in_text
 from graph_toucan.verify import verify
 
 BUSY = {
@@ -190,6 +191,17 @@ def _replace_call(turn: Turn, old, new) -> list:
 
 def test_a_context_value_the_plan_does_not_link_fails(accepted: list[Conversation]) -> None:
     """An argument taken silently from an unrelated earlier output, and traced as such."""
+
+    def unsaid(c: Conversation, k: int) -> list:
+        """Text values of the turn before's outputs that the user never wrote (an echo would be stated)."""
+        said = "\n".join(t.user for t in c.turns[: k + 1])
+        return [
+            (x, key, v)
+            for x in c.turns[k - 1].calls
+            for key, v in (x.output or {}).items()
+            if isinstance(v, str) and len(v) > 3 and not value_in_text(v, said)
+        ]
+
     conversation, k, turn = _find(
         accepted,
         lambda c, k, t: (
@@ -199,15 +211,10 @@ def test_a_context_value_the_plan_does_not_link_fails(accepted: list[Conversatio
                 for x in t.calls
                 for tr in x.trace
             )
-            and any(isinstance(v, str) for x in c.turns[k - 1].calls for v in (x.output or {}).values())
+            and bool(unsaid(c, k))
         ),
     )
-    earlier = next(
-        (x, key, v)
-        for x in conversation.turns[k - 1].calls
-        for key, v in (x.output or {}).items()
-        if isinstance(v, str)
-    )
+    earlier = unsaid(conversation, k)[0]
     call = next(x for x in turn.calls if any(tr.source == "query" for tr in x.trace))
     name = next(tr.name for tr in call.trace if tr.source == "query")
     source, field, value = earlier
