@@ -183,6 +183,13 @@ def plural(word: str) -> str:
     return word + "s"
 
 
+def words(identifier: str) -> list[str]:
+    """The words of an identifier: ``getCurrentWeather`` and ``get_current_weather`` both give
+    ``['get', 'current', 'weather']``."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", identifier)
+    return [w.lower() for w in re.findall(r"[A-Za-z]+|[0-9]+", spaced)]
+
+
 @lru_cache(maxsize=65536)
 def name_tokens(name: str) -> tuple[str, ...]:
     """Lowercase, singular, synonym-folded words of an identifier or field path."""

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from typing import Any
 
-from graph_toucan.fields import json_type, name_tokens, word_set
+from graph_toucan.fields import json_type, name_tokens, word_set, words
 from graph_toucan.references import refers_to
 from graph_toucan.tracing import first_index_path, output_values, value_in_text
 from graph_toucan.user_values import stated_value
 
-_READ_VERBS = {"get", "fetch", "retrieve", "show", "find", "lookup", "read", "view", "describe", "query"}
 _OPENERS = {
     "casual": ["Hey, can you {x}?", "Could you {x}?", "I need you to {x}.", "Can you {x} for me?"],
     "formal": ["Could you please {x}?", "I would like you to {x}.", "Please {x}."],
@@ -42,13 +40,6 @@ def after_split_func(register: str) -> str:
     return _AFTER_SPLIT_FUNC.get(register, _AFTER_SPLIT_FUNC["casual"])
 
 
-def words(identifier: str) -> list[str]:
-    """The words of an identifier: ``getCurrentWeather`` and ``get_current_weather`` both give
-    ``['get', 'current', 'weather']``."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", identifier)
-    return [w.lower() for w in re.findall(r"[A-Za-z]+|[0-9]+", spaced)]
-
-
 def name_words(name: str) -> set[str]:
     """The content words of a function's name (``get_current_weather`` -> get, current, weather)."""
     return {w for w in words(name) if len(w) > 2 and not w.isdigit() and w not in _NAME_STOP}
@@ -61,17 +52,6 @@ def spells_out(name: str, text: str) -> bool:
     """Whether ``text`` holds every content word of a function name of two or more such words."""
     wanted = name_words(name)
     return len(wanted) >= 2 and wanted <= set(words(text))
-
-
-def intent(name: str) -> str:
-    """What calling the function asks for, in the name's own words: ``get_current_weather`` -> ``get the
-    current weather`` (for the assistant's side; a user asks with :func:`request`)."""
-    parts = words(name) or ["it"]
-    if parts[0] in _READ_VERBS:
-        return f"{'look up' if parts[0] == 'lookup' else parts[0]} the {' '.join(parts[1:]) or 'details'}"
-    if len(parts) > 1 and parts[0] in {"search", "list", "convert", "calculate", "check", "create", "send"}:
-        return " ".join(parts)
-    return f"get the {' '.join(parts)}"
 
 
 # A user's verbs for what a tool's leading verb does, and name words a user leaves out.

@@ -338,12 +338,12 @@ def _id_fits(index: GraphIndex, source: str, output: str, target: str, parameter
 
 
 def _earlier_source(
-    draft: Draft, index: GraphIndex, call: DraftCall, parameter: str
+    turns: list[DraftTurn], index: GraphIndex, call: DraftCall, parameter: str
 ) -> DraftDependency | None:
     """A dependency from the nearest earlier call whose output holds ``parameter``."""
-    position = {c.key: (a, b) for a, turn in enumerate(draft.turns) for b, c in enumerate(turn.calls)}
+    position = {c.key: (a, b) for a, turn in enumerate(turns) for b, c in enumerate(turn.calls)}
     t, i = position[call.key]
-    earlier = [c for turn in draft.turns for c in turn.calls if position[c.key] < (t, i)]
+    earlier = [c for turn in turns for c in turn.calls if position[c.key] < (t, i)]
     node = index.nodes[call.tool]
     target_object = tool_object(node.ref.rpartition("/")[2])
     by_source = {e.source: e for e in index.in_edges(call.tool)}
@@ -417,8 +417,7 @@ def plan_sources(
             for parameter in index.nodes[call.tool].issued_required:
                 if parameter in covered:
                     continue
-                current = replace(draft, turns=tuple(turns), dependencies=tuple(deps), next_key=key)
-                found = _earlier_source(current, index, call, parameter)
+                found = _earlier_source(turns, index, call, parameter)
                 if found is not None:
                     deps.append(found)
                     covered.add(parameter)

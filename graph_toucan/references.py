@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from graph_toucan.fields import GENERIC, name_tokens, singular, tool_object, word_set
+from graph_toucan.fields import GENERIC, name_tokens, singular, tool_object, word_set, words
 from graph_toucan.records import PathDependency, PlannedPath, Tool
 
 # Words that point back at something already in the conversation.
@@ -52,8 +52,8 @@ def result_nouns(source_name: str, output: str | None) -> list[str]:
     if output:
         parts = [p for p in re.split(r"\[\d*\]|\.", output) if p]
         for part in parts[:-1]:
-            nouns += [singular(w) for w in _spoken(part) if w not in GENERIC and not w.isdigit()]
-    nouns += [w for w in (singular(w) for w in _spoken(source_name)) if w in tool_object(source_name)]
+            nouns += [singular(w) for w in words(part) if w not in GENERIC and not w.isdigit()]
+    nouns += [w for w in (singular(w) for w in words(source_name)) if w in tool_object(source_name)]
     nouns += sorted(tool_object(source_name))
     seen: list[str] = []
     for noun in nouns:
@@ -74,14 +74,7 @@ def field_words(output: str | None) -> list[str]:
     if not output:
         return []
     last = [p for p in re.split(r"\[\d*\]|\.", output) if p][-1:]
-    return [w for w in _spoken(last[0]) if not w.isdigit()] if last else []
-
-
-def _spoken(identifier: str) -> list[str]:
-    """The words of an identifier as a person says them (``authorName`` -> author, name): no synonyms
-    folded, unlike :func:`name_tokens`, so "author" stays "author"."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", identifier)
-    return [w.lower() for w in re.findall(r"[A-Za-z]+|[0-9]+", spaced)]
+    return [w for w in words(last[0]) if not w.isdigit()] if last else []
 
 
 def reference_of(

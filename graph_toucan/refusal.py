@@ -460,10 +460,11 @@ class Augmenter:
     async def _irrelevance(
         self, source: Conversation, rng: random.Random, feedback: list[str]
     ) -> list[Turn] | None:
+        options = unoffered_tools(self.catalog, source)
+        if not options:
+            return None
         for _ in range(8):  # a request with realistic values: no "element 93"
-            wanted = unoffered_tool(self.catalog, source, rng)
-            if wanted is None:
-                return None
+            wanted = rng.choice(options)
             properties = wanted.input_schema.get("properties") or {}
             topic = frozenset(name_tokens(wanted.name))
             values = [
@@ -488,24 +489,23 @@ class Augmenter:
         return [Turn(type="empty", user=answer.query, assistant=answer.answer, wanted=wanted.ref)]
 
 
-def unoffered_tool(catalog: list[Tool], source: Conversation, rng: random.Random) -> Tool | None:
-    """A catalog tool of another server than the conversation's, doing something none of its tools
-    does (no shared object words), that needs the outside world (not a computation) and no id: what
-    an irrelevant request asks for."""
+def unoffered_tools(catalog: list[Tool], source: Conversation) -> list[Tool]:
+    """Catalog tools of other servers than the conversation's, doing something none of its tools does
+    (no shared object words), that need the outside world (not a computation) and no id: what an
+    irrelevant request asks for."""
     offered = {t.tool_id for t in source.tools}
     servers = {t.tool.rsplit("/", 1)[0] for t in source.tools}
     taken = {w for t in source.tools for w in tool_object(t.name, t.description)}
-    options = [
+    return [
         t
         for t in catalog
         if t.id not in offered
         and t.server_name not in servers
-        and tool_object(t.name, t.description)
-        and not tool_object(t.name, t.description) & taken
-        and not issued_required(t)
         and t.tool_class != "computation"  # arithmetic and formatting an assistant does without a tool
+        and (subject := tool_object(t.name, t.description))
+        and not subject & taken
+        and not issued_required(t)
     ]
-    return rng.choice(options) if options else None
 
 
 @dataclass

@@ -18,7 +18,7 @@ import random
 import re
 from typing import Any
 
-from graph_toucan.fields import json_type, name_tokens
+from graph_toucan.fields import json_type, name_tokens, words
 from graph_toucan.mock.flatten import FlatField
 from graph_toucan.mock.values import plausible_value
 
@@ -246,6 +246,6 @@ def is_placeholder(value: Any, name: str) -> bool:
         return True
     if _PLACEHOLDER_WORDS.search(text.replace("_", " ")):
         return True
-    said = [w[:5] for w in re.findall(r"[a-z]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", text).lower())]
-    named = [w[:5] for w in re.findall(r"[a-z]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", name).lower())]
+    said = [w[:5] for w in words(text) if not w.isdigit()]
+    named = [w[:5] for w in words(name) if not w.isdigit()]
     return bool(named) and said == named

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
-from graph_toucan.fields import name_tokens, tool_object
+from graph_toucan.fields import name_tokens, tool_object, words
 from graph_toucan.mock.runtime import schema_problem, schema_validator
-from graph_toucan.offline_teacher import phrase, spells_out, words
+from graph_toucan.offline_teacher import phrase, spells_out
 from graph_toucan.records import Check, Conversation, ConversationTool, PathDependency, ToolCall, Turn
 from graph_toucan.references import field_words, refers_to, result_nouns
 from graph_toucan.tracing import (
@@ -74,6 +75,7 @@ class TurnView:
         # after an empty turn the request stands from before: the user only supplies what was missing
         self.request = f"{turns[k - 1].user}\n{self.turn.user}" if follows_split else self.turn.user
 
+    @cached_property
     def references(self) -> list[tuple[PathDependency, dict[str, Any]]]:
         """The dependencies into this turn's calls whose source the user asked for, with what the
         user calls that source's result."""
@@ -344,7 +346,7 @@ def _implicit_unstated(v: TurnView) -> str | None:
 
 def _refers_back(v: TurnView) -> str | None:
     stated = [leaf for t in v.turns[: v.k + 1] for m in t.mentions for leaf in leaves(m.value)]
-    for dep, reference in v.references():
+    for dep, reference in v.references:
         target = v.by_plan[dep.target]
         for leaf in leaves(target.arguments.get(dep.input)):  # type: ignore[arg-type]
             if any(same_value(leaf, s) for s in stated):
@@ -479,7 +481,7 @@ _APPLIES: dict[str, Callable[[TurnView], bool]] = {
     "dependencies_realised": lambda v: any(v.by_plan.get(d.target) in v.turn.calls for d in v.dependencies),
     "split_turns_empty": lambda v: v.turn.split is not None,
     "implicit_unstated": lambda v: any(c.implicit for c in v.turn.planned),
-    "refers_back": lambda v: bool(v.references()),
+    "refers_back": lambda v: bool(v.references),
     "value_withheld": lambda v: v.turn.split is not None and v.turn.split.kind == "miss-param",
     "value_supplied": lambda v: (
         v.k > 0 and v.turns[v.k - 1].split is not None and v.turns[v.k - 1].split.kind == "miss-param"
