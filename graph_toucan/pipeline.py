@@ -39,6 +39,9 @@ Progress = Callable[[str, int, int | None, dict[str, Any]], None]
 """``progress(stage, done, total, info)``: ``info`` carries counts such as accepted and rejected."""
 
 
+EXAMPLE_IMPORT = "import-example"  # the runs-table id of the automatic import of the bundled example
+
+
 @dataclass
 class PipelineConfig:
     n: int = 20
@@ -147,11 +150,23 @@ class Pipeline:
         self.report.stages[name] = round(time.perf_counter() - started, 3)
 
     async def import_catalog(self) -> None:
-        """Import the given catalogs, or the bundled example when the workspace has no tools."""
-        sources = self.config.catalogs or ([] if self.store.count("tools") else [example_catalog()])
-        for source in sources:
-            report = import_entries(self.store, read_catalog(Path(source)))
-            self.progress("import", report.servers, report.servers, {"tools": report.counts.new})
+        """Import the given catalogs, or the bundled example when the workspace has no tools or an
+        earlier run's import of it was killed halfway (it is marked started until it is done)."""
+        for source in self.config.catalogs:
+            self._import(Path(source))
+        if self.config.catalogs:
+            return
+        if self.store.count("tools") and self.store.run_status(EXAMPLE_IMPORT) != "started":
+            return
+        started = time.time()
+        self.store.record_run(EXAMPLE_IMPORT, "import example", "started", started, {})
+        report = self._import(example_catalog())
+        self.store.record_run(EXAMPLE_IMPORT, "import example", "done", started, report.as_dict())
+
+    def _import(self, source: Path) -> Any:
+        report = import_entries(self.store, read_catalog(source))
+        self.progress("import", report.servers, report.servers, {"tools": report.counts.new})
+        return report
 
     async def annotate(self) -> None:
         total = self.store.count("tools")

@@ -686,6 +686,11 @@ class Store:
             pk="id",
         )
 
+    def run_status(self, run_id: str) -> str | None:
+        """The recorded status of a run (``None`` when there is no such run)."""
+        row = self.db.execute("select status from runs where id = ?", [run_id]).fetchone()
+        return row[0] if row else None
+
     # -- helpers -----------------------------------------------------------------------------------
     def _by_id_or_prefix(self, table: str, ref: str) -> dict[str, Any] | None:
         """The row with this id, or the only one whose id starts with ``ref`` (4 characters or more)."""

@@ -231,3 +231,27 @@ def test_conversations_list_after_run(tmp_path: Path) -> None:
     )
     rows = json.loads(listed.stdout)
     assert len([r for r in rows if r["status"] == "accepted" and r["kind"] == "translation"]) == 3
+
+
+def test_an_automatic_import_killed_halfway_is_completed_on_rerun(tmp_path: Path) -> None:
+    """A kill inside the import of the bundled example leaves some of its tools; the rerun imports the
+    rest (before, it saw tools and imported nothing, and the path stream ran out early)."""
+    from graph_toucan.catalog import import_entries, read_catalog
+    from graph_toucan.pipeline import EXAMPLE_IMPORT
+    from graph_toucan.resources import example_catalog
+
+    store = Store.open(tmp_path / "killed")
+    store.record_run(EXAMPLE_IMPORT, "import example", "started", time.time(), {})
+    entries = list(read_catalog(example_catalog()))
+    import_entries(store, entries[:3])  # the kill came after three servers
+    partial = store.count("tools")
+    pipeline = Pipeline(store, LLM(OfflineBackend(), store), PipelineConfig(n=1))
+    asyncio.run(pipeline.import_catalog())
+    assert 0 < partial < store.count("tools") == 98
+    assert store.run_status(EXAMPLE_IMPORT) == "done"
+
+    # a workspace holding the user's own catalog is left as it is: the example is not added to it
+    own = Store.open(tmp_path / "own")
+    import_entries(own, entries[:3])
+    asyncio.run(Pipeline(own, LLM(OfflineBackend(), own), PipelineConfig(n=1)).import_catalog())
+    assert own.count("tools") == partial and own.run_status(EXAMPLE_IMPORT) is None
