@@ -146,6 +146,52 @@ USER_SUPPLIED = frozenset(
 )
 
 # Verbs that open tool names; what follows them is the object the tool handles.
+# Another word a user might say for a thing a tool name calls by its own word.
+NOUN_SYNONYMS = {
+    "weather": "conditions",
+    "forecast": "outlook",
+    "price": "cost",
+    "prices": "costs",
+    "stock": "share",
+    "rate": "quote",
+    "rates": "quotes",
+    "days": "length",
+    "month": "period",
+    "time": "clock",
+    "timestamp": "epoch seconds",
+    "news": "headlines",
+    "file": "document",
+    "files": "documents",
+    "directory": "folder",
+    "location": "place",
+    "distance": "how far apart",
+    "user": "account",
+    "repository": "project",
+    "repo": "project",
+    "issue": "ticket",
+    "issues": "tickets",
+    "message": "note",
+    "email": "mail",
+    "image": "picture",
+    "video": "clip",
+    "recommendations": "suggestions",
+    "currency": "money",
+    "hotel": "place to stay",
+    "hotels": "places to stay",
+    "place": "spot",
+    "places": "spots",
+    "search": "lookup",
+    "results": "hits",
+    "dividends": "payouts",
+    "area": "surface",
+    "route": "way there",
+    "flight": "plane ticket",
+    "flights": "plane tickets",
+}
+
+# Words of a tool name that say nothing of what it handles (``search_by_title``).
+FUNCTION_WORDS = word_set("by with from to for of and or in on at via using the a an all")
+
 VERBS = word_set(
     """get fetch read retrieve search find query list lookup look show view describe create add make
     new insert post send write update edit modify set change patch delete remove cancel convert
@@ -212,7 +258,11 @@ def text_tokens(text: str, *, limit: int = 60) -> tuple[str, ...]:
 def tool_object(name: str, description: str = "") -> frozenset[str]:
     """What a tool handles: its name without the verbs (``search_repositories`` -> {repo}),
     or the first content words of its description when the name is only a verb."""
-    words = [w for w in name_tokens(name) if w not in VERBS and w not in GENERIC and not w.isdigit()]
+    words = [
+        w
+        for w in name_tokens(name)
+        if w not in VERBS and w not in GENERIC and w not in FUNCTION_WORDS and not w.isdigit()
+    ]
     if not words:
         words = list(text_tokens(description, limit=3))
     return frozenset(words)

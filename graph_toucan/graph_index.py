@@ -59,6 +59,7 @@ class Node:
     outputs: frozenset[str]
     issued: frozenset[str] = frozenset()
     types: tuple[tuple[str, str], ...] = ()  # ("in:" or "out:" + parameter or output path, JSON type)
+    closed: frozenset[str] = frozenset()  # "in:"/"out:" names whose values are an enum or a const
 
     def type_of(self, name: str, side: str) -> str | None:
         """The JSON type of an input parameter (``side`` "in") or an output path ("out")."""
@@ -177,6 +178,7 @@ class GraphIndex:
                     outputs=frozenset(f.path for f in leaf_fields(tool.output_schema)),
                     issued=frozenset(p for p, c in parameter_classes(tool).items() if c == "issued"),
                     types=_types(tool.input_schema, tool.output_schema),
+                    closed=_closed(tool.input_schema, tool.output_schema),
                 )
             )
         return cls(nodes)
@@ -217,17 +219,67 @@ def _node_from_attributes(node_id: str, attrs: dict[str, Any]) -> Node:
         outputs=frozenset(str(o) for o in attrs["outputs"] or []),
         issued=_issued(attrs),
         types=_types(attrs["input_schema"], attrs.get("output_schema")),
+        closed=_closed(attrs["input_schema"], attrs.get("output_schema")),
     )
 
 
 def _types(input_schema: Any, output_schema: Any) -> tuple[tuple[str, str], ...]:
     props = input_schema.get("properties") if isinstance(input_schema, dict) else None
-    inputs = [(f"in:{n}", json_type(s)) for n, s in (props or {}).items()] if isinstance(props, dict) else []
+    inputs = (
+        [(f"in:{n}", _input_type(s)) for n, s in (props or {}).items()] if isinstance(props, dict) else []
+    )
+    inputs += (
+        [  # the items of a list parameter: "in:ids[]"
+            (f"in:{n}[]", json_type(s["items"]))
+            for n, s in (props or {}).items()
+            if isinstance(props, dict) and isinstance(s, dict) and isinstance(s.get("items"), dict)
+        ]
+        if isinstance(props, dict)
+        else []
+    )
     outputs = [
         (f"out:{f.path}", f.type)
         for f in leaf_fields(output_schema if isinstance(output_schema, dict) else None)
     ]
     return tuple(inputs + outputs)
+
+
+def _input_type(schema: Any) -> str:
+    """A parameter's JSON type; ``ref`` for one defined elsewhere (a ``$ref``), which no output is known
+    to fit."""
+    return "ref" if isinstance(schema, dict) and "$ref" in schema else json_type(schema)
+
+
+def _closed(input_schema: Any, output_schema: Any) -> frozenset[str]:
+    def closed(schema: Any) -> bool:
+        return isinstance(schema, dict) and ("enum" in schema or "const" in schema)
+
+    props = input_schema.get("properties") if isinstance(input_schema, dict) else None
+    inputs = {f"in:{n}" for n, s in props.items() if closed(s)} if isinstance(props, dict) else set()
+    outputs = {
+        f"out:{f.path}"
+        for f in leaf_fields(output_schema if isinstance(output_schema, dict) else None)
+        if f.closed
+    }
+    return frozenset(inputs | outputs)
+
+
+def compatible(source: Node, output: str, target: Node, param: str) -> bool:
+    """Whether values of ``output`` can be passed as ``param``: a parameter with an enum only takes an
+    output with one, an object only an object (and back), a number never free text, a parameter defined
+    by a ``$ref`` nothing; an item of a list may fill a scalar and a scalar a list."""
+    if f"in:{param}" in target.closed and f"out:{output}" not in source.closed:
+        return False
+    wanted, given = target.type_of(param, "in"), source.type_of(output, "out")
+    if wanted == "array" and given != "array":  # one value passed as a list of one: the item's type
+        wanted = target.type_of(f"{param}[]", "in")
+    if wanted == "ref":
+        return False
+    if None in (wanted, given):
+        return True
+    if "object" in (wanted, given):
+        return wanted == given
+    return not (wanted in ("integer", "number") and given not in ("integer", "number", "array"))
 
 
 def _issued(attrs: dict[str, Any]) -> frozenset[str]:
@@ -248,7 +300,12 @@ def _valid_mapping(raw: list[Any], source: Node, target: Node) -> tuple[tuple[st
         if not isinstance(entry, dict):
             continue
         output, param = entry.get("output"), entry.get("input")
-        if output in source.outputs and param in inputs and param not in seen:
+        if (
+            output in source.outputs
+            and param in inputs
+            and param not in seen
+            and compatible(source, str(output), target, str(param))
+        ):
             seen.add(param)
             kept.append((str(output), str(param)))
     return tuple(kept)

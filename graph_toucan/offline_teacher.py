@@ -13,10 +13,10 @@ import json
 import random
 from typing import Any
 
-from graph_toucan.fields import json_type, name_tokens, word_set, words
+from graph_toucan.fields import NOUN_SYNONYMS, json_type, name_tokens, word_set, words
 from graph_toucan.references import refers_to
 from graph_toucan.tracing import first_index_path, output_values, value_in_text
-from graph_toucan.user_values import stated_value
+from graph_toucan.user_values import another_value, stated_value
 
 _OPENERS = {
     "casual": ["Hey, can you {x}?", "Could you {x}?", "I need you to {x}.", "Can you {x} for me?"],
@@ -57,6 +57,7 @@ def spells_out(name: str, text: str) -> bool:
 # A user's verbs for what a tool's leading verb does, and name words a user leaves out.
 _ASK_VERBS = {
     "read": ["look up", "check", "pull up", "find out"],
+    "capture": ["grab", "capture"],
     "search": ["look for", "hunt for", "find me"],
     "list": ["show me", "give me a rundown of", "go through"],
     "create": ["set up", "put together", "make"],
@@ -77,14 +78,30 @@ _ASK_VERBS = {
 }
 _VERB_FAMILY = {
     **dict.fromkeys(
-        ("get", "fetch", "retrieve", "read", "show", "view", "describe", "lookup", "look", "query"), "read"
+        (
+            "get",
+            "fetch",
+            "retrieve",
+            "read",
+            "show",
+            "view",
+            "describe",
+            "lookup",
+            "look",
+            "query",
+            "download",
+        ),
+        "read",
     ),
     **dict.fromkeys(("search", "find"), "search"),
     **dict.fromkeys(("list",), "list"),
-    **dict.fromkeys(("create", "add", "make", "new", "insert", "post"), "create"),
+    **dict.fromkeys(
+        ("create", "add", "make", "new", "insert", "post", "register", "initialize", "init"), "create"
+    ),
+    **dict.fromkeys(("take", "capture", "snap"), "capture"),
     **dict.fromkeys(("write", "save"), "write"),
     **dict.fromkeys(("update", "edit", "modify", "set", "change", "patch"), "update"),
-    **dict.fromkeys(("delete", "remove", "cancel"), "delete"),
+    **dict.fromkeys(("delete", "remove", "cancel", "clear"), "delete"),
     **dict.fromkeys(("send", "notify", "email"), "send"),
     **dict.fromkeys(("convert", "translate"), "convert"),
     **dict.fromkeys(("calculate", "compute", "count", "sum"), "calculate"),
@@ -103,10 +120,11 @@ _FILLERS = word_set(
 )
 
 
-def request(name: str, rng: random.Random) -> str:
+def request(name: str, rng: random.Random, terse: bool = False) -> str:
     """What a user asks for when they want the function: the tool's verb in the user's own words and the
     thing it handles, leaving out the name's filler words (``get_current_stock_price`` -> ``check the
-    stock price``), so the request does not spell out the function's name."""
+    stock price``), so the request does not spell out the function's name; ``terse`` names only the
+    thing's head word (``check the price``), for a request whose other words would spell it out."""
     parts = words(name) or ["it"]
     if "to" in parts[1:-1] and not set(parts) & set(_VERB_FAMILY):  # svg_to_png: a conversion
         at = parts.index("to")
@@ -122,56 +140,12 @@ def request(name: str, rng: random.Random) -> str:
     verb = rng.choice(verbs or _ASK_VERBS["read"])
     named = {w for w in parts if len(w) > 2 and not w.isdigit()}
     if len(named) >= 2 and named <= set(content):  # the name word for word: say one word another way
-        swap = next((w for w in reversed(content) if w in _NOUN_SYNONYMS), None)
-        if swap is not None:
-            content = [_NOUN_SYNONYMS[w] if w == swap else w for w in content]
-        else:  # no other word for it: leave the first one out
-            content = content[1:]
+        swap = next((w for w in reversed(content) if w in NOUN_SYNONYMS), None)
+        # another word for one of them, or with no other word for any, the first one left out
+        content = [NOUN_SYNONYMS.get(w, w) if w == swap else w for w in content] if swap else content[1:]
+    if terse and content:
+        content = [NOUN_SYNONYMS.get(content[-1], content[-1])]
     return f"{verb} the {' '.join(content) or 'details'}"
-
-
-# Another word a user might say for a thing a tool name calls by its own word.
-_NOUN_SYNONYMS = {
-    "weather": "conditions",
-    "forecast": "outlook",
-    "price": "cost",
-    "prices": "costs",
-    "stock": "share",
-    "rate": "quote",
-    "rates": "quotes",
-    "days": "length",
-    "month": "period",
-    "time": "clock",
-    "timestamp": "epoch seconds",
-    "news": "headlines",
-    "file": "document",
-    "files": "documents",
-    "directory": "folder",
-    "location": "place",
-    "distance": "how far apart",
-    "user": "account",
-    "repository": "project",
-    "repo": "project",
-    "issue": "ticket",
-    "issues": "tickets",
-    "message": "note",
-    "email": "mail",
-    "image": "picture",
-    "video": "clip",
-    "recommendations": "suggestions",
-    "currency": "money",
-    "hotel": "place to stay",
-    "hotels": "places to stay",
-    "place": "spot",
-    "places": "spots",
-    "search": "lookup",
-    "results": "hits",
-    "dividends": "payouts",
-    "area": "surface",
-    "route": "way there",
-    "flight": "plane ticket",
-    "flights": "plane tickets",
-}
 
 
 def phrase(name: str) -> str:
@@ -223,38 +197,74 @@ def write_query(inputs: dict[str, Any]) -> dict[str, Any]:
     explicit = [f["name"] for f in inputs["functions"] if not f["implicit"]]
     for attempt in range(8):  # another wording where one spells a function's name out
         rng = random.Random(f"{inputs['seed']}/{inputs['turn']}/{len(inputs['feedback'])}/{attempt or ''}")
-        written = _write_query(inputs, rng, plain=attempt >= 4)
+        written = _write_query(inputs, rng, plain=attempt >= 4, terse=attempt >= 2)
         if not any(spells_out(name, written["query"]) for name in explicit):
             break
     return written
 
 
-def _write_query(inputs: dict[str, Any], rng: random.Random, plain: bool = False) -> dict[str, Any]:
-    style = inputs["style"]
+def _mentions(inputs: dict[str, Any], rng: random.Random) -> list[dict[str, Any]]:
+    """The values the user states: drawn for each asked parameter; a parallel call repeats its original's
+    values except its first asked parameter, which gets a value no call of the turn has."""
     names = {f["call"]: f["name"] for f in inputs["functions"]}
+    stated: dict[tuple[str, str], Any] = {}
+    varied: set[str] = set()
+    for a in inputs["ask_for"]:
+        call, param, original = a["call"], a["parameter"], a.get("parallel_of")
+        function = names.get(call, "")
+        if original is None:
+            stated[call, param] = user_value(param, a["schema"], rng, function)
+        elif call not in varied:
+            varied.add(call)
+            taken = [v for (c, p), v in stated.items() if p == param]
+            other = another_value(param, a["schema"], rng, taken, frozenset(name_tokens(function)))
+            stated[call, param] = (
+                other if other is not None else user_value(param, a["schema"], rng, function)
+            )
+        else:
+            shared = stated.get((original, param))
+            stated[call, param] = (
+                shared if shared is not None else user_value(param, a["schema"], rng, function)
+            )
+    return [{"call": c, "parameter": p, "value": v} for (c, p), v in stated.items()]
+
+
+_NEW_TASK = [
+    "Thanks. Something else now.",
+    "Great, that settles it. On another note,",
+    "OK. Next thing I need:",
+    "Separately, I'm also working on something else.",
+]
+
+
+def _write_query(
+    inputs: dict[str, Any], rng: random.Random, plain: bool = False, terse: bool = False
+) -> dict[str, Any]:
+    style = inputs["style"]
     register = style["tone"] if style["tone"] in _OPENERS else "casual"
-    mentions = [
-        {
-            "call": a["call"],
-            "parameter": a["parameter"],
-            "value": user_value(a["parameter"], a["schema"], rng, names.get(a["call"], "")),
-        }
-        for a in inputs["ask_for"]
-    ]
+    mentions = _mentions(inputs, rng)
     stated = {(m["call"], m["parameter"]): m["value"] for m in mentions}
     clauses: list[str] = []
     helper_values: list[str] = []
+    said_for: dict[str, dict[str, Any]] = {}
     for function in inputs["functions"]:
         values = [f"{phrase(p)} {spoken(v)}" for (c, p), v in stated.items() if c == function["call"]]
         if function["implicit"]:
             helper_values.extend(values)
             continue
+        own = {p: v for (c, p), v in stated.items() if c == function["call"]}
+        original = said_for.get(function.get("parallel_of") or "")
+        if original is not None:  # the same request again for other values: say only what differs
+            other = [f"{phrase(p)} {spoken(v)}" for p, v in own.items() if original.get(p) != v]
+            clauses[-1] += f", and the same with {' and '.join(other) or 'the other one'}"
+            continue
+        said_for[function["call"]] = own
         refs = [
             f"for {reference_words(r, rng, plain)}"
             for r in inputs["references"]
             if r["call"] == function["call"]
         ]
-        clause = request(function["name"], rng)
+        clause = request(function["name"], rng, terse)
         if values:
             clause += " with " + ", ".join(values)
         if refs:
@@ -264,7 +274,7 @@ def _write_query(inputs: dict[str, Any], rng: random.Random, plain: bool = False
     if helper_values:
         body += f" (the {', '.join(helper_values)})" if body else f"the {', '.join(helper_values)}"
     split = inputs["follows_split"]
-    prefix = ""
+    prefix = rng.choice(_NEW_TASK) + " " if inputs.get("new_task") else ""
     if split is not None and split["kind"] == "miss-func":
         prefix = after_split_func(register) + " "
     elif split is not None and split["kind"] == "miss-param":

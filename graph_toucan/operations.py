@@ -8,11 +8,17 @@ only randomness is the ``random.Random`` passed in. :func:`plan` applies them in
 2. merge: consecutive turns joined, at most ``max_merge_calls`` explicit calls per turn;
 3. insert-long: a later turn's call takes an input from an earlier turn's call, the source call being
    added (explicitly) to an earlier turn when the path does not call it yet;
-4. split: an empty turn inserted before a turn, withholding one of its functions (miss-func) or one
+4. parallel: a call the user states every value of is made again, in the same step, for other values
+   ("the weather in Paris and in Lyon");
+5. argument-source planning: every id or token a call needs comes from an earlier call;
+6. split: an empty turn inserted before a turn, withholding one of its functions (miss-func) or one
    required value (miss-param); the call happens in the next turn.
 
-Inserting before merging keeps each helper beside its target; splitting last means no later operation
-moves a call into or out of an empty turn. A path never calls the same tool twice.
+A walk may bring a second task (:func:`graph_toucan.walks.second_walk`): its turns follow the first
+task's, are never merged into them, and the first of them carries ``new-task``; the edge that bridges the
+two is a dependency the user states as a reference back. Inserting before merging keeps each helper
+beside its target; splitting last means no later operation moves a call into or out of an empty turn.
+Apart from parallel calls, a path calls a tool at most once.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from graph_toucan.distractors import pick_available
 from graph_toucan.fields import field_means, tool_object
-from graph_toucan.graph_index import Edge, GraphIndex
+from graph_toucan.graph_index import Edge, GraphIndex, compatible
 from graph_toucan.records import (
     DependencyOrigin,
     DependencyType,
@@ -47,6 +53,8 @@ SHORT: Final = "insert-short"
 LONG: Final = "insert-long"
 LONG_SOURCE: Final = "insert-long-source"
 SPLIT: Final = "split"
+PARALLEL: Final = "parallel"
+NEW_TASK: Final = "new-task"
 
 
 class OperationConfig(BaseModel):
@@ -69,6 +77,14 @@ class OperationConfig(BaseModel):
     miss_func_share: float = Field(
         0.5, ge=0, le=1, description="Share of splits that withhold a function; the rest withhold a value."
     )
+    parallel: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="Chance per explicit call whose values the user states that it is also made for other "
+        "values in the same turn.",
+    )
+    max_parallel: int = Field(3, ge=1, description="Most calls of one tool in one turn.")
     max_calls_per_turn: int = Field(5, ge=1, description="Most calls in one turn, implicit helpers included.")
 
     @model_validator(mode="after")
@@ -112,6 +128,7 @@ class DraftTurn:
     operations: frozenset[TurnOperation] = frozenset()
     split: DraftSplit | None = None
     withheld: frozenset[str] = frozenset()
+    task: int = 0  # 1 for the turns of a second task
 
     @property
     def explicit(self) -> int:
@@ -140,7 +157,7 @@ def turn_type(operations: Iterable[TurnOperation]) -> TurnType:
     ops = set(operations)
     if SPLIT in ops:
         return "empty"
-    merged = MERGED in ops or LONG_SOURCE in ops
+    merged = MERGED in ops or LONG_SOURCE in ops or PARALLEL in ops
     short, long = SHORT in ops, LONG in ops
     if merged and (short or long):
         return "merge-insert"
@@ -166,13 +183,21 @@ def _facts(
     ]
 
 
-def initial_fsp(walk: Walk) -> Draft:
-    """One function per turn, with the facts of the walk's edges."""
-    turns = tuple(DraftTurn((DraftCall(k, tool),)) for k, tool in enumerate(walk.tools))
+def initial_fsp(walk: Walk, second: tuple[Walk, Edge] | None = None) -> Draft:
+    """One function per turn, with the facts of the walk's edges; a second task's walk after it, bridged
+    by the edge from a first-task call into its first call (a reference back, across turns)."""
+    turns = [DraftTurn((DraftCall(k, tool),)) for k, tool in enumerate(walk.tools)]
     deps: list[DraftDependency] = []
     for k, edge in enumerate(walk.edges):
         deps += _facts(edge, k, k + 1, "walk", set())
-    return Draft(turns, tuple(deps), len(walk.tools))
+    if second is not None:
+        task, bridge = second
+        base = len(turns)
+        turns += [DraftTurn((DraftCall(base + k, tool),), task=1) for k, tool in enumerate(task.tools)]
+        deps += _facts(bridge, walk.tools.index(bridge.source), base, "insert-long", set())
+        for k, edge in enumerate(task.edges):
+            deps += _facts(edge, base + k, base + k + 1, "walk", set())
+    return Draft(tuple(turns), tuple(deps), len(turns))
 
 
 def _pick_edge(edges: list[Edge], rng: random.Random) -> Edge:
@@ -230,10 +255,13 @@ def merge_turns(draft: Draft, config: OperationConfig, rng: random.Random) -> Dr
         last = merged[-1]
         if (
             rng.random() < config.merge
+            and last.task == turn.task
             and last.explicit + turn.explicit <= config.max_merge_calls
             and len(last.calls) + len(turn.calls) <= config.max_calls_per_turn
         ):
-            merged[-1] = DraftTurn(last.calls + turn.calls, last.operations | turn.operations | {MERGED})
+            merged[-1] = DraftTurn(
+                last.calls + turn.calls, last.operations | turn.operations | {MERGED}, task=turn.task
+            )
         else:
             merged.append(turn)
     return replace(draft, turns=tuple(merged))
@@ -297,8 +325,9 @@ def split_turn(draft: Draft, index: GraphIndex, config: OperationConfig, rng: ra
     for kind in kinds:
         options: list[tuple[int, DraftSplit]] = []
         for t, turn in enumerate(draft.turns):
+            tools = [c.tool for c in turn.calls]
             for call in turn.calls:
-                if call.implicit:
+                if call.implicit or tools.count(call.tool) > 1:  # parallel calls are asked for together
                     continue
                 if kind == "miss-func":
                     options.append((t, DraftSplit(kind, call.key, call.tool)))
@@ -315,9 +344,42 @@ def split_turn(draft: Draft, index: GraphIndex, config: OperationConfig, rng: ra
             replace(turn, withheld=turn.withheld | withheld) if i < t else turn
             for i, turn in enumerate(draft.turns)
         ]
-        turns.insert(t, DraftTurn((), frozenset({SPLIT}), split, withheld))
+        turns.insert(t, DraftTurn((), frozenset({SPLIT}), split, withheld, task=draft.turns[t].task))
         return replace(draft, turns=tuple(turns))
     return draft
+
+
+def parallel_calls(draft: Draft, index: GraphIndex, config: OperationConfig, rng: random.Random) -> Draft:
+    """Some explicit calls are made again in the same turn for other values the user states ("the weather
+    in Paris and in Lyon"): calls with a required input, every input the user's (none filled by an earlier
+    call, no id or token), up to ``max_parallel`` calls of the tool and ``max_calls_per_turn`` in all. The
+    copies take nothing from other calls and feed nothing; they run in the step of the call they copy."""
+    fed = {d.target for d in draft.dependencies}
+    key = draft.next_key
+    turns = []
+    for turn in draft.turns:
+        calls = list(turn.calls)
+        for call in turn.calls:
+            node = index.nodes[call.tool]
+            if (
+                call.implicit
+                or call.key in fed
+                or not node.required
+                or node.issued_required
+                or rng.random() >= config.parallel
+            ):
+                continue
+            room = min(config.max_parallel - 1, config.max_calls_per_turn - len(calls))
+            if room < 1:
+                continue
+            copies = [DraftCall(key + n, call.tool) for n in range(rng.randint(1, room))]
+            key += len(copies)
+            at = calls.index(call) + 1
+            calls[at:at] = copies
+        if len(calls) != len(turn.calls):
+            turn = replace(turn, calls=tuple(calls), operations=turn.operations | {PARALLEL})
+        turns.append(turn)
+    return replace(draft, turns=tuple(turns), next_key=key)
 
 
 # -- argument sources -----------------------------------------------------------------------------------
@@ -330,11 +392,8 @@ def _origin(source: DraftCall, same_turn: bool) -> DependencyOrigin:
 
 
 def _id_fits(index: GraphIndex, source: str, output: str, target: str, parameter: str) -> bool:
-    """Whether an id of the output's type can be passed as the parameter: a numeric id parameter
-    takes a numeric output, never a text one (``round_a04e`` is no integer)."""
-    wanted = index.nodes[target].type_of(parameter, "in")
-    given = index.nodes[source].type_of(output, "out")
-    return not (wanted in ("integer", "number") and given not in (None, "integer", "number"))
+    """Whether the output's values can be passed as the parameter (``round_a04e`` is no integer)."""
+    return compatible(index.nodes[source], output, index.nodes[target], parameter)
 
 
 def _earlier_source(
@@ -443,13 +502,21 @@ def plan_sources(
     return replace(draft, turns=tuple(turns), dependencies=tuple(deps), next_key=key)
 
 
-def plan(walk: Walk, index: GraphIndex, config: OperationConfig, rng: random.Random) -> Draft | None:
-    """The walk's FSP after insert-short, merge, insert-long, argument-source planning and split, in
-    that order; None when some required issued input has no source."""
-    draft = initial_fsp(walk)
+def plan(
+    walk: Walk,
+    index: GraphIndex,
+    config: OperationConfig,
+    rng: random.Random,
+    second: tuple[Walk, Edge] | None = None,
+) -> Draft | None:
+    """The walk's FSP (with its second task, if any) after insert-short, merge, insert-long, parallel,
+    argument-source planning and split, in that order; None when some required issued input has no
+    source."""
+    draft = initial_fsp(walk, second)
     draft = insert_short(draft, index, config, rng)
     draft = merge_turns(draft, config, rng)
     draft = insert_long(draft, index, config, rng)
+    draft = parallel_calls(draft, index, config, rng)
     sourced = plan_sources(draft, index, config, rng)
     return None if sourced is None else split_turn(sourced, index, config, rng)
 
@@ -472,10 +539,12 @@ def to_path(
         for call in turn.calls:
             names[call.key] = f"c{len(names) + 1}"
             order.append(call.tool)
+    order = list(dict.fromkeys(order))  # parallel calls share their tool
+    starts = {k for k in range(1, len(draft.turns)) if draft.turns[k].task != draft.turns[k - 1].task}
     turns = [
         PlannedTurn(
             type=turn_type(turn.operations),
-            operations=sorted(turn.operations),
+            operations=sorted(turn.operations | ({NEW_TASK} if k in starts else set())),
             calls=[
                 PlannedCall(
                     id=names[c.key],
@@ -497,7 +566,7 @@ def to_path(
             ),
             withheld=sorted(turn.withheld),
         )
-        for turn in draft.turns
+        for k, turn in enumerate(draft.turns)
     ]
     rank = {key: i for i, key in enumerate(names)}
     deps = sorted(

@@ -171,7 +171,9 @@ class EdgeJudgement(Record):
 Sampler = Literal["graph", "random"]
 DependencyType = Literal["full", "partial", "prerequisite"]
 DependencyOrigin = Literal["walk", "insert-short", "insert-long"]
-TurnOperation = Literal["merge", "insert-short", "insert-long", "insert-long-source", "split"]
+TurnOperation = Literal[
+    "merge", "insert-short", "insert-long", "insert-long-source", "split", "parallel", "new-task"
+]
 TurnType = Literal["normal", "empty", "merge", "insert-short", "insert-long", "insert-mixed", "merge-insert"]
 SplitKind = Literal["miss-func", "miss-param"]
 

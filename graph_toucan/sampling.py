@@ -22,9 +22,10 @@ from graph_toucan.graph_index import GraphIndex, SamplingError
 from graph_toucan.operations import Draft, DraftCall, DraftTurn, OperationConfig, plan, to_path
 from graph_toucan.records import PlannedPath, Sampler, Tool
 from graph_toucan.store import Store
-from graph_toucan.walks import WalkConfig, walk_stream
+from graph_toucan.walks import WalkConfig, second_walk, walk_stream
 
 __all__ = [
+    "PROFILES",
     "BaselineConfig",
     "SampleConfig",
     "SampleReport",
@@ -63,10 +64,45 @@ class SampleConfig(BaseModel):
     distractors: int = Field(4, ge=0, description="Tools offered besides the path's own.")
 
 
-def load_config(source: Path | dict[str, Any] | None = None, **overrides: Any) -> SampleConfig:
-    """A validated config from a JSON file or a dict, with dotted overrides such as
-    ``{"walk.max_steps": 4}`` (``None`` values are ignored). Invalid settings raise one
-    :class:`SamplingError` that names each bad setting and the accepted range."""
+# Named shapes beside the defaults: BFCL v3 multi_turn_base's (about 3.7 user turns and 5.7 calls a
+# conversation, 1.6 calls a turn) and MAGNET's depth (4.7 turns and 15 calls a multi-turn conversation).
+PROFILES: dict[str, dict[str, Any]] = {
+    "bfcl": {
+        "walk": {"max_steps": 4, "min_steps": 2, "second_task": 0.4, "second_max_steps": 2},
+        "operations": {"merge": 0.3, "parallel": 0.3, "insert_short": 0.3, "max_calls_per_turn": 4},
+    },
+    "magnet": {
+        "walk": {"max_steps": 7, "min_steps": 3, "second_task": 0.9, "second_max_steps": 5},
+        "operations": {
+            "merge": 0.4,
+            "parallel": 0.4,
+            "insert_short": 0.45,
+            "max_merge_calls": 4,
+            "max_calls_per_turn": 6,
+        },
+    },
+}
+
+
+def _under(base: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` over ``base``, section by section."""
+    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in base.items()}
+    for key, value in data.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config(
+    source: Path | dict[str, Any] | None = None, profile: str | None = None, **overrides: Any
+) -> SampleConfig:
+    """A validated config from a named ``profile`` (see :data:`PROFILES`), under a JSON file or a dict,
+    under dotted overrides such as ``{"walk.max_steps": 4}`` (``None`` values are ignored). Invalid
+    settings raise one :class:`SamplingError` that names each bad setting and the accepted range."""
+    if profile is not None and profile not in PROFILES:
+        raise SamplingError(f"unknown profile {profile!r}; use one of {', '.join(sorted(PROFILES))}")
     if isinstance(source, Path):
         try:
             data = json.loads(source.read_text())
@@ -78,6 +114,8 @@ def load_config(source: Path | dict[str, Any] | None = None, **overrides: Any) -
             raise SamplingError(f"the sampling config {source} must be a JSON object")
     else:
         data = json.loads(json.dumps(source or {}))
+    if profile is not None:
+        data = _under(PROFILES[profile], data)
     for dotted, value in overrides.items():
         if value is None:
             continue
@@ -117,7 +155,10 @@ def graph_paths(
     seen: set[str] = set()
     for number, walk in enumerate(walk_stream(index, config.walk, seed, starts)):
         rng = random.Random(f"graph:{seed}:{number}")
-        draft = plan(walk, index, config.operations, rng)
+        second = second_walk(index, walk, config.walk, random.Random(f"second:{seed}:{number}"))
+        draft = plan(walk, index, config.operations, rng, second)
+        if draft is None and second is not None:  # the second task needs an id nothing gives: one task
+            draft = plan(walk, index, config.operations, random.Random(f"graph:{seed}:{number}"))
         if draft is None:
             continue  # an id or token the path's calls cannot get from an earlier call
         path = to_path(

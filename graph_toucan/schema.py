@@ -305,6 +305,7 @@ class SchemaField:
     path: str
     type: str
     description: str = ""
+    closed: bool = False  # its values are an enum or a const
 
     @property
     def name(self) -> str:
@@ -364,4 +365,11 @@ def _leaves(
             return
         found.append(SchemaField(path or "result", "array", str(node.get("description") or "")))
         return
-    found.append(SchemaField(path or "result", str(typ or "string"), str(node.get("description") or "")))
+    found.append(
+        SchemaField(
+            path or "result",
+            str(typ or "string"),
+            str(node.get("description") or ""),
+            closed="enum" in node or "const" in node,
+        )
+    )

@@ -26,8 +26,15 @@ SAMPLER_LABELS = {"graph": "graph sampler", "random": "random baseline"}
 
 # Published figures: MAGNET (multi-turn samples: turns and calls, docs/method.md section 9); TOUCAN's dataset card
 # (Agent-Ark/Toucan-1.5M: 1.5M trajectories from 495 MCP servers, 2,000+ tools). Empty where not published.
+# BFCL v3 multi_turn_base: counted from its public ground truth (200 conversations).
 REFERENCES: dict[str, dict[str, str]] = {
     "MAGNET (published)": {"turns_multi": "4.71", "calls_multi": "15.13"},
+    "BFCL v3 multi_turn_base (ground truth)": {
+        "turns_multi": "3.71",
+        "calls_multi": "5.74",
+        "calls_per_turn": "1.56",
+        "multi_call_turn_share": "35-40%",
+    },
     "TOUCAN-1.5M (published)": {"conversations": "1.5M", "tools_used": "2,000+", "servers_used": "495"},
 }
 
@@ -41,6 +48,7 @@ COMPARISON_COLUMNS = [
     ("calls_multi", "calls / multi-turn conv."),
     ("steps_per_turn", "steps / turn"),
     ("calls_per_turn", "calls / turn"),
+    ("multi_call_turn_share", "turns with 2+ calls"),
     ("tools_used", "tools"),
     ("servers_used", "servers"),
 ]
@@ -59,6 +67,7 @@ FIGURE_ROWS = [
     ("calls_per_conversation", "calls per conversation"),
     ("calls_multi", "calls per multi-turn conversation"),
     ("parallel_step_share", "steps with parallel calls"),
+    ("multi_call_turn_share", "turns with 2+ calls"),
     ("dependencies_per_conversation", "dependencies per conversation"),
     ("tools_used", "tools used"),
     ("tool_coverage", "tool coverage"),
@@ -154,6 +163,9 @@ class ConversationStats:
             "calls_per_conversation": distribution(self.calls_per_conversation),
             "calls_multi": distribution(self.calls_multi),
             "parallel_step_share": share(self.parallel_steps, self.steps),
+            "multi_call_turn_share": share(
+                sum(v for k, v in self.calls_per_turn.items() if k >= 2), sum(self.calls_per_turn.values())
+            ),
             "turn_types": counts(self.turn_types, sum(self.turn_types.values())),
             "dependency_types": counts(self.dependency_types, sum(self.dependency_types.values())),
             "dependencies_per_conversation": round(sum(self.dependency_types.values()) / n, 3) if n else 0.0,

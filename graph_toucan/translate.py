@@ -82,6 +82,20 @@ def steps_of(calls: list[PlannedCall], dependencies: list[Any]) -> list[list[Pla
     return steps
 
 
+def parallel_of(calls: list[PlannedCall]) -> dict[str, str]:
+    """Copy call id -> the call it repeats for other values: later explicit calls of a tool in one turn."""
+    first: dict[str, str] = {}
+    copies: dict[str, str] = {}
+    for call in calls:
+        if call.implicit:
+            continue
+        if call.tool_id in first:
+            copies[call.id] = first[call.tool_id]
+        else:
+            first[call.tool_id] = call.id
+    return copies
+
+
 def _parameters(tool: Tool) -> list[dict[str, Any]]:
     schema = tool.input_schema
     required = set(schema.get("required") or [])
@@ -267,10 +281,12 @@ class Translator:
             if needs_reference(d, path) and d.target in {c.id for c in functions}
         ]
         last_round = state.turns[-1].calls if state.turns else []
+        copies = parallel_of(planned.calls)
         return {
             "turn": k + 1,
             "turns_total": len(path.turns),
             "turn_type": planned.type,
+            "new_task": "new-task" in planned.operations,
             "style": state.style.model_dump(),
             "history": history(state.turns),
             "last_round": [
@@ -284,6 +300,7 @@ class Translator:
                     "description": self._tool(c.tool_id).description[:1500],
                     "parameters": _parameters(self._tool(c.tool_id)),
                     "implicit": c.implicit,
+                    "parallel_of": copies.get(c.id),
                 }
                 for c in functions
             ],
@@ -333,6 +350,7 @@ class Translator:
         with an enum, for variety."""
         planned = state.path.turns[k]
         said = state.said
+        copies = parallel_of(state.path.turns[k + 1].calls if planned.split else planned.calls)
         filled_by = {(d.target, d.input) for d in state.path.dependencies if d.input}
         withheld = (planned.split.call, planned.split.parameter) if planned.split else None
         rng = random.Random(f"optional/{state.key}/{k}")
@@ -360,6 +378,7 @@ class Translator:
                         "schema": sub,
                         "description": sub.get("description", ""),
                         "required": name in required,
+                        "parallel_of": copies.get(call.id),
                     }
                 )
         return ask_for

@@ -18,9 +18,12 @@ import random
 import re
 from typing import Any
 
-from graph_toucan.fields import json_type, name_tokens, words
+from rstr import Rstr
+
+from graph_toucan.fields import json_type, name_tokens, word_set, words
 from graph_toucan.mock.flatten import FlatField
 from graph_toucan.mock.values import plausible_value
+from graph_toucan.schema import schema_problem, schema_validator
 
 _EXAMPLE = re.compile(
     r"(?:e\.g\.?|eg\.|for example|for instance|example:|examples:|such as|like)\s*[:,]?\s*"
@@ -113,6 +116,90 @@ _KINDS: list[tuple[frozenset[str], list[str]]] = [
 ]
 
 
+# Parameters whose name says what they hold but no generic kind covers (from a real catalog's commonest).
+_BY_NAME: list[tuple[frozenset[str], list[Any]]] = [
+    (frozenset({"smiles"}), ["CCO", "CC(=O)Oc1ccccc1C(=O)O", "c1ccccc1"]),
+    (frozenset({"inchi"}), ["InChI=1S/C2H6O/c1-2-3/h3H,2H2,1H3"]),
+    (
+        frozenset({"element", "elements", "startelement", "endelement", "button", "selector", "locator"}),
+        ["#submit-button", "button.login", "input[name='email']"],
+    ),
+    (
+        frozenset({"package", "packages", "dependency", "dependencies", "library"}),
+        ["requests", "lodash", "express"],
+    ),
+    (frozenset({"word", "words", "term", "lemma"}), ["serendipity", "ephemeral", "resilient"]),
+    (frozenset({"coin", "coins", "cryptocurrency", "crypto"}), ["bitcoin", "ethereum", "solana"]),
+    (frozenset({"currency", "currencies", "vs", "fiat"}), ["usd", "eur", "jpy"]),
+    (frozenset({"domain", "hostname", "host"}), ["example.org", "python.org", "wikipedia.org"]),
+    (frozenset({"year"}), ["2024", "2023", "2019"]),
+    (
+        frozenset({"amount", "quantity", "count", "num", "number", "total", "price", "qty"}),
+        ["25", "120", "3"],
+    ),
+    (
+        frozenset({"pubkey", "pubkeys", "wallet", "mint", "spender", "address", "account"}),
+        ["0x742d35Cc6634C0532925a3b844Bc454e4438f44e", "0x8ba1f109551bD432803012645Ac136ddd64DBA72"],
+    ),
+    (frozenset({"chain", "network", "blockchain"}), ["ethereum", "polygon", "base"]),
+    (frozenset({"protocol", "dex"}), ["uniswap", "aave", "curve"]),
+    (frozenset({"slug", "handle"}), ["open-source-weekly", "hello-world", "getting-started"]),
+    (frozenset({"barcode", "ean", "upc"}), ["4006381333931", "036000291452"]),
+    (frozenset({"subreddit"}), ["python", "dataisbeautiful", "AskHistorians"]),
+    (frozenset({"group", "team", "department"}), ["engineering", "marketing", "customer-support"]),
+    (
+        frozenset({"field", "fields", "attribute", "attributes", "column", "columns", "sortfield"}),
+        ["created_at", "price", "title"],
+    ),
+    (frozenset({"operation", "action", "op", "mode"}), ["add", "summarize", "compare"]),
+    (frozenset({"cep", "postcode", "zip", "zipcode"}), ["01310-100", "20040-020"]),
+    (frozenset({"cnpj"}), ["11.222.333/0001-81", "45.997.418/0001-53"]),
+    (frozenset({"pgn"}), ["1. e4 e5 2. Nf3 Nc6 3. Bb5 a6"]),
+    (frozenset({"route", "endpoint", "entrypoint"}), ["/api/users", "/health", "/v1/orders"]),
+    (frozenset({"city", "cities", "town", "location", "place"}), ["Lyon", "Kyoto", "Lisbon"]),
+    (frozenset({"sex", "gender"}), ["female", "male"]),
+    (frozenset({"namespace", "providernamespace"}), ["Microsoft.Compute", "default", "kube-system"]),
+    (frozenset({"device"}), ["iPhone 15", "Pixel 8"]),
+    (frozenset({"channel", "channels"}), ["general", "engineering"]),
+    (frozenset({"sector", "industry"}), ["technology", "healthcare", "energy"]),
+    (frozenset({"tone", "style"}), ["friendly", "formal"]),
+    (frozenset({"station"}), ["KJFK", "KSFO"]),
+    (frozenset({"framework"}), ["react", "django", "pytorch"]),
+    (frozenset({"journal"}), ["Nature", "The Lancet"]),
+    (frozenset({"book"}), ["Sapiens", "Dune"]),
+    (frozenset({"cmd", "command"}), ["ls -la", "git status"]),
+    (frozenset({"connection", "connectionstring", "dsn"}), ["postgresql://localhost:5432/sales"]),
+    (
+        frozenset({"value", "values", "input", "data", "expr", "expression", "str", "string"}),
+        ["42", "hello world", "3.14"],
+    ),
+    (frozenset({"target", "targets", "goal"}), ["reduce churn by 10%", "launch the beta in March"]),
+    (
+        frozenset({"temporal", "time", "period", "horizon", "timehorizon", "window"}),
+        ["last 30 days", "Q3 2024"],
+    ),
+    (frozenset({"bounding", "box", "bbox"}), ["2.25,48.81,2.42,48.90"]),
+    (
+        frozenset({"tema", "topic", "subject", "theme"}),
+        ["renewable energy", "remote work", "urban gardening"],
+    ),
+    (
+        frozenset({"signature", "hash"}),
+        ["0x5c0b8a3ff0a2d4e1b6c7d8e9f00112233445566778899aabbccddeeff0011223"],
+    ),
+    (frozenset({"senha", "password", "remetente"}), ["Correct-Horse-7", "maria.lopez@acme.io"]),
+    (frozenset({"level", "level1"}), ["beginner", "advanced"]),
+    (frozenset({"resource", "resources"}), ["users", "orders", "invoices"]),
+    (frozenset({"system", "program", "settings", "parameters", "config"}), ["production", "default"]),
+]
+# Parameters that hold a person's reasoning or a statement: a sentence of its own.
+_STATEMENTS = word_set(
+    """problem conclusion claim premise premises decision statement decisionstatement approach
+    recommendedapproach logic insights insight findings resolution techniques mechanism stakeholders
+    constraints reminder benefit call use case question hypothesis rationale plan"""
+)
+
+
 # What a search phrase is about, by what the tool handles: a location search looks for a place.
 _TOPICS: list[tuple[frozenset[str], list[str]]] = [
     (
@@ -179,9 +266,44 @@ def quoted_options(schema: dict[str, Any]) -> list[str]:
 
 def stated_value(name: str, schema: Any, rng: random.Random, topic: frozenset[str] = frozenset()) -> Any:
     """A realistic value a user would state for parameter ``name`` of a tool about ``topic`` (the
-    words of what it handles: a location search gets a place, a paper search a research topic). It may
-    still be a placeholder when nothing says what the parameter holds; see :func:`is_placeholder`."""
+    words of what it handles: a location search gets a place, a paper search a research topic), made to
+    fit the schema's pattern and length. It may still be a placeholder when nothing says what the
+    parameter holds; see :func:`is_placeholder`."""
     schema = schema if isinstance(schema, dict) else {}
+    return _conform(name, _drawn(name, schema, rng, topic), schema, rng)
+
+
+_SHORT_CODES = {"state": ["CA", "NY", "TX"], "country": ["US", "FR", "JP"], "lang": ["en", "fr", "de"]}
+
+
+def _conform(name: str, value: Any, schema: dict[str, Any], rng: random.Random) -> Any:
+    """``value``, or when a string breaks the schema's pattern or length, a value by the name's meaning
+    that fits, else one drawn from the pattern (``^0x[a-fA-F0-9]{40}$``: an address of that form)."""
+    if not isinstance(value, str) or not any(k in schema for k in ("pattern", "maxLength", "minLength")):
+        return value
+    validator = schema_validator(
+        {k: schema[k] for k in ("type", "pattern", "maxLength", "minLength") if k in schema}
+    )
+    fits = lambda v: isinstance(v, str) and schema_problem(validator, v) is None  # noqa: E731
+    if fits(value):
+        return value
+    words = set(name_tokens(name))
+    candidates = [by_meaning(name, rng), *(o for w, o in _SHORT_CODES.items() if w in words for o in o)]
+    for candidate in candidates:
+        if fits(candidate):
+            return candidate
+    pattern = schema.get("pattern")
+    if isinstance(pattern, str):
+        try:
+            drawn = Rstr(rng).xeger(pattern)
+        except Exception:
+            return value
+        if fits(drawn) and len(drawn) >= 2:
+            return drawn
+    return value
+
+
+def _drawn(name: str, schema: dict[str, Any], rng: random.Random, topic: frozenset[str]) -> Any:
     typ = json_type(schema)
     enum = [v for v in schema.get("enum") or [] if v is not None]
     if enum:
@@ -199,7 +321,8 @@ def stated_value(name: str, schema: Any, rng: random.Random, topic: frozenset[st
         return rng.choice(examples)
     if typ == "array":
         item = schema.get("items") if isinstance(schema.get("items"), dict) else {"type": "string"}
-        return [stated_value(name.rstrip("s"), item, rng)]
+        single = name[:-3] + "y" if name.endswith("ies") else name.rstrip("s")
+        return [stated_value(single, item, rng)]
     if typ == "string":
         example = description_example(schema)
         if example and not is_placeholder(example, name):
@@ -218,11 +341,66 @@ def stated_value(name: str, schema: Any, rng: random.Random, topic: frozenset[st
     value = plausible_value(FlatField(key=name, path=name, type="string", schema=schema), rng)
     if not is_placeholder(value, name):
         return value
-    words = set(name_tokens(name))
-    for kinds, options in _KINDS:
+    return by_meaning(name, rng) or value
+
+
+def by_meaning(name: str, rng: random.Random) -> Any:
+    """A value by what the parameter's name says it holds, or None: a statement for reasoning fields
+    (``decisionStatement``), a kind of thing for a known word (``smiles``, ``subreddit``, ``email``)."""
+    words = set(name_tokens(name)) | {name.lower().replace("_", "")}
+    if words & _STATEMENTS:
+        return rng.choice(_SENTENCES)
+    for kinds, options in [*_BY_NAME, *_KINDS]:
         if words & kinds:
             return rng.choice(options)
-    return value
+    return None
+
+
+_COORDINATES = [
+    "48.8566,2.3522",
+    "35.6762,139.6503",
+    "51.5074,-0.1278",
+    "-33.8688,151.2093",
+    "41.8781,-87.6298",
+]
+_COORDINATE = re.compile(r"^\s*-?\d{1,3}\.\d+\s*,\s*-?\d{1,3}\.\d+\s*$")
+
+
+def another_value(
+    name: str, schema: Any, rng: random.Random, taken: list[Any], topic: frozenset[str] = frozenset()
+) -> Any:
+    """A realistic value for ``name`` that none of ``taken`` is, for a call made again for other values
+    ("the weather in Paris and in Lyon"): another enum option, example or quoted option, another place,
+    a coordinate pair for a coordinate pair, another number; ``None`` when the schema allows no other."""
+    schema = schema if isinstance(schema, dict) else {}
+    fresh = lambda options: [o for o in options if o not in taken and not is_placeholder(o, name)]  # noqa: E731
+    for options in (
+        [v for v in schema.get("enum") or [] if v is not None],
+        [e for e in schema.get("examples") or [] if isinstance(e, str | int | float)],
+        quoted_options(schema),
+    ):
+        if fresh(options):
+            return rng.choice(fresh(options))
+    if schema.get("enum"):
+        return None
+    for _ in range(8):
+        value = stated_value(name, schema, rng, topic)
+        if value not in taken and value is not None:
+            return value
+    if any(isinstance(t, str) and _COORDINATE.match(t) for t in taken) and fresh(_COORDINATES):
+        return rng.choice(fresh(_COORDINATES))
+    typ = json_type(schema)
+    if typ == "string":
+        words = set(name_tokens(name)) | topic
+        for kinds, options in [*_TOPICS, *_KINDS]:
+            if words & kinds and fresh(options):
+                return rng.choice(fresh(options))
+    if typ in ("integer", "number"):
+        for _ in range(8):
+            value = plausible_value(FlatField(key=name, path=name, type=typ, schema=schema), rng)
+            if value not in taken:
+                return value
+    return None
 
 
 def _object(schema: dict[str, Any], rng: random.Random) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
-from graph_toucan.fields import name_tokens, tool_object, words
+from graph_toucan.fields import NOUN_SYNONYMS, name_tokens, tool_object, words
 from graph_toucan.mock.runtime import schema_problem, schema_validator
 from graph_toucan.offline_teacher import phrase, spells_out
 from graph_toucan.records import Check, Conversation, ConversationTool, PathDependency, ToolCall, Turn
@@ -39,6 +39,7 @@ CHECKS = (
     "values_realistic",
     "dependencies_realised",
     "calls_match_plan",
+    "parallel_distinct",
     "split_turns_empty",
     "no_function_names",
     "mentions_stated",
@@ -252,6 +253,18 @@ def _calls_match_plan(v: TurnView) -> str | None:
     return None
 
 
+def _parallel_distinct(v: TurnView) -> str | None:
+    seen: dict[str, list[dict[str, Any]]] = {}
+    for call in v.turn.calls:
+        if any(same_value(call.arguments, earlier) for earlier in seen.get(call.name, [])):
+            return (
+                f"{call.name} is called twice with the same arguments {call.arguments!r}; a repeated call "
+                "must be for other values the user states"
+            )
+        seen.setdefault(call.name, []).append(call.arguments)
+    return None
+
+
 def _split_turns_empty(v: TurnView) -> str | None:
     split = v.turn.split
     if split is not None and any(c.plan == split.call or c.tool_id == split.tool_id for c in v.turn.calls):
@@ -308,7 +321,8 @@ def _mentions_intent(tool: ConversationTool, text: str) -> bool:
     if not wanted:
         return True
     have = set(name_tokens(text))
-    return bool(wanted & have) or any(w[:5] == h[:5] for w in wanted if len(w) >= 5 for h in have)
+    said = {w for w in wanted if set(name_tokens(NOUN_SYNONYMS.get(w, w))) <= have}  # "picture" for image
+    return bool(wanted & have or said) or any(w[:5] == h[:5] for w in wanted if len(w) >= 5 for h in have)
 
 
 def _intents_stated(v: TurnView) -> str | None:
@@ -457,6 +471,7 @@ RULES: dict[str, Rule] = {
     "values_realistic": _values_realistic,
     "dependencies_realised": _dependencies_realised,
     "calls_match_plan": _calls_match_plan,
+    "parallel_distinct": _parallel_distinct,
     "split_turns_empty": _split_turns_empty,
     "no_function_names": _no_function_names,
     "mentions_stated": _mentions_stated,
@@ -479,6 +494,7 @@ _APPLIES: dict[str, Callable[[TurnView], bool]] = {
     "issued_unseen": lambda v: bool(v.turn.calls or v.turn.mentions),
     "values_realistic": lambda v: bool(v.turn.mentions),
     "dependencies_realised": lambda v: any(v.by_plan.get(d.target) in v.turn.calls for d in v.dependencies),
+    "parallel_distinct": lambda v: len({c.name for c in v.turn.calls}) < len(v.turn.calls),
     "split_turns_empty": lambda v: v.turn.split is not None,
     "implicit_unstated": lambda v: any(c.implicit for c in v.turn.planned),
     "refers_back": lambda v: bool(v.references),

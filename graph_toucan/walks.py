@@ -2,8 +2,14 @@
 
 A walk starts at a node, follows out-edges chosen by their type's weight (full > partial >
 prerequisite by default), never revisits a node, and stops at a length drawn between ``min_steps`` and
-``max_steps`` edges, or earlier at a dead end. Each distinct walk becomes an initial FSP: one function
-per turn, with the dependency facts of the edges it used (see :func:`graph_toucan.operations.initial_fsp`).
+``max_steps`` edges, or earlier at a dead end. The next tool is chosen to extend the chain: a tool with
+no way on is rarely taken while steps remain (``dead_end_weight``), and a hub that many tools feed is
+taken in proportion to ``hub_cap`` over its in-degree, so a few tools do not dominate. Edges
+cross servers wherever the graph has them. Each distinct walk becomes an initial FSP: one function per
+turn, with the dependency facts of the edges it used (see :func:`graph_toucan.operations.initial_fsp`).
+
+A conversation may take up a second task (``second_task``): another walk, from a tool that an output of
+the first task can feed, so the user can refer back to the first task's results.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ class WalkConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_steps: int = Field(
-        5, ge=1, description="Most edges a walk follows; a walk has at most max_steps + 1 calls."
+        7, ge=1, description="Most edges a walk follows; a walk has at most max_steps + 1 calls."
     )
     min_steps: int = Field(
         1, ge=0, description="Walks with fewer edges are dropped; 0 keeps single-tool walks."
@@ -32,6 +38,26 @@ class WalkConfig(BaseModel):
     patience: int = Field(
         30, ge=1, description="A start node is retired after this many duplicate or too short walks in a row."
     )
+    dead_end_weight: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Weight factor of a next tool with no way on while the walk has steps to go (1: none).",
+    )
+    hub_cap: int = Field(
+        20,
+        ge=0,
+        description="In-degree above which a tool's chance as the next step falls in proportion, so a few "
+        "hubs do not dominate (0: no cap).",
+    )
+    second_task: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="Chance that a conversation holds a second task: another walk, from a tool an output of "
+        "the first task can feed.",
+    )
+    second_max_steps: int = Field(4, ge=0, description="Most edges of the second task's walk.")
     edge_weights: EdgeWeights = Field(default_factory=EdgeWeights)
 
     @model_validator(mode="after")
@@ -49,21 +75,82 @@ class Walk:
     edges: tuple[Edge, ...]
 
 
-def walk_from(index: GraphIndex, start: str, config: WalkConfig, rng: random.Random) -> Walk:
-    """One walk from ``start``; it may be shorter than ``min_steps`` when it reaches a dead end."""
-    length = rng.randint(config.min_steps, config.max_steps)
-    tools, edges, visited = [start], [], {start}
+def _next_edge(
+    index: GraphIndex,
+    current: str,
+    visited: set[str],
+    steps_left: int,
+    config: WalkConfig,
+    rng: random.Random,
+) -> Edge | None:
+    """The edge a walk takes next: by type weight, a hub's in proportion to its cap over its in-degree, and
+    a tool with no way on damped while the walk has further steps to go."""
+    options = [e for e in index.out_edges(current) if e.target not in visited]
+    if not options:
+        return None
+
+    def weight(edge: Edge) -> float:
+        fans = len(index.in_edges(edge.target))
+        hub = min(1.0, config.hub_cap / fans) if config.hub_cap and fans else 1.0
+        if steps_left <= 1:
+            return edge.weight * hub
+        onward = any(
+            e.target not in visited and e.target != edge.target for e in index.out_edges(edge.target)
+        )
+        return edge.weight * hub * (1 if onward else config.dead_end_weight)
+
+    weights = [weight(e) for e in options]
+    if not any(weights):
+        weights = [e.weight for e in options]
+    return rng.choices(options, weights=weights)[0]
+
+
+def walk_from(
+    index: GraphIndex,
+    start: str,
+    config: WalkConfig,
+    rng: random.Random,
+    *,
+    max_steps: int | None = None,
+    visited: Iterable[str] = (),
+) -> Walk:
+    """One walk from ``start``; it may be shorter than ``min_steps`` when it reaches a dead end. ``visited``
+    tools (another task's) are never stepped on."""
+    top = config.max_steps if max_steps is None else max_steps
+    length = rng.randint(min(config.min_steps, top), top)
+    tools, edges, seen = [start], [], {start, *visited}
     current = start
     while len(edges) < length:
-        options = [e for e in index.out_edges(current) if e.target not in visited]
-        if not options:
+        edge = _next_edge(index, current, seen, length - len(edges), config, rng)
+        if edge is None:
             break
-        edge = rng.choices(options, weights=[e.weight for e in options])[0]
         tools.append(edge.target)
         edges.append(edge)
-        visited.add(edge.target)
+        seen.add(edge.target)
         current = edge.target
     return Walk(tuple(tools), tuple(edges))
+
+
+def second_walk(
+    index: GraphIndex, first: Walk, config: WalkConfig, rng: random.Random
+) -> tuple[Walk, Edge] | None:
+    """Maybe a second task after ``first``: a walk of at most ``second_max_steps`` edges from a tool outside
+    the first walk that one of its tools feeds (the returned edge), so the user can refer back to the
+    first task's result; None when the draw says no or no such tool exists."""
+    if rng.random() >= config.second_task:
+        return None
+    in_first = set(first.tools)
+    bridges = [
+        e
+        for tool in first.tools
+        for e in index.out_edges(tool)
+        if e.type != "prerequisite" and e.target not in in_first
+    ]
+    if not bridges:
+        return None
+    bridge = rng.choices(bridges, weights=[e.weight for e in bridges])[0]
+    walk = walk_from(index, bridge.target, config, rng, max_steps=config.second_max_steps, visited=in_first)
+    return walk, bridge
 
 
 def start_nodes(index: GraphIndex, config: WalkConfig, starts: Iterable[str] | None = None) -> list[str]:
@@ -99,7 +186,10 @@ def random_walks(
 
 
 def walk_stream(
-    index: GraphIndex, config: WalkConfig, seed: int, starts: Iterable[str] | None = None
+    index: GraphIndex,
+    config: WalkConfig,
+    seed: int,
+    starts: Iterable[str] | None = None,
 ) -> Iterator[Walk]:
     """Distinct walks, round after round over the start nodes (shuffled each round), until every start
     is retired for drawing only duplicates. The stream depends on the seed, never on how much of it is

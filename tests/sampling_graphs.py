@@ -166,7 +166,15 @@ def assert_path_valid(path: PlannedPath, graph: nx.DiGraph, distractors: int | N
     turn_of = {c.id: k for k, turn in enumerate(path.turns) for c in turn.calls}
     by_id = {c.id: c for c in calls}
     assert [c.id for c in calls] == [f"c{k + 1}" for k in range(len(calls))]
-    assert len({c.tool_id for c in calls}) == len(calls), "a path calls each tool once"
+    for tool in {c.tool_id for c in calls}:  # a tool is called again only in parallel, in one turn
+        again = [c for c in calls if c.tool_id == tool]
+        if len(again) > 1:
+            assert len({turn_of[c.id] for c in again}) == 1, "parallel calls share their turn"
+            assert "parallel" in path.turns[turn_of[again[0].id]].operations
+            assert not any(c.implicit for c in again), "a parallel call is asked for"
+            copies = {c.id for c in again[1:]}
+            assert not any(d.source in copies or d.target in copies for d in path.dependencies)
+    assert sum("new-task" in t.operations for t in path.turns) <= 1, "at most a second task"
     for call in calls:
         assert call.tool_id in graph, "every call exists in the graph"
         assert call.tool == graph.nodes[call.tool_id]["ref"]
@@ -206,7 +214,7 @@ def assert_path_valid(path: PlannedPath, graph: nx.DiGraph, distractors: int | N
     assert not any(t.distractor for t in path.available_tools if t.id in {c.tool_id for c in calls})
     n_distractors = sum(t.distractor for t in path.available_tools)
     if distractors is not None:
-        assert n_distractors == min(distractors, graph.number_of_nodes() - len(calls))
+        assert n_distractors == min(distractors, graph.number_of_nodes() - len({c.tool_id for c in calls}))
     for k, turn in enumerate(path.turns):
         assert turn.type == turn_type(turn.operations)
         ops = set(turn.operations)

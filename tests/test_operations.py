@@ -287,3 +287,40 @@ def test_a_helper_fills_only_required_inputs():
     for dep in draft.dependencies:
         if dep.origin == "insert-short":
             assert dep.input in required[calls[dep.target]]
+
+
+def test_parallel_calls_repeat_a_call_the_user_states_every_value_of() -> None:
+    from graph_toucan.operations import parallel_calls
+
+    base = initial_fsp(walk("get_forecast", "send_email"))
+    draft = parallel_calls(base, INDEX, config(parallel=1, max_parallel=3), random.Random(0))
+    # get_forecast (city from the user) is repeated; send_email is fed by get_forecast, so it is not
+    assert shape(draft)[0][0] == "get_forecast" and set(shape(draft)[0]) == {"get_forecast"}
+    assert 2 <= len(shape(draft)[0]) <= 3 and shape(draft)[1] == ["send_email"]
+    assert "parallel" in draft.turns[0].operations and not draft.turns[1].operations
+    copies = {c.key for c in draft.turns[0].calls[1:]}
+    assert not any(d.source in copies or d.target in copies for d in draft.dependencies)
+    path = to_path(draft, INDEX, distractors=2, sampler="graph", seed=0, position=0, rng=random.Random(0))
+    assert_path_valid(path, GRAPH, distractors=2)
+    assert path.turns[0].type == "merge"  # several intents in one turn
+    never = parallel_calls(base, INDEX, config(parallel=1, max_parallel=1), random.Random(0))
+    assert shape(never) == shape(base)
+
+
+def test_a_second_task_follows_the_first_unmerged_and_bridged() -> None:
+    from graph_toucan.walks import WalkConfig, second_walk
+
+    first = walk("get_user", "search_flights")
+    found = second_walk(INDEX, first, WalkConfig(second_task=1, second_max_steps=1), random.Random(3))
+    assert found is not None
+    task, bridge = found
+    assert bridge.source in first.tools and task.tools[0] == bridge.target
+    assert not set(task.tools) & set(first.tools)
+    draft = merge_turns(initial_fsp(first, found), config(merge=1, max_merge_calls=3), random.Random(0))
+    assert [t.task for t in draft.turns] == [0] + [1] * (len(draft.turns) - 1)
+    assert len(draft.turns) == 2, "each task's turns merge among themselves, never across"
+    path = to_path(draft, INDEX, distractors=2, sampler="graph", seed=0, position=0, rng=random.Random(0))
+    assert_path_valid(path, GRAPH, distractors=2)
+    assert "new-task" in path.turns[1].operations and "new-task" not in path.turns[0].operations
+    assert any(d.origin == "insert-long" and d.target == path.turns[1].calls[0].id for d in path.dependencies)
+    assert second_walk(INDEX, first, WalkConfig(second_task=0), random.Random(3)) is None

@@ -401,3 +401,49 @@ def test_conversations_cli_shows_a_transcript(workspace: Store, accepted: list[C
     assert "turn 1" in shown.output and accepted[0].turns[0].user[:20] in shown.output.replace("\n", " ")
     missing = runner.invoke(app, ["-w", str(Path(workspace.workspace)), "conversations", "show", "zzzz"])
     assert missing.exit_code != 0
+
+
+def test_parallel_calls_are_asked_for_together_each_with_its_own_value(
+    workspace: Store, accepted: list[Conversation]
+) -> None:
+    turns = [
+        (c, t)
+        for c in accepted
+        for t in c.turns
+        if len({p.tool_id for p in t.planned}) < len([p for p in t.planned if not p.implicit])
+    ]
+    assert turns, "the default settings make parallel calls of one tool"
+    for conversation, turn in turns:
+        by_tool: dict[str, list] = {}
+        for call in turn.calls:
+            by_tool.setdefault(call.tool_id, []).append(call)
+        for calls in (c for c in by_tool.values() if len(c) > 1):
+            arguments = [json.dumps(c.arguments, sort_keys=True) for c in calls]
+            assert len(set(arguments)) == len(arguments), (conversation.id, arguments)
+            step = next(s for s in turn.steps if calls[0] in s)
+            assert all(c in step for c in calls), "parallel calls run in one step"
+            for call in calls:  # every value the user states for a copy is in the user's words
+                for name, value in call.arguments.items():
+                    trace = next(a for a in call.trace if a.name == name)
+                    if trace.source == "query" and isinstance(value, str):
+                        assert value_in_text(value, turn.user), (call.name, name, value, turn.user)
+
+
+def test_a_second_task_opens_as_a_new_request_and_is_bridged_to_the_first(workspace: Store) -> None:
+    seen = 0
+    for conversation in workspace.conversations(status="accepted", kind="translation"):
+        path = workspace.get_path(conversation.path_id)
+        starts = [k for k, t in enumerate(path.turns) if "new-task" in t.operations]
+        if not starts:
+            continue
+        seen += 1
+        k = starts[0]
+        assert 0 < k < len(path.turns)
+        first = {c.id for t in path.turns[:k] for c in t.calls}
+        later = {c.id for t in path.turns[k:] for c in t.calls}
+        bridges = [d for d in path.dependencies if d.source in first and d.target in later]
+        assert bridges, "the second task takes a result of the first"
+        assert not any("merge" in t.operations and t.calls and {c.id for c in t.calls} & first
+                       and {c.id for c in t.calls} & later for t in path.turns), "tasks are never merged"  # fmt: skip
+        assert conversation.turns[k].user != conversation.turns[k - 1].user
+    assert seen, "the default settings give some conversations a second task"

@@ -28,7 +28,7 @@ def _simple_paths(graph: nx.DiGraph, max_steps: int) -> set[tuple[str, ...]]:
 
 def test_the_stream_finds_every_simple_path_once():
     graph = travel_graph()
-    config = WalkConfig(max_steps=3, patience=60)
+    config = WalkConfig(max_steps=3, min_steps=1, patience=60)
     index = GraphIndex.from_digraph(graph)
     walks = list(walk_stream(index, config, seed=5))
     assert len({w.tools for w in walks}) == len(walks)
@@ -189,3 +189,34 @@ def test_an_index_without_some_tools_has_none_of_their_edges():
     assert all(search not in (e.source, e.target) for n in smaller.ids for e in smaller.out_edges(n))
     assert smaller.edge_count == index.edge_count - len(index.out_edges(search)) - len(index.in_edges(search))
     assert index.without([]) is index
+
+
+def test_walks_avoid_dead_ends_while_steps_remain() -> None:
+    graph = travel_graph()
+    index = GraphIndex.from_digraph(graph)
+    start = tool_named(graph, "get_user")
+
+    def lengths(dead_end_weight: float) -> float:
+        config = WalkConfig(max_steps=4, min_steps=4, dead_end_weight=dead_end_weight, hub_cap=0)
+        rng = random.Random(0)
+        return sum(len(walk_from(index, start, config, rng).edges) for _ in range(300)) / 300
+
+    assert lengths(0.0) > lengths(1.0) + 0.3, "the chain goes on where it can"
+
+
+def test_hubs_are_taken_in_proportion_to_their_cap_over_their_in_degree() -> None:
+    graph = travel_graph()
+    index = GraphIndex.from_digraph(graph)
+    hub, other = tool_named(graph, "send_email"), tool_named(graph, "get_distance")  # 4 tools feed the hub
+    start = tool_named(graph, "get_forecast")  # -> send_email or get_distance, equal weights
+
+    def hub_share(cap: int) -> float:
+        rng = random.Random(0)
+        config = WalkConfig(max_steps=1, dead_end_weight=1, hub_cap=cap)
+        steps = [walk_from(index, start, config, rng).tools[1] for _ in range(2000)]
+        assert set(steps) == {hub, other}
+        return steps.count(hub) / len(steps)
+
+    assert len(index.in_edges(hub)) == 4 and len(index.in_edges(other)) == 1
+    assert abs(hub_share(0) - 0.5) < 0.05  # no cap: by edge weight alone
+    assert abs(hub_share(1) - 0.2) < 0.05  # cap 1 over in-degree 4: a quarter of the weight

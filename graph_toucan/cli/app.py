@@ -24,6 +24,13 @@ console = Console()
 errors = Console(stderr=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
+ProfileOption = Annotated[
+    str | None,
+    typer.Option(
+        help="A named shape under the settings: bfcl (BFCL multi-turn's: shorter, 1-2 calls a turn) or "
+        "magnet (MAGNET's depth: long walks, a second task, several calls a turn); default: neither."
+    ),
+]
 
 
 class Context:

@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from graph_toucan.cli.app import JsonOption, app, console, errors, print_json, progress_bar
+from graph_toucan.cli.app import JsonOption, ProfileOption, app, console, errors, print_json, progress_bar
 from graph_toucan.errors import GraphToucanError
 from graph_toucan.messages import transcript_lines
 from graph_toucan.pipeline import PipelineConfig, run_pipeline
@@ -71,6 +71,7 @@ def run(
     config: Annotated[
         Path | None, typer.Option(help="JSON sampling settings (see 'graph-toucan sample').")
     ] = None,
+    profile: ProfileOption = None,
     budget: Annotated[
         float | None, typer.Option(min=0, help="Stop after spending this many USD (same as --max-cost).")
     ] = None,
@@ -112,7 +113,7 @@ def run(
         seed=seed,
         sampler=sampler,  # type: ignore[arg-type]
         catalogs=list(catalog or []),
-        sample=load_config(config),
+        sample=load_config(config, profile),
         max_attempts=attempts,
         concurrency=ctx.obj.concurrency,
         workers=workers,

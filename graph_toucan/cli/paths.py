@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from graph_toucan.cli.app import JsonOption, app, console, print_json, progress_bar
+from graph_toucan.cli.app import JsonOption, ProfileOption, app, console, print_json, progress_bar
 from graph_toucan.errors import GraphToucanError
 from graph_toucan.graph import graph_path, load_graph
 from graph_toucan.path_stats import PathStats
@@ -45,6 +45,7 @@ def sample(
     config: Annotated[
         Path | None, typer.Option(help="JSON sampling settings: {walk, operations, baseline, distractors}.")
     ] = None,
+    profile: ProfileOption = None,
     start: Annotated[
         list[str] | None,
         typer.Option(metavar="TOOL", help="Start walks only at this tool (id or SERVER/TOOL; repeatable)."),
@@ -82,6 +83,7 @@ def sample(
     run_id = uuid.uuid4().hex[:12]
     settings = load_config(
         config,
+        profile,
         **{
             "walk.max_steps": max_steps,
             "walk.walks_per_start": walks_per_start,
