@@ -84,6 +84,7 @@ def test_stats_put_the_samplers_side_by_side(workspace: Path):
 
 def test_start_tools(workspace: Path):
     no_operations = ["--merge", "0", "--insert-short", "0", "--insert-long", "0", "--split", "0"]
+    no_operations += ["--parallel", "0", "--second-task", "0"]
     invoke(workspace, "sample", "--n", "50", "--start", "Flights/search_flights", *no_operations, "--json")
     paths = json.loads(invoke(workspace, "paths", "list", "--json", "--limit", "50"))
     assert sorted(tuple(t["calls"][0]["tool"] for t in p["turns"]) for p in paths) == [

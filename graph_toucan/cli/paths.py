@@ -74,6 +74,17 @@ def sample(
     split: Annotated[
         float | None, typer.Option(help=f"Chance per path of an empty turn (default {_D.operations.split}).")
     ] = None,
+    parallel: Annotated[
+        float | None,
+        typer.Option(
+            help=f"Chance per call of the same call for other values in its turn "
+            f"(default {_D.operations.parallel})."
+        ),
+    ] = None,
+    second_task: Annotated[
+        float | None,
+        typer.Option(help=f"Chance per path of a second task (default {_D.walk.second_task})."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Sample planned paths into the workspace. Rerunning with the same seed adds nothing twice; a larger
@@ -92,6 +103,8 @@ def sample(
             "operations.insert_short": insert_short,
             "operations.insert_long": insert_long,
             "operations.split": split,
+            "operations.parallel": parallel,
+            "walk.second_task": second_task,
         },
     )
     with progress_bar(as_json) as progress:
