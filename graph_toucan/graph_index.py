@@ -279,7 +279,9 @@ def compatible(source: Node, output: str, target: Node, param: str) -> bool:
         return True
     if "object" in (wanted, given):
         return wanted == given
-    return not (wanted in ("integer", "number") and given not in ("integer", "number", "array"))
+    if wanted == "integer":
+        return given in ("integer", "array")
+    return not (wanted == "number" and given not in ("integer", "number", "array"))
 
 
 def _issued(attrs: dict[str, Any]) -> frozenset[str]:

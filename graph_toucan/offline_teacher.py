@@ -27,6 +27,7 @@ _OPENERS = {
         "Hello! As {persona}, I'm juggling a few things today. Can you {x}?",
     ],
 }
+_FOLLOW_UPS = ["Thanks! Now could you {x}?", "Great. Next, can you {x}?", "Lovely, and could you also {x}?"]
 _AFTER_SPLIT_FUNC = {
     "casual": "Okay, I've switched that tool on for you now, so go ahead.",
     "formal": "The tool you needed is now available; please proceed.",
@@ -284,7 +285,9 @@ def _write_query(
     if not body:
         query = prefix.strip() or "Please go ahead."
     else:
-        template = rng.choice(_OPENERS[register])
+        # a chatty user introduces themselves once, in their first message
+        later = inputs["turn"] > 1 and register == "chatty"
+        template = rng.choice(_FOLLOW_UPS if later else _OPENERS[register])
         query = prefix + template.format(x=body, X=body[:1].upper() + body[1:], persona=style["persona"])
     return {"query": query, "mentions": mentions}
 

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from graph_toucan.distractors import pick_available
 from graph_toucan.fields import field_means, tool_object
-from graph_toucan.graph_index import Edge, GraphIndex, compatible
+from graph_toucan.graph_index import Edge, GraphIndex, Node, compatible
 from graph_toucan.records import (
     DependencyOrigin,
     DependencyType,
@@ -349,6 +349,13 @@ def split_turn(draft: Draft, index: GraphIndex, config: OperationConfig, rng: ra
     return draft
 
 
+def _varies(node: Node) -> bool:
+    """Whether a user can ask for the call again with another value: its first required input is open
+    (no enum, no const, not a yes/no)."""
+    first = node.required[0]
+    return f"in:{first}" not in node.closed and node.type_of(first, "in") not in ("boolean", "null")
+
+
 def parallel_calls(draft: Draft, index: GraphIndex, config: OperationConfig, rng: random.Random) -> Draft:
     """Some explicit calls are made again in the same turn for other values the user states ("the weather
     in Paris and in Lyon"): calls with a required input, every input the user's (none filled by an earlier
@@ -366,6 +373,7 @@ def parallel_calls(draft: Draft, index: GraphIndex, config: OperationConfig, rng
                 or call.key in fed
                 or not node.required
                 or node.issued_required
+                or not _varies(node)
                 or rng.random() >= config.parallel
             ):
                 continue

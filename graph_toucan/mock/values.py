@@ -204,6 +204,10 @@ def _norm(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", spaced.lower()).strip("_")
 
 
+# Output names too vague to repeat an argument that only ends with them (``name`` is not ``file_name``).
+_VAGUE = frozenset({"id", "name", "type", "status", "value", "count", "total", "url", "key", "text", "data"})
+
+
 def _echo(field: FlatField, context: _Context) -> Scalar | None:
     """The argument of the same name, when the field is not inside a list and the type fits."""
     value = None
@@ -211,6 +215,9 @@ def _echo(field: FlatField, context: _Context) -> Scalar | None:
         value = context.arguments.get(_norm(field.name))
         if value is None:
             value = context.arguments.get(_norm(field.key))
+        if value is None and _norm(field.name) not in _VAGUE:  # symbol <- coin_symbol
+            qualified = [v for k, v in context.arguments.items() if k.endswith("_" + _norm(field.name))]
+            value = qualified[0] if len(qualified) == 1 else None
     if value is None:
         value = echo_concept(field, context.raw)
     if value is None or not _fits(value, field.type) or not within_bounds(value, field.schema):
