@@ -73,6 +73,41 @@ def test_stated_values_are_realistic() -> None:
     assert all(not is_placeholder(values[n], n) for n in realistic), values
 
 
+def test_stated_values_know_what_a_name_holds_and_fit_the_schema() -> None:
+    from graph_toucan.schema import schema_problem, schema_validator
+
+    rng = random.Random(0)
+    cases = {
+        "smiles": {"type": "string"},
+        "subreddit": {"type": "string"},
+        "decisionStatement": {"type": "string"},
+        "packages": {"type": "array", "items": {"type": "string"}},
+        "walletAddress": {"type": "string", "pattern": "^0x[a-fA-F0-9]{40}$"},
+        "state": {"type": "string", "maxLength": 2, "description": "US state"},
+        "cnpj": {"type": "string", "pattern": "^\\d{14}$"},
+        "time": {"type": "string", "pattern": "^([01]\\d|2[0-3]):([0-5]\\d)$"},
+    }
+    for name, schema in cases.items():
+        value = stated_value(name, schema, rng)
+        assert schema_problem(schema_validator(schema), value) is None, (name, value)
+        items = value if isinstance(value, list) else [value]
+        assert not any(is_placeholder(v, name) for v in items), (name, value)
+    assert stated_value("smiles", {"type": "string"}, rng) in ("CCO", "CC(=O)Oc1ccccc1C(=O)O", "c1ccccc1")
+
+
+def test_another_value_for_a_parallel_call() -> None:
+    from graph_toucan.user_values import another_value
+
+    rng = random.Random(0)
+    assert another_value("units", {"enum": ["metric", "imperial"]}, rng, ["metric"]) == "imperial"
+    assert another_value("units", {"enum": ["metric"]}, rng, ["metric"]) is None  # nothing else to ask for
+    coordinates = {"type": "string", "description": "Coordinates, e.g. '40.7128,-74.0060'"}
+    other = another_value("location", coordinates, rng, ["40.7128,-74.0060"])
+    assert other and other != "40.7128,-74.0060" and "," in other
+    city = another_value("city", {"type": "string"}, rng, ["Lyon"])
+    assert city and city != "Lyon" and not is_placeholder(city, "city")
+
+
 def test_references_need_a_pointing_word_and_the_thing() -> None:
     hotel = {"nouns": result_nouns("search_hotels", "hotels[].id"), "fields": ["id"]}
     assert hotel["nouns"][0] == "hotel"

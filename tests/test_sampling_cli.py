@@ -109,3 +109,21 @@ def test_mistakes_are_clear_errors(workspace: Path, tmp_path: Path):
         invoke(empty, "sample")
     with pytest.raises(GraphToucanError, match="run 'graph-toucan annotate' first"):
         invoke(empty, "sample", "--sampler", "random")
+
+
+def test_profiles_shape_the_paths_and_settings_still_win(workspace: Path, tmp_path: Path):
+    from graph_toucan.sampling import PROFILES, load_config
+
+    magnet = load_config(None, "magnet")
+    assert (magnet.walk.min_steps, magnet.walk.max_steps, magnet.operations.max_calls_per_turn) == (3, 7, 6)
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"walk": {"max_steps": 5}}))
+    mixed = load_config(settings, "magnet", **{"operations.merge": 0.1})
+    assert (mixed.walk.max_steps, mixed.walk.min_steps, mixed.operations.merge) == (5, 3, 0.1)
+    with pytest.raises(GraphToucanError, match="unknown profile 'deep'; use one of bfcl, magnet"):
+        load_config(None, "deep")
+    assert set(PROFILES) == {"bfcl", "magnet"}
+    invoke(workspace, "sample", "--n", "12", "--profile", "bfcl", "--json")
+    paths = json.loads(invoke(workspace, "paths", "list", "--json", "--limit", "50"))
+    assert paths and all(len(t["calls"]) <= 4 for p in paths for t in p["turns"])
+    assert all(sum(not c["implicit"] for t in p["turns"] for c in t["calls"]) >= 2 for p in paths)

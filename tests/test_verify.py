@@ -359,3 +359,18 @@ def test_a_real_teacher_judges_an_intent_the_keyword_rule_misses(
     # the offline teacher is the rule: it never overrules
     offline = asyncio.run(judged(LLM(OfflineBackend(), store), turns[k], failed, tools, turns[k].user))
     assert offline.judged == {}
+
+
+def test_a_parallel_call_repeating_the_same_arguments_fails(accepted: list[Conversation]) -> None:
+    def parallel(_c: Conversation, _k: int, turn: Turn) -> bool:
+        names = [c.name for c in turn.calls]
+        return len(set(names)) < len(names)
+
+    conversation, k, turn = _find(accepted, parallel)
+    names = [c.name for c in turn.calls]
+    first = next(c for c in turn.calls if names.count(c.name) > 1)
+    copy = next(c for c in turn.calls if c.name == first.name and c is not first)
+    same = copy.model_copy(update={"arguments": dict(first.arguments)})
+    broken = _with_turn(conversation, k, steps=_replace_call(turn, copy, same))
+    assert "parallel_distinct" in _failed(broken)
+    assert "parallel_distinct" not in _failed(conversation)
