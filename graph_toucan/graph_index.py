@@ -97,6 +97,7 @@ class GraphIndex:
         self._out = {k: tuple(sorted(v, key=lambda e: e.target)) for k, v in out.items()}
         self._in = {k: tuple(sorted(v, key=lambda e: e.source)) for k, v in into.items()}
         self.edge_count = sum(len(v) for v in self._out.values())
+        self._reach: dict[str, int] = {}
         self.dropped_edges = dropped_edges
         by_category: dict[str, list[str]] = {}
         for node in self.nodes.values():
@@ -117,6 +118,20 @@ class GraphIndex:
 
     def out_edges(self, node: str) -> tuple[Edge, ...]:
         return self._out[node]
+
+    def reach(self, node: str, limit: int = 8) -> int:
+        """How many steps on a walk from ``node`` can go at most, as the depth of a breadth-first search
+        over out-edges (capped at ``limit``; cached)."""
+        cached = self._reach.get(node)
+        if cached is not None:
+            return cached
+        seen, frontier, depth = {node}, [node], 0
+        while frontier and depth < limit:
+            frontier = [e.target for n in frontier for e in self._out[n] if e.target not in seen]
+            seen.update(frontier)
+            depth += bool(frontier)
+        self._reach[node] = depth
+        return depth
 
     def in_edges(self, node: str) -> tuple[Edge, ...]:
         return self._in[node]

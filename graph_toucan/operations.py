@@ -14,9 +14,9 @@ only randomness is the ``random.Random`` passed in. :func:`plan` applies them in
 6. split: an empty turn inserted before a turn, withholding one of its functions (miss-func) or one
    required value (miss-param); the call happens in the next turn.
 
-A walk may bring a second task (:func:`graph_toucan.walks.second_walk`): its turns follow the first
-task's, are never merged into them, and the first of them carries ``new-task``; the edge that bridges the
-two is a dependency the user states as a reference back. Inserting before merging keeps each helper
+A walk may bring later tasks (:func:`graph_toucan.walks.later_tasks`): their turns follow the first
+task's, are never merged across tasks, and the first turn of each carries ``new-task``; an edge that
+bridges two tasks is a dependency the user states as a reference back. Inserting before merging keeps each helper
 beside its target; splitting last means no later operation moves a call into or out of an empty turn.
 Apart from parallel calls, a path calls a tool at most once.
 """
@@ -24,7 +24,7 @@ Apart from parallel calls, a path calls a tool at most once.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final
 
@@ -62,10 +62,10 @@ class OperationConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    merge: float = Field(0.3, ge=0, le=1, description="Chance that a turn is joined to the turn before it.")
+    merge: float = Field(0.55, ge=0, le=1, description="Chance that a turn is joined to the turn before it.")
     max_merge_calls: int = Field(3, ge=1, description="Most explicit calls a merged turn may hold.")
     insert_short: float = Field(
-        0.25, ge=0, le=1, description="Chance per explicit call of an implicit helper inserted before it."
+        0.5, ge=0, le=1, description="Chance per explicit call of an implicit helper inserted before it."
     )
     insert_long: float = Field(
         0.3,
@@ -78,7 +78,7 @@ class OperationConfig(BaseModel):
         0.5, ge=0, le=1, description="Share of splits that withhold a function; the rest withhold a value."
     )
     parallel: float = Field(
-        0.25,
+        0.6,
         ge=0,
         le=1,
         description="Chance per explicit call whose values the user states that it is also made for other "
@@ -128,7 +128,7 @@ class DraftTurn:
     operations: frozenset[TurnOperation] = frozenset()
     split: DraftSplit | None = None
     withheld: frozenset[str] = frozenset()
-    task: int = 0  # 1 for the turns of a second task
+    task: int = 0  # which task (walk) of the conversation the turn serves
 
     @property
     def explicit(self) -> int:
@@ -183,18 +183,20 @@ def _facts(
     ]
 
 
-def initial_fsp(walk: Walk, second: tuple[Walk, Edge] | None = None) -> Draft:
-    """One function per turn, with the facts of the walk's edges; a second task's walk after it, bridged
-    by the edge from a first-task call into its first call (a reference back, across turns)."""
+def initial_fsp(walk: Walk, later: Sequence[tuple[Walk, Edge | None]] = ()) -> Draft:
+    """One function per turn, with the facts of the walk's edges; each later task's walk after it, bridged
+    (when it has a bridge) by the edge from an earlier task's call into its first call: a reference
+    back, across turns."""
     turns = [DraftTurn((DraftCall(k, tool),)) for k, tool in enumerate(walk.tools)]
     deps: list[DraftDependency] = []
     for k, edge in enumerate(walk.edges):
         deps += _facts(edge, k, k + 1, "walk", set())
-    if second is not None:
-        task, bridge = second
+    for number, (task, bridge) in enumerate(later, start=1):
         base = len(turns)
-        turns += [DraftTurn((DraftCall(base + k, tool),), task=1) for k, tool in enumerate(task.tools)]
-        deps += _facts(bridge, walk.tools.index(bridge.source), base, "insert-long", set())
+        if bridge is not None:
+            source = next(t.calls[0].key for t in turns if t.calls[0].tool == bridge.source)
+            deps += _facts(bridge, source, base, "insert-long", set())
+        turns += [DraftTurn((DraftCall(base + k, tool),), task=number) for k, tool in enumerate(task.tools)]
         for k, edge in enumerate(task.edges):
             deps += _facts(edge, base + k, base + k + 1, "walk", set())
     return Draft(tuple(turns), tuple(deps), len(turns))
@@ -515,12 +517,12 @@ def plan(
     index: GraphIndex,
     config: OperationConfig,
     rng: random.Random,
-    second: tuple[Walk, Edge] | None = None,
+    later: Sequence[tuple[Walk, Edge | None]] = (),
 ) -> Draft | None:
     """The walk's FSP (with its second task, if any) after insert-short, merge, insert-long, parallel,
     argument-source planning and split, in that order; None when some required issued input has no
     source."""
-    draft = initial_fsp(walk, second)
+    draft = initial_fsp(walk, later)
     draft = insert_short(draft, index, config, rng)
     draft = merge_turns(draft, config, rng)
     draft = insert_long(draft, index, config, rng)

@@ -22,7 +22,7 @@ from graph_toucan.graph_index import GraphIndex, SamplingError
 from graph_toucan.operations import Draft, DraftCall, DraftTurn, OperationConfig, plan, to_path
 from graph_toucan.records import PlannedPath, Sampler, Tool
 from graph_toucan.store import Store
-from graph_toucan.walks import WalkConfig, second_walk, walk_stream
+from graph_toucan.walks import WalkConfig, later_tasks, start_nodes, walk_stream
 
 __all__ = [
     "PROFILES",
@@ -68,15 +68,15 @@ class SampleConfig(BaseModel):
 # conversation, 1.6 calls a turn) and MAGNET's depth (4.7 turns and 15 calls a multi-turn conversation).
 PROFILES: dict[str, dict[str, Any]] = {
     "bfcl": {
-        "walk": {"max_steps": 4, "min_steps": 2, "second_task": 0.4, "second_max_steps": 2},
+        "walk": {"max_steps": 4, "min_steps": 1, "max_tasks": 2, "second_task": 0.6, "second_max_steps": 2},
         "operations": {"merge": 0.3, "parallel": 0.3, "insert_short": 0.3, "max_calls_per_turn": 4},
     },
     "magnet": {
-        "walk": {"max_steps": 7, "min_steps": 3, "second_task": 0.9, "second_max_steps": 5},
+        "walk": {"max_steps": 7, "min_steps": 2, "max_tasks": 6, "second_task": 0.95, "second_max_steps": 6},
         "operations": {
-            "merge": 0.4,
-            "parallel": 0.4,
-            "insert_short": 0.45,
+            "merge": 0.6,
+            "parallel": 0.7,
+            "insert_short": 0.6,
             "max_merge_calls": 4,
             "max_calls_per_turn": 6,
         },
@@ -153,12 +153,14 @@ def graph_paths(
     """Distinct planned paths of the graph sampler, in stream order, until the distinct walks run out."""
     check_population(index, config)
     seen: set[str] = set()
+    fresh = start_nodes(index, config.walk)  # where an unbridged later task may start
     for number, walk in enumerate(walk_stream(index, config.walk, seed, starts)):
         rng = random.Random(f"graph:{seed}:{number}")
-        second = second_walk(index, walk, config.walk, random.Random(f"second:{seed}:{number}"))
-        draft = plan(walk, index, config.operations, rng, second)
-        if draft is None and second is not None:  # the second task needs an id nothing gives: one task
-            draft = plan(walk, index, config.operations, random.Random(f"graph:{seed}:{number}"))
+        later = later_tasks(index, walk, config.walk, random.Random(f"later:{seed}:{number}"), fresh)
+        draft = plan(walk, index, config.operations, rng, later)
+        while draft is None and later:  # a later task needs an id nothing gives: leave it out
+            later = later[:-1]
+            draft = plan(walk, index, config.operations, random.Random(f"graph:{seed}:{number}"), later)
         if draft is None:
             continue  # an id or token the path's calls cannot get from an earlier call
         path = to_path(

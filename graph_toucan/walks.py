@@ -8,14 +8,15 @@ taken in proportion to ``hub_cap`` over its in-degree, so a few tools do not dom
 cross servers wherever the graph has them. Each distinct walk becomes an initial FSP: one function per
 turn, with the dependency facts of the edges it used (see :func:`graph_toucan.operations.initial_fsp`).
 
-A conversation may take up a second task (``second_task``): another walk, from a tool that an output of
-the first task can feed, so the user can refer back to the first task's results.
+A conversation may take up further tasks (``second_task``, ``max_tasks``): another walk, from a tool that
+an output of an earlier task can feed, so the user can refer back to its results, or where none can, from
+another start (a new topic).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -51,13 +52,14 @@ class WalkConfig(BaseModel):
         "hubs do not dominate (0: no cap).",
     )
     second_task: float = Field(
-        0.8,
+        0.9,
         ge=0,
         le=1,
-        description="Chance that a conversation holds a second task: another walk, from a tool an output of "
-        "the first task can feed.",
+        description="Chance of each further task in a conversation: another walk, from a tool an output of "
+        "an earlier task can feed where one exists.",
     )
-    second_max_steps: int = Field(4, ge=0, description="Most edges of the second task's walk.")
+    second_max_steps: int = Field(5, ge=0, description="Most edges of a later task's walk.")
+    max_tasks: int = Field(5, ge=1, description="Most tasks (walks) in one conversation.")
     edge_weights: EdgeWeights = Field(default_factory=EdgeWeights)
 
     @model_validator(mode="after")
@@ -84,7 +86,8 @@ def _next_edge(
     rng: random.Random,
 ) -> Edge | None:
     """The edge a walk takes next: by type weight, a hub's in proportion to its cap over its in-degree, and
-    a tool with no way on damped while the walk has further steps to go."""
+    a tool that cannot carry the walk as far as it is to go damped (by ``dead_end_weight`` for a dead
+    end, less the further it reaches)."""
     options = [e for e in index.out_edges(current) if e.target not in visited]
     if not options:
         return None
@@ -92,12 +95,11 @@ def _next_edge(
     def weight(edge: Edge) -> float:
         fans = len(index.in_edges(edge.target))
         hub = min(1.0, config.hub_cap / fans) if config.hub_cap and fans else 1.0
-        if steps_left <= 1:
-            return edge.weight * hub
-        onward = any(
-            e.target not in visited and e.target != edge.target for e in index.out_edges(edge.target)
+        wanted = steps_left - 1  # steps still to go after this one
+        onward = min(index.reach(edge.target), wanted)
+        return (
+            edge.weight * hub * (1 if onward >= wanted else config.dead_end_weight ** (1 - onward / wanted))
         )
-        return edge.weight * hub * (1 if onward else config.dead_end_weight)
 
     weights = [weight(e) for e in options]
     if not any(weights):
@@ -131,26 +133,34 @@ def walk_from(
     return Walk(tuple(tools), tuple(edges))
 
 
-def second_walk(
-    index: GraphIndex, first: Walk, config: WalkConfig, rng: random.Random
-) -> tuple[Walk, Edge] | None:
-    """Maybe a second task after ``first``: a walk of at most ``second_max_steps`` edges from a tool outside
-    the first walk that one of its tools feeds (the returned edge), so the user can refer back to the
-    first task's result; None when the draw says no or no such tool exists."""
-    if rng.random() >= config.second_task:
-        return None
-    in_first = set(first.tools)
-    bridges = [
-        e
-        for tool in first.tools
-        for e in index.out_edges(tool)
-        if e.type != "prerequisite" and e.target not in in_first
-    ]
-    if not bridges:
-        return None
-    bridge = rng.choices(bridges, weights=[e.weight for e in bridges])[0]
-    walk = walk_from(index, bridge.target, config, rng, max_steps=config.second_max_steps, visited=in_first)
-    return walk, bridge
+def later_tasks(
+    index: GraphIndex, first: Walk, config: WalkConfig, rng: random.Random, starts: Sequence[str]
+) -> list[tuple[Walk, Edge | None]]:
+    """The tasks a user takes up after ``first`` (each with chance ``second_task``, up to ``max_tasks`` in
+    all): a walk of at most ``second_max_steps`` edges from a tool that a tool of an earlier task feeds
+    (with that edge, so the user can refer back to its result), else from another start node (a new
+    topic, no bridge). Tasks never share a tool."""
+    tasks: list[tuple[Walk, Edge | None]] = []
+    used = set(first.tools)
+    while len(tasks) + 1 < config.max_tasks and rng.random() < config.second_task:
+        bridges = [
+            e
+            for tool in sorted(used)
+            for e in index.out_edges(tool)
+            if e.type != "prerequisite" and e.target not in used
+        ]
+        bridge = rng.choices(bridges, weights=[e.weight for e in bridges])[0] if bridges else None
+        start = (
+            bridge.target
+            if bridge
+            else next((s for s in rng.sample(starts, min(8, len(starts))) if s not in used), None)
+        )
+        if start is None:
+            break
+        walk = walk_from(index, start, config, rng, max_steps=config.second_max_steps, visited=used)
+        tasks.append((walk, bridge))
+        used.update(walk.tools)
+    return tasks
 
 
 def start_nodes(index: GraphIndex, config: WalkConfig, starts: Iterable[str] | None = None) -> list[str]:
