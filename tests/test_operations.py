@@ -307,14 +307,15 @@ def test_parallel_calls_repeat_a_call_the_user_states_every_value_of() -> None:
     assert shape(never) == shape(base)
 
 
-def test_a_second_task_follows_the_first_unmerged_and_bridged() -> None:
-    from graph_toucan.walks import WalkConfig, second_walk
+def test_later_tasks_follow_the_first_unmerged_and_bridged() -> None:
+    from graph_toucan.walks import WalkConfig, later_tasks, start_nodes
 
     first = walk("get_user", "search_flights")
-    found = second_walk(INDEX, first, WalkConfig(second_task=1, second_max_steps=1), random.Random(3))
-    assert found is not None
-    task, bridge = found
-    assert bridge.source in first.tools and task.tools[0] == bridge.target
+    settings = WalkConfig(second_task=1, second_max_steps=1, max_tasks=2)
+    found = later_tasks(INDEX, first, settings, random.Random(3), start_nodes(INDEX, settings))
+    assert len(found) == 1
+    task, bridge = found[0]
+    assert bridge is not None and bridge.source in first.tools and task.tools[0] == bridge.target
     assert not set(task.tools) & set(first.tools)
     draft = merge_turns(initial_fsp(first, found), config(merge=1, max_merge_calls=3), random.Random(0))
     assert [t.task for t in draft.turns] == [0] + [1] * (len(draft.turns) - 1)
@@ -323,4 +324,13 @@ def test_a_second_task_follows_the_first_unmerged_and_bridged() -> None:
     assert_path_valid(path, GRAPH, distractors=2)
     assert "new-task" in path.turns[1].operations and "new-task" not in path.turns[0].operations
     assert any(d.origin == "insert-long" and d.target == path.turns[1].calls[0].id for d in path.dependencies)
-    assert second_walk(INDEX, first, WalkConfig(second_task=0), random.Random(3)) is None
+    never = WalkConfig(second_task=0)
+    assert later_tasks(INDEX, first, never, random.Random(3), start_nodes(INDEX, never)) == []
+    # with no edge out of the first task, a later task is a new topic from another start, unbridged
+    lone = walk("check_file_exists", "download_file", "send_email")
+    many = WalkConfig(second_task=1, second_max_steps=1, max_tasks=3)
+    tasks = later_tasks(INDEX, lone, many, random.Random(1), start_nodes(INDEX, many))
+    assert tasks and all(not set(t.tools) & set(lone.tools) for t, _ in tasks)
+    assert any(b is None for _, b in tasks)
+    used = [tool for t, _ in tasks for tool in t.tools]
+    assert len(used) == len(set(used)), "tasks never share a tool"

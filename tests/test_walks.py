@@ -201,7 +201,7 @@ def test_walks_avoid_dead_ends_while_steps_remain() -> None:
         rng = random.Random(0)
         return sum(len(walk_from(index, start, config, rng).edges) for _ in range(300)) / 300
 
-    assert lengths(0.0) > lengths(1.0) + 0.3, "the chain goes on where it can"
+    assert lengths(0.1) > lengths(1.0) + 0.3, "the chain goes on where it can"
 
 
 def test_hubs_are_taken_in_proportion_to_their_cap_over_their_in_degree() -> None:
