@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from typing import Any
 
 from graph_toucan.fields import NOUN_SYNONYMS, json_type, name_tokens, word_set, words
@@ -121,12 +122,18 @@ _FILLERS = word_set(
 )
 
 
+def plain_name(function: str) -> str:
+    """The tool's own name in a function name made unique (``fetch_server__fetch_2847d`` -> ``fetch``):
+    without the server prefix and the id suffix, which a user would never say."""
+    return re.sub(r"_[0-9a-f]{5}$", "", function.rsplit("__", 1)[-1]) or function
+
+
 def request(name: str, rng: random.Random, terse: bool = False) -> str:
     """What a user asks for when they want the function: the tool's verb in the user's own words and the
     thing it handles, leaving out the name's filler words (``get_current_stock_price`` -> ``check the
     stock price``), so the request does not spell out the function's name; ``terse`` names only the
     thing's head word (``check the price``), for a request whose other words would spell it out."""
-    parts = words(name) or ["it"]
+    parts = words(plain_name(name)) or ["it"]
     if "to" in parts[1:-1] and not set(parts) & set(_VERB_FAMILY):  # svg_to_png: a conversion
         at = parts.index("to")
         verb = rng.choice([v for v in _ASK_VERBS["convert"] if v not in parts])
@@ -356,7 +363,7 @@ _ANSWER_LINKS = ["{thing}: {facts}", "for the {thing}, {facts}", "the {thing} sh
 
 def subject(function: str) -> str:
     """What a function's result is about, in words: ``get_current_stock_price`` -> ``stock price``."""
-    parts = words(function)
+    parts = words(plain_name(function))
     rest = [w for w in parts if w not in _VERB_FAMILY] or parts
     return " ".join(w for w in rest if w not in _FILLERS) or " ".join(parts) or "request"
 

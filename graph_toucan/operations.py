@@ -353,9 +353,9 @@ def split_turn(draft: Draft, index: GraphIndex, config: OperationConfig, rng: ra
 
 def _varies(node: Node) -> bool:
     """Whether a user can ask for the call again with another value: its first required input is open
-    (no enum, no const, not a yes/no)."""
+    (a string or a number, with no enum or const)."""
     first = node.required[0]
-    return f"in:{first}" not in node.closed and node.type_of(first, "in") not in ("boolean", "null")
+    return f"in:{first}" not in node.closed and node.type_of(first, "in") in ("string", "integer", "number")
 
 
 def parallel_calls(draft: Draft, index: GraphIndex, config: OperationConfig, rng: random.Random) -> Draft:

@@ -47,13 +47,16 @@ def needs_reference(dep: PathDependency, path: PlannedPath) -> bool:
 
 def result_nouns(source_name: str, output: str | None) -> list[str]:
     """What the user calls the earlier result: the item of the output's list (``hotels[].id`` ->
-    hotel), else the thing the source tool handles (``search_hotels`` -> hotel)."""
+    hotel), else the thing the source tool handles, head noun first (``search_hotels`` -> hotel,
+    ``weather_greeting`` -> greeting)."""
     nouns: list[str] = []
     if output:
         parts = [p for p in re.split(r"\[\d*\]|\.", output) if p]
         for part in parts[:-1]:
             nouns += [singular(w) for w in words(part) if w not in GENERIC and not w.isdigit()]
-    nouns += [w for w in (singular(w) for w in words(source_name)) if w in tool_object(source_name)]
+    # the head noun first (weather_greeting -> greeting): naming the source by its first word as well
+    # as asking for the next call would spell the source's name out
+    nouns += [w for w in (singular(w) for w in reversed(words(source_name))) if w in tool_object(source_name)]
     nouns += sorted(tool_object(source_name))
     seen: list[str] = []
     for noun in nouns:

@@ -21,6 +21,7 @@ from graph_toucan.graph import load_graph
 from graph_toucan.graph_index import GraphIndex, SamplingError
 from graph_toucan.operations import Draft, DraftCall, DraftTurn, OperationConfig, plan, to_path
 from graph_toucan.records import PlannedPath, Sampler, Tool
+from graph_toucan.schema import unresolved_refs
 from graph_toucan.store import Store
 from graph_toucan.walks import WalkConfig, later_tasks, start_nodes, walk_stream
 
@@ -273,12 +274,14 @@ def store_paths(
 def population(store: Store, sampler: Sampler, config: SampleConfig) -> GraphIndex:
     """What a sampler draws from: the workspace's dependency graph, or for the random baseline its
     annotated tools (the graph's nodes); never a tool whose mock could not be built, since no call of
-    it can be simulated."""
+    it can be simulated, nor one whose input schema refers to a definition it lacks, since no call of
+    it can be valid."""
     if sampler == "graph":
         index = GraphIndex.from_digraph(load_graph(store), config.walk.edge_weights)
     else:
         index = GraphIndex.from_tools(baseline_tools(store.tools()))
-    return index.without(m.tool.id for m in store.mocks(status="unmockable"))
+    broken = {t.id for t in store.tools() if unresolved_refs(t.input_schema)}
+    return index.without({m.tool.id for m in store.mocks(status="unmockable")} | broken)
 
 
 @dataclass

@@ -103,6 +103,48 @@ def schema_problem(validator: Validator, value: Any) -> str | None:
     return f"{error.message}{f' (at {where})' if where else ''}"
 
 
+def inline_refs(node: Any, root: dict[str, Any], depth: int = 6) -> Any:
+    """``node`` (a part of ``root``) with its local ``$ref`` replaced by what they point at, to ``depth``
+    levels (a cycle ends there), so the part can be read on its own."""
+    if isinstance(node, list):
+        return [inline_refs(v, root, depth) for v in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/") and depth > 0:
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part) if isinstance(target, dict) else None
+        if isinstance(target, dict):
+            rest = {k: v for k, v in node.items() if k != "$ref"}
+            return inline_refs({**target, **rest}, root, depth - 1)
+    return {k: inline_refs(v, root, depth) for k, v in node.items()}
+
+
+def unresolved_refs(schema: Any) -> list[str]:
+    """The local ``$ref`` of a schema that point at nothing in it (``#/$defs/Email`` with no ``$defs``):
+    no value can be checked against them, so no call of the tool can be valid."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/"):
+                target: Any = schema
+                for part in ref[2:].split("/"):
+                    target = target.get(part) if isinstance(target, dict) else None
+                if target is None:
+                    found.append(ref)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    return found
+
+
 def check_schema(schema: dict[str, Any]) -> None:
     """Validate ``schema`` against its declared meta-schema (2020-12 when it declares none)."""
     error = best_match(

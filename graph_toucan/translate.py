@@ -35,6 +35,7 @@ from graph_toucan.records import (
     Turn,
 )
 from graph_toucan.references import needs_reference, reference_of
+from graph_toucan.schema import inline_refs
 from graph_toucan.semantic_checks import judged
 from graph_toucan.translate_tasks import (
     ASSISTANT_ANSWER,
@@ -371,6 +372,7 @@ class Translator:
                 if classes.get(name) == "issued":
                     continue  # never the user's to state: the plan gives it an earlier output
                 sub = properties.get(name) if isinstance(properties.get(name), dict) else {}
+                sub = inline_refs(sub, schema)  # readable alone: what a $ref names, in place
                 ask_for.append(
                     {
                         "call": call.id,

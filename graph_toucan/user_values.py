@@ -119,7 +119,11 @@ _KINDS: list[tuple[frozenset[str], list[str]]] = [
 # Parameters whose name says what they hold but no generic kind covers (from a real catalog's commonest).
 _BY_NAME: list[tuple[frozenset[str], list[Any]]] = [
     (frozenset({"smiles"}), ["CCO", "CC(=O)Oc1ccccc1C(=O)O", "c1ccccc1"]),
-    (frozenset({"inchi"}), ["InChI=1S/C2H6O/c1-2-3/h3H,2H2,1H3"]),
+    (frozenset({"inchi"}), ["InChI=1S/C2H6O/c1-2-3/h3H,2H2,1H3", "InChI=1S/CH4/h1H4", "InChI=1S/H2O/h1H2"]),
+    (
+        frozenset({"cwd", "workdir", "root"}),
+        ["/home/maria/projects/website", "/srv/app", "~/code/billing-service"],
+    ),
     (
         frozenset({"element", "elements", "startelement", "endelement", "button", "selector", "locator"}),
         ["#submit-button", "button.login", "input[name='email']"],

@@ -437,6 +437,7 @@ _STRING_RULES: list[tuple[str, Callable[[FlatField, random.Random, _Context], st
         r"(datetime|timestamp|_at$|^created|^updated|^modified|^published|^start_time|^end_time)",
         _FORMATS["date-time"],
     ),
+    (r"time_?zone|(^|_)tz$", lambda f, r, c: r.choice(["Europe/Paris", "America/New_York", "Asia/Tokyo"])),
     (r"(^|_)time$|sunrise|sunset", _FORMATS["time"]),
     (r"day_of_week|weekday", lambda f, r, c: r.choice(_WEEKDAYS)),
     (r"phone|mobile|fax", lambda f, r, c: f"+1-555-{r.randint(100, 999)}-{r.randint(1000, 9999)}"),
