@@ -237,6 +237,7 @@ def _mentions(inputs: dict[str, Any], rng: random.Random) -> list[dict[str, Any]
     return [{"call": c, "parameter": p, "value": v} for (c, p), v in stated.items()]
 
 
+_FOLLOW_ON = ["One more thing.", "Building on that,", "While we're at it,", "Now, going back to that:"]
 _NEW_TASK = [
     "Thanks. Something else now.",
     "Great, that settles it. On another note,",
@@ -282,7 +283,9 @@ def _write_query(
     if helper_values:
         body += f" (the {', '.join(helper_values)})" if body else f"the {', '.join(helper_values)}"
     split = inputs["follows_split"]
-    prefix = rng.choice(_NEW_TASK) + " " if inputs.get("new_task") else ""
+    prefix = ""
+    if inputs.get("new_task"):  # building on an earlier result, or a new topic
+        prefix = rng.choice(_FOLLOW_ON if inputs["references"] else _NEW_TASK) + " "
     if split is not None and split["kind"] == "miss-func":
         prefix = after_split_func(register) + " "
     elif split is not None and split["kind"] == "miss-param":
