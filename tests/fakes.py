@@ -22,11 +22,13 @@ OPENAI_PATH = "/v1/chat/completions"
 
 @dataclass
 class Reply:
-    """A 200 answer whose assistant text is ``text``, with these token counts in the usage block."""
+    """A 200 answer whose assistant text is ``text``, with these token counts in the usage block, and the
+    tool calls ``(name, arguments)`` in ``tool_calls`` (OpenAI ``tool_calls``, Anthropic ``tool_use``)."""
 
     text: str
     input_tokens: int = 100
     output_tokens: int = 20
+    tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 @dataclass
@@ -175,28 +177,42 @@ class _Server(ThreadingHTTPServer):
     fake: FakeLLMServer
 
 
+def _call_ids(reply: Reply) -> list[str]:
+    stamp = time.monotonic_ns()
+    return [f"call_{stamp}_{i}" for i in range(len(reply.tool_calls))]
+
+
 def _anthropic_reply(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    uses = [
+        {"type": "tool_use", "id": i, "name": name, "input": arguments}
+        for i, (name, arguments) in zip(_call_ids(reply), reply.tool_calls, strict=True)
+    ]
     return {
         "id": f"msg_fake{time.monotonic_ns()}",
         "type": "message",
         "role": "assistant",
         "model": body.get("model", "unknown"),
-        "content": [{"type": "text", "text": reply.text}],
-        "stop_reason": "end_turn",
+        "content": ([{"type": "text", "text": reply.text}] if reply.text or not uses else []) + uses,
+        "stop_reason": "tool_use" if uses else "end_turn",
         "stop_sequence": None,
         "usage": {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens},
     }
 
 
 def _openai_reply(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    calls = [
+        {"id": i, "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+        for i, (name, arguments) in zip(_call_ids(reply), reply.tool_calls, strict=True)
+    ]
+    message: dict[str, Any] = {"role": "assistant", "content": reply.text or (None if calls else "")}
+    if calls:
+        message["tool_calls"] = calls
     return {
         "id": f"chatcmpl-fake{time.monotonic_ns()}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": body.get("model", "unknown"),
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": reply.text}, "finish_reason": "stop"}
-        ],
+        "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}],
         "usage": {
             "prompt_tokens": reply.input_tokens,
             "completion_tokens": reply.output_tokens,
