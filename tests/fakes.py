@@ -14,7 +14,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from graph_toucan.evaluate.data import EvalConversation
 
 ANTHROPIC_PATH = "/v1/messages"
 OPENAI_PATH = "/v1/chat/completions"
@@ -295,3 +298,63 @@ def first_user_prompt(body: dict[str, Any]) -> str:
     messages = [m for m in body["messages"] if m["role"] == "user"]
     content = messages[0]["content"]
     return content if isinstance(content, str) else content[0]["text"]
+
+
+# -- a model under test that knows the answers (graph-toucan eval) ---------------------------------------
+
+
+def offered_at(conversation: EvalConversation, k: int) -> frozenset[str]:
+    """The functions a conversation of an eval offers in turn ``k`` (0-based)."""
+    names = {f["name"] for f in conversation.functions}
+    for turn in conversation.turns[: k + 1]:
+        names |= {f["name"] for f in turn.introduced}
+    return frozenset(names)
+
+
+class ReferenceReplies:
+    """A fake model behind the fake server: finds the conversation and turn a request is in (by the user
+    messages so far and the tools offered) and answers with the reference's next step, or its answer;
+    ``changed`` maps (conversation id, turn) to a replacement step list."""
+
+    def __init__(self, conversations: list[EvalConversation], anthropic: bool) -> None:
+        self.anthropic = anthropic
+        self.index: dict[tuple[tuple[str, ...], frozenset[str]], list[tuple[EvalConversation, int]]] = {}
+        for c in conversations:
+            for k in range(len(c.turns)):
+                key = (tuple(t.user for t in c.turns[: k + 1]), offered_at(c, k))
+                self.index.setdefault(key, []).append((c, k))
+        for alike in self.index.values():  # a refusal variant repeats its source's turns before the split
+            assert (
+                len(
+                    {
+                        json.dumps([[(x.name, x.arguments) for x in s] for s in c.turns[k].steps])
+                        for c, k in alike
+                    }
+                )
+                == 1
+            )
+
+        self.changed: dict[tuple[str, int], list[list[tuple[str, dict[str, Any]]]]] = {}
+
+    def __call__(self, body: dict[str, Any]) -> Reply:
+        messages = body["messages"]
+        users = [i for i, m in enumerate(messages) if m["role"] == "user" and isinstance(m["content"], str)]
+        tools = frozenset(
+            t["name"] if self.anthropic else t["function"]["name"] for t in body.get("tools", [])
+        )
+        conversation, k = self.index[(tuple(messages[i]["content"] for i in users), tools)][0]
+        after = messages[users[-1] :]
+        if self.anthropic:
+            done = sum(
+                1
+                for m in after
+                if m["role"] == "assistant" and any(b["type"] == "tool_use" for b in m["content"])
+            )
+        else:
+            done = sum(1 for m in after if m["role"] == "assistant" and m.get("tool_calls"))
+        steps = self.changed.get(
+            (conversation.id, k), [[(c.name, c.arguments) for c in s] for s in conversation.turns[k].steps]
+        )
+        if done < len(steps):
+            return Reply("", tool_calls=steps[done])
+        return Reply(conversation.turns[k].answer or "Done.")

@@ -28,7 +28,7 @@ from graph_toucan.pipeline import PipelineConfig, run_pipeline
 from graph_toucan.refusal import Mixture
 from graph_toucan.store import Store
 from tests.conftest import toucan_catalog
-from tests.fakes import HTTPFailure, Reply, fake_llm_server
+from tests.fakes import HTTPFailure, ReferenceReplies, Reply, fake_llm_server, offered_at
 
 
 @pytest.fixture(scope="module")
@@ -85,62 +85,6 @@ def test_the_openai_rows_score_the_same(dataset, tmp_path):
     assert summary["accuracy"] == 1.0 and summary["conversations"] > 0
 
 
-def _offered(conversation: EvalConversation, k: int) -> frozenset[str]:
-    names = {f["name"] for f in conversation.functions}
-    for turn in conversation.turns[: k + 1]:
-        names |= {f["name"] for f in turn.introduced}
-    return frozenset(names)
-
-
-class ReferenceOverHTTP:
-    """A fake model behind the fake server: finds the conversation and turn a request is in (by the user
-    messages so far and the tools offered) and answers with the reference's next step, or its answer;
-    ``changed`` maps (conversation id, turn) to a replacement step list."""
-
-    def __init__(self, conversations: list[EvalConversation], anthropic: bool) -> None:
-        self.anthropic = anthropic
-        self.index: dict[tuple[tuple[str, ...], frozenset[str]], list[tuple[EvalConversation, int]]] = {}
-        for c in conversations:
-            for k in range(len(c.turns)):
-                key = (tuple(t.user for t in c.turns[: k + 1]), _offered(c, k))
-                self.index.setdefault(key, []).append((c, k))
-        for alike in self.index.values():  # a refusal variant repeats its source's turns before the split
-            assert (
-                len(
-                    {
-                        json.dumps([[(x.name, x.arguments) for x in s] for s in c.turns[k].steps])
-                        for c, k in alike
-                    }
-                )
-                == 1
-            )
-
-        self.changed: dict[tuple[str, int], list[list[tuple[str, dict[str, Any]]]]] = {}
-
-    def __call__(self, body: dict[str, Any]) -> Reply:
-        messages = body["messages"] if self.anthropic else body["messages"]
-        users = [i for i, m in enumerate(messages) if m["role"] == "user" and isinstance(m["content"], str)]
-        tools = frozenset(
-            t["name"] if self.anthropic else t["function"]["name"] for t in body.get("tools", [])
-        )
-        conversation, k = self.index[(tuple(messages[i]["content"] for i in users), tools)][0]
-        after = messages[users[-1] :]
-        if self.anthropic:
-            done = sum(
-                1
-                for m in after
-                if m["role"] == "assistant" and any(b["type"] == "tool_use" for b in m["content"])
-            )
-        else:
-            done = sum(1 for m in after if m["role"] == "assistant" and m.get("tool_calls"))
-        steps = self.changed.get(
-            (conversation.id, k), [[(c.name, c.arguments) for c in s] for s in conversation.turns[k].steps]
-        )
-        if done < len(steps):
-            return Reply("", tool_calls=steps[done])
-        return Reply(conversation.turns[k].answer or "Done.")
-
-
 def test_a_model_that_never_calls_scores_only_the_irrelevance_share(dataset, conversations, tmp_path):
     with fake_llm_server() as fake:
         fake.default = Reply("I cannot help with that.")
@@ -182,14 +126,14 @@ def _change(arguments: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def test_one_changed_argument_loses_exactly_those_turns(dataset, conversations, tmp_path):
-    fake_model = ReferenceOverHTTP(conversations, anthropic=True)
+    fake_model = ReferenceReplies(conversations, anthropic=True)
     changed: set[tuple[str, int]] = set()
     for n, c in enumerate(conversations):
         last = max((k for k, t in enumerate(c.turns) if t.calls), default=None)
         if (
             last is None
             or n % 2
-            or len(fake_model.index[(tuple(t.user for t in c.turns[: last + 1]), _offered(c, last))]) > 1
+            or len(fake_model.index[(tuple(t.user for t in c.turns[: last + 1]), offered_at(c, last))]) > 1
         ):
             continue  # (a turn another conversation repeats word for word cannot be changed for one of them)
         steps = [[(x.name, dict(x.arguments)) for x in s] for s in c.turns[last].steps]
@@ -264,8 +208,10 @@ def test_cli_prints_the_summary_as_json(dataset, tmp_path):
     assert bad.exit_code != 0 and "openai/MODEL" in str(bad.exception)
 
 
+@pytest.mark.slow
 def test_the_full_catalog_dataset_replays_at_100_percent(tmp_path):
-    servers = sorted((toucan_catalog() / "mcp_servers").glob("*.json"))[:60]
+    """Servers of the full TOUCAN catalog (not the bundled slice), their mocks built by the pipeline."""
+    servers = sorted((toucan_catalog() / "mcp_servers").glob("*.json"))[:12]
     catalog = tmp_path / "catalog"
     catalog.mkdir()
     for path in servers:
@@ -279,7 +225,7 @@ def test_the_full_catalog_dataset_replays_at_100_percent(tmp_path):
     mocks = default_mocks(store.mocks(status="accepted"))
     store.close()
     summary = evaluate(ReferenceModel(), tmp_path / "export", tmp_path / "eval", mocks=mocks)
-    assert summary["conversations"] >= 8 and summary["accuracy"] == 1.0 and not summary["unmocked"]
+    assert summary["conversations"] >= 5 and summary["accuracy"] == 1.0 and not summary["unmocked"]
 
 
 # -- the parts --------------------------------------------------------------------------------------------
