@@ -302,3 +302,74 @@ def test_the_budget_is_checked_before_each_request():
     )
     with pytest.raises(BudgetExceeded):
         asyncio.run(paid.reply([{"role": "user", "content": "x"}], []))
+
+
+# -- one row's tools for an external agent under test ---------------------------------------------------
+
+
+@pytest.mark.slow
+async def test_serve_mocks_serves_a_rows_tools_that_replay_its_results(dataset, tmp_path):
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    from tests.conftest import script
+
+    lines = (dataset / "trl" / "train.jsonl").read_text().splitlines()
+    lines += (dataset / "trl" / "validation.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in lines]
+    n, row = next((n, r) for n, r in enumerate(rows) if r["kind"] == "miss-func")
+    (tmp_path / "rows.jsonl").write_text("\n".join(lines) + "\n")
+    conversation = parse_row(row)
+    command = [script("graph-toucan"), "-w", str(tmp_path / "ws"), "serve-mocks", "--bundled", "--row"]
+    params = StdioServerParameters(command=command[0], args=[*command[1:], f"{tmp_path / 'rows.jsonl'}:{n}"])
+    async with Client(params, read_timeout_seconds=60) as client:
+        listed = {t.name for t in (await client.list_tools()).tools}
+        assert listed == {r["name"] for r in row["tool_refs"]}  # the function a later turn adds included
+        assert conversation.turns[1].introduced[0]["name"] in listed
+        for call in [c for t in conversation.turns for c in t.calls]:
+            result = await client.call_tool(call.name, call.arguments)
+            assert not result.is_error and result.structured_content == json.loads(call.result)
+
+
+async def test_every_session_of_a_served_row_starts_from_its_initial_state():
+    from fastmcp import Client as FastMCPClient
+
+    from graph_toucan.mock.files import bundled_mock_folder, mock_server_module, read_mock_folder
+    from graph_toucan.mock.runtime import MockRuntime
+    from graph_toucan.mock.sandbox import SandboxPool
+    from graph_toucan.mock.simulate import Conversations, DeterministicSimulator
+
+    module = mock_server_module()
+    bundled = read_mock_folder(bundled_mock_folder())
+    read = next(m for m in bundled if m.tool.ref == "Terminal Controller/read_file").tool
+    write = next(m for m in bundled if m.tool.ref == "Terminal Controller/write_file").tool
+    initial = {"records": {read.server_id: {"file": {"a.txt": {"content": "seeded"}}}}}
+    row = {
+        "seed": 3,
+        "tools": "[]",
+        "mock_state": json.dumps({"initial": initial, "final": initial}),
+        "tool_refs": [
+            {"name": "cat", "tool": read.ref, "tool_id": read.id},
+            {"name": "save", "tool": write.ref, "tool_id": write.id},
+        ],
+    }
+    async with SandboxPool(workers=1) as pool:
+        runtime = MockRuntime(
+            pool,
+            DeterministicSimulator(seed=row["seed"]),
+            conversations=Conversations(initial=module.row_state(row)),
+        )
+        runtime.add(bundled)
+        server = module.create_server(runtime, names=module.row_names(row, runtime))
+        await server.publish(bundled)
+        async with (
+            FastMCPClient(server.app, mode="legacy") as first,
+            FastMCPClient(server.app, mode="legacy") as second,
+        ):
+            assert {t.name for t in await first.list_tools()} == {"cat", "save"}
+            assert (await first.call_tool("cat", {"path": "a.txt"})).structured_content["content"] == "seeded"
+            await first.call_tool("save", {"path": "a.txt", "content": "mine"})
+            assert (await first.call_tool("cat", {"path": "a.txt"})).structured_content["content"] == "mine"
+            assert (await second.call_tool("cat", {"path": "a.txt"})).structured_content[
+                "content"
+            ] == "seeded"
