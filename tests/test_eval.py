@@ -105,9 +105,14 @@ def test_a_model_that_never_calls_scores_only_the_irrelevance_share(dataset, con
     first = [
         b for b in bodies if b["messages"][0]["content"] == late.turns[0].user and len(b["messages"]) == 1
     ]
-    names = [{t["function"]["name"] for t in b["tools"]} for b in first]
-    assert names and all(added not in n for n in names if n == {f["name"] for f in late.functions})
-    second = [b for b in bodies if any(m.get("content") == late.turns[1].user for m in b["messages"])]
+    base = frozenset(f["name"] for f in late.functions)
+    assert added not in base and base in {frozenset(t["function"]["name"] for t in b["tools"]) for b in first}
+    second = [
+        b
+        for b in bodies
+        if b["messages"][0]["content"] == late.turns[0].user
+        and any(m.get("content") == late.turns[1].user for m in b["messages"])
+    ]
     assert second and all(added in {t["function"]["name"] for t in b["tools"]} for b in second)
     assert "Functions available from now on" not in json.dumps(second[0]["messages"])
     report = json.loads((tmp_path / "eval" / "report.json").read_text())
