@@ -326,6 +326,7 @@ _META = [
     ("teacher", pa.string()),
     ("tool_refs", pa.list_(_TOOL_REF)),
     ("mock_state", pa.string()),  # JSON: the mock entity store at the start and end
+    ("turn_types", pa.list_(pa.string())),  # per turn: normal, empty (asks or declines), merge ...
 ]
 SCHEMAS: dict[str, pa.Schema] = {
     "trl": pa.schema([("messages", pa.list_(_CHAT_MESSAGE)), ("tools", pa.string()), *_META]),
@@ -382,8 +383,9 @@ def _string_arguments(message: dict[str, Any]) -> dict[str, Any]:
 
 def row_metadata(conversation: Conversation) -> dict[str, Any]:
     """What an eval needs to replay a row against its own mocks: ids, kind, seed, the sampled path, the
-    family, sampler, teacher, each offered function's server-qualified tool (``server/tool``), and the
-    mock entity store at the start and the end (JSON), so an eval can compare final states."""
+    family, sampler, teacher, each offered function's server-qualified tool (``server/tool``), the
+    mock entity store at the start and the end (JSON), so an eval can compare final states, and each
+    turn's type (``empty``: the assistant asks or declines), so an eval can score turns by type."""
     return {
         "id": conversation.id,
         "kind": conversation.kind,
@@ -396,6 +398,7 @@ def row_metadata(conversation: Conversation) -> dict[str, Any]:
         "mock_state": json.dumps(conversation.mock_state, ensure_ascii=False)
         if conversation.mock_state
         else None,
+        "turn_types": [t.type for t in conversation.turns],
     }
 
 
@@ -804,7 +807,8 @@ def dataset_card(
         "JSONL, where arguments are objects (`datasets` 4 and later type them `Json`).",
         "- Replay columns: `id`, `kind`, `seed`, `path_id` (the sampled path), `family` (the source "
         "conversation), `sampler`, `teacher`, and `tool_refs` (each function's `server/tool` reference and tool "
-        "id, as `graph-toucan mock call` and the mock MCP server take them); pairs add `conversation_id`. "
+        "id, as `graph-toucan mock call` and the mock MCP server take them), `mock_state` and `turn_types` "
+        "(what `graph-toucan eval` replays and scores); pairs add `conversation_id`. "
         "Drop them (`--no-metadata`) if a trainer or API objects.",
         "",
         stats_markdown(stats, images="stats", level=2),

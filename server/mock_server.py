@@ -9,7 +9,8 @@ says what went wrong (an id the conversation never produced is a "not found" too
 State (the answers and the entity store of :mod:`graph_toucan.mock.state`) is kept per
 conversation: ``_meta["graph-toucan/conversation"]`` on a call names it; without it, a
 handshake-era MCP session is its own conversation, and stateless (2026-07-28) requests share
-``default``. :func:`row_names` serves a dataset row's tools under the names the row uses.
+``default``. :func:`row_names` serves a dataset row's tools under the names the row uses (and
+:func:`row_state` gives the state every session of it starts from).
 
 When mocks are added (:func:`publish`, or :func:`watch` polling a source), connected handshake-era
 sessions get ``notifications/tools/list_changed``. FastMCP 4.1.2 has no ``subscriptions/listen``,
@@ -191,13 +192,29 @@ def row_functions(row: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+def row_state(row: dict[str, Any]) -> dict[str, Any] | None:
+    """The mock entity store a dataset row's conversation started from (its ``mock_state``), if any."""
+    state = row.get("mock_state")
+    state = json.loads(state) if isinstance(state, str) else state
+    return state.get("initial") if isinstance(state, dict) else None
+
+
 def row_names(row: dict[str, Any], runtime: MockRuntime) -> dict[str, str]:
-    """Served name -> the runtime's mock name, for every function of ``row``: matched by its
-    description and parameters, else by name. Raises :class:`MockError` naming what has no mock."""
+    """Served name -> the runtime's mock name, for every function of ``row``: by its ``tool_refs``
+    (every function the conversation offers, those a miss-func turn adds later included), else matched
+    by description and parameters, else by name. Raises :class:`MockError` naming what has no mock."""
     mocks = runtime.mocks
     names: dict[str, str] = {}
     missing = []
-    for function in row_functions(row):
+    for ref in row.get("tool_refs") or []:
+        try:
+            names[ref["name"]] = runtime.find(ref.get("tool_id") or ref["tool"]).name
+        except MockError:
+            try:
+                names[ref["name"]] = runtime.find(ref["tool"]).name
+            except MockError:
+                missing.append(ref["name"])
+    for function in [] if names or missing else row_functions(row):
         name = function["name"]
         schema = function.get("parameters") or function.get("input_schema") or {}
         same = [

@@ -14,7 +14,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from graph_toucan.evaluate.data import EvalConversation
 
 ANTHROPIC_PATH = "/v1/messages"
 OPENAI_PATH = "/v1/chat/completions"
@@ -22,11 +25,13 @@ OPENAI_PATH = "/v1/chat/completions"
 
 @dataclass
 class Reply:
-    """A 200 answer whose assistant text is ``text``, with these token counts in the usage block."""
+    """A 200 answer whose assistant text is ``text``, with these token counts in the usage block, and the
+    tool calls ``(name, arguments)`` in ``tool_calls`` (OpenAI ``tool_calls``, Anthropic ``tool_use``)."""
 
     text: str
     input_tokens: int = 100
     output_tokens: int = 20
+    tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 @dataclass
@@ -175,28 +180,42 @@ class _Server(ThreadingHTTPServer):
     fake: FakeLLMServer
 
 
+def _call_ids(reply: Reply) -> list[str]:
+    stamp = time.monotonic_ns()
+    return [f"call_{stamp}_{i}" for i in range(len(reply.tool_calls))]
+
+
 def _anthropic_reply(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    uses = [
+        {"type": "tool_use", "id": i, "name": name, "input": arguments}
+        for i, (name, arguments) in zip(_call_ids(reply), reply.tool_calls, strict=True)
+    ]
     return {
         "id": f"msg_fake{time.monotonic_ns()}",
         "type": "message",
         "role": "assistant",
         "model": body.get("model", "unknown"),
-        "content": [{"type": "text", "text": reply.text}],
-        "stop_reason": "end_turn",
+        "content": ([{"type": "text", "text": reply.text}] if reply.text or not uses else []) + uses,
+        "stop_reason": "tool_use" if uses else "end_turn",
         "stop_sequence": None,
         "usage": {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens},
     }
 
 
 def _openai_reply(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    calls = [
+        {"id": i, "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+        for i, (name, arguments) in zip(_call_ids(reply), reply.tool_calls, strict=True)
+    ]
+    message: dict[str, Any] = {"role": "assistant", "content": reply.text or (None if calls else "")}
+    if calls:
+        message["tool_calls"] = calls
     return {
         "id": f"chatcmpl-fake{time.monotonic_ns()}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": body.get("model", "unknown"),
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": reply.text}, "finish_reason": "stop"}
-        ],
+        "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}],
         "usage": {
             "prompt_tokens": reply.input_tokens,
             "completion_tokens": reply.output_tokens,
@@ -279,3 +298,63 @@ def first_user_prompt(body: dict[str, Any]) -> str:
     messages = [m for m in body["messages"] if m["role"] == "user"]
     content = messages[0]["content"]
     return content if isinstance(content, str) else content[0]["text"]
+
+
+# -- a model under test that knows the answers (graph-toucan eval) ---------------------------------------
+
+
+def offered_at(conversation: EvalConversation, k: int) -> frozenset[str]:
+    """The functions a conversation of an eval offers in turn ``k`` (0-based)."""
+    names = {f["name"] for f in conversation.functions}
+    for turn in conversation.turns[: k + 1]:
+        names |= {f["name"] for f in turn.introduced}
+    return frozenset(names)
+
+
+class ReferenceReplies:
+    """A fake model behind the fake server: finds the conversation and turn a request is in (by the user
+    messages so far and the tools offered) and answers with the reference's next step, or its answer;
+    ``changed`` maps (conversation id, turn) to a replacement step list."""
+
+    def __init__(self, conversations: list[EvalConversation], anthropic: bool) -> None:
+        self.anthropic = anthropic
+        self.index: dict[tuple[tuple[str, ...], frozenset[str]], list[tuple[EvalConversation, int]]] = {}
+        for c in conversations:
+            for k in range(len(c.turns)):
+                key = (tuple(t.user for t in c.turns[: k + 1]), offered_at(c, k))
+                self.index.setdefault(key, []).append((c, k))
+        for alike in self.index.values():  # a refusal variant repeats its source's turns before the split
+            assert (
+                len(
+                    {
+                        json.dumps([[(x.name, x.arguments) for x in s] for s in c.turns[k].steps])
+                        for c, k in alike
+                    }
+                )
+                == 1
+            )
+
+        self.changed: dict[tuple[str, int], list[list[tuple[str, dict[str, Any]]]]] = {}
+
+    def __call__(self, body: dict[str, Any]) -> Reply:
+        messages = body["messages"]
+        users = [i for i, m in enumerate(messages) if m["role"] == "user" and isinstance(m["content"], str)]
+        tools = frozenset(
+            t["name"] if self.anthropic else t["function"]["name"] for t in body.get("tools", [])
+        )
+        conversation, k = self.index[(tuple(messages[i]["content"] for i in users), tools)][0]
+        after = messages[users[-1] :]
+        if self.anthropic:
+            done = sum(
+                1
+                for m in after
+                if m["role"] == "assistant" and any(b["type"] == "tool_use" for b in m["content"])
+            )
+        else:
+            done = sum(1 for m in after if m["role"] == "assistant" and m.get("tool_calls"))
+        steps = self.changed.get(
+            (conversation.id, k), [[(c.name, c.arguments) for c in s] for s in conversation.turns[k].steps]
+        )
+        if done < len(steps):
+            return Reply("", tool_calls=steps[done])
+        return Reply(conversation.turns[k].answer or "Done.")

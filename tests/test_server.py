@@ -43,6 +43,7 @@ TOOLS = {
     "build_mocks",
     "make_pairs",
     "list_conversations",
+    "evaluate_model",
 }
 WEATHER = FIXTURES / "catalogs" / "us_weather_tools.json"
 HOTELS = "Hotel Booking Server/search-hotels"
@@ -161,6 +162,7 @@ async def test_tools_are_listed_with_truthful_annotations_and_schemas(tmp_path):
             "build_mocks": (False, False, True, False),  # keeps mocks already built
             "make_pairs": (False, False, True, False),  # skips conversations paired before
             "list_conversations": (True, False, True, False),
+            "evaluate_model": (False, False, True, True),  # resumes; the model under test may be remote
         }
         for tool in tools.values():
             assert tool.description and tool.output_schema["type"] == "object"
@@ -748,6 +750,32 @@ async def test_export_dataset_refuses_bad_folders_and_settings(synth, workspace,
     assert (
         "no accepted conversations to export" in empty and "the sample_fsp and translate_fsp tools" in empty
     )
+
+
+# -- evaluate_model ----------------------------------------------------------------------------------------
+
+
+async def test_evaluate_model_scores_the_reference_at_100_percent_and_resumes(synth):
+    heard = Heard()
+    async with Client(server(synth)) as client:
+        await call(client, "export_dataset", out="export", formats=["trl"], validation_share=0.5)
+        first = await client.call_tool(
+            "evaluate_model", {"data": "export", "out": "eval", "split": "all"}, progress_handler=heard
+        )
+        again = await call(client, "evaluate_model", data="export", out="eval", split="all")
+        model = await refused(client, "evaluate_model", data="export", out="eval", model="gpt-4")
+        clash = await refused(client, "evaluate_model", data="export", out="eval", split="train")
+        outside = await refused(client, "evaluate_model", data="/etc", out="eval2")
+    report = first.structured_content
+    accepted = stored(synth, status="accepted")
+    assert report["accuracy"] == 1.0 and report["conversations"] == len(accepted) and report["complete"]
+    assert report["accuracy_by_kind"]["translation"] == 1.0 and report["checks"]["calls"] == 1.0
+    assert heard.seen[-1][:2] == (len(accepted), len(accepted))
+    assert again["scored_now"] == 0 and again["resumed"] == len(accepted) and again["accuracy"] == 1.0
+    assert (synth / "eval" / "report.md").is_file() and (synth / "eval" / "eval.db").is_file()
+    assert "should match pattern" in model or "String should match" in model
+    assert "holds an eval of another split" in clash
+    assert "outside the allowed roots" in outside
 
 
 # -- dataset_stats and the statistics resource ---------------------------------------------------------------

@@ -21,7 +21,7 @@ from graph_toucan.mock.errors import MockError
 from graph_toucan.mock.files import bundled_mock_folder, mock_server_module, read_mock_folder
 from graph_toucan.mock.runtime import MockRuntime
 from graph_toucan.mock.sandbox import Limits, SandboxPool
-from graph_toucan.mock.simulate import DeterministicSimulator, Simulator, TeacherSimulator
+from graph_toucan.mock.simulate import Conversations, DeterministicSimulator, Simulator, TeacherSimulator
 from graph_toucan.records import MockTool, Tool
 from graph_toucan.serving import TOKEN_ENV, check_listen
 from graph_toucan.store import Store
@@ -298,7 +298,8 @@ def serve_mocks(
     row: Annotated[
         str | None,
         typer.Option(
-            help="Serve only the tools of one exported row, under its names: FILE.jsonl[:LINE] (0-based)."
+            help="Serve only the tools of one exported row, under its names, with its seed and initial "
+            "state in every session: FILE.jsonl[:LINE] (0-based)."
         ),
     ] = None,
 ) -> None:
@@ -312,7 +313,15 @@ def serve_mocks(
     async def run() -> None:
         mocks = await _mocks(ctx, folder, bundled)
         async with SandboxPool(workers, Limits(wall_s=timeout)) as pool:
-            runtime = MockRuntime(pool, _simulator(ctx, simulator, seed))
+            if chosen is not None:  # the row's seed and initial state, in every session
+                row_seed = chosen.get("seed") if isinstance(chosen.get("seed"), int) else seed
+                runtime = MockRuntime(
+                    pool,
+                    _simulator(ctx, simulator, row_seed),
+                    conversations=Conversations(initial=module.row_state(chosen)),
+                )
+            else:
+                runtime = MockRuntime(pool, _simulator(ctx, simulator, seed))
             runtime.add(mocks)
             try:
                 names = module.row_names(chosen, runtime) if chosen is not None else None

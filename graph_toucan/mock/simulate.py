@@ -178,16 +178,20 @@ def _same_type(a: Any, b: Any) -> bool:
 
 
 class Conversations:
-    """Conversations by id, the least recently used dropped beyond ``limit``."""
+    """Conversations by id, the least recently used dropped beyond ``limit``; each new one starts from
+    ``initial`` (``EntityStore.to_json`` data, e.g. a dataset row's initial mock state) when given."""
 
-    def __init__(self, limit: int = 1024) -> None:
+    def __init__(self, limit: int = 1024, *, initial: dict[str, Any] | None = None) -> None:
         self.limit = limit
+        self.initial = initial
         self._items: OrderedDict[str, Conversation] = OrderedDict()
 
     def get(self, conversation_id: str) -> Conversation:
         found = self._items.get(conversation_id)
         if found is None:
             found = self._items[conversation_id] = Conversation(conversation_id)
+            if self.initial:
+                found.seed_state(self.initial)
             while len(self._items) > self.limit:
                 self._items.popitem(last=False)
         else:

@@ -4,8 +4,8 @@ Thin typed wrappers over the library, one module of tools per stage, in the usua
 (import_catalog, search_tools, describe_tool), ``annotation`` (annotate_tools), ``graph``
 (build_graph, graph_neighbors), ``sampling`` (sample_fsp, list_paths), ``mocks`` (build_mocks,
 run_mock_tool), ``translation`` (translate_fsp), ``refusal`` (augment_refusal), ``pairs``
-(make_pairs), ``conversations`` (list_conversations, get_conversation) and ``dataset``
-(export_dataset, dataset_stats). ``app`` holds the configuration, the shared services, registration
+(make_pairs), ``conversations`` (list_conversations, get_conversation), ``dataset``
+(export_dataset, dataset_stats) and ``evaluation`` (evaluate_model). ``app`` holds the configuration, the shared services, registration
 and serving; ``security`` the path guard, the allow-lists and the HTTP rules; ``inputs`` the bounded
 input types; ``progress`` the progress notifications.
 
@@ -15,7 +15,7 @@ works from a checkout and from the wheel (``graph_toucan/_data/server/``).
 
 # isort: off
 from . import catalog, annotation, graph, sampling, mocks  # noqa: F401  (each registers its tools, in order)
-from . import translation, refusal, pairs, conversations, dataset  # noqa: F401
+from . import translation, refusal, pairs, conversations, dataset, evaluation  # noqa: F401
 
 # isort: on
 from .app import (

@@ -48,7 +48,8 @@ INSTRUCTIONS = """\
 graph-toucan synthesizes multi-turn function-calling data from a catalog of real MCP tools.
 Usual order: import_catalog -> annotate_tools -> build_graph -> sample_fsp -> build_mocks ->
 translate_fsp (each path id; list_paths shows them) -> augment_refusal (some accepted
-conversations) -> make_pairs -> export_dataset. Inspect with search_tools, describe_tool,
+conversations) -> make_pairs -> export_dataset -> evaluate_model (score a model on the export
+against the mocks). Inspect with search_tools, describe_tool,
 graph_neighbors, list_conversations, get_conversation and dataset_stats; call a simulated tool with
 run_mock_tool. Reruns are cheap: every stage skips the work it already did. Resources:
 graph-toucan://graph/stats (the graph summary), graph-toucan://conversations/{id} (a conversation)
@@ -219,6 +220,7 @@ CLI_TOOLS = {
     "graph-toucan pairs": "make_pairs",
     "graph-toucan export": "export_dataset",
     "graph-toucan stats": "dataset_stats",
+    "graph-toucan eval": "evaluate_model",
     "graph-toucan conversations list": "list_conversations",
     "graph-toucan conversations show": "get_conversation",
     "tools list": "search_tools",
