@@ -266,8 +266,13 @@ def _input_type(schema: Any) -> str:
 
 
 def _closed(input_schema: Any, output_schema: Any) -> frozenset[str]:
-    def closed(schema: Any) -> bool:
-        return isinstance(schema, dict) and ("enum" in schema or "const" in schema)
+    def closed(schema: Any) -> bool:  # values of a set, a format or a few characters: not free text
+        if not isinstance(schema, dict):
+            return False
+        small = isinstance(schema.get("maxLength"), int) and schema["maxLength"] <= 3
+        if "enum" in schema or "const" in schema or "pattern" in schema or small:
+            return True
+        return any(closed(o) for k in ("anyOf", "oneOf") for o in schema.get(k) or [])
 
     props = input_schema.get("properties") if isinstance(input_schema, dict) else None
     inputs = {f"in:{n}" for n, s in props.items() if closed(s)} if isinstance(props, dict) else set()

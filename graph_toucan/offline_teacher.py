@@ -14,7 +14,7 @@ import random
 import re
 from typing import Any
 
-from graph_toucan.fields import NOUN_SYNONYMS, json_type, name_tokens, word_set, words
+from graph_toucan.fields import NOUN_SYNONYMS, json_type, name_tokens, tool_object, word_set, words
 from graph_toucan.references import refers_to
 from graph_toucan.tracing import first_index_path, output_values, value_in_text
 from graph_toucan.user_values import another_value, stated_value
@@ -128,7 +128,7 @@ def plain_name(function: str) -> str:
     return re.sub(r"_[0-9a-f]{5}$", "", function.rsplit("__", 1)[-1]) or function
 
 
-def request(name: str, rng: random.Random, terse: bool = False) -> str:
+def request(name: str, rng: random.Random, terse: bool = False, description: str = "") -> str:
     """What a user asks for when they want the function: the tool's verb in the user's own words and the
     thing it handles, leaving out the name's filler words (``get_current_stock_price`` -> ``check the
     stock price``), so the request does not spell out the function's name; ``terse`` names only the
@@ -147,12 +147,14 @@ def request(name: str, rng: random.Random, terse: bool = False) -> str:
     verbs = [v for v in _ASK_VERBS[family or "read"] if not set(v.split()) & set(parts)]
     verb = rng.choice(verbs or _ASK_VERBS["read"])
     named = {w for w in parts if len(w) > 2 and not w.isdigit()}
+    if terse:  # only what the tool handles (its intent words), when the other words spell the name out
+        content = [w for w in content if w in tool_object(plain_name(name))] or content[-1:]
     if len(named) >= 2 and named <= set(content):  # the name word for word: say one word another way
         swap = next((w for w in reversed(content) if w in NOUN_SYNONYMS), None)
         # another word for one of them, or with no other word for any, the first one left out
         content = [NOUN_SYNONYMS.get(w, w) if w == swap else w for w in content] if swap else content[1:]
-    if terse and content:
-        content = [NOUN_SYNONYMS.get(content[-1], content[-1])]
+    if not content and description:  # a name of verbs only (fetch): what its description says it handles
+        content = sorted(tool_object(plain_name(name), description))[:1]
     return f"{verb} the {' '.join(content) or 'details'}"
 
 
@@ -179,9 +181,16 @@ def spoken(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def reference_words(reference: dict[str, Any], rng: random.Random, plain: bool = False) -> str:
+def reference_words(
+    reference: dict[str, Any], rng: random.Random, plain: bool = False, bare: bool = False
+) -> str:
     """How the user points at an earlier result: "the date of that rate", "the hotel you find";
-    ``plain`` leaves the field's name out ("that rate from before")."""
+    ``plain`` leaves the field's name out ("that rate from before"), ``bare`` the thing too ("that one"),
+    for a request whose other words would spell a function's name out."""
+    if bare:
+        return rng.choice(
+            ["the first one", "the top one"] if reference["same_turn"] else ["that one", "the one you found"]
+        )
     noun = reference["nouns"][0]
     field = " ".join(reference["fields"])
     generic = plain or not field or field in ("id", "name", "value", "key", "code")
@@ -205,7 +214,7 @@ def write_query(inputs: dict[str, Any]) -> dict[str, Any]:
     explicit = [f["name"] for f in inputs["functions"] if not f["implicit"]]
     for attempt in range(8):  # another wording where one spells a function's name out
         rng = random.Random(f"{inputs['seed']}/{inputs['turn']}/{len(inputs['feedback'])}/{attempt or ''}")
-        written = _write_query(inputs, rng, plain=attempt >= 4, terse=attempt >= 2)
+        written = _write_query(inputs, rng, plain=attempt >= 4, terse=attempt >= 2, bare=attempt >= 6)
         if not any(spells_out(name, written["query"]) for name in explicit):
             break
     return written
@@ -247,7 +256,7 @@ _NEW_TASK = [
 
 
 def _write_query(
-    inputs: dict[str, Any], rng: random.Random, plain: bool = False, terse: bool = False
+    inputs: dict[str, Any], rng: random.Random, plain: bool = False, terse: bool = False, bare: bool = False
 ) -> dict[str, Any]:
     style = inputs["style"]
     register = style["tone"] if style["tone"] in _OPENERS else "casual"
@@ -269,11 +278,11 @@ def _write_query(
             continue
         said_for[function["call"]] = own
         refs = [
-            f"for {reference_words(r, rng, plain)}"
+            f"for {reference_words(r, rng, plain, bare)}"
             for r in inputs["references"]
             if r["call"] == function["call"]
         ]
-        clause = request(function["name"], rng, terse)
+        clause = request(function["name"], rng, terse, function.get("description", ""))
         if values:
             clause += " with " + ", ".join(values)
         if refs:

@@ -412,6 +412,6 @@ def _leaves(
             path or "result",
             str(typ or "string"),
             str(node.get("description") or ""),
-            closed="enum" in node or "const" in node,
+            closed=any(k in node for k in ("enum", "const", "pattern")),
         )
     )
