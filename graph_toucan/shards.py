@@ -3,10 +3,11 @@
 A run of ``n`` conversations with seed ``s`` in N shards:
 
 1. the stages before translation (import, annotate, graph, mocks) run once, in the workspace;
-2. shard k translates its own path stream, seed :func:`shard_seed` ``(s, k)``, until its share of ``n``
-   is accepted (:func:`plan_shards`; shares differ by at most one). Shard 0's stream is seed ``s``
-   itself and a stream's seed is part of every path's content id, so the streams are disjoint and
-   ``--shards 1`` is the unsharded run;
+2. shard k translates its own path stream until its share of ``n`` is accepted (:func:`plan_shards`;
+   shares differ by at most one): the stream of seed :func:`shard_seed` ``(s, k)`` (``s`` itself for
+   shard 0, so ``--shards 1`` is the unsharded run), keeping only the paths whose content id is k
+   modulo N. A path's id hashes its content, not its seed, so the seeds alone would not keep two
+   shards from drawing the same path; the id filter does;
 3. the refusal variants, preference pairs, statistics and export run once, over all conversations.
 
 Without Ray, step 2 runs the shards one after another in the workspace itself: that is *the unsharded
@@ -156,8 +157,14 @@ class ShardedReport:
 
 
 def shard_config(config: PipelineConfig, shard: Shard) -> PipelineConfig:
-    """What a shard runs: translation only, of its own stream, to its share."""
-    return replace(config, n=shard.n, seed=shard.seed, stages=frozenset({"translate"}), export_dir=None)
+    """What a shard runs: translation only, of its own stream, to its share. Its stream keeps only the
+    paths whose id falls in its shard (sampling.py), so two shards never translate the same path."""
+    sample = config.sample.model_copy(
+        update={"shard": None if shard.count == 1 else (shard.index, shard.count)}
+    )
+    return replace(
+        config, n=shard.n, seed=shard.seed, sample=sample, stages=frozenset({"translate"}), export_dir=None
+    )
 
 
 async def _run(
@@ -171,7 +178,7 @@ async def _run(
         return await Pipeline(store, llm, config, progress).run()
 
 
-def _shard_summary(shard: Shard, report: PipelineReport, seconds: float) -> dict[str, Any]:
+def _shard_summary(shard: Shard, report: PipelineReport, seconds: float, cpu: float) -> dict[str, Any]:
     return asdict(shard) | {
         "accepted": report.accepted,
         "rejected": report.rejected,
@@ -180,6 +187,7 @@ def _shard_summary(shard: Shard, report: PipelineReport, seconds: float) -> dict
         "llm_calls": report.llm_calls,
         "budget_spent": report.budget_spent,
         "seconds": round(seconds, 3),
+        "cpu_s": round(cpu, 3),  # of the process that ran the shard (its sandbox processes aside)
     }
 
 
@@ -218,10 +226,10 @@ async def run_sequential(
     parts, summaries = [], []
     started = time.perf_counter()
     for shard in plan:
-        t0 = time.perf_counter()
+        t0, cpu = time.perf_counter(), time.process_time()
         part = await _run(store, teacher, shard_config(config, shard), shard)
         parts.append(part)
-        summaries.append(_shard_summary(shard, part, time.perf_counter() - t0))
+        summaries.append(_shard_summary(shard, part, time.perf_counter() - t0, time.process_time() - cpu))
         if progress:
             progress("shards", len(parts), len(plan), {"accepted": sum(p.accepted for p in parts)})
     translate_s = time.perf_counter() - started
@@ -266,10 +274,10 @@ def write_workspace(folder: Path, files: dict[str, bytes]) -> None:
 
 def translate_shard(
     files: dict[str, bytes], shard: Shard, config: PipelineConfig, teacher: Teacher
-) -> tuple[dict[str, bytes], PipelineReport, float]:
+) -> tuple[dict[str, bytes], PipelineReport, float, float]:
     """One shard, where a Ray task runs it: its stream translated in a private copy of the prepared
-    workspace; returns that workspace's files, the report and the seconds it took."""
-    started = time.perf_counter()
+    workspace; returns that workspace's files, the report, and the seconds and CPU seconds it took."""
+    started, cpu = time.perf_counter(), time.process_time()
     with tempfile.TemporaryDirectory(prefix=f"gt-{shard.name}-") as tmp:
         workspace = Path(tmp)
         write_workspace(workspace, files)
@@ -278,7 +286,8 @@ def translate_shard(
             report = asyncio.run(_run(store, teacher, shard_config(config, shard), shard))
         finally:
             store.close()
-        return workspace_files(workspace), report, time.perf_counter() - started
+        out = workspace_files(workspace)
+        return out, report, time.perf_counter() - started, time.process_time() - cpu
 
 
 def connect(ray: Any, address: str | None) -> bool:
@@ -329,12 +338,19 @@ async def run_on_ray(
         while pending:
             ready, _ = await asyncio.to_thread(ray.wait, list(pending), num_returns=1)
             shard = pending.pop(ready[0])
-            shard_files, part, seconds = ray.get(ready[0])
+            try:
+                shard_files, part, seconds, cpu = ray.get(ready[0])
+            except ray.exceptions.RayError as exc:
+                cause = getattr(exc, "cause", None) or exc
+                raise ShardError(
+                    f"{shard.name} (seed {shard.seed}) failed: {type(cause).__name__}: {cause}; the shards "
+                    "that finished are merged, so rerunning the same command resumes"
+                ) from None
             folder = store.workspace / SHARDS_DIR / shard.name
             write_workspace(folder, shard_files)
             merges.append(merge_workspaces(store, [folder]).as_dict())
             parts.append(part)
-            summaries.append(_shard_summary(shard, part, seconds))
+            summaries.append(_shard_summary(shard, part, seconds, cpu))
             if progress:
                 progress("shards", len(parts), len(plan), {"accepted": sum(p.accepted for p in parts)})
         translate_s = time.perf_counter() - started

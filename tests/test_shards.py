@@ -9,6 +9,7 @@ import json
 import shutil
 import sqlite3
 import sys
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from graph_toucan.cli import app
 from graph_toucan.llm import LLM, OfflineBackend
 from graph_toucan.merge import MergeError, _tables, merge_workspaces
 from graph_toucan.pipeline import BEFORE_TRANSLATE, PipelineConfig, run_pipeline
+from graph_toucan.sampling import load_config, population, sample_paths
 from graph_toucan.shards import (
     RAY_MISSING,
     ShardError,
@@ -27,6 +29,7 @@ from graph_toucan.shards import (
     run_on_ray,
     run_sequential,
     run_sharded,
+    shard_config,
     shard_seed,
     translate_shard,
     workspace_files,
@@ -109,6 +112,32 @@ def test_shards_split_n_and_have_their_own_streams() -> None:
         plan_shards(2, 3, 0)
 
 
+def test_the_shards_never_draw_the_same_path(prepared: Path) -> None:
+    # Short walks with no distractors: two seeds' streams repeat each other's paths, and a path's id
+    # is its content, not its seed; the shard filter still keeps the shards apart.
+    config = load_config(None, **{"distractors": 0, "walk.max_steps": 1})
+    store = Store.open(prepared)
+    index = population(store, "graph", config)
+    store.close()
+    seeds = [s.seed for s in plan_shards(N, 2, 0)]
+    plain = [{p.id for p in islice(sample_paths("graph", index, config, seed), 150)} for seed in seeds]
+    assert plain[0] & plain[1]
+    sharded = [
+        [
+            p.id
+            for p in islice(
+                sample_paths("graph", index, shard_config(PipelineConfig(sample=config), s).sample, s.seed),
+                60,
+            )
+        ]
+        for s in plan_shards(N, 2, 0)
+    ]
+    assert not set(sharded[0]) & set(sharded[1]) and all(len(ids) == 60 for ids in sharded)
+    assert all(int(i, 16) % 2 == k for k, ids in enumerate(sharded) for i in ids)
+    full = [p.id for p in islice(sample_paths("graph", index, config, seeds[1]), 400)]
+    assert sharded[1] == [i for i in full if int(i, 16) % 2 == 1][:60]  # the seed's stream, filtered
+
+
 def test_each_shard_gets_an_endpoint_and_a_share_of_the_budget() -> None:
     teacher = Teacher("openai/m", urls=("http://a/v1", "http://b/v1"), max_calls=7, max_cost=3.0)
     shards = plan_shards(9, 3, 0)
@@ -149,7 +178,7 @@ def shard_workspaces(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -
     files = workspace_files(prepared)
     folders = []
     for shard in plan_shards(N, 2, 0):
-        out, report, _ = translate_shard(files, shard, _config(Store.open(prepared)), Teacher())
+        out, report, *_ = translate_shard(files, shard, _config(Store.open(prepared)), Teacher())
         assert report.accepted == shard.n
         write_workspace(root / shard.name, out)
         folders.append(root / shard.name)
