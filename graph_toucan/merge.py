@@ -110,12 +110,14 @@ def _merge_table(conn: sqlite3.Connection, table: str) -> tuple[int, int]:
         f"where not exists (select 1 from main.{t} m where {on_key})"
     ).rowcount
     content = [c for c in columns if c not in key and c not in VOLATILE]
-    differs = " or ".join(f"m.{_q(c)} is not s.{_q(c)}" for c in content) or "0"
+    if not content:
+        return added, 0  # nothing but the key and when it was written: the same record
+    differs = " or ".join(f"m.{_q(c)} is not s.{_q(c)}" for c in content)
     stamp = next((c for c in NEWER_BY if c in columns), None)
     # The newer version wins; on equal timestamps the greater content, so the winner does not depend on
     # which workspace was merged first.
     as_text = " || char(31) || ".join(f"coalesce(quote(x.{_q(c)}), '')" for c in content)
-    rank = f"(x.{_q(stamp)}, {as_text})" if stamp else f"({as_text})"
+    rank = f"(coalesce(x.{_q(stamp)}, 0), {as_text})" if stamp else f"({as_text})"
     newer = f"{rank.replace('x.', 's.')} > {rank.replace('x.', 'm.')}"
     rows = conn.execute(
         f"select {', '.join(f's.{_q(c)}' for c in columns)} from src.{t} s join main.{t} m on {on_key} "

@@ -329,6 +329,7 @@ async def run_on_ray(
     plan = plan_shards(config.n, shards, config.seed)
     before = await _run(store, teacher, replace(config, stages=BEFORE_TRANSLATE), progress=progress)
     connected = connect(ray, address)
+    pending: dict[Any, Shard] = {}
     try:
         files = ray.put(workspace_files(store.workspace))
         task = ray.remote(num_cpus=1, max_retries=0)(translate_shard)
@@ -355,6 +356,8 @@ async def run_on_ray(
                 progress("shards", len(parts), len(plan), {"accepted": sum(p.accepted for p in parts)})
         translate_s = time.perf_counter() - started
     finally:
+        for ref in pending:  # after a failed shard (or Ctrl-C): stop the others
+            ray.cancel(ref)
         if connected:
             ray.shutdown()
     final = await _run(store, teacher, replace(config, stages=AFTER_TRANSLATE), progress=progress)

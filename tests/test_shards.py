@@ -9,6 +9,7 @@ import json
 import shutil
 import sqlite3
 import sys
+from dataclasses import replace
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -321,3 +322,13 @@ def test_run_command_on_ray_resumes_with_nothing_new(
     again = json.loads(CliRunner().invoke(app, args).stdout)
     assert again["accepted"] == 4 and again["new_accepted"] == 0
     assert all(m["added"] == {} for m in again["merges"])
+
+
+def test_a_failing_shard_stops_the_run_and_is_named(ray_cluster: Any, prepared: Path, tmp_path: Path) -> None:
+    store = _copy(prepared, tmp_path / "ws")
+    config = replace(_config(store), sample=load_config(None, distractors=500))  # more than there are tools
+    with pytest.raises(
+        ShardError, match=r"shard-\d-of-2 \(seed \d+\) failed: SamplingError: distractors=500"
+    ):
+        asyncio.run(run_on_ray(store, Teacher(), config, 2))
+    assert store.conversation_count() == 0
