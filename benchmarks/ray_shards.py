@@ -12,7 +12,8 @@ offline), each teacher runs the same 2 shard streams three ways, each from a fre
 
 and checks that the Ray run's accepted conversations, every record and the export's bytes equal the
 reference's. Teachers: the offline one, and a fake OpenAI-compatible endpoint on 127.0.0.1
-(tests/fakes.py) that answers every request as the offline teacher would after a fixed latency; each
+(tests/fakes.py) that answers every request as the offline teacher would (by the request alone, see
+:func:`answer`) after a fixed latency; each
 shard's process runs its own endpoint (one endpoint per shard, as ``--teacher-url`` gives). Figures:
 seconds of the translation phase and end to end, accepted conversations per second, the speed-up, and
 the machine's load average beside each (this machine is shared).
@@ -60,7 +61,7 @@ class FakeEndpoint(Teacher):
         try:
             with fake_llm_server() as fake:
                 fake.delay_s = self.latency
-                fake.default = lambda body: Reply(json.dumps(book.offline_answer(first_user_prompt(body))[2]))
+                fake.default = lambda body: Reply(json.dumps(answer(book, first_user_prompt(body))))
                 backend = OpenAIBackend(
                     self.name.partition("/")[2], api_key="bench", base_url=f"{fake.url}/v1"
                 )
@@ -71,6 +72,19 @@ class FakeEndpoint(Teacher):
                     await llm.aclose()
         finally:
             book.uninstall()
+
+
+def answer(book: Any, prompt: str) -> dict[str, Any]:
+    """The offline teacher's answer to the prompt, computed as if the run's seed were 0: the value
+    simulator's offline answer depends on the seed, which its request does not show, and a teacher
+    must answer a request the same way each time (as the call log's cache assumes) for the runs of
+    the same streams to be equal."""
+    from graph_toucan.llm.task import TASKS
+
+    name, inputs = book.lookup(prompt)
+    if "seed" in inputs:
+        inputs = {**inputs, "seed": 0}
+    return TASKS[name].offline(inputs).model_dump(mode="json")
 
 
 def load() -> str:
