@@ -41,6 +41,11 @@ Progress = Callable[[str, int, int | None, dict[str, Any]], None]
 
 EXAMPLE_IMPORT = "import-example"  # the runs-table id of the automatic import of the bundled example
 
+# A sharded run (shards.py) runs the stages before translation once, translation in every shard, and
+# the stages after it once over the merged workspace.
+BEFORE_TRANSLATE = frozenset({"import", "annotate", "graph", "mocks"})
+AFTER_TRANSLATE = frozenset({"augment", "pairs", "stats", "export"})
+
 
 @dataclass
 class PipelineConfig:
@@ -58,6 +63,7 @@ class PipelineConfig:
     pairs: bool = True
     export_dir: Path | None = None
     formats: list[str] = field(default_factory=lambda: list(FORMATS))
+    stages: frozenset[str] | None = None  # run only these stages (None: every one)
 
 
 @dataclass
@@ -145,6 +151,8 @@ class Pipeline:
         return 2 if self.llm.backend.offline else max(2, min(self.config.concurrency, 16))
 
     async def _stage(self, name: str, work: Callable[[], Any]) -> None:
+        if self.config.stages is not None and name not in self.config.stages:
+            return
         started = time.perf_counter()
         await work()
         self.report.stages[name] = round(time.perf_counter() - started, 3)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from graph_toucan.graph import load_graph
 from graph_toucan.graph_index import GraphIndex, SamplingError
@@ -63,6 +63,15 @@ class SampleConfig(BaseModel):
     operations: OperationConfig = Field(default_factory=OperationConfig)
     baseline: BaselineConfig = Field(default_factory=BaselineConfig)
     distractors: int = Field(4, ge=0, description="Tools offered besides the path's own.")
+    shard: tuple[int, int] | None = Field(
+        None, description="(K, N): keep only the paths whose id falls in shard K of N (sharded runs)."
+    )
+
+    @model_validator(mode="after")
+    def _shard_in_range(self) -> SampleConfig:
+        if self.shard is not None and not 0 <= self.shard[0] < self.shard[1]:
+            raise ValueError(f"shard {self.shard[0]} of {self.shard[1]} does not exist")
+        return self
 
 
 # Named shapes beside the defaults: BFCL v3 multi_turn_base's (about 3.7 user turns and 5.7 calls a
@@ -238,14 +247,20 @@ def sample_paths(
     seed: int,
     starts: Iterable[str] | None = None,
 ) -> Iterator[PlannedPath]:
-    """The stream of the named sampler."""
+    """The stream of the named sampler; with ``config.shard`` (K, N) only the paths whose content id is
+    K modulo N, so the shards of a run never draw the same path, whatever their seeds."""
     if sampler == "graph":
-        return graph_paths(index, config, seed, starts)
-    if starts is not None:
+        stream = graph_paths(index, config, seed, starts)
+    elif starts is not None:
         raise SamplingError(
             "start tools only apply to the graph sampler; leave --start out with --sampler random"
         )
-    return random_paths(index, config, seed)
+    else:
+        stream = random_paths(index, config, seed)
+    if config.shard is None:
+        return stream
+    k, count = config.shard
+    return (path for path in stream if int(path.id, 16) % count == k)
 
 
 def store_paths(

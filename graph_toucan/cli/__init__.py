@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import sys
 
-from graph_toucan.cli import catalog, conversations, evaluate, export, graph, mock, paths, serve  # noqa: F401  (each registers its commands)
+from graph_toucan.cli import (  # noqa: F401  (each registers its commands)
+    catalog,
+    conversations,
+    evaluate,
+    export,
+    graph,
+    mock,
+    paths,
+    serve,
+    shards,
+)
 from graph_toucan.cli.app import app
 from graph_toucan.errors import GraphToucanError
 

@@ -19,6 +19,14 @@ from rich.table import Table
 from rich.text import Text
 
 from graph_toucan.cli.app import JsonOption, ProfileOption, app, console, errors, print_json, progress_bar
+from graph_toucan.cli.shards import (
+    RayAddressOption,
+    RayOption,
+    ShardsOption,
+    TeacherUrlOption,
+    shard_rows,
+    sharded_run,
+)
 from graph_toucan.errors import GraphToucanError
 from graph_toucan.messages import transcript_lines
 from graph_toucan.pipeline import PipelineConfig, run_pipeline
@@ -97,6 +105,10 @@ def run(
             "default: the workspace's dataset/ folder."
         ),
     ] = None,
+    shards: ShardsOption = 1,
+    ray: RayOption = False,
+    ray_address: RayAddressOption = None,
+    teacher_url: TeacherUrlOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Import, annotate, build the graph, build mocks, sample and translate until N conversations are
@@ -133,8 +145,15 @@ def run(
             extra = "  ".join(f"{k} {v}" for k, v in info.items())
             progress.update(bars[stage], completed=done, total=total, description=f"{stage}  {extra}".strip())
 
-        report = anyio.run(lambda: run_pipeline(store, llm, settings, advance))
-    summary = report.as_dict()
+        sharded = None
+        if shards > 1 or ray or ray_address or teacher_url:
+            sharded = sharded_run(
+                ctx.obj, settings, shards, ray=ray, address=ray_address, urls=teacher_url, progress=advance
+            )
+            report = sharded.report
+        else:
+            report = anyio.run(lambda: run_pipeline(store, llm, settings, advance))
+    summary = sharded.as_dict() if sharded else report.as_dict()
     store.record_run(run_id, "run", "budget" if report.budget_spent else "done", started, summary)
     if as_json:
         print_json(summary)
@@ -147,6 +166,8 @@ def run(
         f"{report.llm_calls} ({logged} new in the call log, which 'graph-toucan calls' shows)",
     )
     table.add_row("accepted translations", str(summary["accepted"]))
+    if sharded:
+        shard_rows(table, sharded)
     for key in (
         "rejected",
         "new_accepted",
