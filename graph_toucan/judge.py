@@ -556,8 +556,8 @@ def _common_opening(a: str, b: str) -> str:
 
 @dataclass(frozen=True)
 class _EdgeJudgeTask(Task[EdgeAnswer]):
-    def render(self, inputs: dict[str, Any]) -> Prompt:
-        return super().render(trim_repeats(inputs))
+    def render(self, inputs: dict[str, Any], *, schema_in_prompt: bool = True) -> Prompt:
+        return super().render(trim_repeats(inputs), schema_in_prompt=schema_in_prompt)
 
 
 EDGE_JUDGE = _EdgeJudgeTask("edge_judge", EdgeAnswer, offline_edge, max_tokens=600, log_offline=False)

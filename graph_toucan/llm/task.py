@@ -20,6 +20,8 @@ SYSTEM_PROMPT = (
     "You generate data for training tool-using assistants. Follow the instructions exactly and answer "
     "with one JSON object only, with no text before or after it."
 )
+MAX_ANSWER_CHARS = 200_000  # an answer longer than this is a failure, never stored as a usable one
+MAX_ANSWER_DEPTH = 40  # nesting of objects and lists no task's answer needs
 
 TASKS: dict[str, Task[Any]] = {}
 
@@ -48,8 +50,9 @@ class Task(Generic[O]):
     def __post_init__(self) -> None:
         TASKS[self.name] = self
 
-    def render(self, inputs: dict[str, Any]) -> Prompt:
-        """The prompt: the task's template over ``inputs``, then the JSON Schema the answer must follow."""
+    def render(self, inputs: dict[str, Any], *, schema_in_prompt: bool = True) -> Prompt:
+        """The prompt: the task's template over ``inputs``, then the JSON Schema the answer must follow
+        (left out when the request carries it as structured output: ``schema_in_prompt=False``)."""
         try:
             body = _environment().get_template(f"{self.name}.md").render(**inputs)
         except jinja2.TemplateNotFound:
@@ -58,20 +61,33 @@ class Task(Generic[O]):
             ) from None
         except jinja2.UndefinedError as exc:
             raise GraphToucanError(f"task {self.name} was given incomplete inputs: {exc.message}") from None
+        if not schema_in_prompt:
+            return Prompt(SYSTEM_PROMPT, body.strip())
         schema = _schema_text(self.output)
         return Prompt(
             SYSTEM_PROMPT,
             f"{body.strip()}\n\nAnswer with one JSON object valid against this JSON Schema:\n{schema}",
         )
 
+    def output_schema(self) -> dict[str, Any]:
+        """The output model's schema as a request's structured-output form: strict where the schema
+        allows it (every object closed, with every property required), else plain."""
+        return _output_schema(self.name, self.output)
+
     def parse(self, text: str, inputs: dict[str, Any] | None = None) -> O:
         """Validate the model's text as the output model; :class:`OutputParseError` says what is wrong.
 
         ``inputs`` reach the model's validators as the validation context, so an answer can be checked
-        against what was asked (e.g. a mapping may only name parameters the tool has)."""
+        against what was asked (e.g. a mapping may only name parameters the tool has). An empty answer,
+        one over :data:`MAX_ANSWER_CHARS` or one nested deeper than :data:`MAX_ANSWER_DEPTH` is a
+        parse failure like any other."""
         value = extract_json(text)
+        if _depth(value) > MAX_ANSWER_DEPTH:
+            raise OutputParseError(f"the JSON is nested more than {MAX_ANSWER_DEPTH} levels deep")
         try:
             return self.output.model_validate(value, context=inputs)
+        except RecursionError:
+            raise OutputParseError("the JSON is nested too deeply to read") from None
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'top level'}: {e['msg']}" for e in exc.errors()[:8]
@@ -82,22 +98,71 @@ class Task(Generic[O]):
 def extract_json(text: str) -> Any:
     """The first JSON object in ``text``, tolerating code fences and prose around it."""
     stripped = text.strip()
+    if not stripped:
+        raise OutputParseError("the answer is empty")
+    if len(stripped) > MAX_ANSWER_CHARS:
+        raise OutputParseError(
+            f"the answer is {len(stripped):,} characters long, over the limit of {MAX_ANSWER_CHARS:,}; "
+            "answer with the JSON object only"
+        )
     try:
         return json.loads(stripped)
     except json.JSONDecodeError:
         pass
+    except RecursionError:
+        raise OutputParseError("the JSON is nested too deeply to read") from None
     decoder = json.JSONDecoder()
     for start in (i for i, ch in enumerate(stripped) if ch == "{"):
         try:
             return decoder.raw_decode(stripped, start)[0]
         except json.JSONDecodeError:
             continue
+        except RecursionError:
+            raise OutputParseError("the JSON is nested too deeply to read") from None
     raise OutputParseError("the answer contains no JSON object")
+
+
+def _depth(value: Any, limit: int = MAX_ANSWER_DEPTH + 1) -> int:
+    """How deeply ``value`` nests (counted up to ``limit``, without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list) and depth > deepest:
+            deepest = depth
+            if deepest >= limit:
+                return deepest
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
 
 
 def feedback(error: OutputParseError) -> str:
     """What the model is told when its answer did not parse."""
     return f"Your answer could not be used: {error}. Answer again with only the corrected JSON object."
+
+
+@cache
+def _output_schema(name: str, output: type[BaseModel]) -> dict[str, Any]:
+    schema = output.model_json_schema()
+    return {"name": name, "schema": schema, "strict": _strict_ok(schema)}
+
+
+def _strict_ok(schema: Any) -> bool:
+    """Whether OpenAI's strict mode takes ``schema`` as it is: every object lists all its properties
+    as required and forbids others (pydantic models with defaults do not)."""
+    if isinstance(schema, list):
+        return all(_strict_ok(s) for s in schema)
+    if not isinstance(schema, dict):
+        return True
+    if schema.get("type") == "object" or "properties" in schema:
+        properties = schema.get("properties") or {}
+        if schema.get("additionalProperties") is not False or set(schema.get("required") or []) != set(
+            properties
+        ):
+            return False
+    return all(_strict_ok(v) for k, v in schema.items() if k not in ("enum", "const", "default", "examples"))
 
 
 @cache
