@@ -225,6 +225,7 @@ class LLM:
             if structured:
                 request["output_schema"] = task.output_schema()
             keys.append(self._key(backend, task.name, request))
+            text = ""  # stays empty when the client refused the answer itself (empty or oversized)
             try:
                 text = await self._complete(backend, task.name, request)
                 return task.parse(text, data)
@@ -235,7 +236,7 @@ class LLM:
                 shown = text if len(text) <= MAX_ANSWER_CHARS else f"(an answer of {len(text):,} characters)"
                 messages = [
                     *messages,
-                    {"role": "assistant", "content": shown or "(an empty answer)"},
+                    {"role": "assistant", "content": shown.strip() or "(an answer that could not be used)"},
                     {"role": "user", "content": feedback(exc)},
                 ]
         reason = f"task {task.name}: the answer never validated after {len(errors)} attempts: {errors[-1]}"
