@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from pydantic import BaseModel, ConfigDict
 
 from graph_toucan.annotate import TOOL_TAGS, annotate_tools, tags_inputs
@@ -287,7 +288,6 @@ async def test_overrides_route_tasks_to_their_group_teacher(server, store, tool)
 
 
 def test_the_cli_takes_a_teacher_per_stage(monkeypatch, tmp_path: Path) -> None:
-    import typer
     from typer.testing import CliRunner
 
     from graph_toucan.cli.app import app
