@@ -20,6 +20,7 @@ from graph_toucan.argument_sources import parameter_classes
 from graph_toucan.errors import LLMOutputError
 from graph_toucan.ids import content_id
 from graph_toucan.llm.client import LLM
+from graph_toucan.llm.task import brief
 from graph_toucan.messages import conversation_tool, function_names
 from graph_toucan.mock.errors import MockArgumentsError, MockError
 from graph_toucan.mock.runtime import MockRuntime
@@ -341,7 +342,7 @@ class Translator:
                 {
                     "call": c.id,
                     "name": state.names[c.tool_id],
-                    "description": self._tool(c.tool_id).description[:1500],
+                    "description": brief(self._tool(c.tool_id).description, 1500),
                     "parameters": _parameters(self._tool(c.tool_id)),
                     "implicit": c.implicit,
                 }
@@ -441,7 +442,7 @@ class Translator:
         inputs = fill_inputs(
             function={
                 "name": state.names[call.tool_id],
-                "description": tool.description[:1500],
+                "description": brief(tool.description, 1500),
                 "input_schema": tool.input_schema,
             },
             call=call.id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -172,6 +173,57 @@ def _schema_text(output: type[BaseModel]) -> str:
     return json.dumps(output.model_json_schema(), indent=1)
 
 
+_SENTENCE_END = re.compile(r"[.!?;:](?=\s)|\n")
+
+
+def brief(text: Any, limit: int = 600) -> str:
+    """``text`` within ``limit`` characters, shortened at a sentence end where one falls in the second
+    half of the limit, else at a word boundary, and marked " (shortened)"; never cut inside a word."""
+    text = "" if text is None else str(text)
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    ends = [m.end() for m in _SENTENCE_END.finditer(head)]
+    if ends and ends[-1] >= limit // 2:
+        return head[: ends[-1]].rstrip() + " (shortened)"
+    cut = head.rfind(" ")
+    return head[: cut if cut > 0 else limit].rstrip(" ,;:-") + " (shortened)"
+
+
+def brief_json(value: Any, limit: int = 1200) -> str:
+    """``value`` as JSON of at most about ``limit`` characters that still parses: long lists keep their
+    first items and say how many more there were, long strings are shortened with :func:`brief`,
+    objects with many fields keep the first ones; never JSON cut in the middle."""
+    text = _tojson(value)
+    for items, chars, fields in ((5, 300, 40), (3, 160, 20), (2, 80, 12), (1, 40, 6)):
+        if len(text) <= limit:
+            return text
+        text = _tojson(_shrink(value, items, chars, fields))
+    return text
+
+
+def _shrink(value: Any, items: int, chars: int, fields: int, depth: int = 0) -> Any:
+    if depth > MAX_ANSWER_DEPTH:
+        return "(nested deeper)"
+    if isinstance(value, str):
+        return brief(value, chars)
+    if isinstance(value, list):
+        kept = [_shrink(v, items, chars, fields, depth + 1) for v in value[:items]]
+        return kept + ([f"(+{len(value) - items} more items)"] if len(value) > items else [])
+    if isinstance(value, dict):
+        keys = sorted(value)[:fields]
+        kept = {k: _shrink(value[k], items, chars, fields, depth + 1) for k in keys}
+        if len(value) > fields:
+            kept["(more fields)"] = len(value) - fields
+        return kept
+    return value
+
+
+def article(word: Any) -> str:
+    """``a`` or ``an`` before ``word`` (``an action tool``)."""
+    return "an" if str(word or "").strip()[:1].lower() in ("a", "e", "i", "o", "u") else "a"
+
+
 def _tojson(value: Any, indent: int | None = None) -> str:
     """JSON as a model should read it: Jinja's own ``tojson`` escapes it for HTML (``'`` becomes
     ``\\u0027``, ``&`` becomes ``\\u0026``), which prompts are not."""
@@ -187,4 +239,7 @@ def _environment() -> jinja2.Environment:
         autoescape=False,
     )
     environment.filters["tojson"] = _tojson
+    environment.filters["brief"] = brief
+    environment.filters["brief_json"] = brief_json
+    environment.filters["article"] = article
     return environment
