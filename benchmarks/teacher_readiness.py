@@ -42,7 +42,7 @@ SERVERS = ("0056.", "0059.", "0113.", "0115.", "0166.", "0978.", "0039.")  # hot
 ESCAPES = re.compile(r"\\u00(27|26|3c|3e|22)|&#3?9;|&amp;|&quot;|&lt;|&gt;")
 # Text cut off: an ellipsis right after a JSON key or value, or inside a word.
 CUT_JSON = re.compile(r"\":\s*(\.\.\.|…)|[\[{,]\s*(\.\.\.|…)\s*$|\"[^\"\n]*(\.\.\.|…)$", re.M)
-CUT_WORD = re.compile(r"[a-z]{2,}(\.\.\.|…)(?=\s|$|\")", re.M)
+CUT_WORD = re.compile(r"\w(…|\.\.\.)(?=[\s\"}\]]|$)", re.M)
 OUTSIDE = re.compile(r"METHOD\.md|DESIGN\.md|docs/method|section \d+ of|see the paper", re.I)
 
 
@@ -51,6 +51,8 @@ def dangling(text: str) -> bool:
     followed by another heading or the end."""
     lines = text.rstrip().splitlines()
     if lines and lines[-1].rstrip().endswith(":"):
+        return True
+    if any(re.match(r"^\s+\w[\w ]*:\s*$", line) for line in lines):  # "  parameters: " and nothing
         return True
     for i, line in enumerate(lines[:-1]):
         if not line.rstrip().endswith(":") or line.lstrip().startswith("-"):
@@ -235,6 +237,14 @@ def time_to_fail(kind: str) -> dict[str, Any]:
     return {"case": kind, "seconds": round(seconds, 1), "exit": rc, "message": message[:300]}
 
 
+def startup() -> float:
+    """Seconds the CLI takes to start and print its help (part of every time-to-fail)."""
+    started = time.perf_counter()
+    cli = [sys.executable, "-c", "from graph_toucan.cli import main; main()"]
+    subprocess.run([*cli, "--help"], capture_output=True, check=True)
+    return round(time.perf_counter() - started, 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -248,6 +258,7 @@ def main() -> None:
         results["runs"].append(pipeline_run(provider, args.n, refuse=refuse, messy_model=True))
     if not args.skip_fail:
         results["fail"] = [time_to_fail("unreachable"), time_to_fail("bad key")]
+        results["cli_startup_s"] = startup()
     if args.json:
         print(json.dumps(results, indent=2))
         return
@@ -284,6 +295,8 @@ def main() -> None:
         )
     for f in results["fail"]:
         print(f"== {f['case']} teacher: failed after {f['seconds']} s, exit {f['exit']}: {f['message']}")
+    if "cli_startup_s" in results:
+        print(f"   (the CLI itself takes {results['cli_startup_s']} s to start on this machine)")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Task groups: which teacher answers which task when ``--teacher-<group>`` overrides the default."""
+"""Task groups: which teacher answers which task when a stage teacher option (`--teacher-translate`) overrides the default."""
 
 from __future__ import annotations
 
