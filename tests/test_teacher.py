@@ -321,3 +321,54 @@ def test_the_cli_takes_a_teacher_per_stage(monkeypatch, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert seen["values"] == "openai/gpt-4.1-mini" and seen["translate"] == "anthropic/claude-sonnet-4-5"
     assert seen["annotate"] == seen["judge"] == seen["mocks"] == "openai/gpt-4.1"
+
+
+# -- over MCP, and prompt caching -----------------------------------------------------------------------
+
+
+async def test_over_mcp_an_unavailable_teacher_and_a_stage_that_failed_are_tool_errors(
+    tmp_path: Path,
+) -> None:
+    from fastmcp import Client
+
+    from tests.test_server import refused, server
+
+    workspace = tmp_path / "ws"
+    with fake_llm_server() as fake:
+        fake.default = HTTPFailure(401, "invalid key")
+
+        def teacher(store: Store) -> LLM:
+            return LLM(backend("openai", fake.url), store)
+
+        async with Client(server(workspace, teacher)) as client:
+            await client.call_tool("import_catalog", {})
+            text = await refused(client, "annotate_tools")
+    assert "refused the API key" in text and fake.url in text
+
+    def junk(store: Store) -> LLM:
+        return LLM(ScriptedBackend(["not json"] * 10_000), store)
+
+    async with Client(server(workspace, junk)) as client:
+        text = await refused(client, "annotate_tools")
+    assert "annotation failed for every one of the" in text and "no JSON object" in text
+
+
+async def test_anthropic_marks_a_long_stable_prefix_for_prompt_caching(server) -> None:
+    server.default = Reply('{"fields": {}}')
+    claude = backend("anthropic", server.url)
+    base = {"system": "Answer in JSON.", "max_tokens": 50, "temperature": 0.0}
+    try:
+        short = {"name": "short", "schema": {"type": "object", "properties": {}}, "strict": False}
+        wide = {"name": "wide", "schema": {"type": "object", "description": "x" * 5000}, "strict": False}
+        for schema in (short, wide):
+            await claude.complete(
+                {**base, "messages": [{"role": "user", "content": "hi"}], "output_schema": schema}
+            )
+    finally:
+        await claude.aclose()
+    first, second = (r.body for r in server.requests)
+    assert first["system"] == "Answer in JSON."  # too short to be cached: sent as it is
+    assert second["system"] == [
+        {"type": "text", "text": "Answer in JSON.", "cache_control": {"type": "ephemeral"}}
+    ]
+    assert second["tool_choice"] == {"type": "tool", "name": "wide"}
