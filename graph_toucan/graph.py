@@ -25,7 +25,7 @@ from typing import Any
 import networkx as nx
 
 from graph_toucan.argument_sources import classify_parameter, parameter_classes
-from graph_toucan.errors import BudgetExceeded, GraphToucanError, LLMError, every_item_failed
+from graph_toucan.errors import BudgetExceeded, GraphToucanError, LLMError, StageFailed, every_item_failed
 from graph_toucan.ids import content_id
 from graph_toucan.judge import EDGE_JUDGE, JUDGE_VERSION, OUTPUT_FILTER, Node, filter_inputs
 from graph_toucan.llm.client import LLM
@@ -193,6 +193,11 @@ async def build_graph(
     annotated = [t for t in tools if t.tool_class and t.output_schema]
     report.not_annotated = len(tools) - len(annotated)
     report.nodes = len(annotated)
+    if tools and not annotated:
+        raise StageFailed(
+            f"none of the {len(tools)} tools is annotated, so the graph would have no node; run "
+            "'graph-toucan annotate' (the annotate_tools tool over MCP) first and check that it succeeds"
+        )
     nodes: list[Node] = []
     by_id: dict[str, Tool] = {}
     for start in range(0, len(annotated), batch):
