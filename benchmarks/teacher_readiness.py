@@ -72,6 +72,10 @@ def hygiene(prompts: list[str]) -> dict[str, int]:
             "cut mid-word": bool(CUT_WORD.search(p)),
             "dangling heading": dangling(p),
             "outside documents": bool(OUTSIDE.search(p)),
+            "a before a vowel": bool(re.search(r"\ba (action|[aeiou]\w+) tool\b", p)),
+            "placeholder example": bool(
+                re.search(r'^Example call arguments: .*"(example|ex|string|foo|test)"', p, re.M)
+            ),
         }
         counts.update(k for k, v in found.items() if v)
         counts["any"] += any(found.values())
@@ -234,7 +238,47 @@ def time_to_fail(kind: str) -> dict[str, Any]:
             rc, err, out = "timeout", "", ""
         seconds = time.perf_counter() - started
     message = (err.strip().splitlines() or out.strip().splitlines() or [""])[-1]
-    return {"case": kind, "seconds": round(seconds, 1), "exit": rc, "message": message[:300]}
+    return {
+        "case": kind,
+        "seconds": round(seconds, 1),
+        "stage seconds": stage_time_to_fail(kind),
+        "exit": rc,
+        "message": message[:300],
+    }
+
+
+def stage_time_to_fail(kind: str) -> float:
+    """The annotate stage alone, in this process (no CLI start-up): seconds until it gives up."""
+    from graph_toucan.annotate import annotate_tools
+    from graph_toucan.catalog import import_entries, read_catalog
+    from graph_toucan.llm import LLM
+    from graph_toucan.llm.backends import OpenAIBackend
+    from graph_toucan.resources import example_catalog
+    from graph_toucan.store import Store
+    from tests.fakes import HTTPFailure, fake_llm_server
+
+    with tempfile.TemporaryDirectory() as tmp, fake_llm_server() as fake:
+        store = Store.open(Path(tmp))
+        import_entries(store, read_catalog(example_catalog()))
+        if kind == "unreachable":
+            url = f"http://127.0.0.1:{_free_port()}/v1"
+        else:
+            fake.default = HTTPFailure(401, "Incorrect API key provided")
+            url = f"{fake.url}/v1"
+        llm = LLM(OpenAIBackend("gpt-4.1", api_key="sk-bad", base_url=url), store)
+
+        async def annotate() -> None:
+            try:
+                await annotate_tools(store, llm)
+            except Exception:
+                pass
+            finally:
+                await llm.aclose()
+
+        started = time.perf_counter()
+        asyncio.run(annotate())
+        store.close()
+        return round(time.perf_counter() - started, 1)
 
 
 def startup() -> float:
@@ -252,9 +296,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=6, help="conversations to accept per run")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--skip-fail", action="store_true", help="skip the time-to-fail runs")
+    parser.add_argument("--only-fail", action="store_true", help="only the time-to-fail runs")
     args = parser.parse_args()
     results: dict[str, Any] = {"runs": [], "fail": []}
     for provider, refuse in (("openai", False), ("openai", True), ("anthropic", False), ("anthropic", True)):
+        if args.only_fail:
+            break
         results["runs"].append(pipeline_run(provider, args.n, refuse=refuse, messy_model=True))
     if not args.skip_fail:
         results["fail"] = [time_to_fail("unreachable"), time_to_fail("bad key")]
@@ -294,7 +341,10 @@ def main() -> None:
             f"  output tokens {total['output_tokens'] / accepted:7.0f}"
         )
     for f in results["fail"]:
-        print(f"== {f['case']} teacher: failed after {f['seconds']} s, exit {f['exit']}: {f['message']}")
+        print(
+            f"== {f['case']} teacher: the command failed after {f['seconds']} s (the stage alone: "
+            f"{f['stage seconds']} s), exit {f['exit']}: {f['message']}"
+        )
     if "cli_startup_s" in results:
         print(f"   (the CLI itself takes {results['cli_startup_s']} s to start on this machine)")
 
