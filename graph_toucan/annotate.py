@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from graph_toucan.argument_sources import classify_parameter
-from graph_toucan.errors import BudgetExceeded, LLMError, SchemaError
+from graph_toucan.errors import BudgetExceeded, LLMError, SchemaError, every_item_failed
 from graph_toucan.fields import VERBS, json_type, name_tokens, word_set
 from graph_toucan.llm.client import LLM
 from graph_toucan.llm.task import Task
@@ -438,4 +438,5 @@ async def annotate_tools(
                 report.from_examples += any(not e.is_error for e in tool_examples)
         if progress:
             progress(len(chunk))
+    every_item_failed("annotation", "tools", report.failed, report.annotated)
     return report

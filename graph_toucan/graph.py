@@ -25,7 +25,7 @@ from typing import Any
 import networkx as nx
 
 from graph_toucan.argument_sources import classify_parameter, parameter_classes
-from graph_toucan.errors import BudgetExceeded, GraphToucanError, LLMError
+from graph_toucan.errors import BudgetExceeded, GraphToucanError, LLMError, StageFailed, every_item_failed
 from graph_toucan.ids import content_id
 from graph_toucan.judge import EDGE_JUDGE, JUDGE_VERSION, OUTPUT_FILTER, Node, filter_inputs
 from graph_toucan.llm.client import LLM
@@ -193,6 +193,11 @@ async def build_graph(
     annotated = [t for t in tools if t.tool_class and t.output_schema]
     report.not_annotated = len(tools) - len(annotated)
     report.nodes = len(annotated)
+    if tools and not annotated:
+        raise StageFailed(
+            f"none of the {len(tools)} tools is annotated, so the graph would have no node; run "
+            "'graph-toucan annotate' (the annotate_tools tool over MCP) first and check that it succeeds"
+        )
     nodes: list[Node] = []
     by_id: dict[str, Tool] = {}
     for start in range(0, len(annotated), batch):
@@ -210,11 +215,12 @@ async def build_graph(
     node_of = {n.id: n for n in nodes}
     cands = candidates(nodes, config)
     keyed: dict[str, tuple[Node, Node]] = {}
+    judge = llm.teacher_for("judge")
     for source_id, targets in cands.items():
         s = node_of[source_id]
         for target_id in targets:
             t = node_of[target_id]
-            keyed[judgement_key(s, t, by_id[s.id].digest, by_id[t.id].digest, llm.teacher)] = (s, t)
+            keyed[judgement_key(s, t, by_id[s.id].digest, by_id[t.id].digest, judge)] = (s, t)
     report.candidate_pairs = len(keyed)
     stored = store.judgements(keyed)
     todo = [k for k in keyed if k not in stored or stored[k].error]
@@ -242,6 +248,12 @@ async def build_graph(
     report.failed = [
         (keyed[j.key][0].ref, keyed[j.key][1].ref, j.error) for j in judgements if j.error is not None
     ]
+    every_item_failed(
+        "edge judgement",
+        "candidate pairs",
+        [(f"{s} -> {t}", e or "") for s, t, e in report.failed],
+        len(judgements) - len(report.failed),
+    )
     graph = to_digraph(((by_id[n.id], [f.path for f in n.outputs]) for n in nodes), judgements)
     report.edges = dict(Counter(d["type"] for _, _, d in graph.edges(data=True)))
     save_graph(graph, graph_path(store))
@@ -253,7 +265,7 @@ async def _judge(
     llm: LLM, pair: tuple[Node, Node], views: dict[str, tuple[dict[str, Any], dict[str, Any]]], key: str
 ) -> EdgeJudgement:
     source, target = pair
-    base = {"key": key, "source_id": source.id, "target_id": target.id, "judge": llm.teacher}
+    base = {"key": key, "source_id": source.id, "target_id": target.id, "judge": llm.teacher_for("judge")}
     try:
         answer = await llm.run(EDGE_JUDGE, {"source": views[source.id][0], "target": views[target.id][1]})
     except BudgetExceeded:

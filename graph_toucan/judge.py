@@ -43,7 +43,7 @@ from graph_toucan.fields import (
     unit_of,
     value_formats,
 )
-from graph_toucan.llm.task import Prompt, Task
+from graph_toucan.llm.task import Prompt, Task, brief
 from graph_toucan.records import EdgeType, FieldMapping, Tool
 from graph_toucan.schema import SchemaField, leaf_fields
 
@@ -72,7 +72,7 @@ def params_of(input_schema: dict[str, Any], classes: dict[str, str] | None = Non
         Param(
             name,
             json_type(sub),
-            str((sub or {}).get("description") or "")[:300] if isinstance(sub, dict) else "",
+            brief((sub or {}).get("description"), 300) if isinstance(sub, dict) else "",
             name in required,
             (classes.get(name) or classify_parameter(name, sub)) == "issued",
         )
@@ -113,18 +113,19 @@ class Node:
     def source_view(self) -> dict[str, Any]:
         return {
             "ref": self.ref,
-            "description": self.description[:600],
+            "description": brief(self.description, 600),
             "tool_class": self.tool_class,
             "inputs": self._inputs_view(),
             "outputs": [
-                {"path": f.path, "type": f.type, "description": f.description[:200]} for f in self.outputs
+                {"path": f.path, "type": f.type, "description": brief(f.description, 200)}
+                for f in self.outputs
             ],
         }
 
     def target_view(self) -> dict[str, Any]:
         return {
             "ref": self.ref,
-            "description": self.description[:600],
+            "description": brief(self.description, 600),
             "tool_class": self.tool_class,
             "inputs": self._inputs_view(),
         }
@@ -134,7 +135,7 @@ class Node:
             {
                 "name": p.name,
                 "type": p.type,
-                "description": p.description[:200],
+                "description": brief(p.description, 200),
                 "required": p.required,
                 "issued": p.issued,
             }
@@ -556,8 +557,8 @@ def _common_opening(a: str, b: str) -> str:
 
 @dataclass(frozen=True)
 class _EdgeJudgeTask(Task[EdgeAnswer]):
-    def render(self, inputs: dict[str, Any]) -> Prompt:
-        return super().render(trim_repeats(inputs))
+    def render(self, inputs: dict[str, Any], *, schema_in_prompt: bool = True) -> Prompt:
+        return super().render(trim_repeats(inputs), schema_in_prompt=schema_in_prompt)
 
 
 EDGE_JUDGE = _EdgeJudgeTask("edge_judge", EdgeAnswer, offline_edge, max_tokens=600, log_offline=False)

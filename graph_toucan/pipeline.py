@@ -22,7 +22,7 @@ from typing import Any
 from graph_toucan.annotate import annotate_tools
 from graph_toucan.catalog import import_entries, read_catalog
 from graph_toucan.distill import distill_conversation
-from graph_toucan.errors import BudgetExceeded, GraphToucanError, LLMError
+from graph_toucan.errors import BudgetExceeded, GraphToucanError, LLMError, every_item_failed
 from graph_toucan.export import FORMATS, export
 from graph_toucan.graph import build_graph
 from graph_toucan.llm.client import LLM
@@ -85,9 +85,22 @@ class PipelineReport:
     cache_hits: int = 0
     cost_usd: float = 0.0
     teacher: str = ""
+    teachers: dict[str, str] = field(default_factory=dict)  # task group -> the teacher answering it
+    teacher_calls: dict[str, Any] = field(default_factory=dict)  # RunStats.as_dict(): per task, this run
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def per_accepted(self) -> dict[str, float]:
+        """This run's teacher calls, tokens and cost per newly accepted conversation."""
+        n = max(self.new_accepted, 1)
+        calls = self.teacher_calls
+        return {
+            "calls": round(calls.get("calls", 0) / n, 2),
+            "input_tokens": round(calls.get("input_tokens", 0) / n, 1),
+            "output_tokens": round(calls.get("output_tokens", 0) / n, 1),
+            "cost_usd": round(calls.get("cost_usd", 0.0) / n, 6),
+        }
 
 
 def _quiet(_stage: str, _done: int, _total: int | None, _info: dict[str, Any]) -> None:
@@ -99,7 +112,9 @@ def translator_for(
 ) -> Translator:
     """A translator over the workspace's tools and accepted mocks; tool outputs are simulated by the
     deterministic generator with the offline teacher, else by the teacher itself."""
-    simulator = DeterministicSimulator(seed=seed) if llm.backend.offline else TeacherSimulator(llm, seed=seed)
+    simulator = (
+        DeterministicSimulator(seed=seed) if llm.offline_for("values") else TeacherSimulator(llm, seed=seed)
+    )
     runtime = MockRuntime(pool, simulator)
     runtime.add(store.mocks(status="accepted"))
     return Translator(llm, runtime, {t.id: t for t in store.tools()}, max_attempts=max_attempts)
@@ -115,7 +130,7 @@ class Pipeline:
         self.llm = llm
         self.config = config
         self.progress = progress or _quiet
-        self.report = PipelineReport(teacher=llm.teacher)
+        self.report = PipelineReport(teacher=llm.teacher, teachers=llm.teachers)
 
     async def run(self) -> PipelineReport:
         """Every stage in order; stops early (with a report) when the budget is spent."""
@@ -134,6 +149,8 @@ class Pipeline:
                 await self._stage("export", self.export)
         except BudgetExceeded as exc:
             self.report.budget_spent = str(exc)
+        finally:
+            self.report.teacher_calls = self.llm.stats.as_dict()
         stats = self.llm.stats
         self.report.llm_calls, self.report.cache_hits, self.report.cost_usd = (
             stats.calls,
@@ -148,7 +165,7 @@ class Pipeline:
         so with a remote teacher each conversation in flight needs one."""
         if self.config.workers is not None:
             return self.config.workers
-        return 2 if self.llm.backend.offline else max(2, min(self.config.concurrency, 16))
+        return 2 if self.llm.offline_for("values") else max(2, min(self.config.concurrency, 16))
 
     async def _stage(self, name: str, work: Callable[[], Any]) -> None:
         if self.config.stages is not None and name not in self.config.stages:
@@ -281,6 +298,12 @@ class Pipeline:
         self.report.new_accepted, self.report.new_rejected = (
             accepted - start_accepted,
             rejected - start_rejected,
+        )
+        every_item_failed(
+            "translation",
+            "paths tried",
+            self.report.failed,
+            accepted - start_accepted + rejected - start_rejected,
         )
 
     async def augment(self) -> None:

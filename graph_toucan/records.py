@@ -404,6 +404,10 @@ class Turn(Record):
         description="Rule -> why the teacher judged it to hold where its keyword form failed (a real teacher).",
     )
     attempts: int = 1
+    retried_for: list[str] = Field(
+        default_factory=list,
+        description="The checks (or 'parse') each earlier attempt of this turn failed, one entry per failure.",
+    )
 
     @property
     def calls(self) -> list[ToolCall]:

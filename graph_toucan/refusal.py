@@ -29,7 +29,7 @@ from graph_toucan.argument_sources import issued_required
 from graph_toucan.errors import LLMOutputError
 from graph_toucan.fields import name_tokens, tool_object
 from graph_toucan.llm.client import LLM
-from graph_toucan.llm.task import Task
+from graph_toucan.llm.task import Task, brief
 from graph_toucan.offline_teacher import phrase, spoken
 from graph_toucan.records import Conversation, ConversationKind, Mention, SplitDetail, Tool, ToolCall, Turn
 from graph_toucan.semantic_checks import judged
@@ -365,7 +365,10 @@ class Augmenter:
                 "kind": "miss-func",
                 "style": source.style.model_dump(),
                 "history": history([*before, empty]),
-                "function": {"name": call.name, "description": _tool(source, call.name).description[:600]},
+                "function": {
+                    "name": call.name,
+                    "description": brief(_tool(source, call.name).description, 600),
+                },
                 "parameter": None,
                 "value": None,
                 "feedback": feedback,
@@ -413,7 +416,7 @@ class Augmenter:
             fill_inputs(
                 function={
                     "name": tool.name,
-                    "description": tool.description[:1500],
+                    "description": brief(tool.description, 1500),
                     "input_schema": tool.input_schema,
                 },
                 call=call.plan,
@@ -445,7 +448,7 @@ class Augmenter:
                 "kind": "miss-params",
                 "style": source.style.model_dump(),
                 "history": history([*before, empty]),
-                "function": {"name": tool.name, "description": tool.description[:600]},
+                "function": {"name": tool.name, "description": brief(tool.description, 600)},
                 "parameter": parameter,
                 "value": value,
                 "feedback": feedback,
@@ -479,8 +482,14 @@ class Augmenter:
         answer = await self.llm.run(
             IRRELEVANT,
             {
-                "functions": [{"name": t.name, "description": t.description[:600]} for t in source.tools],
-                "wanted": {"name": wanted.name, "description": wanted.description[:600], "stated": values},
+                "functions": [
+                    {"name": t.name, "description": brief(t.description, 600)} for t in source.tools
+                ],
+                "wanted": {
+                    "name": wanted.name,
+                    "description": brief(wanted.description, 600),
+                    "stated": values,
+                },
                 "style": source.style.model_dump(),
                 "seed": f"{source.seed}/{source.id}/{len(feedback)}",
                 "feedback": feedback,

@@ -50,7 +50,7 @@ async def judged(
 ) -> Turn:
     """``turn`` with the teacher's verdicts on its failed intent or relevance rule (a real teacher
     only); rules it confirms stay failed."""
-    if llm.backend.offline:
+    if llm.backend_for(REQUEST_JUDGE.name).offline:
         return turn
     verdicts = dict(turn.judged)
     if "intents_stated" in failed:

@@ -74,6 +74,7 @@ FIGURE_ROWS = [
     ("servers_used", "servers used"),
     ("server_coverage", "server coverage"),
     ("llm_calls_per_accepted", "teacher calls per accepted (translation)"),
+    ("retried_turns", "turns retried after a failed check or answer"),
 ]
 
 GROUPS = [
@@ -82,6 +83,7 @@ GROUPS = [
     ("dependency_types", "dependency type"),
     ("checks", "check pass rate"),
     ("rejection_reasons", "rejected by"),
+    ("retried_for", "turn retried for"),
 ]
 
 
@@ -107,11 +109,18 @@ class ConversationStats:
         self.checks_total: Counter[str] = Counter()
         self.rejection_reasons: Counter[str] = Counter()
         self.llm_calls = 0
+        self.turns_seen = 0
+        self.retried_turns = 0
+        self.retried_for: Counter[str] = Counter()
 
     def add(self, conversation: Conversation) -> None:
         """Count one conversation: checks and teacher calls for every one, the rest for accepted ones."""
         c = conversation
         self.llm_calls += c.llm_calls
+        for turn in c.turns:  # check failures a retry fixed count too, not only those that remain
+            self.turns_seen += 1
+            self.retried_turns += turn.attempts > 1
+            self.retried_for.update(turn.retried_for)
         for check in c.checks:
             self.checks_total[check.name] += 1
             self.checks_passed[check.name] += check.passed
@@ -181,6 +190,11 @@ class ConversationStats:
             },
             "rejection_reasons": counts(Counter(dict(self.rejection_reasons.most_common(10))), self.rejected),
             "llm_calls_per_accepted": round(self.llm_calls / n, 3) if n else 0.0,
+            "retried_turns": {
+                "count": self.retried_turns,
+                "share": share(self.retried_turns, self.turns_seen),
+            },
+            "retried_for": counts(self.retried_for, sum(self.retried_for.values())),
         }
         if tools_total:
             out["tool_coverage"] = share(len(self.tools), tools_total)
@@ -254,9 +268,29 @@ def compute_stats(
     )
 
 
+_LOG_COLUMNS = (
+    "calls",
+    "retries",
+    "parse_failures",
+    "failures",
+    "fallbacks",
+    "input_tokens",
+    "output_tokens",
+)
+
+
 def call_log_figures(rows: list[dict[str, Any]], accepted: int) -> dict[str, Any]:
     """Totals of the call log (every task, every stage) and those totals per accepted conversation."""
-    keys = ("calls", "failures", "input_tokens", "output_tokens", "cost_usd")
+    keys = (
+        "calls",
+        "retries",
+        "parse_failures",
+        "failures",
+        "fallbacks",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+    )
     total = {k: sum(r.get(k) or 0 for r in rows) for k in keys}
     total["cost_usd"] = round(total["cost_usd"], 6)
     per = {k: round(total[k] / accepted, 6 if k == "cost_usd" else 2) if accepted else 0.0 for k in keys}
@@ -348,32 +382,22 @@ def stats_markdown(report: StatsReport, *, images: str | None = None, level: int
     task_rows = [
         (
             f"{r['task']} ({r['model']})",
-            [
-                str(r["calls"]),
-                str(r["failures"]),
-                str(r["input_tokens"]),
-                str(r["output_tokens"]),
-                f"{r['cost_usd']:.4f}",
-            ],
+            [str(r.get(k) or 0) for k in _LOG_COLUMNS] + [f"{r['cost_usd'] or 0:.4f}"],
         )
         for r in log["by_task"]
     ]
     t, p = log["total"], log["per_accepted"]
+    task_rows.append(("total", [str(t[k]) for k in _LOG_COLUMNS] + [f"{t['cost_usd']:.4f}"]))
     task_rows.append(
-        (
-            "total",
-            [str(t[k]) for k in ("calls", "failures", "input_tokens", "output_tokens")]
-            + [f"{t['cost_usd']:.4f}"],
-        )
+        ("per accepted conversation", [str(p[k]) for k in _LOG_COLUMNS] + [f"{p['cost_usd']:.6f}"])
     )
-    task_rows.append(
-        (
-            "per accepted conversation",
-            [str(p[k]) for k in ("calls", "failures", "input_tokens", "output_tokens")]
-            + [f"{p['cost_usd']:.6f}"],
-        )
-    )
-    lines += _table(["task", "calls", "failures", "input tokens", "output tokens", "cost USD"], task_rows)
+    lines += _table(["task", *(k.replace("_", " ") for k in _LOG_COLUMNS), "cost USD"], task_rows)
+    lines += [
+        "",
+        "Retries follow a transient failure (rate limit, 5xx, timeout); parse failures are answers sent "
+        "back with the problem; failures are calls given up; fallbacks are refusals of structured output "
+        "(the teacher then gets the schema in the prompt).",
+    ]
     if any(r["backend"] == "offline" for r in log["by_task"]):
         lines += [
             "",

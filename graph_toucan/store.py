@@ -437,9 +437,20 @@ class Store:
         return [LLMCall.model_validate(_drop(r, "id", "created_at")) for r in rows]
 
     def call_stats(self) -> list[dict[str, Any]]:
-        """Calls grouped by task, backend and model: counts, failures, tokens, cost, latency."""
+        """Calls grouped by task, backend and model: requests sent, retries after a transient failure,
+        answers that did not parse (each sent back with feedback), calls that failed for good,
+        refusals of structured output, tokens, cost and latency (see :mod:`graph_toucan.llm.client`
+        for the ``error`` prefixes each row carries)."""
         sql = """
-            select task, backend, model, count(*) as calls, sum(error is not null) as failures,
+            select task, backend, model,
+                   sum(json_extract(request, '$.attempts') is null) as calls,
+                   sum(coalesce(error like 'retried:%', 0)) as retries,
+                   sum(coalesce(json_array_length(request, '$.messages') > 1, 0))
+                     + sum(json_extract(request, '$.attempts') is not null and error like 'failed:%')
+                     as parse_failures,
+                   sum(error is not null and error not like 'retried:%' and error not like 'unusable answer:%'
+                       and error not like 'structured output refused:%') as failures,
+                   sum(coalesce(error like 'structured output refused:%', 0)) as fallbacks,
                    sum(input_tokens) as input_tokens, sum(output_tokens) as output_tokens,
                    round(sum(cost_usd), 6) as cost_usd, round(avg(latency_s), 3) as avg_latency_s
             from llm_calls group by task, backend, model order by task, backend, model"""

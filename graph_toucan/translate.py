@@ -20,6 +20,7 @@ from graph_toucan.argument_sources import parameter_classes
 from graph_toucan.errors import LLMOutputError
 from graph_toucan.ids import content_id
 from graph_toucan.llm.client import LLM
+from graph_toucan.llm.task import brief
 from graph_toucan.messages import conversation_tool, function_names
 from graph_toucan.mock.errors import MockArgumentsError, MockError
 from graph_toucan.mock.runtime import MockRuntime
@@ -47,6 +48,57 @@ from graph_toucan.translate_tasks import (
     history,
 )
 from graph_toucan.verify import request_text, turn_problems, verify
+
+# Which prompt of a turn each check concerns: its feedback goes to that prompt only, and the prompts
+# not at fault are sent as before, so their answers come back from the call log.
+CHECK_STEPS: dict[str, tuple[str, ...]] = {
+    "tools_available": ("fill",),
+    "arguments_valid": ("fill",),
+    "calls_succeeded": ("fill",),
+    "values_traceable": ("query", "fill"),
+    "context_planned": ("fill",),
+    "optional_asked": ("fill",),
+    "issued_unseen": ("query", "fill"),
+    "values_realistic": ("query",),
+    "dependencies_realised": ("fill",),
+    "calls_match_plan": ("fill",),
+    "split_turns_empty": ("query", "answer"),
+    "no_function_names": ("query", "answer"),
+    "mentions_stated": ("query",),
+    "intents_stated": ("query",),
+    "implicit_unstated": ("query",),
+    "refers_back": ("query",),
+    "value_withheld": ("query",),
+    "value_supplied": ("query",),
+    "answer_present": ("answer",),
+    "answer_grounded": ("answer",),
+}
+_TASK_STEPS = {"fill_arguments": "fill", "assistant_answer": "answer"}
+
+
+def step_feedback(failed: dict[str, str]) -> dict[str, list[str]]:
+    """Check -> problem, as the feedback of each prompt of the turn (``query``, ``fill``, ``answer``)."""
+    routed: dict[str, list[str]] = {}
+    for name, problem in failed.items():
+        for step in CHECK_STEPS.get(name, ("query", "fill", "answer")):
+            routed.setdefault(step, []).append(f"{name}: {problem}")
+    return routed
+
+
+def parse_feedback(exc: LLMOutputError) -> dict[str, list[str]]:
+    """A never-validated answer's error, as feedback for the prompt whose task gave it."""
+    task = str(exc).removeprefix("task ").split(":", 1)[0]
+    step = _TASK_STEPS.get(task, "query" if task.startswith("query_") else None)
+    message = [f"your previous answer could not be used: {exc}"]
+    return {step: message} if step else {"query": message, "fill": message, "answer": message}
+
+
+def for_call(feedback: list[str], name: str, names: list[str]) -> list[str]:
+    """The fill feedback that concerns the call of function ``name``: what names no function of the
+    turn, and what names this one."""
+    others = [n for n in names if n != name and n not in name]
+    return [f for f in feedback if name in f or not any(n in f for n in others)]
+
 
 PERSONAS = (
     "a busy project manager",
@@ -206,17 +258,19 @@ class Translator:
     async def _translate_turn(self, state: _State, k: int) -> list[str]:
         """Translate turn ``k`` (retrying with feedback); returns the reasons when it never passed."""
         simulated = self.runtime.conversations.get(state.key)
-        feedback: list[str] = []
+        feedback: dict[str, list[str]] = {}
+        retried_for: list[str] = []
         for attempt in range(1, self.max_attempts + 1):
             point = simulated.checkpoint()
             try:
                 turn = await self._attempt(state, k, feedback)
             except LLMOutputError as exc:
-                feedback = [f"your previous answer could not be used: {exc}"]
+                feedback = parse_feedback(exc)
+                retried_for.append("parse")
                 if attempt == self.max_attempts:
                     return [f"turn {k + 1}: the teacher's answers never validated: {exc}"]
                 continue
-            turn = turn.model_copy(update={"attempts": attempt})
+            turn = turn.model_copy(update={"attempts": attempt, "retried_for": list(retried_for)})
             problems = turn_problems([*state.turns, turn], k, state.tools, state.path.dependencies)
             failed = {name: p for name, p in problems.items() if p is not None}
             if "intents_stated" in failed:  # a keyword rule: a real teacher judges it by meaning
@@ -228,13 +282,14 @@ class Translator:
                 state.turns.append(turn)
                 return []
             simulated.rollback(point)
-            feedback = [f"{name}: {problem}" for name, problem in failed.items()]
+            feedback = step_feedback(failed)
+            retried_for.extend(failed)
             if attempt == self.max_attempts:
                 state.turns.append(turn)  # kept for analysis in the rejected conversation
-                return [f"turn {k + 1}: {f}" for f in feedback]
+                return [f"turn {k + 1}: {name}: {problem}" for name, problem in failed.items()]
         return [f"turn {k + 1}: not translated"]
 
-    async def _attempt(self, state: _State, k: int, feedback: list[str]) -> Turn:
+    async def _attempt(self, state: _State, k: int, feedback: dict[str, list[str]]) -> Turn:
         path = state.path
         planned = path.turns[k]
         split = planned.split
@@ -243,7 +298,9 @@ class Translator:
         else:
             functions = planned.calls
         query = await self._run(
-            state, QUERY_TASKS[planned.type], self._query_inputs(state, k, functions, feedback)
+            state,
+            QUERY_TASKS[planned.type],
+            self._query_inputs(state, k, functions, feedback.get("query", [])),
         )
         turn = Turn(
             type=planned.type,
@@ -256,12 +313,16 @@ class Translator:
         if split is not None:
             refused: list[str] = []
             if split.kind == "miss-param":
-                filled = await self._fill(state, [*state.turns, turn], functions[0], [], feedback)
+                filled = await self._fill(
+                    state, [*state.turns, turn], functions[0], [], feedback.get("fill", [])
+                )
                 refused = filled.missing
             turn = turn.model_copy(update={"refused": refused})
         else:
-            turn = await self._execute(state, turn, feedback)
-        answer = await self._run(state, ASSISTANT_ANSWER, self._answer_inputs(state, turn, feedback))
+            turn = await self._execute(state, turn, feedback.get("fill", []))
+        answer = await self._run(
+            state, ASSISTANT_ANSWER, self._answer_inputs(state, turn, feedback.get("answer", []))
+        )
         return turn.model_copy(update={"assistant": answer.content})
 
     async def _run(self, state: _State, task: Any, inputs: dict[str, Any]) -> Any:
@@ -298,7 +359,7 @@ class Translator:
                 {
                     "call": c.id,
                     "name": state.names[c.tool_id],
-                    "description": self._tool(c.tool_id).description[:1500],
+                    "description": brief(self._tool(c.tool_id).description, 1500),
                     "parameters": _parameters(self._tool(c.tool_id)),
                     "implicit": c.implicit,
                     "parallel_of": copies.get(c.id),
@@ -402,7 +463,7 @@ class Translator:
         inputs = fill_inputs(
             function={
                 "name": state.names[call.tool_id],
-                "description": tool.description[:1500],
+                "description": brief(tool.description, 1500),
                 "input_schema": tool.input_schema,
             },
             call=call.id,
@@ -439,7 +500,10 @@ class Translator:
         context: list[ToolCall],
         feedback: list[str],
     ) -> ToolCall:
-        filled = await self._fill(state, turns, call, context, feedback)
+        names = [state.names[c.tool_id] for c in turns[-1].planned]
+        filled = await self._fill(
+            state, turns, call, context, for_call(feedback, state.names[call.tool_id], names)
+        )
         made = ToolCall(
             id=f"call_{content_id(state.key, call.id, length=12)}",
             plan=call.id,

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationInfo, model_validator
 
 from graph_toucan import offline_teacher
-from graph_toucan.llm.task import Task
+from graph_toucan.llm.task import Task, brief
 from graph_toucan.records import Mention, PathDependency, SplitDetail, ToolCall, Turn, TurnType
 
 
@@ -176,7 +176,7 @@ def answer_inputs(
         facts = {
             "kind": split.kind,
             "name": function["name"],
-            "description": function["description"][:1500],
+            "description": brief(function["description"], 1500),
             "parameter": split.parameter,
             "parameter_description": prop.get("description", "") if isinstance(prop, dict) else "",
         }

@@ -3,6 +3,12 @@
 Tests queue scripted actions (:class:`Reply`, :class:`HTTPFailure`, :class:`Malformed`, :class:`Hang`); each
 request takes the next one. Every request is recorded (path, headers, JSON body), and the number of requests
 being handled at once is tracked so a test can check the client's concurrency limit.
+
+Structured output is served as the providers do: an OpenAI ``response_format`` answer is the reply's
+text as the message content; an Anthropic request that forces a tool (``tool_choice`` ``{"type": "tool"}``)
+gets the reply's JSON as that tool's ``tool_use`` input (text that is not a JSON object comes back as a
+text block, as a model that ignores the tool would answer). With ``refuse_structured`` set, the server
+answers such requests with the 400 a server without the feature gives.
 """
 
 from __future__ import annotations
@@ -88,6 +94,7 @@ class FakeLLMServer:
 
     actions: list[Script] = field(default_factory=list)
     default: Script | None = None  # used when the queue is empty; else the server answers 400
+    refuse_structured: bool = False  # answer 400 to response_format and tools, as an older server does
     delay_s: float = 0.0  # sleep before every answer (for concurrency tests)
     requests: list[Recorded] = field(default_factory=list)
     in_flight: int = 0
@@ -143,8 +150,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fake.delay_s:
             time.sleep(fake.delay_s)
-        action = fake._next(body)
         anthropic = self.path == ANTHROPIC_PATH
+        if fake.refuse_structured and (body.get("response_format") or body.get("tools")):
+            field = "tools" if anthropic else "response_format"
+            self._send(400, _error(anthropic, 400, f"{field}: this server does not support {field}"))
+            return
+        action = fake._next(body)
         if action is None:
             self._send(400, _error(anthropic, 400, "the fake server has no scripted action left"))
         elif isinstance(action, Reply):
@@ -190,13 +201,27 @@ def _anthropic_reply(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
         {"type": "tool_use", "id": i, "name": name, "input": arguments}
         for i, (name, arguments) in zip(_call_ids(reply), reply.tool_calls, strict=True)
     ]
+    content: list[dict[str, Any]] = (
+        [{"type": "text", "text": reply.text}] if reply.text or not uses else []
+    ) + uses
+    forced = (body.get("tool_choice") or {}).get("type") == "tool"
+    if forced and not uses:  # structured output: the answer is the forced tool's input
+        try:
+            value = json.loads(reply.text)
+        except ValueError:
+            value = None
+        if isinstance(value, dict):
+            name = body["tool_choice"]["name"]
+            content = [
+                {"type": "tool_use", "id": f"toolu_{time.monotonic_ns()}", "name": name, "input": value}
+            ]
     return {
         "id": f"msg_fake{time.monotonic_ns()}",
         "type": "message",
         "role": "assistant",
         "model": body.get("model", "unknown"),
-        "content": ([{"type": "text", "text": reply.text}] if reply.text or not uses else []) + uses,
-        "stop_reason": "tool_use" if uses else "end_turn",
+        "content": content,
+        "stop_reason": "tool_use" if any(c["type"] == "tool_use" for c in content) else "end_turn",
         "stop_sequence": None,
         "usage": {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens},
     }
@@ -269,8 +294,8 @@ class PromptBook:
     def install(self) -> PromptBook:
         book, original = self, self._original
 
-        def render(task: Any, inputs: dict[str, Any]) -> Any:
-            prompt = original(task, inputs)
+        def render(task: Any, inputs: dict[str, Any], **options: Any) -> Any:
+            prompt = original(task, inputs, **options)
             with book.lock:
                 book.prompts[prompt.user] = (task.name, inputs)
             return prompt

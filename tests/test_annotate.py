@@ -21,6 +21,7 @@ from graph_toucan.annotate import (
     schema_inputs,
 )
 from graph_toucan.catalog import import_entries, read_catalog
+from graph_toucan.errors import StageFailed
 from graph_toucan.fields import name_tokens
 from graph_toucan.llm import LLM, OfflineBackend, ScriptedBackend
 from graph_toucan.records import Tool, ToolExample
@@ -412,11 +413,12 @@ async def test_invalid_output_schema_is_reported_and_retried_on_rerun(store, bad
     backend = ScriptedBackend([TAGS, CLASS, junk, junk, junk])
     llm = LLM(backend, store, backoff_s=0)
 
-    report = await annotate_tools(store, llm, tools=[tool])
+    with pytest.raises(StageFailed) as caught:  # the only tool failed: the stage is an error
+        await annotate_tools(store, llm, tools=[tool])
 
-    assert report.annotated == 0
-    [(ref, reason)] = report.failed
-    assert ref == tool.ref and "output_schema" in reason and "never validated" in reason
+    reason = str(caught.value)
+    assert "every one of the 1 tools" in reason and tool.ref in reason
+    assert "output_schema" in reason and "never validated" in reason
     assert len(backend.requests) == 5  # one try for tags and class, three for the schema
     assert "Your answer could not be used" in last_message(backend.requests[3])
     left = tool_named(store, tool.ref)

@@ -18,7 +18,7 @@ import pytest
 
 from graph_toucan.annotate import annotate_tools
 from graph_toucan.catalog import import_entries, read_catalog
-from graph_toucan.errors import GraphToucanError
+from graph_toucan.errors import GraphToucanError, StageFailed
 from graph_toucan.fields import USER_SUPPLIED, name_tokens
 from graph_toucan.graph import (
     BuildReport,
@@ -626,9 +626,12 @@ async def test_invalid_judge_answers_are_retried_then_recorded_as_failure(tmp_pa
         ]
         * 10
     )
-    graph, report = await build_graph(store, LLM(backend, store, backoff_s=0))
+    # The only pair's judgement failed: the build is an error that says why (and keeps the judgement).
+    with pytest.raises(
+        StageFailed, match="edge judgement failed for every one of the 1 candidate pairs"
+    ) as caught:
+        await build_graph(store, LLM(backend, store, backoff_s=0))
 
-    assert report.candidate_pairs == 1
     asked = judge_requests(backend)
     assert len(asked) == 3
     assert f"`{source.ref}`" in asked[0]["messages"][0]["content"]
@@ -640,14 +643,13 @@ async def test_invalid_judge_answers_are_retried_then_recorded_as_failure(tmp_pa
         "role": "assistant",
         "content": answer("full", [("latitude", "altitude")]),
     }
-    # recorded as a failure: stored with its error, no edge, listed in the report
-    [(src, dst, reason)] = report.failed
-    assert (src, dst) == (source.ref, target.ref)
-    assert "never validated" in reason and "'elevation' is not an output field" in reason
+    # recorded as a failure: stored with its error, named in the error
+    assert f"{source.ref} -> {target.ref}" in str(caught.value)
     [judgement] = store.judgements().values()
-    assert judgement.error == reason and judgement.type == "none" and judgement.mapping == []
-    assert graph.number_of_edges() == 0 and report.edges == {}
-    assert load_graph(store).number_of_edges() == 0
+    reason = judgement.error
+    assert "never validated" in reason and "'elevation' is not an output field" in reason
+    assert reason in " ".join(str(caught.value).split())
+    assert judgement.type == "none" and judgement.mapping == []
 
     # A rerun asks the judge again (the output filter's answers come from the call log).
     rerun = ScriptedBackend([Teacher(GOOD_EDGE)])

@@ -130,6 +130,9 @@ GLOBAL_WITH_VALUE = {
     "--max-calls",
     "--max-cost",
     "--prices",
+    "--teacher-timeout",
+    "--teacher-deadline",
+    *(f"--teacher-{group}" for group in ("annotate", "judge", "mocks", "values", "translate", "refusal")),
 }
 PLACEHOLDERS = re.compile(r"^(\.\.\.|[A-Z][A-Z_/]*|X)$")  # 'graph-toucan mock ...', 'paths show ID'
 

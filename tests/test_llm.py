@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 
 from graph_toucan.annotate import TOOL_TAGS, ToolTags, offline_tags, tags_inputs
-from graph_toucan.errors import BudgetExceeded, LLMConfigError, LLMError, LLMOutputError, TransientLLMError
+from graph_toucan.errors import (
+    BudgetExceeded,
+    LLMConfigError,
+    LLMError,
+    LLMOutputError,
+    TeacherUnavailable,
+    TransientLLMError,
+)
 from graph_toucan.llm import (
     LLM,
     AnthropicBackend,
@@ -149,7 +156,16 @@ async def test_happy_path_sends_prompt_and_logs_usage_and_cost(provider, make_ll
     assert "`get_current_weather`" in message["content"]
     assert '"United States Weather" (category: Weather)' in message["content"]
     assert '"location"' in message["content"]  # the tool's input schema
-    assert '"tags"' in message["content"]  # the output JSON Schema
+    assert '"tags"' not in message["content"]  # the output JSON Schema travels as structured output
+    if provider == "anthropic":  # a forced tool whose input schema is the output model's
+        [forced] = request.body["tools"]
+        assert request.body["tool_choice"] == {"type": "tool", "name": "tool_tags"}
+        assert forced["name"] == "tool_tags" and forced["input_schema"] == ToolTags.model_json_schema()
+    else:
+        form = request.body["response_format"]
+        assert form["type"] == "json_schema" and form["json_schema"]["name"] == "tool_tags"
+        assert form["json_schema"]["schema"] == ToolTags.model_json_schema()
+        assert form["json_schema"]["strict"] is False  # ToolTags has defaults: not every property is required
     if provider == "anthropic":  # anthropic 2.x sends the key as a bearer token, older SDKs as x-api-key
         assert "test-key" in (request.headers.get("x-api-key"), request.headers.get("authorization", "")[7:])
         assert request.headers["anthropic-version"]
@@ -162,7 +178,7 @@ async def test_happy_path_sends_prompt_and_logs_usage_and_cost(provider, make_ll
     assert (call.task, call.backend, call.model) == ("tool_tags", provider, MODELS[provider])
     assert (call.input_tokens, call.output_tokens) == (1200, 30)
     assert call.cost_usd == pytest.approx(expected_cost)
-    assert call.response == GOOD
+    assert json.loads(call.response) == json.loads(GOOD)
     assert call.error is None
     assert 0 < call.latency_s < 5
     assert call.run_id == llm.run_id
@@ -204,11 +220,14 @@ async def test_transient_failure_is_retried_and_both_attempts_logged(
     assert expected_error in failed.error
     assert failed.response is None and failed.input_tokens == 0 and failed.cost_usd == 0
     assert failed.backend == provider
-    assert succeeded.error is None and succeeded.response == GOOD and succeeded.input_tokens == 50
+    assert succeeded.error is None and json.loads(succeeded.response) == json.loads(GOOD)
+    assert succeeded.input_tokens == 50
     assert failed.key == succeeded.key
-    assert store.cached_call(succeeded.key).response == GOOD
+    assert store.cached_call(succeeded.key).response == succeeded.response
     assert llm.stats.retries == 1 and llm.stats.calls == 1 and llm.stats.failures == 0
-    assert store.call_stats()[0]["failures"] == 1
+    [row] = store.call_stats()
+    assert (row["calls"], row["retries"], row["failures"], row["parse_failures"]) == (2, 1, 0, 0)
+    assert llm.stats.tasks["tool_tags"].retries == 1
     if failure == "429":
         assert elapsed < 0.8
     if failure == "timeout":
@@ -237,7 +256,10 @@ async def test_every_attempt_failing_raises_and_caches_nothing(provider, make_ll
 
 @pytest.mark.parametrize(
     ("status", "error", "message"),
-    [(400, LLMError, "rejected the request \\(HTTP 400\\)"), (401, LLMConfigError, "refused the API key")],
+    [
+        (400, LLMError, "rejected the request \\(HTTP 400\\)"),
+        (401, TeacherUnavailable, "refused the API key"),
+    ],
 )
 async def test_client_errors_are_not_retried(status, error, message, make_llm, server, store, tool):
     server.script(HTTPFailure(status, "no"), Reply(GOOD))
@@ -494,7 +516,7 @@ async def test_scripted_backend_records_requests_and_retries(store, tool):
     assert (request["max_tokens"], request["temperature"]) == (200, 0.0)
     assert backend.requests[2]["messages"][1] == {"role": "assistant", "content": "not json"}
     assert [(c.backend, c.error) for c in store.calls()] == [
-        ("scripted", "flaky"),
+        ("scripted", "retried: flaky"),
         ("scripted", None),
         ("scripted", None),
     ]

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from graph_toucan.llm import LLM, Budget, PriceTable, make_backend
+from graph_toucan.llm.groups import GROUPS
 from graph_toucan.store import WORKSPACE_ENV, Store
 
 app = typer.Typer(
@@ -45,6 +46,9 @@ class Context:
         max_calls: int | None = None,
         max_cost: float | None = None,
         prices: Path | None = None,
+        stage_teachers: dict[str, str] | None = None,
+        timeout: float = 120.0,
+        deadline: float | None = None,
     ) -> None:
         self.workspace = workspace
         self.teacher = teacher
@@ -52,6 +56,9 @@ class Context:
         self.max_calls = max_calls
         self.max_cost = max_cost
         self.prices = prices
+        self.stage_teachers = {g: t for g, t in (stage_teachers or {}).items() if t}
+        self.timeout = timeout
+        self.deadline = deadline
         self._store: Store | None = None
 
     def store(self) -> Store:
@@ -59,14 +66,27 @@ class Context:
             self._store = Store.open(self.workspace)
         return self._store
 
-    def llm(self) -> LLM:
-        """The teacher, logging into this workspace's call log, within the budget options."""
+    def llm(self, store: Store | None = None) -> LLM:
+        """The teacher (and the stage teachers overriding it), logging into this workspace's call log
+        (or ``store``'s), within the budget and timeout options; stalls and fallbacks go to stderr."""
+        backends: dict[str, Any] = {}
+
+        def backend(name: str) -> Any:
+            if name not in backends:
+                backends[name] = make_backend(name, timeout=self.timeout)
+            return backends[name]
+
         return LLM(
-            make_backend(self.teacher),
-            self.store(),
+            backend(self.teacher),
+            store or self.store(),
             max_concurrency=self.concurrency,
             budget=Budget(max_calls=self.max_calls, max_cost_usd=self.max_cost),
             prices=PriceTable.load(self.prices) if self.prices else None,
+            overrides={group: backend(name) for group, name in self.stage_teachers.items()},
+            deadline_s=self.deadline if self.deadline is not None else 3 * self.timeout,
+            notify=lambda message: errors.print(
+                f"[yellow]warning:[/] {message}", highlight=False, markup=True
+            ),
         )
 
 
@@ -94,9 +114,50 @@ def _main(
     prices: Annotated[
         Path | None, typer.Option(help="JSON price table {model: {input, output} per million tokens}.")
     ] = None,
+    teacher_timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds a teacher request may take before it is retried.")
+    ] = 120.0,
+    teacher_deadline: Annotated[
+        float | None,
+        typer.Option(
+            min=1, help="Seconds one teacher call may take, retries included (default 3 x timeout)."
+        ),
+    ] = None,
+    teacher_annotate: Annotated[
+        str | None, typer.Option(help="Teacher for annotation (default --teacher).")
+    ] = None,
+    teacher_judge: Annotated[
+        str | None, typer.Option(help="Teacher for output filtering and edge judgement.")
+    ] = None,
+    teacher_mocks: Annotated[str | None, typer.Option(help="Teacher writing mock code.")] = None,
+    teacher_values: Annotated[
+        str | None, typer.Option(help="Teacher inventing mock values (mock build --simulator teacher, run).")
+    ] = None,
+    teacher_translate: Annotated[
+        str | None,
+        typer.Option(help="Teacher translating paths into conversations (names the conversations)."),
+    ] = None,
+    teacher_refusal: Annotated[str | None, typer.Option(help="Teacher writing refusal variants.")] = None,
 ) -> None:
+    stage_teachers = {
+        "annotate": teacher_annotate,
+        "judge": teacher_judge,
+        "mocks": teacher_mocks,
+        "values": teacher_values,
+        "translate": teacher_translate,
+        "refusal": teacher_refusal,
+    }
+    assert set(stage_teachers) == set(GROUPS)
     ctx.obj = Context(
-        workspace, teacher, concurrency=concurrency, max_calls=max_calls, max_cost=max_cost, prices=prices
+        workspace,
+        teacher,
+        concurrency=concurrency,
+        max_calls=max_calls,
+        max_cost=max_cost,
+        prices=prices,
+        stage_teachers=stage_teachers,
+        timeout=teacher_timeout,
+        deadline=teacher_deadline,
     )
 
 

@@ -209,7 +209,9 @@ def tools_show(
 
 @app.command()
 def calls(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """The LLM call log: calls, failures, tokens and cost per task, backend and model."""
+    """The LLM call log per task, backend and model: requests, retries after a transient failure,
+    answers that did not parse (sent back with feedback), calls that failed for good, refusals of
+    structured output (then sent prompt-only), tokens and cost."""
     stats = ctx.obj.store().call_stats()
     if as_json:
         print_json(stats)
@@ -220,7 +222,10 @@ def calls(ctx: typer.Context, as_json: JsonOption = False) -> None:
         "backend",
         "model",
         "calls",
+        "retries",
+        "parse_failures",
         "failures",
+        "fallbacks",
         "input_tokens",
         "output_tokens",
         "cost_usd",

@@ -165,6 +165,39 @@ def run(
         "teacher calls",
         f"{report.llm_calls} ({logged} new in the call log, which 'graph-toucan calls' shows)",
     )
+    if len(set(report.teachers.values())) > 1:
+        table.add_row("teachers", ", ".join(f"{g} {t}" for g, t in report.teachers.items()))
+    calls = report.teacher_calls
+    table.add_row(
+        "teacher retries",
+        f"{calls.get('retries', 0)} after transient failures, {calls.get('parse_failures', 0)} answers sent back, "
+        f"{calls.get('failures', 0)} calls given up"
+        + (
+            f"; structured output refused by {', '.join(calls['structured_output_fallbacks'])}"
+            if calls.get("structured_output_fallbacks")
+            else ""
+        ),
+    )
+    per = report.per_accepted()
+    table.add_row(
+        "per new accepted",
+        f"{per['calls']} calls, {per['input_tokens']:.0f} input + {per['output_tokens']:.0f} output tokens, "
+        f"${per['cost_usd']:.4f}",
+    )
+    busy = sorted(calls.get("tasks", {}).items(), key=lambda kv: -kv[1]["input_tokens"])[:6]
+    if busy and any(t["input_tokens"] for _, t in busy):
+        table.add_row(
+            "tokens by task",
+            ", ".join(
+                f"{name} {t['calls']} calls {t['input_tokens'] + t['output_tokens']} tok"
+                + (
+                    f" ({t['retries']} retried, {t['parse_failures']} sent back)"
+                    if t["retries"] or t["parse_failures"]
+                    else ""
+                )
+                for name, t in busy
+            ),
+        )
     table.add_row("accepted translations", str(summary["accepted"]))
     if sharded:
         shard_rows(table, sharded)

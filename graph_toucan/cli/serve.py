@@ -11,7 +11,7 @@ import typer
 
 from graph_toucan.cli.app import Context, app
 from graph_toucan.errors import GraphToucanError
-from graph_toucan.llm import LLM, Budget, PriceTable, make_backend
+from graph_toucan.llm import LLM
 from graph_toucan.resources import server_module
 from graph_toucan.serving import TOKEN_ENV
 from graph_toucan.store import Store
@@ -29,13 +29,7 @@ def teacher_factory(obj: Context) -> Callable[[Store], LLM]:
     """The --teacher with its budget options, built on the server's own store."""
 
     def make(store: Store) -> LLM:
-        return LLM(
-            make_backend(obj.teacher),
-            store,
-            max_concurrency=obj.concurrency,
-            budget=Budget(max_calls=obj.max_calls, max_cost_usd=obj.max_cost),
-            prices=PriceTable.load(obj.prices) if obj.prices else None,
-        )
+        return obj.llm(store)
 
     return make
 

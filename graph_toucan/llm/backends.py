@@ -3,18 +3,30 @@
 A backend turns a request ``{"system", "messages", "max_tokens", "temperature"}`` into a
 :class:`Completion`, and maps its SDK's failures to :class:`TransientLLMError` (retry: 429, 5xx,
 timeouts, malformed bodies) or :class:`LLMError` (give up: bad request, auth).
+
+A request may carry ``output_schema`` (``{"name", "schema", "strict"}``): the OpenAI backend sends it
+as ``response_format`` ``json_schema`` (vLLM, SGLang, llama.cpp and Ollama decode to it), the
+Anthropic backend as a forced tool whose input schema it is. A server that rejects that form (HTTP
+400 naming ``response_format``, ``json_schema``, ``tools`` or ``tool_choice``) raises
+:class:`StructuredOutputRefused`; the client then sends the prompt-only form from then on.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from graph_toucan.errors import LLMConfigError, LLMError, TransientLLMError
+from graph_toucan.errors import LLMConfigError, LLMError, StructuredOutputRefused, TransientLLMError
 
 Request = dict[str, Any]
+
+DEFAULT_TIMEOUT_S = 120.0
+# Words of a 400 that says the server does not take the structured-output form of the request.
+_STRUCTURED_WORDS = re.compile(r"response_format|json_schema|tool_choice|\btools?\b|structured|guided", re.I)
 
 
 @dataclass
@@ -22,14 +34,23 @@ class Completion:
     text: str
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 class Backend:
     name = "base"
     offline = False
+    structured = False  # sends a request's output_schema in the provider's structured-output form
 
     def __init__(self, model: str) -> None:
         self.model = model
+        self.structured_refused: str | None = None  # why the server refused it, once it did
+
+    @property
+    def endpoint(self) -> str:
+        """Where requests go, for messages that must say which teacher failed."""
+        return "(local)"
 
     async def complete(self, request: Request) -> Completion:
         raise NotImplementedError
@@ -73,18 +94,24 @@ class ScriptedBackend(Backend):
         return Completion(text, input_tokens=len(str(request)) // 4, output_tokens=len(text) // 4)
 
 
-def _status_error(exc: Exception, provider: str) -> LLMError:
-    """Map an SDK exception (both SDKs share the same shape) to our retry classes."""
+def _status_error(exc: Exception, provider: str, *, structured: bool = False, timeout: float = 0) -> LLMError:
+    """Map an SDK exception (both SDKs share the same shape) to our retry classes; ``structured``
+    when the request carried the structured-output form (a 400 about it is then a refusal of it)."""
     import anthropic
     import openai
 
     status = getattr(exc, "status_code", None)
     if isinstance(exc, anthropic.APITimeoutError | openai.APITimeoutError):
-        return TransientLLMError(f"{provider} request timed out")
+        return TransientLLMError(
+            f"{provider} request timed out: no answer within {timeout:g} s", connection=True
+        )
     if isinstance(exc, anthropic.APIResponseValidationError | openai.APIResponseValidationError):
         return TransientLLMError(f"{provider} returned a malformed body: {exc}")
     if isinstance(exc, anthropic.APIConnectionError | openai.APIConnectionError):
-        return TransientLLMError(f"cannot reach {provider}: {exc}")
+        cause = exc.__cause__ or exc.__context__
+        return TransientLLMError(f"cannot reach {provider}: {cause or exc}", connection=True)
+    if structured and status in (400, 404, 422) and _STRUCTURED_WORDS.search(str(exc)):
+        return StructuredOutputRefused(f"{provider} refused structured output (HTTP {status}): {exc}")
     if status == 429 or (status is not None and status >= 500):
         response = getattr(exc, "response", None)
         retry_after = None
@@ -105,13 +132,23 @@ class AnthropicBackend(Backend):
     """Claude through the ``anthropic`` SDK (Messages API)."""
 
     name = "anthropic"
+    structured = True
+    # Prompt caching pays once the stable prefix (tool definition and system prompt) reaches the
+    # model's minimum cacheable length (1,024 tokens for Sonnet and Opus, about 4 characters each).
+    cache_min_chars = 4096
 
     def __init__(
-        self, model: str, *, api_key: str | None = None, base_url: str | None = None, timeout: float = 120.0
+        self,
+        model: str,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
     ) -> None:
         import anthropic
 
         super().__init__(model)
+        self.timeout = timeout
         key = api_key or os.environ.get("ANTHROPIC_API_KEY")
         if not key:
             raise LLMConfigError(
@@ -119,24 +156,58 @@ class AnthropicBackend(Backend):
             )
         self.client = anthropic.AsyncAnthropic(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
 
+    @property
+    def endpoint(self) -> str:
+        return str(self.client.base_url)
+
     async def complete(self, request: Request) -> Completion:
         import anthropic
 
         # The Messages API of the anthropic SDK 2.x takes no temperature; the request keeps it for the cache key.
+        schema = request.get("output_schema")
+        extra: dict[str, Any] = {}
+        system: Any = request["system"]
+        prefix = len(system)
+        if schema:
+            extra["tools"] = [
+                {
+                    "name": schema["name"],
+                    "description": "Give your answer as this tool's input.",
+                    "input_schema": schema["schema"],
+                }
+            ]
+            extra["tool_choice"] = {"type": "tool", "name": schema["name"]}
+            prefix += len(json.dumps(schema["schema"]))
+        if prefix >= self.cache_min_chars:  # tools and system are the stable prefix of a task's requests
+            system = [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]
         try:
             message = await self.client.messages.create(
                 model=self.model,
-                system=request["system"],
+                system=system,
                 messages=request["messages"],
                 max_tokens=request["max_tokens"],
+                **extra,
             )
         except anthropic.APIError as exc:
-            raise _status_error(exc, "anthropic") from None
+            raise _status_error(exc, "anthropic", structured=bool(schema), timeout=self.timeout) from None
         except ValueError as exc:  # JSON or model validation of a body the SDK could not read
             raise TransientLLMError(f"anthropic returned a malformed body: {exc}") from None
         try:
-            text = "".join(block.text for block in message.content if getattr(block, "type", "") == "text")
-            return Completion(text, message.usage.input_tokens or 0, message.usage.output_tokens or 0)
+            parts = []
+            for block in message.content:
+                kind = getattr(block, "type", "")
+                if kind == "text":
+                    parts.append(block.text)
+                elif kind == "tool_use":
+                    parts.append(json.dumps(block.input, ensure_ascii=False))
+            usage = message.usage
+            return Completion(
+                "".join(parts),
+                usage.input_tokens or 0,
+                usage.output_tokens or 0,
+                cache_read_tokens=getattr(usage, "cache_read_input_tokens", None) or 0,
+                cache_write_tokens=getattr(usage, "cache_creation_input_tokens", None) or 0,
+            )
         except (AttributeError, TypeError) as exc:  # fields missing from a loosely parsed body
             raise TransientLLMError(f"anthropic returned a malformed body: {exc}") from None
 
@@ -148,13 +219,20 @@ class OpenAIBackend(Backend):
     """OpenAI, or any OpenAI-compatible server (vLLM, Ollama, llama.cpp, OpenRouter) via ``base_url``."""
 
     name = "openai"
+    structured = True
 
     def __init__(
-        self, model: str, *, api_key: str | None = None, base_url: str | None = None, timeout: float = 120.0
+        self,
+        model: str,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
     ) -> None:
         import openai
 
         super().__init__(model)
+        self.timeout = timeout
         base_url = base_url or os.environ.get("OPENAI_BASE_URL")
         key = api_key or os.environ.get("OPENAI_API_KEY") or ("unused" if base_url else None)
         if not key:
@@ -164,18 +242,34 @@ class OpenAIBackend(Backend):
             )
         self.client = openai.AsyncOpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
 
+    @property
+    def endpoint(self) -> str:
+        return str(self.client.base_url)
+
     async def complete(self, request: Request) -> Completion:
         import openai
 
+        schema = request.get("output_schema")
+        extra: dict[str, Any] = {}
+        if schema:
+            extra["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": schema["name"],
+                    "schema": schema["schema"],
+                    "strict": schema["strict"],
+                },
+            }
         try:
             response = await self.client.chat.completions.create(
                 model=self.model,
                 messages=[{"role": "system", "content": request["system"]}, *request["messages"]],
                 max_tokens=request["max_tokens"],
                 temperature=request["temperature"],
+                **extra,
             )
         except openai.APIError as exc:
-            raise _status_error(exc, "openai") from None
+            raise _status_error(exc, "openai", structured=bool(schema), timeout=self.timeout) from None
         except ValueError as exc:
             raise TransientLLMError(f"openai returned a malformed body: {exc}") from None
         try:
@@ -192,7 +286,11 @@ class OpenAIBackend(Backend):
 
 
 def make_backend(
-    teacher: str, *, api_key: str | None = None, base_url: str | None = None, timeout: float = 120.0
+    teacher: str,
+    *,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
 ) -> Backend:
     """A backend from a teacher name: ``offline``, ``anthropic/MODEL`` or ``openai/MODEL``."""
     provider, _, model = teacher.partition("/")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graph_toucan.errors import BudgetExceeded, LLMError
+from graph_toucan.errors import BudgetExceeded, LLMError, every_item_failed
 from graph_toucan.ids import canonical_json, content_id
 from graph_toucan.llm.client import LLM
 from graph_toucan.mock.arithmetic import arithmetic_plan
@@ -222,7 +222,7 @@ async def build_mock(
             status="accepted",
             code=answer.code,
             attempts=attempt,
-            teacher=llm.teacher,
+            teacher=llm.teacher_for("mocks"),
         )
     return MockTool(
         tool=tool,
@@ -230,7 +230,7 @@ async def build_mock(
         status="unmockable",
         error=error,
         attempts=len(previous),
-        teacher=llm.teacher,
+        teacher=llm.teacher_for("mocks"),
     )
 
 
@@ -313,4 +313,7 @@ async def build_mocks(
     finally:
         write_mock_folder(store.mocks(status="accepted"), target)
     report.folder = str(target)
+    every_item_failed(
+        "mock build", "tools", report.failed, len(report.accepted) + len(report.unmockable) + report.cached
+    )
     return report

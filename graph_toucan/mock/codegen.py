@@ -71,10 +71,41 @@ def code_inputs(tool: Tool, previous: list[dict[str, str]] | None = None) -> dic
         "tool": view,
         "known_answers": known,
         "fields": [f.describe() for f in flat_fields(tool.output_schema)],
-        "sample_arguments": example_arguments(tool.input_schema, include_optional=True),
+        "sample_arguments": sample_arguments(tool.input_schema),
         "allowed_modules": list(ALLOWED_MODULES),
         "previous": previous or [],
     }
+
+
+def sample_arguments(schema: dict[str, Any]) -> dict[str, Any]:
+    """Example arguments the teacher is shown: the schema's own values, a realistic value a user would
+    state where that is a placeholder (``"example"``, ``"ex"``), and optional ones left out when
+    nothing realistic is known."""
+    import random
+
+    from graph_toucan.user_values import is_placeholder, stated_value
+
+    rng = random.Random(content_id("sample-arguments", schema))
+    required = set(schema.get("required") or [])
+    out: dict[str, Any] = {}
+    for name, value in example_arguments(schema, include_optional=True).items():
+        sub = (schema.get("properties") or {}).get(name)
+        if _placeholder(value, name, is_placeholder):
+            stated = stated_value(name, sub, rng)
+            if not _placeholder(stated, name, is_placeholder):
+                value = stated
+            elif name not in required:
+                continue
+        out[name] = value
+    return out
+
+
+def _placeholder(value: Any, name: str, is_placeholder: Any) -> bool:
+    if isinstance(value, list):
+        return any(_placeholder(v, name, is_placeholder) for v in value)
+    return isinstance(value, str) and (
+        is_placeholder(value, name) or (len(value.strip()) < 3 and not value.isupper())
+    )
 
 
 def offline_mock_code(inputs: dict[str, Any]) -> MockCode:
