@@ -134,7 +134,7 @@ def request(name: str, rng: random.Random, terse: bool = False, description: str
     stock price``), so the request does not spell out the function's name; ``terse`` names only the
     thing's head word (``check the price``), for a request whose other words would spell it out."""
     parts = words(plain_name(name)) or ["it"]
-    if "to" in parts[1:-1] and not set(parts) & set(_VERB_FAMILY):  # svg_to_png: a conversion
+    if "to" in parts[1:-1] and not set(parts) & set(_VERB_FAMILY) and not terse:  # svg_to_png: a conversion
         at = parts.index("to")
         verb = rng.choice([v for v in _ASK_VERBS["convert"] if v not in parts])
         return f"{verb} the {' '.join(parts[:at])} into {' '.join(parts[at + 1 :])}"
@@ -147,8 +147,8 @@ def request(name: str, rng: random.Random, terse: bool = False, description: str
     verbs = [v for v in _ASK_VERBS[family or "read"] if not set(v.split()) & set(parts)]
     verb = rng.choice(verbs or _ASK_VERBS["read"])
     named = {w for w in parts if len(w) > 2 and not w.isdigit()}
-    if terse:  # only what the tool handles (its intent words), when the other words spell the name out
-        content = [w for w in content if w in tool_object(plain_name(name))] or content[-1:]
+    if terse:  # only the head of what the tool handles, when the other words spell the name out
+        content = [w for w in content if w in tool_object(plain_name(name))][-1:] or content[-1:]
     if len(named) >= 2 and named <= set(content):  # the name word for word: say one word another way
         swap = next((w for w in reversed(content) if w in NOUN_SYNONYMS), None)
         # another word for one of them, or with no other word for any, the first one left out
@@ -266,7 +266,11 @@ def _write_query(
     helper_values: list[str] = []
     said_for: dict[str, dict[str, Any]] = {}
     for function in inputs["functions"]:
-        values = [f"{phrase(p)} {spoken(v)}" for (c, p), v in stated.items() if c == function["call"]]
+        values = [  # plain: a quoted text without the parameter's name, which may be the function's
+            spoken(v) if plain and isinstance(v, str) else f"{phrase(p)} {spoken(v)}"
+            for (c, p), v in stated.items()
+            if c == function["call"]
+        ]
         if function["implicit"]:
             helper_values.extend(values)
             continue
