@@ -24,7 +24,6 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
-import queue
 import shutil
 import sys
 import tempfile
@@ -65,7 +64,8 @@ def _serve(answers: Any, ready: Any, stop: Any, latency: float) -> None:
                 known[item[0]] = item[1]
                 arrived.notify_all()
 
-    threading.Thread(target=receive, daemon=True).start()
+    receiver = threading.Thread(target=receive, daemon=True)
+    receiver.start()
     with fake_llm_server() as fake:
         fake.delay_s = latency
 
@@ -81,6 +81,7 @@ def _serve(answers: Any, ready: Any, stop: Any, latency: float) -> None:
         ready.put(fake.url)
         stop.wait()
     answers.put(None)
+    receiver.join(timeout=10)
 
 
 class Endpoint:

@@ -7,6 +7,7 @@ turns rows back into records.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sqlite3
@@ -538,9 +539,18 @@ class Store:
         row = self._by_id_or_prefix("paths", ref)
         return PlannedPath.model_validate(row["data"]) if row else None
 
-    def path_count(self, sampler: str | None = None) -> int:
-        where, params = ("where sampler = ?", [sampler]) if sampler else ("", [])
-        return self.db.execute(f"select count(*) from paths {where}", params).fetchone()[0]
+    def path_count(self, sampler: str | None = None, *, seed: int | None = None) -> int:
+        where, params = self._filter(sampler=sampler, seed=seed)
+        sql = f"select count(*) from paths{f' where {where}' if where else ''}"
+        return self.db.execute(sql, params).fetchone()[0]
+
+    def stream_path_ids(self, sampler: str, seed: int, *, limit: int) -> list[str]:
+        """Ids of the first ``limit`` paths of one sample stream, in stream order."""
+        rows = self.db.execute(
+            "select id from paths where sampler = ? and seed = ? order by position, id limit ?",
+            [sampler, seed, limit],
+        )
+        return [row[0] for row in rows]
 
     # -- conversations and pairs ---------------------------------------------------------------------
     def add_conversation(
@@ -595,6 +605,34 @@ class Store:
         for row in rows:
             yield Conversation.model_validate(row["data"])
 
+    def conversation_ids(
+        self,
+        *,
+        status: str | None = None,
+        kind: str | None = None,
+        teacher: str | None = None,
+        sampler: str | None = None,
+    ) -> list[str]:
+        """Ids of the matching conversations in sample-stream order (ids only: cheap at any size)."""
+        where, params = self._filter(status=status, kind=kind, teacher=teacher, sampler=sampler)
+        sql = f"select id from conversations{f' where {where}' if where else ''} order by sampler, seed, position, kind, id"
+        return [row[0] for row in self.db.execute(sql, params)]
+
+    def conversations_by_ids(self, ids: Iterable[str], *, batch: int = 64) -> Iterator[Conversation]:
+        """The conversations with these ids, in the order given, read ``batch`` at a time."""
+        ids = iter(ids)
+        while chunk := list(itertools.islice(ids, batch)):
+            marks = ",".join("?" * len(chunk))
+            rows = dict(self.db.execute(f"select id, data from conversations where id in ({marks})", chunk))
+            for pk in chunk:
+                if pk in rows:
+                    yield Conversation.model_validate_json(rows[pk])
+
+    def variant_statuses(self, kind: str, teacher: str, sampler: str) -> dict[str, str]:
+        """Source id -> status of the stored variants of one kind (ids only, no conversation read)."""
+        where, params = self._filter(kind=kind, teacher=teacher, sampler=sampler)
+        return dict(self.db.execute(f"select source_id, status from conversations where {where}", params))
+
     def get_conversation(self, ref: str) -> Conversation | None:
         """A conversation by id, or by an id prefix of at least 4 characters that only one has."""
         row = self._by_id_or_prefix("conversations", ref)
@@ -623,6 +661,39 @@ class Store:
         return dict(
             self.db.execute(f"select path_id, status from conversations where {where}", params).fetchall()
         )
+
+    def translation_counts(self, teacher: str, sampler: str, seed: int) -> tuple[int, int]:
+        """(accepted, rejected) translations of one sample stream by ``teacher``, counted in SQL."""
+        where, params = self._filter(teacher=teacher, kind="translation", sampler=sampler, seed=seed)
+        row = self.db.execute(
+            f"select coalesce(sum(status = 'accepted'), 0), coalesce(sum(status = 'rejected'), 0) "
+            f"from conversations where {where}",
+            params,
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def untranslated_paths(
+        self,
+        teacher: str,
+        sampler: str,
+        seed: int,
+        *,
+        after: tuple[int, str] | None = None,
+        limit: int = 256,
+    ) -> list[PlannedPath]:
+        """The next ``limit`` paths of one sample stream, in stream order after ``(position, id)``,
+        that ``teacher`` has not translated (one indexed query per batch: a run never holds the whole
+        stream)."""
+        position, path_id = after if after is not None else (-1, "")
+        rows = self.db.execute(
+            "select data from paths p where p.sampler = ? and p.seed = ? "
+            "and (p.position > ? or (p.position = ? and p.id > ?)) "
+            "and not exists (select 1 from conversations c where c.path_id = p.id and c.teacher = ? "
+            "and c.kind = 'translation' and c.seed = ?) "
+            "order by p.position, p.id limit ?",
+            [sampler, seed, position, position, path_id, teacher, seed, limit],
+        ).fetchall()
+        return [PlannedPath.model_validate_json(row[0]) for row in rows]
 
     def path_statuses(self, teacher: str) -> dict[str, str]:
         """Path id -> ``accepted`` when a translation of it by ``teacher`` was accepted, else ``rejected``."""
@@ -685,6 +756,11 @@ class Store:
             },
             pk="id",
         )
+
+    def run_summary(self, run_id: str) -> dict[str, Any] | None:
+        """The recorded summary of a run (``None`` when there is no such run)."""
+        row = self.db.execute("select summary from runs where id = ?", [run_id]).fetchone()
+        return json.loads(row[0]) if row and row[0] else None
 
     def run_status(self, run_id: str) -> str | None:
         """The recorded status of a run (``None`` when there is no such run)."""
