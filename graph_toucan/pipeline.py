@@ -184,9 +184,11 @@ class Pipeline:
             raise GraphToucanError(f"annotation failed for every tool: {report.failed[0][1]}")
 
     async def graph(self) -> None:
+        """Build the graph, or keep the saved one when no tool changed since it was built."""
         await build_graph(
             self.store,
             self.llm,
+            reuse=True,
             progress=lambda stage, done, total: self.progress(f"graph: {stage}", done, total, {}),
         )
 

@@ -680,6 +680,22 @@ async def test_judge_answer_rejected_with_feedback_then_accepted(tmp_path, bad, 
     store.close()
 
 
+def test_the_run_recheck_keeps_the_saved_graph_until_a_tool_changes(tmp_path):
+    built = build_example(tmp_path)
+    store, llm = built.store, offline(built.store)
+    again, report = asyncio.run(build_graph(store, llm, reuse=True))
+    assert report.candidate_pairs == 0 and report.judged == 0  # nothing re-checked
+    assert nx.utils.graphs_equal(again, built.graph)
+    assert report.edges == built.report.edges
+    tool = store.get_tool("United States Weather/get_current_weather")
+    store.update_tool(tool.model_copy(update={"description": tool.description + " Updated hourly."}))
+    rebuilt, report = asyncio.run(build_graph(store, llm, reuse=True))
+    assert report.candidate_pairs > 0 and report.judged > 0  # the changed tool's pairs judged again
+    assert report.reused > report.judged  # the rest came from the stored judgements
+    assert rebuilt.nodes[tool.id]["description"].endswith("Updated hourly.")
+    store.close()
+
+
 # -- pruning ----------------------------------------------------------------------------------------
 
 
