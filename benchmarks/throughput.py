@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import multiprocessing as mp
@@ -143,9 +144,11 @@ def remote(prepared: Path, n: int, concurrency: int, latency: float) -> dict[str
         pipeline = Pipeline(store, llm, PipelineConfig(n=n, concurrency=concurrency, pairs=False))
 
         async def translate() -> tuple[float, float]:
+            batched = getattr(store, "batched_calls", contextlib.nullcontext)  # as run's stages do
             async with SandboxPool(pipeline.workers) as pool:
                 started, cpu = time.perf_counter(), time.process_time()
-                await pipeline.translate(pool)
+                with batched():
+                    await pipeline.translate(pool)
                 elapsed, used = time.perf_counter() - started, time.process_time() - cpu
             await llm.aclose()
             return elapsed, used

@@ -148,7 +148,8 @@ class Pipeline:
 
     async def _stage(self, name: str, work: Callable[[], Any]) -> None:
         started = time.perf_counter()
-        await work()
+        with self.store.batched_calls():  # one transaction per batch of logged teacher calls
+            await work()
         self.report.stages[name] = round(time.perf_counter() - started, 3)
 
     async def import_catalog(self) -> None:

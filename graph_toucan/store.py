@@ -7,11 +7,14 @@ turns rows back into records.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import itertools
 import json
 import os
 import sqlite3
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -260,6 +263,16 @@ def resolve_workspace(workspace: str | os.PathLike[str] | None = None) -> Path:
     return Path(workspace or os.environ.get(WORKSPACE_ENV) or DEFAULT_WORKSPACE)
 
 
+_UNFLUSHED: weakref.WeakSet[Store] = weakref.WeakSet()  # stores with logged calls not yet written
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for store in list(_UNFLUSHED):
+        with contextlib.suppress(sqlite3.Error):
+            store.flush_calls()
+
+
 class Store:
     """A workspace database. Open with :meth:`open`; safe to open from several processes (WAL)."""
 
@@ -274,6 +287,9 @@ class Store:
                 "PRAGMA synchronous = NORMAL"
             )  # WAL stays consistent; only the last commits risk a power cut
             self._migrate()
+            self._pending_calls: list[LLMCall] = []
+            self._first_pending = 0.0
+            self._call_batch = 1
         except (OSError, sqlite3.DatabaseError) as exc:
             raise StoreError(
                 f"cannot open workspace database {self.path}: {exc}; check the path and permissions, "
@@ -289,6 +305,8 @@ class Store:
         return self.path.parent
 
     def close(self) -> None:
+        self.flush_calls()
+        _UNFLUSHED.discard(self)
         self.db.conn.close()
 
     # -- schema -----------------------------------------------------------------------------------
@@ -397,6 +415,8 @@ class Store:
         return [_tool(row) for row in rows]
 
     def count(self, table: str) -> int:
+        if table == "llm_calls":
+            self.flush_calls()
         return self.db[table].count
 
     # -- tool examples -----------------------------------------------------------------------------
@@ -409,13 +429,47 @@ class Store:
         return [ToolExample.model_validate(_drop(r, "id", "created_at")) for r in rows]
 
     # -- LLM call log ------------------------------------------------------------------------------
+    CALL_DELAY_S = 0.5  # a batch of calls is written after this long at the latest
+
     def log_call(self, call: LLMCall) -> None:
-        self.db["llm_calls"].insert(
-            _encode("llm_calls", call.model_dump(mode="json") | {"created_at": time.time()})
-        )
+        """Log a call: written at once, or inside :meth:`batched_calls` in batches."""
+        if not self._pending_calls:
+            self._first_pending = time.monotonic()
+            _UNFLUSHED.add(self)
+        self._pending_calls.append(call)
+        if (
+            len(self._pending_calls) >= self._call_batch
+            or time.monotonic() - self._first_pending >= self.CALL_DELAY_S
+        ):
+            self.flush_calls()
+
+    @contextlib.contextmanager
+    def batched_calls(self, batch: int = 64) -> Iterator[None]:
+        """Within the block, logged calls are written ``batch`` per transaction (or after half a
+        second), and all of them when it ends: a killed process loses at most the last half second
+        of answers, which the next run asks for again."""
+        previous, self._call_batch = self._call_batch, batch
+        try:
+            yield
+        finally:
+            self._call_batch = previous
+            self.flush_calls()
+
+    def flush_calls(self) -> None:
+        """Write the calls logged but not yet written."""
+        if not self._pending_calls:
+            return
+        pending, self._pending_calls = self._pending_calls, []
+        now = time.time()
+        rows = [_encode("llm_calls", c.model_dump(mode="json") | {"created_at": now}) for c in pending]
+        with self.transaction():
+            self.db["llm_calls"].insert_all(rows)
 
     def cached_call(self, key: str) -> LLMCall | None:
         """The newest successful call with this request key, if any."""
+        for call in reversed(self._pending_calls):
+            if call.key == key and call.error is None:
+                return call
         rows = list(
             self._rows(
                 "llm_calls", where="key = ? and error is null", params=[key], order_by="id desc", limit=1
@@ -425,6 +479,7 @@ class Store:
 
     def invalidate_calls(self, keys: list[str], reason: str) -> None:
         """Mark answers as unusable (e.g. they never validated), so they are not served from the cache."""
+        self.flush_calls()
         marks = ",".join("?" * len(keys))
         with self.transaction():
             self.db.execute(
@@ -432,6 +487,7 @@ class Store:
             )
 
     def calls(self, *, task: str | None = None) -> list[LLMCall]:
+        self.flush_calls()
         rows = self._rows(
             "llm_calls", where="task = ?" if task else None, params=[task] if task else [], order_by="id"
         )
@@ -439,6 +495,7 @@ class Store:
 
     def call_stats(self) -> list[dict[str, Any]]:
         """Calls grouped by task, backend and model: counts, failures, tokens, cost, latency."""
+        self.flush_calls()
         sql = """
             select task, backend, model, count(*) as calls, sum(error is not null) as failures,
                    sum(input_tokens) as input_tokens, sum(output_tokens) as output_tokens,
