@@ -259,8 +259,9 @@ class Pipeline:
                         self.report.exhausted = True  # the stream has no more distinct paths
                     continue
                 path = queued.popleft()
-                after = (path.index, path.id)
-                if path.id not in self.report.failed:
+                path_id = path.id
+                after = (path.index, path_id)
+                if path_id not in self.report.failed:
                     yield path
 
         def finished(_path: PlannedPath, conversation: Conversation | None, done: int) -> None:
