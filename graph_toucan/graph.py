@@ -18,7 +18,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +173,18 @@ def _passes_through(field: SchemaField) -> bool:
     return classify_parameter(field.name, {}) == "issued"
 
 
+BUILD_STATE = "graph-build-state"  # the runs-table row with what the saved graph was built from
+
+
+def build_inputs(tools: list[Tool], config: PruneConfig, judge: str) -> dict[str, Any]:
+    """What a graph depends on: every tool's content (its record: digest, annotations, schemas), the
+    pruning settings, the judge and the version of its rules."""
+    return {
+        "tools": {t.id: content_id(t.model_dump(mode="json")) for t in tools},
+        "settings": content_id(asdict(config), judge, JUDGE_VERSION),
+    }
+
+
 async def build_graph(
     store: Store,
     llm: LLM,
@@ -180,15 +192,27 @@ async def build_graph(
     config: PruneConfig | None = None,
     batch: int = 512,
     progress: Callable[[str, int, int], None] | None = None,
+    reuse: bool = False,
 ) -> tuple[nx.DiGraph, BuildReport]:
     """Filter outputs, prune candidates, judge the pairs not judged before, and save the graph.
 
     ``progress(stage, done, total)`` is told how far each stage got. Judgements are written batch by
     batch, so a killed build resumes where it stopped and a rebuild after adding tools judges only
-    the new pairs."""
+    the new pairs. With ``reuse``, a saved graph built from the same tools (by content) and settings
+    is returned as it is (the re-check of ``run``: only a changed tool makes it build)."""
     started = time.perf_counter()
     report = BuildReport()
     tools = store.tools()
+    config = config or PruneConfig()
+    inputs = build_inputs(tools, config, llm.teacher)
+    if reuse and graph_path(store).exists():
+        saved = store.run_summary(BUILD_STATE)
+        if saved is not None and saved.get("inputs") == inputs:
+            graph = load_graph(store)
+            report.tools, report.nodes = len(tools), graph.number_of_nodes()
+            report.edges = dict(Counter(d["type"] for _, _, d in graph.edges(data=True)))
+            report.seconds = time.perf_counter() - started
+            return graph, report
     report.tools = len(tools)
     annotated = [t for t in tools if t.tool_class and t.output_schema]
     report.not_annotated = len(tools) - len(annotated)
@@ -257,6 +281,8 @@ async def build_graph(
     graph = to_digraph(((by_id[n.id], [f.path for f in n.outputs]) for n in nodes), judgements)
     report.edges = dict(Counter(d["type"] for _, _, d in graph.edges(data=True)))
     save_graph(graph, graph_path(store))
+    if not report.failed:  # a build with failed judgements is retried by the next one
+        store.record_run(BUILD_STATE, "graph build", "done", time.time(), {"inputs": inputs})
     report.seconds = time.perf_counter() - started
     return graph, report
 

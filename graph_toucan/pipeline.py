@@ -5,16 +5,17 @@ import -> annotate -> graph -> mocks -> sample + translate (until N conversation
 -> exports (when an output folder is given). Every stage reads and writes the store and skips what is done,
 so a killed run continues where it stopped; paid LLM answers come back from the call log for free.
 
-Paths are translated in waves of exactly the number still needed, in the order of the sample
-stream, so the accepted set is the shortest prefix of the stream with N accepted conversations:
-the same for one uninterrupted run and for any number of killed and resumed ones.
+Paths are translated as a bounded stream in the order of the sample stream: at most ``concurrency``
+in flight, a new one starting whenever one finishes, and only while accepted plus in flight is below
+N. So the accepted set is the shortest prefix of the stream with N accepted conversations: the same
+for one uninterrupted run and for any number of killed and resumed ones, and never more than N.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,13 @@ from graph_toucan.export import FORMATS, export
 from graph_toucan.graph import build_graph
 from graph_toucan.llm.client import LLM
 from graph_toucan.mock import DeterministicSimulator, MockRuntime, SandboxPool, TeacherSimulator, build_mocks
-from graph_toucan.records import Conversation, PlannedPath, Sampler
+from graph_toucan.records import Conversation, PlannedPath, PreferencePair, Sampler
 from graph_toucan.refusal import Mixture, augment
 from graph_toucan.resources import example_catalog
-from graph_toucan.sampling import SampleConfig, sample_to_store
+from graph_toucan.sampling import PathFeed, SampleConfig
 from graph_toucan.stats import compute_stats, write_stats
 from graph_toucan.store import Store
+from graph_toucan.streaming import until_accepted
 from graph_toucan.translate import Translator
 
 Progress = Callable[[str, int, int | None, dict[str, Any]], None]
@@ -171,7 +173,8 @@ class Pipeline:
         if self.config.stages is not None and name not in self.config.stages:
             return
         started = time.perf_counter()
-        await work()
+        with self.store.batched_calls():  # one transaction per batch of logged teacher calls
+            await work()
         self.report.stages[name] = round(time.perf_counter() - started, 3)
 
     async def import_catalog(self) -> None:
@@ -207,9 +210,11 @@ class Pipeline:
             raise GraphToucanError(f"annotation failed for every tool: {report.failed[0][1]}")
 
     async def graph(self) -> None:
+        """Build the graph, or keep the saved one when no tool changed since it was built."""
         await build_graph(
             self.store,
             self.llm,
+            reuse=True,
             progress=lambda stage, done, total: self.progress(f"graph: {stage}", done, total, {}),
         )
 
@@ -226,74 +231,86 @@ class Pipeline:
 
     # -- translation ---------------------------------------------------------------------------------
     def _counts(self) -> tuple[int, int]:
-        statuses = list(self._done().values())
-        return statuses.count("accepted"), statuses.count("rejected")
-
-    def _done(self) -> dict[str, str]:
-        """Path id -> status for this teacher's translations of the configured stream."""
-        return self.store.translated_paths(self.llm.teacher, self.config.sampler, self.config.seed)
-
-    def _stream(self) -> list[PlannedPath]:
-        return list(self.store.paths(sampler=self.config.sampler, seed=self.config.seed))
+        return self.store.translation_counts(self.llm.teacher, self.config.sampler, self.config.seed)
 
     async def translate(self, pool: SandboxPool) -> None:
-        """Translate stream paths in waves until ``n`` are accepted, sampling more paths as needed."""
+        """Translate stream paths, at most ``concurrency`` in flight, until ``n`` are accepted,
+        sampling more paths as needed.
+
+        Paths start in stream order, and a path starts only while ``accepted + in flight < n``: so
+        ``n`` is never overshot and the accepted set is the shortest prefix of the stream with ``n``
+        accepted conversations (a path's translation does not depend on when it runs), the same for
+        one run and for any number of killed and resumed ones. A conversation that finishes frees
+        its slot at once (no waiting for the slowest of a wave). Paths are read from the store in
+        batches after the last one started, and the stream is extended where it stopped."""
         c = self.config
         translator = translator_for(self.store, self.llm, pool, seed=c.seed, max_attempts=c.max_attempts)
-        semaphore = asyncio.Semaphore(c.concurrency)
         accepted, rejected = self._counts()
         start_accepted, start_rejected = accepted, rejected
         self.progress("translate", accepted, c.n, {"accepted": accepted, "rejected": rejected, "cost": 0.0})
+        feed: PathFeed | None = None
+        queued: deque[PlannedPath] = deque()
+        after: tuple[int, str] | None = None
+        batch = max(64, 2 * c.concurrency)
 
         async def one(path: PlannedPath) -> Conversation | None:
-            async with semaphore:
-                try:
-                    conversation = await translator.translate(path, seed=c.seed)
-                except BudgetExceeded:
-                    raise
-                except LLMError as exc:
-                    self.report.failed[path.id] = str(exc)  # not stored: the next run tries it again
-                    return None
+            try:
+                conversation = await translator.translate(path, seed=c.seed)
+            except BudgetExceeded:
+                raise
+            except LLMError as exc:
+                self.report.failed[path.id] = str(exc)  # not stored: the next run tries it again
+                return None
             self.store.add_conversation(conversation, position=path.index)
             return conversation
 
-        while accepted < c.n:
-            needed = c.n - accepted
-            done = self._done()
-            stream = self._stream()
-            pending = [p for p in stream if p.id not in done and p.id not in self.report.failed][:needed]
-            if len(pending) < needed and not self.report.exhausted:
-                report = sample_to_store(
-                    self.store, c.sampler, len(stream) + 2 * needed + 8, c.seed, c.sample
-                )
-                self.report.paths_sampled += report.new
-                if report.new:
-                    continue
-                self.report.exhausted = True  # the stream has no more distinct paths
-            if not pending:
-                break
-            tasks = [asyncio.create_task(one(p)) for p in pending]
-            try:
-                for finished in asyncio.as_completed(tasks):
-                    conversation = await finished
-                    if conversation is None:
-                        continue
-                    accepted += conversation.status == "accepted"
-                    rejected += conversation.status == "rejected"
-                    self.progress(
-                        "translate",
-                        accepted,
-                        c.n,
-                        {
-                            "accepted": accepted,
-                            "rejected": rejected,
-                            "cost": round(self.llm.stats.cost_usd, 4),
-                        },
+        def stream() -> Iterator[PlannedPath]:
+            nonlocal feed, after
+            while True:
+                if not queued:
+                    queued.extend(
+                        self.store.untranslated_paths(
+                            self.llm.teacher, c.sampler, c.seed, after=after, limit=batch
+                        )
                     )
-            finally:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+                if not queued:
+                    if self.report.exhausted:
+                        return
+                    if feed is None:
+                        feed = PathFeed(self.store, c.sampler, c.seed, c.sample)
+                    new = feed.extend(max(batch, 2 * (c.n - accepted) + 8))
+                    self.report.paths_sampled += new
+                    if not new:
+                        self.report.exhausted = True  # the stream has no more distinct paths
+                    continue
+                path = queued.popleft()
+                path_id = path.id
+                after = (path.index, path_id)
+                if path_id not in self.report.failed:
+                    yield path
+
+        def finished(_path: PlannedPath, conversation: Conversation | None, done: int) -> None:
+            nonlocal accepted, rejected
+            if conversation is None:
+                return
+            accepted = done
+            rejected += conversation.status == "rejected"
+            self.progress(
+                "translate",
+                accepted,
+                c.n,
+                {"accepted": accepted, "rejected": rejected, "cost": round(self.llm.stats.cost_usd, 4)},
+            )
+
+        accepted = await until_accepted(
+            stream(),
+            one,
+            accepted=lambda conversation: conversation.status == "accepted",
+            target=c.n,
+            done=accepted,
+            concurrency=c.concurrency,
+            finished=finished,
+        )
         self.report.accepted, self.report.rejected = accepted, rejected
         self.report.new_accepted, self.report.new_rejected = (
             accepted - start_accepted,
@@ -314,6 +331,7 @@ class Pipeline:
             self.config.mixture,
             seed=self.config.seed,
             max_attempts=self.config.max_attempts,
+            concurrency=self.config.concurrency,
             progress=lambda kind, done, total: self.progress(f"augment {kind}", done, total, {}),
         )
         self.report.refusal = report.as_dict()
@@ -360,14 +378,25 @@ async def make_pairs(
     asking and declining), skipping those that have pairs already; returns how many new pairs were
     stored. ``progress(done, total, pairs)`` after each conversation."""
     with_pairs = store.paired_conversations()
+    todo: Iterable[Conversation]
     if conversations is None:
-        conversations = list(store.conversations(status="accepted", teacher=llm.teacher))
-    todo = [c for c in conversations if c.id not in with_pairs]
+        ids = [
+            i for i in store.conversation_ids(status="accepted", teacher=llm.teacher) if i not in with_pairs
+        ]
+        todo, total = store.conversations_by_ids(ids), len(ids)
+    else:
+        todo = [c for c in conversations if c.id not in with_pairs]
+        total = len(todo)
     made = 0
+    pending: list[PreferencePair] = []
     for i, conversation in enumerate(todo, start=1):
-        made += store.add_pairs(distill_conversation(conversation))
+        pending.extend(distill_conversation(conversation))
+        if len(pending) >= 512:  # one transaction per batch of pairs
+            made += store.add_pairs(pending)
+            pending = []
         if progress:
-            progress(i, len(todo), made)
+            progress(i, total, made + len(pending))
+    made += store.add_pairs(pending)
     return made
 
 

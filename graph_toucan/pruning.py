@@ -13,6 +13,12 @@ outputs cover, with type compatibility enforced (one item of a list fills a scal
 bonus for the same server or category. Each tool keeps its ``cap`` best candidates (30 by default),
 of which at least ``floor`` come from other servers when any qualify. Tools with a yes/no output
 (``exists``) also keep the tools about the same object, for prerequisite edges.
+
+With a ``budget`` (pairs per tool), the selection is global instead: every tool keeps its ``floor``
+best other-server candidates, and the rest of the ``budget * tools`` pairs go to the best-scoring
+pairs of the whole catalog, wherever they are (a tool with many good targets keeps more than one
+with few). Scores are computed a chunk of sources at a time and merged into a running top-k with
+numpy, so memory grows with the number of tools times the budget, not with the pairs scored.
 """
 
 from __future__ import annotations
@@ -43,10 +49,13 @@ class PruneConfig:
     same_server_bonus: float = 0.15
     same_category_bonus: float = 0.05
     chunk: int = 256
+    budget: float | None = None  # pairs per tool in total, ranked over all pairs; None: per-tool cap
 
     def __post_init__(self) -> None:
         if self.cap < 1:
             raise ValueError("cap must be at least 1")
+        if self.budget is not None and self.budget < max(self.floor, 1):
+            raise ValueError("budget must be at least the floor (and at least 1 pair per tool)")
         if not 0 <= self.floor <= self.cap:
             raise ValueError("floor must be between 0 and cap")
 
@@ -130,6 +139,15 @@ def candidates(nodes: list[Node], config: PruneConfig | None = None) -> dict[str
         }
         sources, s_starts = np.unique(f_owner_a, return_index=True)
         s_bounds = [*s_starts.tolist(), len(f_owner_a)]
+        if config.budget is not None:
+            chunks = (
+                (
+                    sources[c : c + config.chunk],
+                    _coverage(fx, px, f_types_a, p_types_a, s_starts, s_bounds, t_starts, c, config.chunk),
+                )
+                for c in range(0, len(sources), config.chunk)
+            )
+            return _by_budget(nodes, targets, chunks, server_code, config)
         for c in range(0, len(sources), config.chunk):
             lo, hi = s_bounds[c], s_bounds[min(c + config.chunk, len(sources))]
             sim = (fx[lo:hi] @ px).toarray()
@@ -154,6 +172,98 @@ def candidates(nodes: list[Node], config: PruneConfig | None = None) -> dict[str
         )
         result[node.id] = _with_floor([nodes[t] for t, _ in ranked], node, config)
     return result
+
+
+def _coverage(
+    fx, px, f_types: np.ndarray, p_types: np.ndarray, s_starts, s_bounds, t_starts, c: int, chunk: int
+) -> np.ndarray:
+    """Coverage scores of a chunk of sources (rows) against every target (columns)."""
+    lo, hi = s_bounds[c], s_bounds[min(c + chunk, len(s_starts))]
+    sim = (fx[lo:hi] @ px).toarray()
+    sim *= _COMPAT[f_types[lo:hi, None], p_types[None, :]]
+    best = np.maximum.reduceat(sim, s_starts[c : c + chunk] - lo, axis=0)
+    return np.add.reduceat(best, t_starts, axis=1)
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` largest finite scores (all finite ones when fewer)."""
+    finite = np.flatnonzero(np.isfinite(scores))
+    if len(finite) > k:
+        finite = finite[np.argpartition(-scores[finite], k - 1)[:k]]
+    return finite
+
+
+def _by_budget(
+    nodes: list[Node],
+    targets: np.ndarray,
+    chunks,
+    server_code: list[int],
+    config: PruneConfig,
+) -> dict[str, list[str]]:
+    """The global selection (see the module docstring): per-tool floors, then the best pairs overall."""
+    assert config.budget is not None
+    total = int(config.budget * len(nodes))
+    t_server = np.array([server_code[int(t)] for t in targets])
+    categories = {c: k for k, c in enumerate(sorted({n.category or "" for n in nodes}))}
+    t_category = np.array([categories[nodes[int(t)].category or ""] for t in targets])
+    t_has_category = np.array([bool(nodes[int(t)].category) for t in targets])
+    column = {int(t): k for k, t in enumerate(targets)}
+    prerequisites: dict[int, dict[int, float]] = defaultdict(dict)
+    _add_prerequisites(nodes, prerequisites)
+    kept_src = np.empty(0, np.int32)
+    kept_col = np.empty(0, np.int32)
+    kept_score = np.empty(0, np.float32)
+    floor_src, floor_col, floor_score = [], [], []
+    for sources, pair in chunks:
+        src = sources.astype(np.int64)
+        scores = np.where(pair > 1e-6, pair, -np.inf).astype(np.float32)
+        for row, s in enumerate(src.tolist()):
+            for t, bonus in prerequisites.get(s, {}).items():
+                k = column.get(t)
+                if k is not None:
+                    base = pair[row, k] if pair[row, k] > 1e-6 else 0.0
+                    scores[row, k] = base + bonus
+        same_server = t_server[None, :] == np.array([server_code[s] for s in src])[:, None]
+        src_category = np.array([categories[nodes[s].category or ""] for s in src])
+        same_category = (t_category[None, :] == src_category[:, None]) & t_has_category[None, :]
+        scores += config.same_server_bonus * same_server + config.same_category_bonus * same_category
+        scores[targets[None, :] == src[:, None]] = -np.inf  # a tool is no candidate of its own
+        if config.floor:
+            cross = np.where(same_server, -np.inf, scores)
+            k = min(config.floor, cross.shape[1])
+            best = np.argpartition(-cross, k - 1, axis=1)[:, :k]
+            rows = np.repeat(np.arange(len(src)), k)
+            values = cross[rows, best.ravel()]
+            ok = np.isfinite(values)
+            floor_src.append(src[rows[ok]].astype(np.int32))
+            floor_col.append(best.ravel()[ok].astype(np.int32))
+            floor_score.append(values[ok])
+        flat = scores.ravel()
+        top = _top(flat, total)
+        kept_src = np.concatenate([kept_src, src[top // scores.shape[1]].astype(np.int32)])
+        kept_col = np.concatenate([kept_col, (top % scores.shape[1]).astype(np.int32)])
+        kept_score = np.concatenate([kept_score, flat[top]])
+        if len(kept_score) > total:
+            keep = _top(kept_score, total)
+            kept_src, kept_col, kept_score = kept_src[keep], kept_col[keep], kept_score[keep]
+    chosen: dict[tuple[int, int], float] = {}
+    if floor_src:
+        for s, k, v in zip(
+            np.concatenate(floor_src).tolist(),
+            np.concatenate(floor_col).tolist(),
+            np.concatenate(floor_score).tolist(),
+            strict=True,
+        ):
+            chosen[(s, k)] = v
+    order = np.lexsort((kept_col, kept_src, -kept_score))
+    for i in order.tolist():
+        if len(chosen) >= total:
+            break
+        chosen.setdefault((int(kept_src[i]), int(kept_col[i])), float(kept_score[i]))
+    ranked: dict[int, list[tuple[float, str]]] = defaultdict(list)
+    for (s, k), v in chosen.items():
+        ranked[s].append((-v, nodes[int(targets[k])].id))
+    return {node.id: [t for _, t in sorted(ranked.get(i, []))] for i, node in enumerate(nodes)}
 
 
 def _contenders(

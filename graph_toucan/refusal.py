@@ -34,6 +34,7 @@ from graph_toucan.offline_teacher import phrase, spoken
 from graph_toucan.records import Conversation, ConversationKind, Mention, SplitDetail, Tool, ToolCall, Turn
 from graph_toucan.semantic_checks import judged
 from graph_toucan.store import Store
+from graph_toucan.streaming import until_accepted
 from graph_toucan.tracing import leaves, value_in_text
 from graph_toucan.translate_tasks import (
     ASSISTANT_ANSWER,
@@ -542,46 +543,69 @@ async def augment(
     *,
     seed: int = 0,
     max_attempts: int = 3,
+    concurrency: int = 8,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> AugmentReport:
     """Add refusal variants of this teacher's accepted translations until the mixture's shares are
     met, for each sampler's data on its own (so a random-baseline run does not shift the graph data's
     shares). Sources are visited in a seeded order and stored variants count, so a rerun adds only
-    what is missing."""
+    what is missing. Up to ``concurrency`` variants are made at once, a new one starting only while
+    accepted plus in flight is below the target, so the variants made are the same as one at a time;
+    sources are read from the store in batches (their ids are what is held)."""
     mixture = mixture or Mixture()
     augmenter = Augmenter(llm, max_attempts=max_attempts, catalog=store.tools())
     report = AugmentReport()
-    translations = list(store.conversations(status="accepted", kind="translation", teacher=llm.teacher))
-    for sampler in sorted({c.sampler for c in translations}):
-        sources = [c for c in translations if c.sampler == sampler]
+    samplers = {
+        sampler: store.conversation_ids(
+            status="accepted", kind="translation", teacher=llm.teacher, sampler=sampler
+        )
+        for sampler in ("graph", "random")
+    }
+    for sampler, sources in samplers.items():
+        if not sources:
+            continue
         random.Random(f"augment/{seed}/{sampler}").shuffle(sources)
         targets = mixture.targets(len(sources))
         for kind in KINDS:
-            have = {
-                c.source_id: c.status
-                for c in store.conversations(kind=kind, teacher=llm.teacher, sampler=sampler)
-            }
-            accepted = sum(s == "accepted" for s in have.values())
-            made = accepted_new = rejected_new = 0
-            for source in sources:
-                if accepted >= targets[kind]:
-                    break
-                if source.id in have:
-                    continue
+            have = store.variant_statuses(kind, llm.teacher, sampler)
+            before = sum(s == "accepted" for s in have.values())
+            made = rejected_new = 0
+
+            async def one(source: Conversation, kind: RefusalKind = kind) -> Conversation | None:
                 variant = await augmenter.variant(source, kind)
+                if variant is not None:
+                    store.add_conversation(variant)
+                return variant
+
+            def finished(
+                _source: Conversation,
+                variant: Conversation | None,
+                done: int,
+                kind: RefusalKind = kind,
+                target: int = targets[kind],
+            ) -> None:
+                nonlocal made, rejected_new
                 if variant is None:
-                    continue
-                store.add_conversation(variant)
+                    return
                 made += 1
-                accepted += variant.status == "accepted"
-                accepted_new += variant.status == "accepted"
                 rejected_new += variant.status == "rejected"
                 if progress:
-                    progress(kind, accepted, targets[kind])
+                    progress(kind, done, target)
+
+            todo = store.conversations_by_ids(s for s in sources if s not in have)
+            accepted = await until_accepted(
+                todo,
+                one,
+                accepted=lambda variant: variant.status == "accepted",
+                target=targets[kind],
+                done=before,
+                concurrency=concurrency,
+                finished=finished,
+            )
             for field_, value in (
                 (report.targets, targets[kind]),
                 (report.made, made),
-                (report.accepted, accepted_new),
+                (report.accepted, accepted - before),
                 (report.rejected, rejected_new),
                 (report.short, max(0, targets[kind] - accepted)),
             ):

@@ -7,9 +7,11 @@ what is new. Every random choice comes from ``random.Random`` objects seeded fro
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import random
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +19,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from graph_toucan.graph import load_graph
+from graph_toucan.graph import graph_path, load_graph
 from graph_toucan.graph_index import GraphIndex, SamplingError
+from graph_toucan.ids import content_id
 from graph_toucan.operations import Draft, DraftCall, DraftTurn, OperationConfig, plan, to_path
 from graph_toucan.records import PlannedPath, Sampler, Tool
 from graph_toucan.schema import unresolved_refs
@@ -28,9 +31,11 @@ from graph_toucan.walks import WalkConfig, later_tasks, start_nodes, walk_stream
 __all__ = [
     "PROFILES",
     "BaselineConfig",
+    "PathFeed",
     "SampleConfig",
     "SampleReport",
     "SamplingError",
+    "StreamCursor",
     "baseline_tools",
     "check_population",
     "graph_paths",
@@ -157,14 +162,35 @@ def check_population(index: GraphIndex, config: SampleConfig) -> None:
         )
 
 
+@dataclass
+class StreamCursor:
+    """Where a graph stream stands: walks drawn, paths given (their positions), and the ids of the
+    paths given (distinct paths only). A stream started from a cursor continues it exactly: the
+    walks before ``walks`` are drawn again (cheap) but not planned (the expensive part)."""
+
+    walks: int = 0
+    paths: int = 0
+    seen: set[str] = field(default_factory=set)
+
+
 def graph_paths(
-    index: GraphIndex, config: SampleConfig, seed: int, starts: Iterable[str] | None = None
+    index: GraphIndex,
+    config: SampleConfig,
+    seed: int,
+    starts: Iterable[str] | None = None,
+    *,
+    cursor: StreamCursor | None = None,
 ) -> Iterator[PlannedPath]:
-    """Distinct planned paths of the graph sampler, in stream order, until the distinct walks run out."""
+    """Distinct planned paths of the graph sampler, in stream order, until the distinct walks run out;
+    from ``cursor`` on when given (which is kept up to date as paths are given)."""
     check_population(index, config)
-    seen: set[str] = set()
     fresh = start_nodes(index, config.walk)  # where an unbridged later task may start
+    cursor = cursor if cursor is not None else StreamCursor()
+    skip = cursor.walks
     for number, walk in enumerate(walk_stream(index, config.walk, seed, starts)):
+        if number < skip:
+            continue
+        cursor.walks = number + 1
         rng = random.Random(f"graph:{seed}:{number}")
         later = later_tasks(index, walk, config.walk, random.Random(f"later:{seed}:{number}"), fresh)
         draft = plan(walk, index, config.operations, rng, later)
@@ -179,12 +205,13 @@ def graph_paths(
             distractors=config.distractors,
             sampler="graph",
             seed=seed,
-            position=len(seen),
+            position=cursor.paths,
             rng=rng,
         )
         key = path.id
-        if key not in seen:
-            seen.add(key)
+        if key not in cursor.seen:
+            cursor.seen.add(key)
+            cursor.paths += 1
             yield path
 
 
@@ -331,6 +358,111 @@ class SampleReport:
         }
 
 
+def stream_key(
+    store: Store,
+    sampler: Sampler,
+    seed: int,
+    config: SampleConfig,
+    starts: Iterable[str] | None,
+    index: GraphIndex,
+) -> str:
+    """What a stream depends on: sampler, seed, settings, start tools, the population and the graph
+    file. A stream of another key (a rebuilt graph, other settings) is never resumed from this one's
+    cursor. A shard of a run uses its own seed, so its stream has a key of its own."""
+    graph = graph_path(store)
+    graph_digest = hashlib.sha256(graph.read_bytes()).hexdigest() if graph.exists() else ""
+    return content_id(
+        "stream",
+        sampler,
+        seed,
+        config.model_dump(mode="json"),
+        sorted(starts) if starts is not None else None,
+        sorted(index.ids),
+        graph_digest,
+    )
+
+
+class PathFeed:
+    """One sample stream written to the store on demand, continuing where the store's copy of it
+    stopped: a graph stream resumes from its recorded cursor (walks drawn, paths given), so asking
+    for more paths never plans the stored ones again; the random baseline, whose draws depend on
+    everything before them, replays its stream (the stored paths are not written again)."""
+
+    def __init__(
+        self,
+        store: Store,
+        sampler: Sampler,
+        seed: int,
+        config: SampleConfig,
+        starts: Iterable[str] | None = None,
+        *,
+        index: GraphIndex | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        self.store, self.sampler, self.seed, self.run_id = store, sampler, seed, run_id
+        starts = list(starts) if starts is not None else None
+        self.index = index or population(store, sampler, config)
+        self.key = f"stream-{stream_key(store, sampler, seed, config, starts, self.index)}"
+        self.cursor = self._resumed() if sampler == "graph" else StreamCursor()
+        self.resumed = self.cursor.paths
+        if sampler == "graph":
+            self._stream = graph_paths(self.index, config, seed, starts, cursor=self.cursor)
+        else:
+            self._stream = self._counted(sample_paths(sampler, self.index, config, seed, starts))
+        self.exhausted = False
+        self.new = 0  # paths this feed wrote that the store did not have
+
+    def _counted(self, stream: Iterator[PlannedPath]) -> Iterator[PlannedPath]:
+        for path in stream:
+            self.cursor.paths += 1
+            yield path
+
+    def _resumed(self) -> StreamCursor:
+        summary = self.store.run_summary(self.key)
+        if not summary:
+            return StreamCursor()
+        paths = int(summary.get("paths", 0))
+        ids = self.store.stream_path_ids(self.sampler, self.seed, limit=paths)
+        if len(ids) != paths:  # the store no longer holds what the cursor says was written
+            return StreamCursor()
+        return StreamCursor(walks=int(summary.get("walks", 0)), paths=paths, seen=set(ids))
+
+    @property
+    def stored(self) -> int:
+        """Paths of this stream in the store (at least those the cursor has given)."""
+        return max(self.cursor.paths, self.store.path_count(self.sampler, seed=self.seed))
+
+    def take(self, n: int, *, batch: int = 1000, progress: Callable[[int], None] | None = None) -> list[str]:
+        """Write the next ``n`` paths of the stream (fewer when it runs out: then ``exhausted``), ``batch``
+        per transaction with the cursor recorded after each; returns their ids in stream order."""
+        ids: list[str] = []
+        while len(ids) < n:
+            chunk = list(itertools.islice(self._stream, min(batch, n - len(ids))))
+            if not chunk:
+                self.exhausted = True
+                break
+            self.new += self.store.add_paths(chunk, run_id=self.run_id)
+            ids.extend(p.id for p in chunk)
+            if self.sampler == "graph":
+                self.store.record_run(
+                    self.key,
+                    "sample",
+                    "done",
+                    time.time(),
+                    {"walks": self.cursor.walks, "paths": self.cursor.paths},
+                )
+            if progress:
+                progress(len(chunk))
+        return ids
+
+    def extend(self, k: int) -> int:
+        """Make sure the store holds ``k`` more paths of this stream than now; returns how many new
+        paths were written (0: the stream is exhausted)."""
+        before = self.new
+        self.take(self.stored + k - self.cursor.paths)
+        return self.new - before
+
+
 def sample_to_store(
     store: Store,
     sampler: Sampler,
@@ -344,24 +476,20 @@ def sample_to_store(
     progress: Callable[[int], None] | None = None,
 ) -> SampleReport:
     """Sample the first ``n`` paths of the seed's stream from the workspace into its store; ``index``
-    is the :func:`population` when the caller already has it."""
-    index = index or population(store, sampler, config)
-    ids: list[str] = []
-
-    def noted(stream: Iterator[PlannedPath]) -> Iterator[PlannedPath]:
-        for path in stream:
-            ids.append(path.id)
-            yield path
-
-    stream = noted(sample_paths(sampler, index, config, seed, starts))
-    _, new = store_paths(store, stream, n, run_id=run_id, progress=progress)
+    is the :func:`population` when the caller already has it. A graph stream continues from where
+    the store's copy of it stopped (see :class:`PathFeed`)."""
+    feed = PathFeed(store, sampler, seed, config, starts, index=index, run_id=run_id)
+    ids = store.stream_path_ids(sampler, seed, limit=min(n, feed.cursor.paths)) if feed.resumed else []
+    if progress and ids:
+        progress(len(ids))
+    ids += feed.take(n - len(ids), progress=progress)
     return SampleReport(
         sampler=sampler,
         seed=seed,
         requested=n,
-        new=new,
-        tools=len(index.ids),
-        usable_edges=index.edge_count,
+        new=feed.new,
+        tools=len(feed.index.ids),
+        usable_edges=feed.index.edge_count,
         stored_paths=store.path_count(sampler),
         path_ids=ids,
     )

@@ -7,10 +7,14 @@ turns rows back into records.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import itertools
 import json
 import os
 import sqlite3
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -259,6 +263,16 @@ def resolve_workspace(workspace: str | os.PathLike[str] | None = None) -> Path:
     return Path(workspace or os.environ.get(WORKSPACE_ENV) or DEFAULT_WORKSPACE)
 
 
+_UNFLUSHED: weakref.WeakSet[Store] = weakref.WeakSet()  # stores with logged calls not yet written
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for store in list(_UNFLUSHED):
+        with contextlib.suppress(sqlite3.Error):
+            store.flush_calls()
+
+
 class Store:
     """A workspace database. Open with :meth:`open`; safe to open from several processes (WAL)."""
 
@@ -273,6 +287,9 @@ class Store:
                 "PRAGMA synchronous = NORMAL"
             )  # WAL stays consistent; only the last commits risk a power cut
             self._migrate()
+            self._pending_calls: list[LLMCall] = []
+            self._first_pending = 0.0
+            self._call_batch = 1
         except (OSError, sqlite3.DatabaseError) as exc:
             raise StoreError(
                 f"cannot open workspace database {self.path}: {exc}; check the path and permissions, "
@@ -288,6 +305,8 @@ class Store:
         return self.path.parent
 
     def close(self) -> None:
+        self.flush_calls()
+        _UNFLUSHED.discard(self)
         self.db.conn.close()
 
     # -- schema -----------------------------------------------------------------------------------
@@ -396,6 +415,8 @@ class Store:
         return [_tool(row) for row in rows]
 
     def count(self, table: str) -> int:
+        if table == "llm_calls":
+            self.flush_calls()
         return self.db[table].count
 
     # -- tool examples -----------------------------------------------------------------------------
@@ -408,13 +429,47 @@ class Store:
         return [ToolExample.model_validate(_drop(r, "id", "created_at")) for r in rows]
 
     # -- LLM call log ------------------------------------------------------------------------------
+    CALL_DELAY_S = 0.5  # a batch of calls is written after this long at the latest
+
     def log_call(self, call: LLMCall) -> None:
-        self.db["llm_calls"].insert(
-            _encode("llm_calls", call.model_dump(mode="json") | {"created_at": time.time()})
-        )
+        """Log a call: written at once, or inside :meth:`batched_calls` in batches."""
+        if not self._pending_calls:
+            self._first_pending = time.monotonic()
+            _UNFLUSHED.add(self)
+        self._pending_calls.append(call)
+        if (
+            len(self._pending_calls) >= self._call_batch
+            or time.monotonic() - self._first_pending >= self.CALL_DELAY_S
+        ):
+            self.flush_calls()
+
+    @contextlib.contextmanager
+    def batched_calls(self, batch: int = 64) -> Iterator[None]:
+        """Within the block, logged calls are written ``batch`` per transaction (or after half a
+        second), and all of them when it ends: a killed process loses at most the last half second
+        of answers, which the next run asks for again."""
+        previous, self._call_batch = self._call_batch, batch
+        try:
+            yield
+        finally:
+            self._call_batch = previous
+            self.flush_calls()
+
+    def flush_calls(self) -> None:
+        """Write the calls logged but not yet written."""
+        if not self._pending_calls:
+            return
+        pending, self._pending_calls = self._pending_calls, []
+        now = time.time()
+        rows = [_encode("llm_calls", c.model_dump(mode="json") | {"created_at": now}) for c in pending]
+        with self.transaction():
+            self.db["llm_calls"].insert_all(rows)
 
     def cached_call(self, key: str) -> LLMCall | None:
         """The newest successful call with this request key, if any."""
+        for call in reversed(self._pending_calls):
+            if call.key == key and call.error is None:
+                return call
         rows = list(
             self._rows(
                 "llm_calls", where="key = ? and error is null", params=[key], order_by="id desc", limit=1
@@ -424,6 +479,7 @@ class Store:
 
     def invalidate_calls(self, keys: list[str], reason: str) -> None:
         """Mark answers as unusable (e.g. they never validated), so they are not served from the cache."""
+        self.flush_calls()
         marks = ",".join("?" * len(keys))
         with self.transaction():
             self.db.execute(
@@ -431,6 +487,7 @@ class Store:
             )
 
     def calls(self, *, task: str | None = None) -> list[LLMCall]:
+        self.flush_calls()
         rows = self._rows(
             "llm_calls", where="task = ?" if task else None, params=[task] if task else [], order_by="id"
         )
@@ -441,6 +498,7 @@ class Store:
         answers that did not parse (each sent back with feedback), calls that failed for good,
         refusals of structured output, tokens, cost and latency (see :mod:`graph_toucan.llm.client`
         for the ``error`` prefixes each row carries)."""
+        self.flush_calls()
         sql = """
             select task, backend, model,
                    sum(json_extract(request, '$.attempts') is null) as calls,
@@ -549,9 +607,18 @@ class Store:
         row = self._by_id_or_prefix("paths", ref)
         return PlannedPath.model_validate(row["data"]) if row else None
 
-    def path_count(self, sampler: str | None = None) -> int:
-        where, params = ("where sampler = ?", [sampler]) if sampler else ("", [])
-        return self.db.execute(f"select count(*) from paths {where}", params).fetchone()[0]
+    def path_count(self, sampler: str | None = None, *, seed: int | None = None) -> int:
+        where, params = self._filter(sampler=sampler, seed=seed)
+        sql = f"select count(*) from paths{f' where {where}' if where else ''}"
+        return self.db.execute(sql, params).fetchone()[0]
+
+    def stream_path_ids(self, sampler: str, seed: int, *, limit: int) -> list[str]:
+        """Ids of the first ``limit`` paths of one sample stream, in stream order."""
+        rows = self.db.execute(
+            "select id from paths where sampler = ? and seed = ? order by position, id limit ?",
+            [sampler, seed, limit],
+        )
+        return [row[0] for row in rows]
 
     # -- conversations and pairs ---------------------------------------------------------------------
     def add_conversation(
@@ -606,6 +673,34 @@ class Store:
         for row in rows:
             yield Conversation.model_validate(row["data"])
 
+    def conversation_ids(
+        self,
+        *,
+        status: str | None = None,
+        kind: str | None = None,
+        teacher: str | None = None,
+        sampler: str | None = None,
+    ) -> list[str]:
+        """Ids of the matching conversations in sample-stream order (ids only: cheap at any size)."""
+        where, params = self._filter(status=status, kind=kind, teacher=teacher, sampler=sampler)
+        sql = f"select id from conversations{f' where {where}' if where else ''} order by sampler, seed, position, kind, id"
+        return [row[0] for row in self.db.execute(sql, params)]
+
+    def conversations_by_ids(self, ids: Iterable[str], *, batch: int = 64) -> Iterator[Conversation]:
+        """The conversations with these ids, in the order given, read ``batch`` at a time."""
+        ids = iter(ids)
+        while chunk := list(itertools.islice(ids, batch)):
+            marks = ",".join("?" * len(chunk))
+            rows = dict(self.db.execute(f"select id, data from conversations where id in ({marks})", chunk))
+            for pk in chunk:
+                if pk in rows:
+                    yield Conversation.model_validate_json(rows[pk])
+
+    def variant_statuses(self, kind: str, teacher: str, sampler: str) -> dict[str, str]:
+        """Source id -> status of the stored variants of one kind (ids only, no conversation read)."""
+        where, params = self._filter(kind=kind, teacher=teacher, sampler=sampler)
+        return dict(self.db.execute(f"select source_id, status from conversations where {where}", params))
+
     def get_conversation(self, ref: str) -> Conversation | None:
         """A conversation by id, or by an id prefix of at least 4 characters that only one has."""
         row = self._by_id_or_prefix("conversations", ref)
@@ -634,6 +729,39 @@ class Store:
         return dict(
             self.db.execute(f"select path_id, status from conversations where {where}", params).fetchall()
         )
+
+    def translation_counts(self, teacher: str, sampler: str, seed: int) -> tuple[int, int]:
+        """(accepted, rejected) translations of one sample stream by ``teacher``, counted in SQL."""
+        where, params = self._filter(teacher=teacher, kind="translation", sampler=sampler, seed=seed)
+        row = self.db.execute(
+            f"select coalesce(sum(status = 'accepted'), 0), coalesce(sum(status = 'rejected'), 0) "
+            f"from conversations where {where}",
+            params,
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def untranslated_paths(
+        self,
+        teacher: str,
+        sampler: str,
+        seed: int,
+        *,
+        after: tuple[int, str] | None = None,
+        limit: int = 256,
+    ) -> list[PlannedPath]:
+        """The next ``limit`` paths of one sample stream, in stream order after ``(position, id)``,
+        that ``teacher`` has not translated (one indexed query per batch: a run never holds the whole
+        stream)."""
+        position, path_id = after if after is not None else (-1, "")
+        rows = self.db.execute(
+            "select data from paths p where p.sampler = ? and p.seed = ? "
+            "and (p.position > ? or (p.position = ? and p.id > ?)) "
+            "and not exists (select 1 from conversations c where c.path_id = p.id and c.teacher = ? "
+            "and c.kind = 'translation' and c.seed = ?) "
+            "order by p.position, p.id limit ?",
+            [sampler, seed, position, position, path_id, teacher, seed, limit],
+        ).fetchall()
+        return [PlannedPath.model_validate_json(row[0]) for row in rows]
 
     def path_statuses(self, teacher: str) -> dict[str, str]:
         """Path id -> ``accepted`` when a translation of it by ``teacher`` was accepted, else ``rejected``."""
@@ -696,6 +824,11 @@ class Store:
             },
             pk="id",
         )
+
+    def run_summary(self, run_id: str) -> dict[str, Any] | None:
+        """The recorded summary of a run (``None`` when there is no such run)."""
+        row = self.db.execute("select summary from runs where id = ?", [run_id]).fetchone()
+        return json.loads(row[0]) if row and row[0] else None
 
     def run_status(self, run_id: str) -> str | None:
         """The recorded status of a run (``None`` when there is no such run)."""

@@ -168,6 +168,7 @@ class _State:
     """One conversation in the making."""
 
     path: PlannedPath
+    path_id: str
     key: str
     seed: int
     style: Style
@@ -199,11 +200,13 @@ class Translator:
         available = [self._tool(t.id) for t in path.available_tools]
         names = function_names(available)
         distractors = {t.id for t in path.available_tools if t.distractor}
+        path_id = path.id  # a hash of the path's content: computed once
         state = _State(
             path=path,
-            key=content_id("translation", path.id, self.llm.teacher, seed),
+            path_id=path_id,
+            key=content_id("translation", path_id, self.llm.teacher, seed),
             seed=seed,
-            style=pick_style(path.id, seed),
+            style=pick_style(path_id, seed),
             names=names,
             tools=[conversation_tool(t, names[t.id], distractor=t.id in distractors) for t in available],
             turns=[],
@@ -236,7 +239,7 @@ class Translator:
 
     def _finish(self, state: _State, reasons: list[str]) -> Conversation:
         conversation = Conversation(
-            path_id=state.path.id,
+            path_id=state.path_id,
             sampler=state.path.sampler,
             seed=state.seed,
             teacher=self.llm.teacher,

@@ -682,6 +682,22 @@ async def test_judge_answer_rejected_with_feedback_then_accepted(tmp_path, bad, 
     store.close()
 
 
+def test_the_run_recheck_keeps_the_saved_graph_until_a_tool_changes(tmp_path):
+    built = build_example(tmp_path)
+    store, llm = built.store, offline(built.store)
+    again, report = asyncio.run(build_graph(store, llm, reuse=True))
+    assert report.candidate_pairs == 0 and report.judged == 0  # nothing re-checked
+    assert nx.utils.graphs_equal(again, built.graph)
+    assert report.edges == built.report.edges
+    tool = store.get_tool("United States Weather/get_current_weather")
+    store.update_tool(tool.model_copy(update={"description": tool.description + " Updated hourly."}))
+    rebuilt, report = asyncio.run(build_graph(store, llm, reuse=True))
+    assert report.candidate_pairs > 0 and report.judged > 0  # the changed tool's pairs judged again
+    assert report.reused > report.judged  # the rest came from the stored judgements
+    assert rebuilt.nodes[tool.id]["description"].endswith("Updated hourly.")
+    store.close()
+
+
 # -- pruning ----------------------------------------------------------------------------------------
 
 
@@ -706,6 +722,31 @@ def test_pruning_respects_cap_and_floor(example_nodes, cap, floor):
         floored += targets != everything[source][:cap]
     if (cap, floor) == (4, 2):
         assert floored > 0  # the floor changed some lists, so the check above is not vacuous
+
+
+@pytest.mark.parametrize(("budget", "floor"), [(4, 2), (2, 1), (10, 0)])
+def test_pruning_by_budget_keeps_the_best_pairs_overall(example_nodes, budget, floor):
+    """At most budget x tools pairs, each tool's floor of other-server candidates, and the rest the
+    best-scoring pairs of the whole catalog (chunked: the same with chunks of 7 sources as of 256)."""
+    by_id = {n.id: n for n in example_nodes}
+    everything = candidates(example_nodes, PruneConfig(cap=10_000, floor=0))
+    chosen = candidates(example_nodes, PruneConfig(floor=floor, budget=budget))
+    assert chosen == candidates(example_nodes, PruneConfig(floor=floor, budget=budget, chunk=7))
+    assert chosen.keys() == by_id.keys()
+    total = sum(len(t) for t in chosen.values())
+    assert total <= budget * len(example_nodes)
+    assert total >= 0.9 * min(budget * len(example_nodes), sum(len(t) for t in everything.values()))
+    sizes = set()
+    for source, targets in chosen.items():
+        assert len(set(targets)) == len(targets) and source not in targets
+        assert set(targets) <= set(everything[source])
+        cross = [t for t in targets if by_id[t].server_id != by_id[source].server_id]
+        available = [t for t in everything[source] if by_id[t].server_id != by_id[source].server_id]
+        assert len(cross) >= min(floor, len(available)), by_id[source].ref
+        sizes.add(len(targets))
+    assert max(sizes) > budget  # not a per-tool cap: a tool with many good targets keeps more
+    with pytest.raises(ValueError, match="budget"):
+        PruneConfig(floor=5, budget=3)
 
 
 def test_prune_config_is_validated():

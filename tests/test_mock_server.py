@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from graph_toucan.cli import app
 from graph_toucan.mock.build import mock_key
 from graph_toucan.mock.codegen import render_mock, tool_view
+from graph_toucan.mock.errors import MockError
 from graph_toucan.mock.files import (
     bundled_mock_folder,
     mock_server_module,
@@ -124,6 +125,36 @@ async def test_in_memory_client_lists_calls_and_hears_about_new_mocks():
             }
             weather = await client.call_tool("eu_weather__get_current_weather", {"city": "Oslo"})
             assert set(weather.structured_content) == {"temperature", "conditions"}
+
+
+async def test_servers_sharing_a_name_publish_every_mock_under_a_name_of_its_own():
+    twin = EU_WEATHER.model_copy(
+        update={
+            "tool": EU_WEATHER.tool.model_copy(update={"server_id": "other-eu", "server_name": "EU Weather"})
+        }
+    )
+    assert twin.tool.id != EU_WEATHER.tool.id and twin.tool.ref == EU_WEATHER.tool.ref
+    async with SandboxPool(workers=1) as pool:
+        runtime = MockRuntime(pool)
+        runtime.add([US_WEATHER, EU_WEATHER, twin, BOOK])
+        names = set(runtime.mocks)
+        assert len(names) == 4  # nothing overwritten: four mocks, four names
+        assert names == {
+            "book_hotel",
+            "us_weather__get_current_weather",
+            f"eu_weather_{EU_WEATHER.tool.server_id[:8]}__get_current_weather",
+            "eu_weather_other-eu__get_current_weather",
+        }
+        for mock in (US_WEATHER, EU_WEATHER, twin, BOOK):  # each reachable by its tool id
+            assert runtime.find(mock.tool.id).mock.tool.server_id == mock.tool.server_id
+        assert runtime.find("book_hotel").mock is BOOK
+        assert runtime.find("US Weather/get_current_weather").mock is US_WEATHER
+        with pytest.raises(MockError, match="names several mocks"):
+            runtime.find("EU Weather/get_current_weather")
+        with pytest.raises(MockError, match="no mock named 'nope'"):
+            runtime.find("nope")
+        output = await runtime.call(twin.tool.id, {"city": "Oslo"}, conversation="c")
+        assert set(output) == {"temperature", "conditions"}
 
 
 async def test_watch_publishes_mocks_that_appear_in_the_source():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,43 @@ def test_profiles_shape_the_paths_and_settings_still_win(workspace: Path, tmp_pa
     paths = json.loads(invoke(workspace, "paths", "list", "--json", "--limit", "50"))
     assert paths and all(len(t["calls"]) <= 4 for p in paths for t in p["turns"])
     assert all(sum(not c["implicit"] for t in p["turns"] for c in t["calls"]) >= 2 for p in paths)
+
+
+def test_a_larger_sample_resumes_the_stream_where_it_stopped(workspace: Path, tmp_path: Path, monkeypatch):
+    """The second sample plans only the new paths, and they are the paths one sample of all gives."""
+    import graph_toucan.sampling as sampling
+
+    first = json.loads(invoke(workspace, "sample", "--n", "12", "--json"))
+    planned = []
+    real_plan = sampling.plan
+
+    def counting(*args, **kwargs):
+        planned.append(1)
+        return real_plan(*args, **kwargs)
+
+    monkeypatch.setattr(sampling, "plan", counting)
+    more = json.loads(invoke(workspace, "sample", "--n", "30", "--json"))
+    assert (more["sampled"], more["new"], more["already_stored"]) == (19, 7, 12)  # all there are
+    resumed_plans = len(planned)
+    planned.clear()
+    again = json.loads(invoke(workspace, "sample", "--n", "12", "--json"))
+    assert again["new"] == 0 and again["sampled"] == 12 and not planned  # nothing planned at all
+    store = Store.open(workspace)
+    resumed = [p.model_dump() for p in store.paths()]
+    store.close()
+
+    fresh = tmp_path / "fresh"
+    shutil.copytree(workspace, fresh, ignore=shutil.ignore_patterns("*.db*"))
+    store = Store.open(fresh)
+    servers, tools = travel_servers_and_tools()
+    for server in servers:
+        store.upsert_server(server)
+    store.upsert_tools(tools)
+    store.close()
+    planned.clear()
+    invoke(fresh, "sample", "--n", "30", "--json")
+    assert 7 <= resumed_plans < len(planned)  # the stored 12 were not planned again
+    store = Store.open(fresh)
+    assert [p.model_dump() for p in store.paths()] == resumed  # the same stream, position by position
+    store.close()
+    assert first["sampled"] == 12

@@ -262,3 +262,23 @@ def test_call_log_and_cache(store: Store) -> None:
     assert store.calls(task="annotate") == [failed, ok]
     (stats,) = store.call_stats()
     assert (stats["calls"], stats["failures"], stats["cost_usd"]) == (2, 1, 0.01)
+
+
+def test_batched_call_log_writes_in_batches_and_serves_pending_answers(store: Store, tmp_path) -> None:
+    def call(n: int) -> LLMCall:
+        return LLMCall(key=f"k{n}", task="t", backend="openai", model="m", request={"n": n}, response=str(n))
+
+    other = Store(store.path)  # another connection sees only what was written
+    with store.batched_calls(batch=4):
+        for n in range(3):
+            store.log_call(call(n))
+        assert other.db["llm_calls"].count == 0  # not written yet ...
+        assert store.cached_call("k1") == call(1)  # ... but already served from the log
+        store.log_call(call(3))
+        assert other.db["llm_calls"].count == 4  # a full batch is one write
+        store.log_call(call(4))
+    assert other.db["llm_calls"].count == 5  # the rest when the block ends
+    store.log_call(call(5))
+    assert other.db["llm_calls"].count == 6  # outside a block: at once
+    assert [c.key for c in other.calls()] == [f"k{n}" for n in range(6)]
+    other.close()

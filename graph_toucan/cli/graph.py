@@ -51,11 +51,21 @@ def graph_build(
     ctx: typer.Context,
     cap: Annotated[int, typer.Option(min=1, help="Candidates judged per tool after pruning.")] = 30,
     floor: Annotated[int, typer.Option(min=0, help="Of those, at least this many from other servers.")] = 5,
+    budget: Annotated[
+        float | None,
+        typer.Option(
+            min=1,
+            help="Instead of a cap per tool: judge budget x tools pairs in all, the best-scoring over "
+            "all pairs, with --floor other-server candidates per tool.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Filter outputs, prune candidate pairs, judge the new ones, and save the graph."""
     if floor > cap:
         raise typer.BadParameter(f"--floor ({floor}) cannot exceed --cap ({cap})")
+    if budget is not None and budget < floor:
+        raise typer.BadParameter(f"--floor ({floor}) cannot exceed --budget ({budget})")
     store = ctx.obj.store()
     llm = ctx.obj.llm()
     started = time.time()
@@ -68,7 +78,9 @@ def graph_build(
             progress.update(bars[stage], completed=done, total=total)
 
         _, report = anyio.run(
-            lambda: build_graph(store, llm, config=PruneConfig(cap=cap, floor=floor), progress=advance)
+            lambda: build_graph(
+                store, llm, config=PruneConfig(cap=cap, floor=floor, budget=budget), progress=advance
+            )
         )
     summary = report.as_dict() | {"teacher": llm.teacher, "graph": str(graph_path(store))}
     store.record_run(uuid.uuid4().hex[:12], "graph build", "done", started, summary)

@@ -6,7 +6,10 @@
         output = await runtime.call("get_current_weather", {"location": "Boston"}, conversation="c1")
 
 Each mock is published under its tool's name; when two servers have a tool of the same name, both
-are published as ``<server slug>__<name>``. A mock can also be found by ``server/tool`` or tool id.
+are published as ``<server slug>__<name>``, and when those servers also share their name, as
+``<server slug>_<server id prefix>__<name>``: every mock has a name of its own. A mock can also be
+found by tool id (a dictionary lookup: the ids are computed once, when mocks are added) or
+``server/tool``.
 """
 
 from __future__ import annotations
@@ -59,6 +62,8 @@ class MockRuntime:
         self._by_tool: dict[str, MockTool] = {}
         self._loaded: dict[str, LoadedMock] = {}
         self._closed: dict[str, set[str]] = {}  # server id -> kinds of id its tools hand out
+        self._ids: dict[str, LoadedMock] = {}  # tool id -> mock
+        self._index: dict[str, LoadedMock | None] = {}  # server/tool and tool name -> mock (None: several)
 
     @property
     def mocks(self) -> dict[str, LoadedMock]:
@@ -77,31 +82,55 @@ class MockRuntime:
         return {name for name, loaded in self._loaded.items() if before.get(name) != loaded.mock.id}
 
     def _publish(self) -> None:
+        """Names and lookup tables, computed once per change (a lookup hashes nothing). A tool name two
+        servers share is published as ``<server slug>__<name>``; when the servers also share their
+        name, the server id's prefix joins the slug, so every mock has a name of its own."""
+        by_id = {tool_id: mock.tool for tool_id, mock in self._by_tool.items()}
         counts: dict[str, int] = {}
-        for mock in self._by_tool.values():
-            counts[mock.tool.name] = counts.get(mock.tool.name, 0) + 1
+        for tool in by_id.values():
+            counts[tool.name] = counts.get(tool.name, 0) + 1
+        qualified: dict[str, int] = {}
+        for tool in by_id.values():
+            if counts[tool.name] > 1:
+                key = f"{slug(tool.server_name)}__{tool.name}"
+                qualified[key] = qualified.get(key, 0) + 1
+        old_by_mock = {loaded.mock.id: loaded for loaded in self._loaded.values()}
         loaded: dict[str, LoadedMock] = {}
-        for mock in sorted(self._by_tool.values(), key=lambda m: (m.tool.server_name, m.tool.name)):
-            name = mock.tool.name
+        ids: dict[str, LoadedMock] = {}
+        order = sorted(by_id, key=lambda i: (by_id[i].server_name, by_id[i].name, by_id[i].server_id))
+        for tool_id in order:
+            mock, tool = self._by_tool[tool_id], by_id[tool_id]
+            name = tool.name
             if counts[name] > 1:
-                name = f"{slug(mock.tool.server_name) or mock.tool.server_id[:8]}__{name}"
-            while name in loaded:  # two servers of the same name: the tool id tells them apart
-                name = f"{name}_{mock.tool.id[:6]}"
-            old = self._loaded.get(name)
-            if old is not None and old.mock.id == mock.id:
-                loaded[name] = old
+                server = slug(tool.server_name) or tool.server_id[:8]
+                if qualified[f"{slug(tool.server_name)}__{name}"] > 1:
+                    server = f"{server}_{tool.server_id[:8]}"
+                name = f"{server}__{name}"
+            while name in loaded:  # only if a name itself looks like a qualified one
+                name = f"{name}_{tool_id[:6]}"
+            mock_id = content_id("mock", tool_id, mock.key)
+            old = old_by_mock.get(mock_id)
+            if old is not None and old.name == name:
+                loaded[name] = ids[tool_id] = old
                 continue
-            output = mock.tool.output_schema
-            loaded[name] = LoadedMock(
+            output = tool.output_schema
+            loaded[name] = ids[tool_id] = LoadedMock(
                 mock,
                 name,
-                schema_validator(mock.tool.input_schema),
+                schema_validator(tool.input_schema),
                 schema_validator(output) if output else None,
             )
         self._loaded = loaded
+        index: dict[str, LoadedMock | None] = {}
+        for item in loaded.values():  # ref and bare name: ambiguous when two mocks have them
+            tool = item.mock.tool
+            for ref in {item.ref, tool.name}:
+                index[ref] = None if ref in index and index[ref] is not item else item
+        self._ids = ids
+        self._index = index
         servers: dict[str, list[Any]] = {}
-        for mock in self._by_tool.values():
-            servers.setdefault(mock.tool.server_id, []).append(mock.tool)
+        for tool in by_id.values():
+            servers.setdefault(tool.server_id, []).append(tool)
         self._closed = {server: produced_kinds(tools) for server, tools in servers.items()}
 
     def acknowledge(self, conversation: str, values: Iterable[Any]) -> None:
@@ -115,17 +144,20 @@ class MockRuntime:
         return self.conversations.get(conversation).state()
 
     def find(self, ref: str) -> LoadedMock:
-        """A mock by published name, ``server/tool``, tool id, or tool name when only one has it."""
-        if ref in self._loaded:
-            return self._loaded[ref]
-        matches = [
-            m for m in self._loaded.values() if ref in (m.ref, m.mock.tool.id) or m.mock.tool.name == ref
-        ]
-        if len(matches) == 1:
-            return matches[0]
-        if matches:
-            names = ", ".join(sorted(m.ref for m in matches))
-            raise MockError(f"{ref!r} names several mocks ({names}); use SERVER/TOOL")
+        """A mock by published name, tool id, ``server/tool``, or tool name when only one has it."""
+        found = self._loaded.get(ref) or self._ids.get(ref)
+        if found is not None:
+            return found
+        if ref in self._index:
+            found = self._index[ref]
+            if found is not None:
+                return found
+            names = ", ".join(
+                sorted(m.name for m in self._loaded.values() if ref in (m.ref, m.mock.tool.name))
+            )
+            raise MockError(
+                f"{ref!r} names several mocks ({names}); use SERVER/TOOL, the published name or the tool id"
+            )
         raise MockError(
             f"no mock named {ref!r}; 'graph-toucan mock show' lists them, 'graph-toucan mock build' makes them"
         )

@@ -1,0 +1,228 @@
+"""Translation throughput at the concurrency bound (issue 22).
+
+    python benchmarks/throughput.py [--catalog DIR] [--prepared WS] [--concurrency 1 8 32 64 128]
+                                    [--per-slot 4] [--latency 0.1] [--json]
+
+A fake OpenAI-compatible endpoint (``tests/fakes.py``) runs in its own process on 127.0.0.1 and answers
+every request after a fixed latency with the offline teacher's answer. The answer is worked out in this
+process when the prompt is rendered (the endpoint cannot know the prompt's inputs) and handed to the
+endpoint through a queue; that CPU is measured and reported apart from the pipeline's own.
+
+For each concurrency ``c`` the translation stage runs on a fresh copy of a prepared workspace (import,
+annotate, graph and mocks done offline; ``--prepared`` keeps it between runs) until ``per_slot * c``
+conversations are accepted (at least 8). Printed per concurrency: accepted conversations per second,
+efficiency (requests per second over the bound ``c / latency``), requests in flight on average
+(requests times latency over the wall time) and the pipeline's CPU per request (this process, without
+the offline answers), plus the load average of the machine. The same figures from the first request
+on ("streaming": without loading the mocks and tools and sampling the first paths) follow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.fakes: the fake teacher server
+
+from graph_toucan.llm import LLM, OfflineBackend, OpenAIBackend
+from graph_toucan.llm.task import TASKS, Task
+from graph_toucan.mock import SandboxPool
+from graph_toucan.pipeline import Pipeline, PipelineConfig, run_pipeline
+from graph_toucan.store import Store
+
+
+def _key(prompt: str) -> str:
+    return hashlib.sha256(prompt.encode()).hexdigest()
+
+
+def _serve(answers: Any, ready: Any, stop: Any, latency: float) -> None:
+    """The endpoint's process: answers arrive on ``answers`` as (prompt key, JSON text)."""
+    from tests.fakes import Reply, fake_llm_server, first_user_prompt
+
+    known: dict[str, str] = {}
+    arrived = threading.Condition()
+
+    def receive() -> None:
+        while True:
+            try:
+                item = answers.get()
+            except (EOFError, OSError):  # the client went away
+                return
+            if item is None:
+                return
+            with arrived:
+                known[item[0]] = item[1]
+                arrived.notify_all()
+
+    receiver = threading.Thread(target=receive, daemon=True)
+    receiver.start()
+    with fake_llm_server() as fake:
+        fake.delay_s = latency
+
+        def answer(body: dict[str, Any]) -> Reply:
+            with fake.lock:
+                fake.requests.clear()  # the body of every request is not needed here
+            key = _key(first_user_prompt(body))
+            with arrived:
+                arrived.wait_for(lambda: key in known, timeout=60)
+                return Reply(known.get(key, "{}"))
+
+        fake.default = answer
+        ready.put(fake.url)
+        stop.wait()
+    answers.put(None)
+    receiver.join(timeout=10)
+
+
+class Endpoint:
+    """The fake endpoint's process and the hook that feeds it the offline answers."""
+
+    def __init__(self, latency: float) -> None:
+        context = mp.get_context("spawn")
+        self.answers = context.Queue()
+        ready = context.Queue()
+        self.stop = context.Event()
+        self.process = context.Process(target=_serve, args=(self.answers, ready, self.stop, latency))
+        self.process.start()
+        self.url = ready.get(timeout=60)
+        self.answer_cpu = 0.0
+        self.requests = 0
+        self.first: tuple[float, float] | None = None  # wall and CPU time of the first request
+        self._original = Task.render
+        endpoint, original = self, self._original
+
+        def render(task: Any, inputs: dict[str, Any]) -> Any:
+            prompt = original(task, inputs)
+            if endpoint.first is None:
+                endpoint.first = (time.perf_counter(), time.process_time())
+            started = time.thread_time()
+            text = json.dumps(TASKS[task.name].offline(inputs).model_dump(mode="json"))
+            endpoint.answers.put((_key(prompt.user), text))
+            endpoint.answer_cpu += time.thread_time() - started
+            endpoint.requests += 1
+            return prompt
+
+        Task.render = render  # type: ignore[method-assign]
+
+    def close(self) -> None:
+        Task.render = self._original  # type: ignore[method-assign]
+        self.stop.set()
+        self.process.join(timeout=30)
+
+
+def prepare(workspace: Path, catalogs: list[Path]) -> dict[str, float]:
+    """Import, annotate, build the graph and the mocks offline (once per prepared folder)."""
+    if (workspace / "prepared.json").exists():
+        return json.loads((workspace / "prepared.json").read_text())
+    store = Store.open(workspace)
+    report = asyncio.run(
+        run_pipeline(store, LLM(OfflineBackend(), store), PipelineConfig(n=0, pairs=False, catalogs=catalogs))
+    )
+    store.close()
+    (workspace / "prepared.json").write_text(json.dumps(report.stages))
+    return report.stages
+
+
+def remote(prepared: Path, n: int, concurrency: int, latency: float) -> dict[str, Any]:
+    """Translate until ``n`` are accepted through the endpoint, from a copy of the prepared workspace."""
+    workspace = Path(tempfile.mkdtemp(prefix=f"gt-throughput-c{concurrency}-"))
+    shutil.copytree(prepared, workspace, dirs_exist_ok=True)
+    store = Store.open(workspace)
+    endpoint = Endpoint(latency)
+    load = os.getloadavg()[0]
+    try:
+        backend = OpenAIBackend("fake-teacher", api_key="bench", base_url=f"{endpoint.url}/v1")
+        llm = LLM(backend, store, max_concurrency=concurrency)
+        pipeline = Pipeline(store, llm, PipelineConfig(n=n, concurrency=concurrency, pairs=False))
+
+        async def translate() -> tuple[float, float]:
+            batched = getattr(store, "batched_calls", contextlib.nullcontext)  # as run's stages do
+            async with SandboxPool(pipeline.workers) as pool:
+                started, cpu = time.perf_counter(), time.process_time()
+                with batched():
+                    await pipeline.translate(pool)
+                ended, used = time.perf_counter(), time.process_time()
+            await llm.aclose()
+            first = endpoint.first or (ended, used)
+            return ended - started, used - cpu, ended - first[0], used - first[1], first[0] - started
+
+        elapsed, cpu, window, window_cpu, setup = asyncio.run(translate())
+    finally:
+        endpoint.close()
+        store.close()
+        shutil.rmtree(workspace, ignore_errors=True)
+    report, requests = pipeline.report, endpoint.requests
+    rate = requests / elapsed
+    streaming = requests / max(window, 1e-9)
+    return {
+        "concurrency": concurrency,
+        "n": n,
+        "accepted": report.accepted,
+        "rejected": report.rejected,
+        "seconds": round(elapsed, 2),
+        "accepted_per_s": round(report.accepted / elapsed, 2),
+        "requests": requests,
+        "efficiency": round(rate / (concurrency / latency), 3),
+        "in_flight": round(rate * latency, 1),
+        "cpu_ms_per_request": round(1000 * (cpu - endpoint.answer_cpu) / max(requests, 1), 2),
+        "setup_s": round(setup, 2),
+        "streaming_efficiency": round(streaming / (concurrency / latency), 3),
+        "streaming_accepted_per_s": round(report.accepted / max(window, 1e-9), 2),
+        "streaming_cpu_ms_per_request": round(
+            1000 * (window_cpu - endpoint.answer_cpu) / max(requests, 1), 2
+        ),
+        "answer_cpu_ms_per_request": round(1000 * endpoint.answer_cpu / max(requests, 1), 2),
+        "requests_per_accepted": round(requests / max(report.accepted, 1), 1),
+        "load_1min": round(load, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--catalog", type=Path, action="append", default=[], help="default: the example")
+    parser.add_argument("--prepared", type=Path, help="prepared workspace to keep and reuse")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64, 128])
+    parser.add_argument("--per-slot", type=float, default=4, help="accepted conversations per unit of c")
+    parser.add_argument("--latency", type=float, default=0.1, help="endpoint latency in seconds")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    temporary = args.prepared is None
+    prepared = args.prepared or Path(tempfile.mkdtemp(prefix="gt-throughput-prepared-"))
+    try:
+        figures: dict[str, Any] = {"prepare_s": prepare(prepared, args.catalog), "runs": []}
+        for c in args.concurrency:
+            run = remote(prepared, max(8, int(args.per_slot * c)), c, args.latency)
+            figures["runs"].append(run)
+            if not args.json:
+                print(
+                    f"c={c:>3} n={run['n']:>4}: {run['accepted_per_s']:>6} accepted/s, efficiency "
+                    f"{run['efficiency']:.3f}, in flight {run['in_flight']:>5}, pipeline CPU "
+                    f"{run['cpu_ms_per_request']} ms/request (+{run['answer_cpu_ms_per_request']} ms "
+                    f"offline answers), {run['requests_per_accepted']} requests/accepted, "
+                    f"{run['accepted']} accepted {run['rejected']} rejected in {run['seconds']} s, "
+                    f"load {run['load_1min']}; streaming (after {run['setup_s']} s of setup): "
+                    f"efficiency {run['streaming_efficiency']:.3f}, {run['streaming_accepted_per_s']} "
+                    f"accepted/s, CPU {run['streaming_cpu_ms_per_request']} ms/request",
+                    flush=True,
+                )
+    finally:
+        if temporary:
+            shutil.rmtree(prepared, ignore_errors=True)
+    if args.json:
+        print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
