@@ -130,3 +130,10 @@ def in_outputs(value: Any, outputs: list[Any]) -> bool:
 
 def is_default(value: Any, schema: dict[str, Any]) -> bool:
     return "default" in schema and same_value(value, schema["default"])
+
+
+def named_by_user(arguments: dict[str, Any], said: str) -> list[Any]:
+    """The argument values the user's words hold (strings and integers, at any depth): what the user
+    names is known to exist, for the mocks. One rule for synthesis and for replay, which sees only
+    the exported text."""
+    return [v for v in leaves(arguments) if isinstance(v, str | int) and value_in_text(v, said)]

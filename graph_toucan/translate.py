@@ -38,6 +38,7 @@ from graph_toucan.records import (
 from graph_toucan.references import needs_reference, reference_of
 from graph_toucan.schema import inline_refs
 from graph_toucan.semantic_checks import judged
+from graph_toucan.tracing import named_by_user
 from graph_toucan.translate_tasks import (
     ASSISTANT_ANSWER,
     FILL_ARGUMENTS,
@@ -526,9 +527,8 @@ class Translator:
                     "user's words nor in earlier results"
                 }
             )
-        classes = parameter_classes(self._tool(call.tool_id))
-        stated = [a.value for a in filled.arguments if a.source == "query" and classes.get(a.name) == "user"]
-        self.runtime.acknowledge(state.key, stated)  # what the user names is known to exist
+        said = "\n".join(t.user for t in turns)
+        self.runtime.acknowledge(state.key, named_by_user(made.arguments, said))
         try:
             output = await self.runtime.call(call.tool_id, made.arguments, conversation=state.key)
         except MockArgumentsError as exc:

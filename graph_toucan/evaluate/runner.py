@@ -34,7 +34,7 @@ from graph_toucan.mock.runtime import MockRuntime
 from graph_toucan.mock.sandbox import SandboxPool
 from graph_toucan.mock.simulate import DeterministicSimulator
 from graph_toucan.records import MockTool
-from graph_toucan.tracing import leaves, value_in_text
+from graph_toucan.tracing import named_by_user
 
 DB_NAME = "eval.db"
 
@@ -136,9 +136,7 @@ class _Side:
             return _result_text(error=f"no function named {name!r} is offered; call one of the tools given")
         if arguments is None:
             return _result_text(error=f"the arguments of {name} are not a JSON object")
-        said = "\n".join(self.said)
-        known = [v for v in leaves(arguments) if isinstance(v, str | int) and value_in_text(v, said)]
-        self.runtime.acknowledge(self.key, known)
+        self.runtime.acknowledge(self.key, named_by_user(arguments, "\n".join(self.said)))
         try:
             output = await self.runtime.call(
                 self.conversation.refs.get(name, name), arguments, conversation=self.key
