@@ -444,7 +444,7 @@ def test_later_tasks_open_as_new_requests_and_some_build_on_earlier_results(work
         tasks = [0]
         for k in range(1, len(path.turns)):
             tasks.append(tasks[-1] + (k in starts))
-        for k, turn in enumerate(path.turns):  # a merged turn never joins two tasks
+        for turn in path.turns:  # a merged turn never joins two tasks
             owners = {
                 tasks[j]
                 for j, t in enumerate(path.turns)
