@@ -54,6 +54,10 @@ def _mixture(irrelevance: float, miss_func: float, miss_params: float) -> Mixtur
         raise typer.BadParameter(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
 
 
+def _notice(message: str) -> None:
+    errors.print(message, markup=False, highlight=False)
+
+
 @app.command()
 def run(
     ctx: typer.Context,
@@ -96,6 +100,12 @@ def run(
             "default: the workspace's dataset/ folder."
         ),
     ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            help="When another run holds the workspace, wait for it (--no-wait: stop at once, naming it)."
+        ),
+    ] = True,
     as_json: JsonOption = False,
 ) -> None:
     """Import, annotate, build the graph, build mocks, sample and translate until N conversations are
@@ -119,6 +129,7 @@ def run(
         mixture=_mixture(irrelevance, miss_func, miss_params),
         pairs=pairs,
         export_dir=out or store.workspace / "dataset",
+        lock_wait_s=None if wait else 0,
     )
     started = time.time()
     run_id = uuid.uuid4().hex[:12]
@@ -132,7 +143,7 @@ def run(
             extra = "  ".join(f"{k} {v}" for k, v in info.items())
             progress.update(bars[stage], completed=done, total=total, description=f"{stage}  {extra}".strip())
 
-        report = anyio.run(lambda: run_pipeline(store, llm, settings, advance))
+        report = anyio.run(lambda: run_pipeline(store, llm, settings, advance, _notice))
     summary = report.as_dict()
     store.record_run(run_id, "run", "budget" if report.budget_spent else "done", started, summary)
     if as_json:
