@@ -53,7 +53,10 @@ def main() -> None:
                 )
             shutil.rmtree(root / f"trial{i}", ignore_errors=True)
     equal = sum(r["equal"] for r in results)
-    landed = sorted({r["landed"] for r in results if r["landed"]}, key=STAGES.index)
+    landed = sorted(
+        {r["landed"] for r in results if r["landed"]},
+        key=lambda s: (s not in STAGES, STAGES.index(s) if s in STAGES else 0),
+    )
     summary = {"kills": len(results), "equal": equal, "stages_hit": landed, "trials": results}
     if args.json:
         print(json.dumps(summary, indent=2))

@@ -83,7 +83,7 @@ def killed_in(workspace: Path) -> str | None:
 
 def kill_inside(workspace: Path, n: int, stage: str, delay: float, catalog: Path | None = None) -> str | None:
     """Start a run, SIGKILL it ``delay`` seconds after ``stage`` starts; returns the stage it died in
-    (None when it finished first)."""
+    ("between stages" after one stage's end and the next one's start; None when it finished first)."""
     proc = start(workspace, n, catalog)
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -92,7 +92,9 @@ def kill_inside(workspace: Path, n: int, stage: str, delay: float, catalog: Path
             proc.send_signal(signal.SIGKILL)
             break
     proc.communicate(timeout=120)
-    return killed_in(workspace) if proc.returncode == -signal.SIGKILL else None
+    if proc.returncode != -signal.SIGKILL:
+        return None
+    return killed_in(workspace) or "between stages"
 
 
 def final_state(workspace: Path) -> dict[str, Any]:
