@@ -12,7 +12,6 @@ import contextlib
 import glob
 import os
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +23,9 @@ def replacing(path: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     _sweep(target)
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:100]}.", suffix=".tmp")
+    fd, name = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name[:100]}.{os.getpid()}.", suffix=".tmp"
+    )
     os.close(fd)
     tmp = Path(name)
     try:
@@ -46,13 +47,24 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, encoding: str 
         handle.write(raw)
 
 
-def _sweep(target: Path, older_than_s: float = 60.0) -> None:
-    """Remove temporary files of ``target`` that a killed writer left behind."""
-    now = time.time()
+def _sweep(target: Path) -> None:
+    """Remove temporary files of ``target`` that a killed writer left behind: those whose writing
+    process (its pid is in the name) is gone."""
     for stale in target.parent.glob(f".{glob.escape(target.name[:100])}.*.tmp"):
-        with contextlib.suppress(OSError):
-            if now - stale.stat().st_mtime > older_than_s:
+        pid = stale.name[len(target.name[:100]) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
                 stale.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _fsync_dir(folder: Path) -> None:
