@@ -25,6 +25,7 @@ import asyncio
 import json
 import os
 import secrets
+import shlex
 import shutil
 import socket
 import statistics
@@ -47,11 +48,19 @@ def _free_port() -> int:
 
 
 def start_server(
-    workspace: Path, port: int, token: str, workers: int, extra: list[str] | None = None
+    workspace: Path,
+    port: int,
+    token: str,
+    workers: int,
+    extra: list[str] | None = None,
+    command_line: str | None = None,
 ) -> subprocess.Popen[bytes]:
-    """``graph-toucan serve --http`` on 127.0.0.1, its logs discarded."""
+    """``graph-toucan serve --http`` on 127.0.0.1, its logs discarded (``command_line``: another
+    graph-toucan to start, such as an older checkout's, for before-and-after figures)."""
     exe = Path(sys.executable).parent / "graph-toucan"
     command = [str(exe) if exe.exists() else shutil.which("graph-toucan") or "graph-toucan"]
+    if command_line:
+        command = shlex.split(command_line)
     command += ["-w", str(workspace), "serve", "--http", f"127.0.0.1:{port}", "--mock-workers", str(workers)]
     command += extra or []
     env = os.environ | {"GRAPH_TOUCAN_TOKEN": token}
@@ -203,9 +212,9 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def abandoned_sessions(url: str, token: str, count: int, pid: int, idle: float) -> dict[str, Any]:
+async def abandoned_sessions(url: str, token: str, count: int, pid: int, settle: float) -> dict[str, Any]:
     """``count`` sessions that initialise and are never closed; the server's memory before, after and
-    once the idle timeout has passed."""
+    ``settle`` seconds later (past the idle timeout, when one is set)."""
     import httpx
 
     headers = {
@@ -236,7 +245,7 @@ async def abandoned_sessions(url: str, token: str, count: int, pid: int, idle: f
 
         await asyncio.gather(*(one() for _ in range(count)))
     after = rss_mb(pid)
-    await asyncio.sleep(idle + 10)
+    await asyncio.sleep(settle)
     async with Client(url, auth=token) as client:  # the server still answers, and memory once idle
         await client.list_tools()
     return {
@@ -245,7 +254,7 @@ async def abandoned_sessions(url: str, token: str, count: int, pid: int, idle: f
         "rss_before_mb": before,
         "rss_after_mb": after,
         "rss_after_idle_mb": rss_mb(pid),
-        "idle_wait_s": idle + 10,
+        "idle_wait_s": settle,
     }
 
 
@@ -255,16 +264,16 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     url = f"http://127.0.0.1:{port}/mcp"
     extra = ["--session-idle", str(args.session_idle)] if args.session_idle else []
     with tempfile.TemporaryDirectory() as folder:
-        server = start_server(Path(folder) / "ws", port, token, args.mock_workers, extra)
+        server = start_server(Path(folder) / "ws", port, token, args.mock_workers, extra, args.command)
         try:
             await wait_ready(url, token)
             figures = await prepare(url, token)
             if args.mixed:
                 figures |= {"mode": "mixed"} | await mixed(url, token, args.light, args.heavy, args.seconds)
             elif args.sessions:
-                idle = args.session_idle or 30 * 60
+                settle = args.settle if args.settle is not None else (args.session_idle or 0) + 10
                 figures |= {"mode": "sessions"} | await abandoned_sessions(
-                    url, token, args.sessions, server.pid, idle
+                    url, token, args.sessions, server.pid, settle
                 )
             else:
                 figures |= await load(url, token, args.clients, args.seconds)
@@ -323,6 +332,10 @@ if __name__ == "__main__":
     parser.add_argument("--mixed", action="store_true", help="Light clients beside heavy sample_fsp ones.")
     parser.add_argument("--light", type=int, default=4, help="Light clients of --mixed (default 4).")
     parser.add_argument("--heavy", type=int, default=2, help="Heavy clients of --mixed (default 2).")
+    parser.add_argument(
+        "--settle", type=float, default=None, help="Seconds to wait before the last reading (idle + 10)."
+    )
+    parser.add_argument("--command", help="The graph-toucan command line to start (default: this one's).")
     parser.add_argument("--sessions", type=int, default=0, help="Abandoned sessions to open.")
     parser.add_argument(
         "--session-idle",
