@@ -116,9 +116,7 @@ def test_kills_inside_the_stages_and_the_import_resume_to_the_uninterrupted_resu
     rng = random.Random(19)
     catalog = tmp_path / "catalog"
     shutil.copytree(example_catalog(), catalog)
-    for i, (stage, given) in enumerate(
-        (("import", None), ("import", catalog), ("mocks", None), ("export", None))
-    ):
+    for i, (stage, given) in enumerate((("import", None), ("import", catalog), ("export", None))):
         landed, equal = trial(tmp_path / f"t{i}", n, stage, baseline, seconds, rng, given)
         assert equal, f"kill in {stage} (landed in {landed}): the rerun differs"
 
