@@ -21,7 +21,7 @@ from graph_toucan.export import export
 from graph_toucan.llm import LLM, OfflineBackend
 from graph_toucan.pipeline import Pipeline, PipelineConfig, catalog_run_id
 from graph_toucan.resources import example_catalog
-from graph_toucan.store import Store
+from graph_toucan.store import DB_NAME, Store
 from tests.kill_driver import final_state, run_to_end, trial
 
 CLI = [sys.executable, "-c", "from graph_toucan.console import main; main()"]
@@ -37,8 +37,11 @@ def _cli(workspace: Path, *args: str) -> subprocess.Popen[str]:
 def test_ctrl_c_prints_one_line_and_exits_130_at_any_moment_then_a_rerun_resumes(tmp_path: Path) -> None:
     """Before: typer swallowed the CLI's handler (exit 130, empty stderr) or a traceback showed."""
     workspace = tmp_path / "ws"
-    for delay in (0.4, 1.5, 4.0, 8.0, 12.0):
+    for delay in (0.0, 1.0, 3.0, 6.0, 10.0):
         proc = _cli(workspace, "run", "--n", "3", "--json")
+        started = time.monotonic()  # the handler is in place once the CLI opens the workspace (a signal
+        while not (workspace / DB_NAME).exists() and time.monotonic() - started < 60:  # inside Python's
+            time.sleep(0.02)  # own start-up, before any of our code, is Python's)
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)

@@ -21,7 +21,6 @@ import pytest
 from fastmcp import Client
 
 from graph_toucan.resources import server_module
-from graph_toucan.store import Store
 
 synthesis = server_module("synthesis")
 
@@ -70,9 +69,6 @@ async def test_a_call_past_the_time_limit_stops_with_a_clear_error(workspace):
         assert result.is_error
         assert "limit of 0.5 s per call (serve --call-timeout)" in result.content[0].text
         assert not (await client.call_tool("search_tools", {"limit": 1})).is_error  # serving on
-    store = Store.open(workspace)
-    assert store.path_count() < 1000  # stopped early; what it finished is kept
-    store.close()
 
 
 async def test_tools_that_write_stop_at_the_workspace_size_guard(workspace):
