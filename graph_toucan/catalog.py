@@ -10,11 +10,21 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from graph_toucan.catalog_checks import (
+    EntryProblem,
+    check_name,
+    check_schema_shape,
+    clean_description,
+    is_regular,
+    read_catalog_text,
+    shown_name,
+)
 from graph_toucan.errors import CatalogError, SchemaError
 from graph_toucan.records import Server, ServerStatus, Tool
 from graph_toucan.schema import normalise_schema
@@ -135,8 +145,18 @@ def _crawled_only(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "input_schema": None,
             "_no_schema": "only crawled from the Smithery page, no live input schema",
         }
+        if isinstance(t, dict)
+        else t  # build_tools gives the skip reason
         for t in tools
     ]
+
+
+def _listed(value: Any, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise TypeError(f"{what} is a JSON {type(value).__name__}, not a list")
+    return value
 
 
 def read_toucan_folder(folder: Path, statuses: set[ServerStatus]) -> Iterator[CatalogEntry | ImportIssue]:
@@ -146,7 +166,7 @@ def read_toucan_folder(folder: Path, statuses: set[ServerStatus]) -> Iterator[Ca
         if prefix_status is not None and prefix_status not in statuses:
             continue  # skip without parsing: most of the folder is not usable
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(read_catalog_text(path))
             labels = data.get("labels") or {}
             meta = data["metadata"]
             crawled = meta.get("server_info_crawled") or {}
@@ -166,7 +186,7 @@ def read_toucan_folder(folder: Path, statuses: set[ServerStatus]) -> Iterator[Ca
                 },
             )
             if status is ServerStatus.CONNECT_FAILED:
-                tools = _crawled_only(crawled.get("tools") or [])
+                tools = _crawled_only(_listed(crawled.get("tools"), "server_info_crawled.tools"))
             else:
                 tools = [
                     {
@@ -175,13 +195,21 @@ def read_toucan_folder(folder: Path, statuses: set[ServerStatus]) -> Iterator[Ca
                         "input_schema": t.get("input_schema"),
                         "annotations": t.get("annotations"),
                     }
-                    for t in remote.get("tools") or []
+                    if isinstance(t, dict)
+                    else t  # build_tools gives the skip reason
+                    for t in _listed(remote.get("tools"), "remote_server_response.tools")
                 ]
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            yield ImportIssue(path.name, f"not readable JSON ({exc}); fix or remove the file")
+        except EntryProblem as exc:
+            yield ImportIssue(path.name, f"{exc}; fix or remove the file")
             continue
-        except (KeyError, TypeError, AttributeError, ValueError) as exc:
-            yield ImportIssue(path.name, f"not a TOUCAN server file (missing or wrong field: {exc})")
+        except (OSError, json.JSONDecodeError, RecursionError) as exc:
+            reason = "nested too deeply to parse" if isinstance(exc, RecursionError) else str(exc)
+            yield ImportIssue(path.name, f"not readable JSON ({reason}); fix or remove the file")
+            continue
+        except Exception as exc:
+            yield ImportIssue(
+                path.name, f"not a TOUCAN server file (missing or wrong field: {type(exc).__name__}: {exc})"
+            )
             continue
         yield CatalogEntry(server, tools, path.name)
 
@@ -207,22 +235,30 @@ def read_toucan_jsonl(path: Path, statuses: set[ServerStatus]) -> Iterator[Catal
                         else {}
                     ),
                 }
+                if isinstance(t, dict)
+                else t  # build_tools gives the skip reason
                 for t in row.get("tools") or []
             ]
         except json.JSONDecodeError as exc:
             yield ImportIssue(where, f"not JSON ({exc.msg} at column {exc.colno})")
             continue
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except RecursionError:
+            yield ImportIssue(where, "not readable JSON (nested too deeply to parse)")
+            continue
+        except Exception as exc:
             yield ImportIssue(where, f"not a TOUCAN catalog line (missing or wrong field: {exc})")
             continue
         yield CatalogEntry(server, tools, where)
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                yield number, line
+    try:
+        text = read_catalog_text(path)
+    except EntryProblem as exc:
+        raise CatalogError(f"{path}: {exc}") from None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            yield number, line
 
 
 def _plain_server(name: str, source: str) -> Server:
@@ -239,13 +275,15 @@ def read_openai_tools(path: Path, server_name: str) -> Iterator[CatalogEntry | I
         )
     tools = []
     for item in items:
-        fn = item.get("function", item) if isinstance(item, dict) else {}
+        fn = item.get("function", item) if isinstance(item, dict) else item
         tools.append(
             {
                 "name": fn.get("name"),
                 "description": fn.get("description"),
                 "input_schema": fn.get("parameters", {"type": "object", "properties": {}}),
             }
+            if isinstance(fn, dict)
+            else fn  # build_tools gives the skip reason
         )
     yield CatalogEntry(_plain_server(server_name, "openai"), tools, path.name)
 
@@ -265,7 +303,7 @@ def read_mcp_tools_list(path: Path, server_name: str) -> Iterator[CatalogEntry |
             "read_only": (t.get("annotations") or {}).get("readOnlyHint"),
         }
         if isinstance(t, dict)
-        else {}
+        else t  # build_tools gives the skip reason
         for t in data["tools"]
     ]
     yield CatalogEntry(_plain_server(server_name, "mcp-list"), tools, path.name)
@@ -320,7 +358,7 @@ def _shared_preamble(descriptions: list[Any]) -> str:
 
 def read_bfcl_folder(folder: Path, server_name: str | None = None) -> Iterator[CatalogEntry | ImportIssue]:
     """A folder of BFCL function docs (``multi_turn_func_doc/``): one server per file, named by the file."""
-    files = sorted(p for p in folder.iterdir() if p.suffix in (".json", ".jsonl") and p.is_file())
+    files = sorted(p for p in folder.iterdir() if p.suffix in (".json", ".jsonl") and is_regular(p))
     if not files:
         raise CatalogError(f"{folder} has no .json or .jsonl function docs")
     for path in files:
@@ -328,6 +366,8 @@ def read_bfcl_folder(folder: Path, server_name: str | None = None) -> Iterator[C
             yield from read_bfcl(path, path.stem)
         except CatalogError as exc:
             yield ImportIssue(path.name, str(exc), path.stem)
+        except Exception as exc:
+            yield ImportIssue(path.name, f"not a function doc file ({type(exc).__name__}: {exc})", path.stem)
 
 
 def _json_items(path: Path) -> list[tuple[int, Any]]:
@@ -342,11 +382,13 @@ def _json_or_lines(path: Path) -> tuple[Any, list[tuple[int, str]] | None]:
     """The file's JSON value, or its non-empty lines when it is JSON Lines: a file whose whole text is
     not one JSON value but whose first line is one is read as JSON Lines, whatever its extension."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_catalog_text(path)
+    except EntryProblem as exc:
         raise CatalogError(f"cannot read {path}: {exc}") from None
     try:
         return json.loads(text), None
+    except RecursionError:
+        raise CatalogError(f"{path} is nested too deeply to parse") from None
     except json.JSONDecodeError as exc:
         lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
         if exc.msg == "Extra data" or (len(lines) > 1 and _parses(lines[0][1])):
@@ -379,8 +421,7 @@ def detect_format(path: Path) -> str:
     if path.is_dir():
         return "bfcl" if _is_bfcl_folder(path) else "toucan"
     if path.suffix == ".jsonl":
-        with path.open(encoding="utf-8") as handle:
-            first = handle.readline()
+        first = next(iter(_lines(path)), (0, ""))[1]
         return "toucan-jsonl" if '"qualified_name"' in first or '"tool_schema_source"' in first else "bfcl"
     data, lines = _json_or_lines(path)
     if lines is not None:  # JSON Lines in a .json file: BFCL's own layout
@@ -400,14 +441,13 @@ def detect_format(path: Path) -> str:
 
 def _is_bfcl_folder(folder: Path) -> bool:
     """A folder whose first doc file holds function docs (``name`` and ``parameters``), not TOUCAN servers."""
-    first = next(iter(sorted(folder.glob("*.json*"))), None)
+    first = next(iter(sorted(p for p in folder.glob("*.json*") if is_regular(p))), None)
     if first is None or first.suffix not in (".json", ".jsonl"):
         return False
-    with first.open(encoding="utf-8") as handle:
-        line = handle.readline()
     try:
+        line = read_catalog_text(first).split("\n", 1)[0]
         doc = json.loads(line)
-    except json.JSONDecodeError:
+    except (EntryProblem, json.JSONDecodeError, RecursionError):
         return False  # a pretty-printed file: TOUCAN servers are one indented object per file
     return isinstance(doc, dict) and "name" in doc and "parameters" in doc and "metadata" not in doc
 
@@ -444,49 +484,75 @@ def build_tools(entry: CatalogEntry, report: ImportReport) -> list[Tool]:
     """Valid :class:`Tool` records of one entry; every defect lands in ``report``."""
     tools: list[Tool] = []
     seen: set[str] = set()
-    for raw in entry.tools:
+    for index, raw in enumerate(entry.tools, start=1):
         report.tools_read += 1
-        name = raw.get("name")
+        name = raw.get("name") if isinstance(raw, dict) else None
         name = name.strip() if isinstance(name, str) else None
-        issue = _issue_maker(entry, name)
-        if not name:
-            report.skipped.append(issue("tool has no name; every tool needs a non-empty 'name'"))
-            continue
-        if raw.get("_no_schema"):
-            report.skipped.append(issue(raw["_no_schema"]))
-            continue
-        if name in seen:
-            report.skipped.append(issue("duplicate tool name in this server; the first one was kept"))
-            continue
+        issue = _issue_maker(entry, shown_name(name) or f"tool #{index}")
         try:
-            schema, repairs = normalise_schema(raw.get("input_schema"))
-            output = _output_schema(raw.get("output_schema"))
-        except SchemaError as exc:
-            report.skipped.append(issue(f"{exc}; fix the schema and import again"))
+            tool = _build_tool(entry, raw, name, seen, report, issue)
+        except EntryProblem as exc:
+            report.skipped.append(issue(f"{exc}; fix the entry and import again"))
             continue
-        if repairs:
-            report.repaired.append(issue("; ".join(repairs)))
-        description = raw.get("description")
-        annotations = raw.get("annotations") or {}
-        read_only = raw.get(
-            "read_only", annotations.get("readOnlyHint") if isinstance(annotations, dict) else None
-        )
-        seen.add(name)
-        tools.append(
-            Tool(
-                server_id=entry.server.id,
-                server_name=entry.server.name,
-                name=name,
-                description=description.strip() if isinstance(description, str) else "",
-                input_schema=schema,
-                output_schema=output,
-                category=entry.server.primary_label,
-                source=entry.server.source,
-                license=entry.server.license,
-                read_only=read_only if isinstance(read_only, bool) else None,
-            )
-        )
+        except Exception as exc:
+            report.skipped.append(issue(f"cannot be read ({type(exc).__name__}: {exc})"))
+            continue
+        if tool is not None:
+            seen.add(tool.name)
+            tools.append(tool)
     return tools
+
+
+def _build_tool(
+    entry: CatalogEntry,
+    raw: Any,
+    name: str | None,
+    seen: set[str],
+    report: ImportReport,
+    issue: Callable[[str], ImportIssue],
+) -> Tool | None:
+    """One tool, or None with its skip reason in ``report``; :class:`EntryProblem` for a bounds defect."""
+    if not isinstance(raw, dict):
+        raise EntryProblem(f"a tool must be a JSON object, got {type(raw).__name__}")
+    if not name:
+        report.skipped.append(issue("tool has no name; every tool needs a non-empty 'name'"))
+        return None
+    check_name(name)
+    if raw.get("_no_schema"):
+        report.skipped.append(issue(str(raw["_no_schema"])))
+        return None
+    if name in seen:
+        report.skipped.append(issue("duplicate tool name in this server; the first one was kept"))
+        return None
+    check_schema_shape(raw.get("input_schema"))
+    check_schema_shape(raw.get("output_schema"), "output schema")
+    try:
+        schema, repairs = normalise_schema(raw.get("input_schema"))
+        output = _output_schema(raw.get("output_schema"))
+    except SchemaError as exc:
+        report.skipped.append(issue(f"{exc}; fix the schema and import again"))
+        return None
+    description = raw.get("description")
+    description, cut = clean_description(description.strip() if isinstance(description, str) else "")
+    repairs += cut
+    if repairs:
+        report.repaired.append(issue("; ".join(repairs)))
+    annotations = raw.get("annotations") or {}
+    read_only = raw.get(
+        "read_only", annotations.get("readOnlyHint") if isinstance(annotations, dict) else None
+    )
+    return Tool(
+        server_id=entry.server.id,
+        server_name=entry.server.name,
+        name=name,
+        description=description,
+        input_schema=schema,
+        output_schema=output,
+        category=entry.server.primary_label,
+        source=entry.server.source,
+        license=entry.server.license,
+        read_only=read_only if isinstance(read_only, bool) else None,
+    )
 
 
 def _issue_maker(entry: CatalogEntry, tool: str | None) -> Callable[[str], ImportIssue]:
@@ -519,10 +585,18 @@ def import_entries(
         if isinstance(entry, ImportIssue):
             report.skipped.append(entry)
             continue
-        tools = build_tools(entry, report)
-        with store.transaction():
-            store.upsert_server(entry.server)
-            report.counts += store.upsert_tools(tools)
+        try:
+            check_name(entry.server.name, "server name")
+            tools = build_tools(entry, report)
+            with store.transaction():
+                store.upsert_server(entry.server)
+                report.counts += store.upsert_tools(tools)
+        except (EntryProblem, ValueError, TypeError, UnicodeError, sqlite3.Error) as exc:
+            # a defect no check above foresaw skips this server (its transaction rolled back), not the import
+            report.skipped.append(
+                ImportIssue(entry.file, f"server skipped: {exc}", shown_name(entry.server.name))
+            )
+            continue
         report.servers += 1
     return report
 

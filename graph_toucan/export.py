@@ -28,6 +28,7 @@ cannot be expressed (see below) is skipped and reported, never written half righ
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -41,6 +42,7 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from graph_toucan.atomic import replacing, write_atomic
 from graph_toucan.errors import GraphToucanError
 from graph_toucan.export_prep import (
     DEDUP_MODES,
@@ -408,8 +410,12 @@ class _SplitWriter:
     def __init__(self, folder: Path, fmt: str, split: str, batch: int = 500) -> None:
         self.jsonl_path, self.parquet_path = folder / f"{split}.jsonl", folder / f"{split}.parquet"
         self.schema = SCHEMAS[fmt]
-        self.jsonl = self.jsonl_path.open("w", encoding="utf-8")
-        self.parquet = pq.ParquetWriter(self.parquet_path, self.schema, compression="zstd")
+        # both files are written under temporary names and renamed over the old ones only when complete
+        self._files = contextlib.ExitStack()
+        jsonl_tmp = self._files.enter_context(replacing(self.jsonl_path))
+        parquet_tmp = self._files.enter_context(replacing(self.parquet_path))
+        self.jsonl = jsonl_tmp.open("w", encoding="utf-8")
+        self.parquet = pq.ParquetWriter(parquet_tmp, self.schema, compression="zstd")
         self.rows: list[dict[str, Any]] = []
         self.batch, self.count = batch, 0
 
@@ -426,9 +432,18 @@ class _SplitWriter:
             self.rows = []
 
     def close(self) -> None:
+        """Finish both files and put them in place."""
         self.flush()
         self.jsonl.close()
         self.parquet.close()
+        self._files.close()
+
+    def abort(self, exc: BaseException) -> None:
+        """Drop both temporary files; the previous export stays as it was."""
+        self.jsonl.close()
+        with contextlib.suppress(Exception):
+            self.parquet.close()
+        self._files.__exit__(type(exc), exc, exc.__traceback__)
 
 
 # -- the export ------------------------------------------------------------------------------------------------
@@ -602,9 +617,12 @@ def export(
             tools.update(c.tool_id for c in conversation.calls)
             if progress:
                 progress(1)
-    finally:
+    except BaseException as exc:
         for w in writers.values():
-            w.close()
+            w.abort(exc)
+        raise
+    for w in writers.values():
+        w.close()
     if not counts["split"]:
         raise ExportError(
             "no accepted conversations to export"
@@ -638,7 +656,7 @@ def export(
     stats = compute_stats(store, teacher=teacher, conversations=_rejected_too(store, teacher, sampler))
     report.files += list(write_stats(stats, folder / "stats").values())
     card = folder / "README.md"
-    card.write_text(dataset_card(report, stats, sources=sources, license=license), encoding="utf-8")
+    write_atomic(card, dataset_card(report, stats, sources=sources, license=license))
     report.files.append(card)
     report.seconds["stats_and_card"] = round(time.perf_counter() - t0, 3)
     report.seconds["total"] = round(time.perf_counter() - started, 3)

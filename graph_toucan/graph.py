@@ -25,6 +25,7 @@ from typing import Any
 import networkx as nx
 
 from graph_toucan.argument_sources import classify_parameter, parameter_classes
+from graph_toucan.atomic import write_atomic
 from graph_toucan.errors import BudgetExceeded, GraphToucanError, LLMError, StageFailed, every_item_failed
 from graph_toucan.ids import content_id
 from graph_toucan.judge import EDGE_JUDGE, JUDGE_VERSION, OUTPUT_FILTER, Node, filter_inputs
@@ -80,9 +81,7 @@ def graph_path(store: Store) -> Path:
 def save_graph(graph: nx.DiGraph, path: Path) -> None:
     """Write node-link JSON atomically (a killed write leaves the previous graph intact)."""
     data = nx.node_link_data(graph, edges="edges")
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False))
-    tmp.replace(path)
+    write_atomic(path, json.dumps(data, ensure_ascii=False))
 
 
 def read_graph(path: Path) -> nx.DiGraph:

@@ -9,6 +9,7 @@ from typing import Any
 
 import networkx as nx
 
+from graph_toucan.atomic import replacing, write_atomic
 from graph_toucan.errors import GraphToucanError
 
 EXPORT_FORMATS = ("graphml", "json", "html")
@@ -22,11 +23,12 @@ def export_graph(graph: nx.DiGraph, fmt: str, out: Path) -> Path:
         raise GraphToucanError(f"unknown graph format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "json":
-        out.write_text(json.dumps(nx.node_link_data(graph, edges="edges"), ensure_ascii=False, indent=1))
+        write_atomic(out, json.dumps(nx.node_link_data(graph, edges="edges"), ensure_ascii=False, indent=1))
     elif fmt == "graphml":
-        nx.write_graphml(_scalar_attributes(graph), out)
+        with replacing(out) as tmp:
+            nx.write_graphml(_scalar_attributes(graph), tmp)
     else:
-        out.write_text(graph_html(graph))
+        write_atomic(out, graph_html(graph))
     return out
 
 

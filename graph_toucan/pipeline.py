@@ -26,6 +26,7 @@ from graph_toucan.distill import distill_conversation
 from graph_toucan.errors import BudgetExceeded, GraphToucanError, LLMError, every_item_failed
 from graph_toucan.export import FORMATS, export
 from graph_toucan.graph import build_graph
+from graph_toucan.ids import content_id
 from graph_toucan.llm.client import LLM
 from graph_toucan.mock import DeterministicSimulator, MockRuntime, SandboxPool, TeacherSimulator, build_mocks
 from graph_toucan.records import Conversation, PlannedPath, PreferencePair, Sampler
@@ -36,12 +37,17 @@ from graph_toucan.stats import compute_stats, write_stats
 from graph_toucan.store import Store
 from graph_toucan.streaming import until_accepted
 from graph_toucan.translate import Translator
+from graph_toucan.workspace_lock import workspace_lock
 
 Progress = Callable[[str, int, int | None, dict[str, Any]], None]
 """``progress(stage, done, total, info)``: ``info`` carries counts such as accepted and rejected."""
 
 
 EXAMPLE_IMPORT = "import-example"  # the runs-table id of the automatic import of the bundled example
+STAGE_RUN = "stage:{}"  # the runs-table id of each stage's record: started, then done with its seconds
+
+current_stage: str | None = None
+"""The stage this process is in (for the one line a Ctrl-C prints)."""
 
 # A sharded run (shards.py) runs the stages before translation once, translation in every shard, and
 # the stages after it once over the merged workspace.
@@ -64,6 +70,7 @@ class PipelineConfig:
     mixture: Mixture = field(default_factory=Mixture)
     pairs: bool = True
     export_dir: Path | None = None
+    lock_wait_s: float | None = None  # wait for another run on the workspace: None as long as it takes, 0 not
     formats: list[str] = field(default_factory=lambda: list(FORMATS))
     stages: frozenset[str] | None = None  # run only these stages (None: every one)
 
@@ -126,16 +133,27 @@ class Pipeline:
     """Runs the stages over one store with one teacher."""
 
     def __init__(
-        self, store: Store, llm: LLM, config: PipelineConfig, progress: Progress | None = None
+        self,
+        store: Store,
+        llm: LLM,
+        config: PipelineConfig,
+        progress: Progress | None = None,
+        notice: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
         self.llm = llm
         self.config = config
         self.progress = progress or _quiet
+        self.notice = notice
         self.report = PipelineReport(teacher=llm.teacher, teachers=llm.teachers)
 
     async def run(self) -> PipelineReport:
-        """Every stage in order; stops early (with a report) when the budget is spent."""
+        """Every stage in order, holding the workspace lock (one run at a time: a second one waits,
+        so ``--n`` is never overshot); stops early (with a report) when the budget is spent."""
+        async with workspace_lock(self.store.workspace, wait_s=self.config.lock_wait_s, notice=self.notice):
+            return await self._run()
+
+    async def _run(self) -> PipelineReport:
         try:
             await self._stage("import", self.import_catalog)
             await self._stage("annotate", self.annotate)
@@ -170,31 +188,42 @@ class Pipeline:
         return 2 if self.llm.offline_for("values") else max(2, min(self.config.concurrency, 16))
 
     async def _stage(self, name: str, work: Callable[[], Any]) -> None:
+        """Run one stage, recording in the runs table that it started and, with its seconds, that it
+        finished (each stage skips what is done by itself; the record says how far a run got)."""
         if self.config.stages is not None and name not in self.config.stages:
             return
-        started = time.perf_counter()
+        global current_stage
+        current_stage = name
+        started, clock = time.time(), time.perf_counter()
+        run_id = STAGE_RUN.format(name)
+        self.store.record_run(run_id, name, "started", started, {})
         with self.store.batched_calls():  # one transaction per batch of logged teacher calls
             await work()
-        self.report.stages[name] = round(time.perf_counter() - started, 3)
+        self.report.stages[name] = round(time.perf_counter() - clock, 3)
+        self.store.record_run(run_id, name, "done", started, {"seconds": self.report.stages[name]})
+        current_stage = None
 
     async def import_catalog(self) -> None:
         """Import the given catalogs, or the bundled example when the workspace has no tools or an
-        earlier run's import of it was killed halfway (it is marked started until it is done)."""
+        earlier run's import of it was killed halfway. Each import is marked started until it is done,
+        under an id that names the catalog and its files (names, sizes, times): a done one is skipped,
+        a killed or changed one is imported again (idempotent: whole servers, nothing duplicated)."""
         for source in self.config.catalogs:
-            self._import(Path(source))
+            self._import(Path(source), catalog_run_id(Path(source)))
         if self.config.catalogs:
             return
         if self.store.count("tools") and self.store.run_status(EXAMPLE_IMPORT) != "started":
             return
-        started = time.time()
-        self.store.record_run(EXAMPLE_IMPORT, "import example", "started", started, {})
-        report = self._import(example_catalog())
-        self.store.record_run(EXAMPLE_IMPORT, "import example", "done", started, report.as_dict())
+        self._import(example_catalog(), EXAMPLE_IMPORT)
 
-    def _import(self, source: Path) -> Any:
+    def _import(self, source: Path, run_id: str) -> None:
+        if self.store.run_status(run_id) == "done":
+            return
+        started = time.time()
+        self.store.record_run(run_id, f"import {source}", "started", started, {})
         report = import_entries(self.store, read_catalog(source))
         self.progress("import", report.servers, report.servers, {"tools": report.counts.new})
-        return report
+        self.store.record_run(run_id, f"import {source}", "done", started, report.as_dict())
 
     async def annotate(self) -> None:
         total = self.store.count("tools")
@@ -400,8 +429,29 @@ async def make_pairs(
     return made
 
 
+def catalog_run_id(source: Path) -> str:
+    """The runs-table id of one catalog's import: its resolved path and, per file, name, size and
+    modification time (a changed catalog is a new import; stat only, nothing is read)."""
+    root = source.resolve()
+    files = sorted(root.rglob("*")) if root.is_dir() else [root]
+    listing = []
+    for file in files:
+        try:
+            info = file.stat()
+        except OSError:
+            continue
+        listing.append(
+            (str(file.relative_to(root)) if root.is_dir() else file.name, info.st_size, info.st_mtime_ns)
+        )
+    return "import:" + content_id({"path": str(root), "files": listing})
+
+
 async def run_pipeline(
-    store: Store, llm: LLM, config: PipelineConfig | None = None, progress: Progress | None = None
+    store: Store,
+    llm: LLM,
+    config: PipelineConfig | None = None,
+    progress: Progress | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> PipelineReport:
     """Run every stage (see the module docstring); returns what was done."""
-    return await Pipeline(store, llm, config or PipelineConfig(), progress).run()
+    return await Pipeline(store, llm, config or PipelineConfig(), progress, notice).run()

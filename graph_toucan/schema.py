@@ -271,6 +271,20 @@ _FORMAT_VALUES = {
 }
 
 
+GENERATED_ITEMS = 10  # items a generated list gets at most, whatever the schema's minItems says
+GENERATED_CHARS = 256  # characters a generated string gets at most, whatever its minLength says
+
+
+def schema_count(schema: dict[str, Any], key: str, default: int = 0, cap: int = GENERATED_ITEMS) -> int:
+    """``schema[key]`` (``minItems``, ``minLength`` ...) as a count for generating a value: a number
+    clamped to ``0..cap`` (a catalog may say ``minItems: 1e9``; nothing is ever allocated from it),
+    ``default`` when absent or not a number."""
+    value = schema.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        value = default
+    return int(max(0, min(value, cap)))
+
+
 def example_arguments(schema: dict[str, Any], *, include_optional: bool = False) -> dict[str, Any]:
     """Sensible arguments for a tool, from its schema: examples, defaults, enums, formats, names.
 
@@ -314,7 +328,7 @@ def example_value(schema: dict[str, Any], name: str = "") -> Any:
     if typ == "array":
         item = schema.get("items") if isinstance(schema.get("items"), dict) else {"type": "string"}
         singular = lowered[:-1] if lowered.endswith("s") else lowered
-        return [example_value(item, singular)] * max(1, int(schema.get("minItems", 1)))
+        return [example_value(item, singular)] * max(1, schema_count(schema, "minItems", 1))
     if typ in ("integer", "number"):
         low = schema.get("minimum", schema.get("exclusiveMinimum", 0))
         value = _NAMED_VALUES.get(lowered)
@@ -336,8 +350,9 @@ def example_value(schema: dict[str, Any], name: str = "") -> Any:
     for key, value in _NAMED_VALUES.items():
         if isinstance(value, str) and lowered.endswith("_" + key):
             return value
-    text = "example".ljust(int(schema.get("minLength", 0)), "x")
-    return text[: int(schema["maxLength"])] if "maxLength" in schema else text
+    text = "example".ljust(schema_count(schema, "minLength", 0, GENERATED_CHARS), "x")
+    high = schema.get("maxLength")
+    return text[: max(0, int(high))] if isinstance(high, int | float) and high == high else text
 
 
 @dataclass(frozen=True)

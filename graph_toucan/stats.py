@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from graph_toucan.atomic import replacing, write_atomic
 from graph_toucan.errors import GraphToucanError
 from graph_toucan.path_stats import counts, distribution, share
 from graph_toucan.records import Conversation
@@ -459,7 +460,8 @@ def stats_plots(report: StatsReport, out: Path) -> list[Path]:
         ax.legend(fontsize=8)
         fig.tight_layout()
         path = out / f"{key}.png"
-        fig.savefig(path, metadata={"Software": None})
+        with replacing(path) as tmp:
+            fig.savefig(tmp, format="png", metadata={"Software": None})
         plt.close(fig)
         written.append(path)
     return written
@@ -470,9 +472,7 @@ def write_stats(report: StatsReport, out: Path) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = {p.stem: p for p in stats_plots(report, out)}
     paths["markdown"] = out / "stats.md"
-    paths["markdown"].write_text(stats_markdown(report, images=""), encoding="utf-8")
+    write_atomic(paths["markdown"], stats_markdown(report, images=""))
     paths["json"] = out / "stats.json"
-    paths["json"].write_text(
-        json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    write_atomic(paths["json"], json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n")
     return paths

@@ -395,7 +395,9 @@ def test_toucan_folder_with_defects_imports_the_rest(tmp_path: Path) -> None:
     problem = issues[("0166.@turkyden_weather_labeled.json", None, None)]
     assert problem.startswith("not readable JSON (") and problem.endswith("); fix or remove the file")
     assert re.search(r"line \d+ column \d+", problem)
-    assert issues[("0039.@yokingma_time-mcp_labeled.json", "Time MCP Server", None)] == (
+    nameless = [t for f, _, t in issues if f == "0039.@yokingma_time-mcp_labeled.json"]
+    assert len(nameless) == 1 and nameless[0].startswith("tool #")  # named by its place in the file
+    assert issues[("0039.@yokingma_time-mcp_labeled.json", "Time MCP Server", nameless[0])] == (
         "tool has no name; every tool needs a non-empty 'name'"
     )
     assert issues[("1848.@jwalsh_mcp-server-qrcode_labeled.json", "QR Code Server", "generate-qrcode")] == (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 from graph_toucan.cli import (  # noqa: F401  (each registers its commands)
@@ -16,18 +17,20 @@ from graph_toucan.cli import (  # noqa: F401  (each registers its commands)
     shards,
 )
 from graph_toucan.cli.app import app
+from graph_toucan.console import install, on_interrupt
 from graph_toucan.errors import GraphToucanError
 
 __all__ = ["app", "main"]
 
 
 def main() -> None:
-    """Console entry point: errors as one line and a non-zero exit, never a traceback."""
+    """Console entry point: errors as one line and a non-zero exit, never a traceback; Ctrl-C as one
+    line and exit 130 (see :mod:`graph_toucan.console`)."""
+    install()
     try:
         app()
     except GraphToucanError as exc:
         sys.stderr.write(f"error: {' '.join(str(exc).split())}\n")
         sys.exit(1)
     except KeyboardInterrupt:
-        sys.stderr.write("interrupted; rerun the same command to resume\n")
-        sys.exit(130)
+        on_interrupt(signal.SIGINT, None)

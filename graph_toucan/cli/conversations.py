@@ -62,6 +62,10 @@ def _mixture(irrelevance: float, miss_func: float, miss_params: float) -> Mixtur
         raise typer.BadParameter(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
 
 
+def _notice(message: str) -> None:
+    errors.print(message, markup=False, highlight=False)
+
+
 @app.command()
 def run(
     ctx: typer.Context,
@@ -109,6 +113,12 @@ def run(
     ray: RayOption = False,
     ray_address: RayAddressOption = None,
     teacher_url: TeacherUrlOption = None,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            help="When another run holds the workspace, wait for it (--no-wait: stop at once, naming it)."
+        ),
+    ] = True,
     as_json: JsonOption = False,
 ) -> None:
     """Import, annotate, build the graph, build mocks, sample and translate until N conversations are
@@ -132,6 +142,7 @@ def run(
         mixture=_mixture(irrelevance, miss_func, miss_params),
         pairs=pairs,
         export_dir=out or store.workspace / "dataset",
+        lock_wait_s=None if wait else 0,
     )
     started = time.time()
     run_id = uuid.uuid4().hex[:12]
@@ -152,7 +163,7 @@ def run(
             )
             report = sharded.report
         else:
-            report = anyio.run(lambda: run_pipeline(store, llm, settings, advance))
+            report = anyio.run(lambda: run_pipeline(store, llm, settings, advance, _notice))
     summary = sharded.as_dict() if sharded else report.as_dict()
     store.record_run(run_id, "run", "budget" if report.budget_spent else "done", started, summary)
     if as_json:

@@ -61,6 +61,16 @@ def serve(
     ] = None,
     mock_workers: Annotated[int, typer.Option(min=1, max=64, help="Sandbox workers for mocks.")] = 2,
     mock_timeout: Annotated[float, typer.Option(min=0.1, help="Wall-clock seconds per mock call.")] = 5.0,
+    call_timeout: Annotated[
+        float, typer.Option(min=1, max=86_400, help="Wall-clock seconds a tool call may run.")
+    ] = 300.0,
+    max_workspace_mb: Annotated[
+        float,
+        typer.Option(min=1, help="Tools that write refuse once the workspace database is this large."),
+    ] = 4096.0,
+    session_idle: Annotated[
+        float, typer.Option(min=1, max=86_400, help="Seconds before an idle HTTP session is closed.")
+    ] = 600.0,
 ) -> None:
     """Serve every synthesis stage as MCP tools over one workspace and teacher (stdio by default)."""
     obj: Context = ctx.obj
@@ -74,6 +84,9 @@ def serve(
         token=token or None,
         mock_workers=mock_workers,
         mock_timeout=mock_timeout,
+        call_timeout=call_timeout,
+        max_workspace_mb=max_workspace_mb,
+        session_idle=session_idle,
     )
     address = parse_address(http) if http else None
     anyio.run(lambda: module.serve(config, teacher_factory(obj), http=address))

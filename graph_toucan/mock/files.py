@@ -10,6 +10,7 @@ allow-list check).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import unicodedata
@@ -19,6 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from graph_toucan.atomic import write_atomic
 from graph_toucan.mock.errors import MockError
 from graph_toucan.records import MockTool
 from graph_toucan.resources import data_dir, server_module
@@ -37,8 +39,19 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")
 
 
+NAME_CHARS = 80  # file and folder names derived from tool and server names stay this short (plus a hash)
+
+
+def _bounded(name: str, original: str) -> str:
+    """``name`` cut to :data:`NAME_CHARS` with a hash of the full ``original`` when longer, so a long
+    name never makes a path the file system refuses and two long names never collide."""
+    if len(name) <= NAME_CHARS:
+        return name
+    return f"{name[:NAME_CHARS]}_{hashlib.sha256(original.encode('utf-8', 'replace')).hexdigest()[:8]}"
+
+
 def _file_name(tool_name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", tool_name).strip("._") or "tool"
+    return _bounded(re.sub(r"[^A-Za-z0-9_.-]+", "_", tool_name).strip("._") or "tool", tool_name)
 
 
 def mock_paths(mocks: list[MockTool]) -> dict[str, str]:
@@ -46,7 +59,7 @@ def mock_paths(mocks: list[MockTool]) -> dict[str, str]:
     servers: dict[str, str] = {}
     taken: set[str] = set()
     for server_id, name in sorted({(m.tool.server_id, m.tool.server_name) for m in mocks}):
-        folder = slug(name) or "server"
+        folder = _bounded(slug(name) or "server", name)
         if folder in taken:
             folder = f"{folder}_{server_id[:6]}"
         taken.add(folder)
@@ -69,17 +82,13 @@ def write_mock_folder(mocks: list[MockTool], folder: Path) -> dict[str, str]:
     accepted = [m for m in mocks if m.status == "accepted"]
     paths = mock_paths(accepted)
     folder.mkdir(parents=True, exist_ok=True)
-    old = (
-        {entry.get("file") for entry in _manifest(folder).get("mocks", [])}
-        if (folder / MANIFEST).exists()
-        else set()
-    )
+    old = _listed_files(folder)
     entries = []
     for mock in sorted(accepted, key=lambda m: paths[m.id]):
         target = folder / paths[mock.id]
         target.parent.mkdir(parents=True, exist_ok=True)
         if not target.exists() or target.read_text(encoding="utf-8") != mock.code:
-            target.write_text(mock.code, encoding="utf-8")
+            write_atomic(target, mock.code)
         entries.append(
             {
                 "file": paths[mock.id],
@@ -95,10 +104,20 @@ def write_mock_folder(mocks: list[MockTool], folder: Path) -> dict[str, str]:
             if not any((folder / stale).parent.iterdir()):
                 (folder / stale).parent.rmdir()
     manifest = {"format": MANIFEST_FORMAT, "generator": "graph-toucan mock build", "mocks": entries}
-    (folder / MANIFEST).write_text(
-        json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    write_atomic(folder / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
     return paths
+
+
+def _listed_files(folder: Path) -> set[Any]:
+    """The files the folder's manifest lists; none when it has none or it is unreadable (a manifest
+    truncated by a kill in an older version is rebuilt, not an error)."""
+    if not (folder / MANIFEST).exists():
+        return set()
+    try:
+        entries = _manifest(folder).get("mocks", [])
+    except MockError:
+        return set()
+    return {entry.get("file") for entry in entries if isinstance(entry, dict)}
 
 
 def _manifest(folder: Path) -> dict[str, Any]:

@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from graph_toucan.schema import GENERATED_CHARS, schema_count
+
 LIST_ITEMS = 5  # item slots per list (fewer when the schema's maxItems says so)
 _MAX_DEPTH = 6
 _SCALARS = ("string", "integer", "number", "boolean")
@@ -283,7 +285,7 @@ class _Builder:
             return node["enum"][0]
         typ = _type_of(node)
         if typ == "array":
-            count = node.get("minItems", 0) if isinstance(node.get("minItems"), int) else 0
+            count = schema_count(node, "minItems")
             return [self.minimal(node.get("items"), seen, depth - 1) for _ in range(count)] if depth else []
         if typ in ("integer", "number"):
             low = node.get("minimum", node.get("exclusiveMinimum"))
@@ -294,7 +296,7 @@ class _Builder:
         if typ == "boolean":
             return False
         if typ == "string":
-            return "x" * int(node.get("minLength", 0))
+            return "x" * schema_count(node, "minLength", 0, GENERATED_CHARS)
         if typ == "null":
             return None
         raw_props = node.get("properties")

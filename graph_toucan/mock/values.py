@@ -26,6 +26,7 @@ from typing import Any
 
 from graph_toucan.mock.coherence import cohere, echo_concept, list_argument
 from graph_toucan.mock.flatten import FlatField, singular
+from graph_toucan.schema import GENERATED_CHARS
 
 Scalar = str | int | float | bool
 
@@ -506,7 +507,8 @@ def _fit_string(value: str, schema: dict[str, Any], rng: random.Random) -> str:
     low = schema.get("minLength")
     high = schema.get("maxLength")
     if isinstance(low, int) and len(value) < low:
-        value = value + "".join(rng.choice(string.ascii_lowercase) for _ in range(low - len(value)))
+        missing = min(low, GENERATED_CHARS) - len(value)  # a huge minLength is never allocated
+        value = value + "".join(rng.choice(string.ascii_lowercase) for _ in range(max(0, missing)))
     if isinstance(high, int) and len(value) > high:
         value = value[:high]
     return value

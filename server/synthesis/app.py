@@ -16,12 +16,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import anyio
+import anyio.to_thread
+import fastmcp
 from fastmcp import Context, FastMCP
 from fastmcp.exceptions import ResourceError, ToolError
 from fastmcp.tools import FunctionTool
@@ -56,6 +60,7 @@ graph-toucan://graph/stats (the graph summary), graph-toucan://conversations/{id
 and graph-toucan://stats (the dataset statistics, Markdown)."""
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+R = TypeVar("R")
 
 
 class ServerConfig(BaseModel):
@@ -71,6 +76,21 @@ class ServerConfig(BaseModel):
     token: str | None = Field(None, description="Bearer token every HTTP request must carry.")
     mock_workers: int = Field(2, ge=1, le=64, description="Sandbox worker processes for mocks.")
     mock_timeout: float = Field(5.0, gt=0, le=600, description="Wall-clock seconds per mock call.")
+    call_timeout: float = Field(300.0, gt=0, le=86_400, description="Wall-clock seconds per tool call.")
+    max_workspace_mb: float = Field(
+        4096.0, gt=0, description="Tools that write stop when the workspace database grows past this."
+    )
+    session_idle: float = Field(
+        600.0, gt=0, le=86_400, description="Seconds an HTTP session may stay idle before it is closed."
+    )
+    blocking_workers: int = Field(4, ge=1, le=64, description="Threads for blocking work (sampling).")
+
+
+class CallTimeout(GraphToucanError):
+    """A tool call ran past the server's time limit per call."""
+
+
+WRITE_GUARD_EXEMPT = {"export_dataset"}  # writes files from the database, not to it
 
 
 Teacher = Callable[[Store], LLM]
@@ -90,17 +110,53 @@ class Services:
     _mock_key: tuple[Any, ...] | None = None
     _workspace_mocks: set[str] = field(default_factory=set)
     _graph_index: tuple[Any, GraphIndex] | None = None
+    _index_lock: threading.Lock = field(default_factory=threading.Lock)
+    _threads: threading.local = field(default_factory=threading.local)
+    _limiter: anyio.CapacityLimiter | None = None
 
-    def population(self, sampler: Sampler, config: SampleConfig) -> GraphIndex:
-        """What ``sampler`` draws from; the graph's index is kept until the graph file changes."""
-        file = graph_path(self.store)
+    def population(self, sampler: Sampler, config: SampleConfig, store: Store | None = None) -> GraphIndex:
+        """What ``sampler`` draws from; the graph's index is kept until the graph file changes (safe
+        from several worker threads: ``store`` is the calling thread's own connection)."""
+        store = store or self.store
+        file = graph_path(store)
         if sampler != "graph" or not file.exists():
-            return population(self.store, sampler, config)
+            return population(store, sampler, config)
         stat = file.stat()
         key = (stat.st_mtime_ns, stat.st_size, config.walk.edge_weights.model_dump_json())
-        if self._graph_index is None or self._graph_index[0] != key:
-            self._graph_index = (key, population(self.store, sampler, config))
-        return self._graph_index[1]
+        with self._index_lock:
+            if self._graph_index is None or self._graph_index[0] != key:
+                self._graph_index = (key, population(store, sampler, config))
+            return self._graph_index[1]
+
+    async def off_loop(self, fn: Callable[[Store], R]) -> R:
+        """Run blocking ``fn(store)`` in a worker thread, with that thread's own connection to the
+        workspace, so the event loop keeps answering every other call while it runs."""
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.config.blocking_workers)
+        return await anyio.to_thread.run_sync(
+            functools.partial(self._in_thread, fn), limiter=self._limiter, abandon_on_cancel=True
+        )
+
+    def _in_thread(self, fn: Callable[[Store], R]) -> R:
+        store = getattr(self._threads, "store", None)
+        if store is None:
+            store = self._threads.store = Store(self.store.path)
+        return fn(store)
+
+    def check_size(self) -> None:
+        """The per-workspace size guard: a tool that writes refuses once the database is too large."""
+        limit = self.config.max_workspace_mb
+        size = sum(
+            p.stat().st_size
+            for p in (self.store.path, self.store.path.with_name(self.store.path.name + "-wal"))
+            if p.exists()
+        )
+        if size > limit * 2**20:
+            raise ToolError(
+                f"the workspace database is {size / 2**20:.0f} MB, over this server's limit of {limit:.0f} MB "
+                "(serve --max-workspace-mb): export the dataset with export_dataset and continue in a fresh "
+                "workspace, or ask the operator to restart the server with a larger limit"
+            )
 
     def mocks(self) -> MockRuntime:
         """The bundled mocks of the example catalog, overridden by the workspace's accepted mocks: a
@@ -258,13 +314,29 @@ def teacher_failed(exc: LLMError, what: str, tool: str) -> ToolError:
     )
 
 
-def _as_tool_errors(fn: F, error: type[Exception] = ToolError) -> F:
-    """Library errors as MCP errors whose message says what to change."""
+def timeout_message(limit: float) -> str:
+    return (
+        f"the call ran past this server's limit of {limit:g} s per call (serve --call-timeout); what it "
+        "finished is stored: call it again to continue, or ask for less at once (a smaller count)"
+    )
+
+
+def _as_tool_errors(fn: F, error: type[Exception] = ToolError, *, writes: bool = False) -> F:
+    """Library errors as MCP errors whose message says what to change; every call within the server's
+    time limit, and a tool that ``writes`` within its workspace size guard."""
 
     @functools.wraps(fn)
     async def run(*args: Any, **kwargs: Any) -> Any:
+        ctx = next((a for a in (*args, *kwargs.values()) if isinstance(a, Context)), None)
+        svc = services(ctx) if ctx is not None else None
+        limit = svc.config.call_timeout if svc is not None else None
         try:
-            return await fn(*args, **kwargs)
+            if writes and svc is not None:
+                svc.check_size()
+            with anyio.fail_after(limit):
+                return await fn(*args, **kwargs)
+        except TimeoutError:
+            raise error(timeout_message(limit or 0)) from None
         except GraphToucanError as exc:
             raise error(agent_message(str(exc))) from None
         except ToolError as exc:
@@ -334,8 +406,11 @@ def create_server(config: ServerConfig | None = None, teacher: Teacher | None = 
         on_duplicate="error",
     )
     for spec in TOOLS:
+        writes = not spec.read_only and spec.fn.__name__ not in WRITE_GUARD_EXEMPT
         tool = FunctionTool.from_function(
-            _as_tool_errors(spec.fn), title=spec.title, annotations=_annotations(spec, config.teacher)
+            _as_tool_errors(spec.fn, writes=writes),
+            title=spec.title,
+            annotations=_annotations(spec, config.teacher),
         )
         app.add_tool(_client_schemas(tool))
     for res in RESOURCES:
@@ -376,6 +451,8 @@ async def serve(
         check_listen(http[0], config.token)
         preflight(config)
         host, port = http
+        # idle streamable-HTTP sessions (and what they hold) are closed after config.session_idle seconds
+        fastmcp.settings.http_session_idle_timeout = config.session_idle
         await create_server(config, teacher).run_async(
             transport="http", host=host, port=port, show_banner=False, host_origin_protection="auto"
         )

@@ -1,0 +1,136 @@
+"""The synthesis server stays responsive: sampling runs off the event loop (a light call is answered
+while sample_fsp(count=1000) runs), every call has a time limit, tools that write stop at the
+workspace size guard, and idle HTTP sessions are closed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastmcp import Client
+
+from graph_toucan.resources import server_module
+
+synthesis = server_module("synthesis")
+
+
+def server(workspace: Path, **config: Any) -> Any:
+    return synthesis.create_server(synthesis.ServerConfig(workspace=workspace, **config))
+
+
+async def _build(workspace: Path) -> None:
+    async with Client(server(workspace), timeout=600) as client:
+        for tool in ("import_catalog", "annotate_tools", "build_graph"):
+            await client.call_tool(tool, {})
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    workspace = tmp_path_factory.mktemp("built")
+    asyncio.run(_build(workspace))
+    return workspace
+
+
+@pytest.fixture
+def workspace(built: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "ws"
+    shutil.copytree(built, copy)
+    return copy
+
+
+async def test_light_calls_are_answered_while_sample_fsp_runs(workspace):
+    """Before: sample_fsp ran on the event loop and every other call waited for it."""
+    async with Client(server(workspace), timeout=600) as client:
+        heavy = asyncio.create_task(client.call_tool("sample_fsp", {"count": 1000, "seed": 3, "show": 0}))
+        await asyncio.sleep(0.3)  # the heavy call is under way (it takes seconds)
+        answered = 0
+        while not heavy.done() and answered < 3:
+            result = await client.call_tool("search_tools", {"query": "weather", "limit": 1})
+            assert not result.is_error
+            answered += 1
+        assert answered == 3 and not heavy.done()  # three light answers while the heavy call still runs
+        assert (await heavy).structured_content["sampled"] == 1000
+
+
+async def test_a_call_past_the_time_limit_stops_with_a_clear_error(workspace):
+    async with Client(server(workspace, call_timeout=0.5), timeout=600) as client:
+        result = await client.call_tool("sample_fsp", {"count": 1000, "seed": 4}, raise_on_error=False)
+        assert result.is_error
+        assert "limit of 0.5 s per call (serve --call-timeout)" in result.content[0].text
+        assert not (await client.call_tool("search_tools", {"limit": 1})).is_error  # serving on
+
+
+async def test_tools_that_write_stop_at_the_workspace_size_guard(workspace):
+    async with Client(server(workspace, max_workspace_mb=0.01)) as client:
+        result = await client.call_tool("sample_fsp", {"count": 5}, raise_on_error=False)
+        assert result.is_error
+        text = result.content[0].text
+        assert "over this server's limit of 0 MB (serve --max-workspace-mb)" in text, text
+        assert not (await client.call_tool("search_tools", {"limit": 1})).is_error  # reading still works
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_idle_http_sessions_are_closed(tmp_path):
+    """Before: a session that initialised and never closed lived (and held memory) for 30 minutes."""
+    port, token = _free_port(), secrets.token_urlsafe(16)
+    command = [sys.executable, "-c", "from graph_toucan.cli import main; main()", "-w", str(tmp_path)]
+    command += ["serve", "--http", f"127.0.0.1:{port}", "--session-idle", "1"]
+    proc = subprocess.Popen(
+        command,
+        env=os.environ | {"GRAPH_TOUCAN_TOKEN": token},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}/mcp"
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+    }
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                first = httpx.post(url, json=init, headers=headers, timeout=10)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, (
+                    proc.stderr.read().decode() if proc.poll() else "no server"
+                )
+                time.sleep(0.2)
+        session = first.headers["mcp-session-id"]
+        ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+        with_session = headers | {"mcp-session-id": session, "mcp-protocol-version": "2025-06-18"}
+        assert httpx.post(url, json=ping, headers=with_session, timeout=10).status_code == 200
+        time.sleep(3)
+        assert httpx.post(url, json=ping, headers=with_session, timeout=10).status_code == 404
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
