@@ -379,7 +379,7 @@ _ANSWER_LINKS = ["{thing}: {facts}", "for the {thing}, {facts}", "the {thing} sh
 
 def subject(function: str) -> str:
     """What a function's result is about, in words: ``get_current_stock_price`` -> ``stock price``."""
-    parts = words(plain_name(function))
+    parts = [w for w in words(plain_name(function)) if not w.isdigit()] or words(plain_name(function))
     rest = [w for w in parts if w not in _VERB_FAMILY] or parts
     return " ".join(w for w in rest if w not in _FILLERS) or " ".join(parts) or "request"
 

@@ -62,10 +62,10 @@ class OperationConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    merge: float = Field(0.55, ge=0, le=1, description="Chance that a turn is joined to the turn before it.")
+    merge: float = Field(0.6, ge=0, le=1, description="Chance that a turn is joined to the turn before it.")
     max_merge_calls: int = Field(3, ge=1, description="Most explicit calls a merged turn may hold.")
     insert_short: float = Field(
-        0.5, ge=0, le=1, description="Chance per explicit call of an implicit helper inserted before it."
+        0.55, ge=0, le=1, description="Chance per explicit call of an implicit helper inserted before it."
     )
     insert_long: float = Field(
         0.3,

@@ -199,6 +199,11 @@ _BY_NAME: list[tuple[frozenset[str], list[Any]]] = [
     (frozenset({"resource", "resources"}), ["users", "orders", "invoices"]),
     (frozenset({"system", "program", "settings", "parameters", "config"}), ["production", "default"]),
 ]
+# Names that say what they hold only on their own (``start``, not ``start_ref``).
+_BY_FULL_NAME: dict[str, list[Any]] = {
+    **{key: ["2025-06-01", "2025-01-15", "2024-11-30"] for key in ("start", "begin", "since")},
+    **{key: ["2025-06-30", "2025-02-15", "2024-12-31"] for key in ("end", "until")},
+}
 # Parameters that hold a person's reasoning or a statement: a sentence of its own.
 _STATEMENTS = word_set(
     """problem conclusion claim premise premises decision statement decisionstatement approach
@@ -354,6 +359,8 @@ def _drawn(name: str, schema: dict[str, Any], rng: random.Random, topic: frozens
 def by_meaning(name: str, rng: random.Random) -> Any:
     """A value by what the parameter's name says it holds, or None: a statement for reasoning fields
     (``decisionStatement``), a kind of thing for a known word (``smiles``, ``subreddit``, ``email``)."""
+    if name.lower() in _BY_FULL_NAME:
+        return rng.choice(_BY_FULL_NAME[name.lower()])
     words = set(name_tokens(name)) | {name.lower().replace("_", "")}
     if words & _STATEMENTS:
         return rng.choice(_SENTENCES)
