@@ -187,6 +187,19 @@ NOUN_SYNONYMS = {
     "route": "way there",
     "flight": "plane ticket",
     "flights": "plane tickets",
+    "playwright": "automation",
+    "browser": "web view",
+    "summary": "overview",
+    "key": "keystroke",
+    "fill": "form entry",
+    "tree": "hierarchy",
+    "recommender": "suggestions",
+    "screenshot": "capture",
+    "resize": "new size",
+    "png": "image file",
+    "svg": "vector image",
+    "api": "service",
+    "provider": "service provider",
 }
 
 # Words of a tool name that say nothing of what it handles (``search_by_title``).

@@ -147,8 +147,10 @@ def request(name: str, rng: random.Random, terse: bool = False, description: str
     verbs = [v for v in _ASK_VERBS[family or "read"] if not set(v.split()) & set(parts)]
     verb = rng.choice(verbs or _ASK_VERBS["read"])
     named = {w for w in parts if len(w) > 2 and not w.isdigit()}
-    if terse:  # only the head of what the tool handles, when the other words spell the name out
-        content = [w for w in content if w in tool_object(plain_name(name))][-1:] or content[-1:]
+    if terse:  # only the head of what the tool handles, in other words where it can
+        intent = tool_object(plain_name(name), description)
+        head = [w for w in content if w in intent][-1:] or sorted(intent)[:1] or content[-1:]
+        return f"{verb} the {' '.join(NOUN_SYNONYMS.get(w, w) for w in head) or 'details'}"
     if len(named) >= 2 and named <= set(content):  # the name word for word: say one word another way
         swap = next((w for w in reversed(content) if w in NOUN_SYNONYMS), None)
         # another word for one of them, or with no other word for any, the first one left out
@@ -214,7 +216,10 @@ def write_query(inputs: dict[str, Any]) -> dict[str, Any]:
     explicit = [f["name"] for f in inputs["functions"] if not f["implicit"]]
     for attempt in range(8):  # another wording where one spells a function's name out
         rng = random.Random(f"{inputs['seed']}/{inputs['turn']}/{len(inputs['feedback'])}/{attempt or ''}")
-        written = _write_query(inputs, rng, plain=attempt >= 4, terse=attempt >= 2, bare=attempt >= 6)
+        missed = any("does not ask for what" in f for f in inputs["feedback"])  # say what the tool handles
+        written = _write_query(
+            inputs, rng, plain=attempt >= 4, terse=missed or attempt >= 2, bare=attempt >= 6
+        )
         if not any(spells_out(name, written["query"]) for name in explicit):
             break
     return written
@@ -277,7 +282,11 @@ def _write_query(
         own = {p: v for (c, p), v in stated.items() if c == function["call"]}
         original = said_for.get(function.get("parallel_of") or "")
         if original is not None:  # the same request again for other values: say only what differs
-            other = [f"{phrase(p)} {spoken(v)}" for p, v in own.items() if original.get(p) != v]
+            other = [
+                spoken(v) if plain and isinstance(v, str) else f"{phrase(p)} {spoken(v)}"
+                for p, v in own.items()
+                if original.get(p) != v
+            ]
             clauses[-1] += f", and the same with {' and '.join(other) or 'the other one'}"
             continue
         said_for[function["call"]] = own
