@@ -68,7 +68,7 @@ def result_nouns(source_name: str, output: str | None) -> list[str]:
 _NOT_NOUNS = word_set(
     """for and the with from into via all any per out off get set one two current latest recent new
     specific historical daily hourly weekly monthly top relative local global public private details
-    detail info information data result results advanced advance server analysis"""
+    detail info information data result results advanced advance server analysis tool tools api mcp service"""
 )
 
 
