@@ -169,6 +169,11 @@ _BY_NAME: list[tuple[frozenset[str], list[Any]]] = [
     (frozenset({"tone", "style"}), ["friendly", "formal"]),
     (frozenset({"station"}), ["KJFK", "KSFO"]),
     (frozenset({"exchange"}), ["binance", "coinbase", "kraken"]),
+    (
+        frozenset({"step", "steps"}),
+        ["Open the login page", "Click the Submit button", "Check the welcome banner"],
+    ),
+    (frozenset({"logname", "logfile", "log"}), ["app.log", "access.log", "errors.log"]),
     (frozenset({"section", "chapter"}), ["Introduction", "History", "Methods"]),
     (frozenset({"agent", "agents", "role"}), ["researcher", "planner", "reviewer"]),
     (frozenset({"framework"}), ["react", "django", "pytorch"]),
@@ -208,7 +213,8 @@ _BY_FULL_NAME: dict[str, list[Any]] = {
 _STATEMENTS = word_set(
     """problem conclusion claim premise premises decision statement decisionstatement approach
     recommendedapproach logic insights insight findings resolution techniques mechanism stakeholders
-    constraints reminder benefit call use case question hypothesis rationale plan"""
+    constraints reminder benefit call use case question hypothesis rationale plan explanation solution accomplishments accomplishment
+    emergentproperties leveragepoints"""
 )
 
 
