@@ -320,6 +320,10 @@ def _write_query(
         # a chatty user introduces themselves once, in their first message
         later = inputs["turn"] > 1 and register == "chatty"
         template = rng.choice(_FOLLOW_UPS if later else _OPENERS[register])
+        if prefix:  # the opening words are said: the request follows them plainly
+            template = rng.choice(["could you {x}?", "can you {x}?", "please {x}."])
+            if not prefix.rstrip().endswith(","):
+                template = template[:1].upper() + template[1:]
         query = prefix + template.format(x=body, X=body[:1].upper() + body[1:], persona=style["persona"])
     return {"query": query, "mentions": mentions}
 
