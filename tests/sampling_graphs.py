@@ -174,7 +174,7 @@ def assert_path_valid(path: PlannedPath, graph: nx.DiGraph, distractors: int | N
             assert not any(c.implicit for c in again), "a parallel call is asked for"
             copies = {c.id for c in again[1:]}
             assert not any(d.source in copies or d.target in copies for d in path.dependencies)
-    assert sum("new-task" in t.operations for t in path.turns) <= 1, "at most a second task"
+    assert "new-task" not in path.turns[0].operations, "a later task follows the first"
     for call in calls:
         assert call.tool_id in graph, "every call exists in the graph"
         assert call.tool == graph.nodes[call.tool_id]["ref"]

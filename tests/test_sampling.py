@@ -173,7 +173,7 @@ def test_storing_paths_is_idempotent_and_round_trips(tmp_path: Path):
 
 
 def test_statistics_count_what_the_paths_hold():
-    config = SampleConfig.model_validate({"walk": {"patience": 60}, "distractors": 2})
+    config = SampleConfig.model_validate({"walk": {"patience": 60, "second_task": 0}, "distractors": 2})
     paths = list(graph_paths(INDEX, config, seed=2))
     figures = path_stats(paths).as_dict(tools_total=9, servers_total=6)
     turns = [len(p.turns) for p in paths]

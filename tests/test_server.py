@@ -379,7 +379,8 @@ async def test_sample_fsp_returns_planned_paths_reproducibly(workspace):
             "sample_fsp",
             count=3,
             seed=3,
-            settings={"max_steps": 1, "merge": 0, "insert_short": 0, "insert_long": 0, "split": 0},
+            settings={"max_steps": 1, "merge": 0, "insert_short": 0, "insert_long": 0, "split": 0}
+            | {"parallel": 0, "second_task": 0},
             start=[HOTELS],
         )
     report = first.structured_content
@@ -566,7 +567,7 @@ async def test_translate_fsp_refuses_bad_paths(workspace):
         pattern = await refused(client, "translate_fsp", path_id="../paths")
         foreign = await refused(client, "translate_fsp", path=stranger)
         twice = await refused(client, "translate_fsp", path=path | {"turns": [with_calls, with_calls]})
-        long = await refused(client, "translate_fsp", path=path | {"turns": path["turns"] * 21})
+        long = await refused(client, "translate_fsp", path=path | {"turns": [with_calls] * 21})
         huge = await refused(client, "translate_fsp", path=path | {"padding": "x" * 70_000})
         attempts = await refused(client, "translate_fsp", path_id=path["id"], attempts=0)
     assert "give one of path_id" in neither and "give one of path_id" in both

@@ -24,18 +24,23 @@ class SampleSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_steps: int | None = Field(None, ge=1, le=10, description="Most edges per walk (default 5).")
+    max_steps: int | None = Field(None, ge=1, le=10, description="Most edges per walk (default 7).")
     min_steps: int | None = Field(None, ge=0, le=10, description="Fewest edges per walk (default 1).")
     walks_per_start: int | None = Field(None, ge=1, le=20, description="Walks per start and round (3).")
     distractors: int | None = Field(None, ge=0, le=20, description="Tools offered besides the path's (4).")
-    merge: float | None = Field(None, ge=0, le=1, description="Chance a turn joins the one before (0.3).")
-    insert_short: float | None = Field(None, ge=0, le=1, description="Chance of a hidden helper call (0.25).")
+    merge: float | None = Field(None, ge=0, le=1, description="Chance a turn joins the one before (0.6).")
+    insert_short: float | None = Field(None, ge=0, le=1, description="Chance of a hidden helper call (0.55).")
     insert_long: float | None = Field(None, ge=0, le=1, description="Chance of a back-reference (0.3).")
     split: float | None = Field(None, ge=0, le=1, description="Chance of an empty, clarifying turn (0.2).")
+    parallel: float | None = Field(
+        None, ge=0, le=1, description="Chance a call is made again for other values in its turn (0.6)."
+    )
+    second_task: float | None = Field(None, ge=0, le=1, description="Chance of each later task (0.9).")
+    max_tasks: int | None = Field(None, ge=1, le=10, description="Most tasks in one conversation (5).")
 
     def overrides(self) -> dict[str, Any]:
-        walk = {"max_steps", "min_steps", "walks_per_start"}
-        operations = {"merge", "insert_short", "insert_long", "split"}
+        walk = {"max_steps", "min_steps", "walks_per_start", "second_task", "max_tasks"}
+        operations = {"merge", "insert_short", "insert_long", "split", "parallel"}
         prefix = {**dict.fromkeys(walk, "walk."), **dict.fromkeys(operations, "operations.")}
         return {f"{prefix.get(k, '')}{k}": v for k, v in self.model_dump().items()}
 
