@@ -4,6 +4,7 @@ example catalog, each broken in one way, fail exactly the rule that guards it.""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -135,21 +136,23 @@ def test_a_withheld_value_given_too_early_fails(accepted: list[Conversation]) ->
 
 
 def test_a_repeated_earlier_value_fails_an_insert_long_turn(accepted: list[Conversation]) -> None:
-    def back_ref(c: Conversation, k: int, t: Turn) -> bool:
+    def candidates(c: Conversation, k: int, t: Turn) -> list:
         earlier = {x.plan for u in c.turns[:k] for x in u.calls}
+        said = {json.dumps(m.value) for u in c.turns[: k + 1] for m in u.mentions}
         plans = {x.plan: x for x in t.calls}
-        return any(
-            d.source in earlier
+        return [
+            d
+            for d in c.dependencies
+            if d.source in earlier
             and d.target in plans
             and isinstance(plans[d.target].arguments.get(d.input), str)
             and len(plans[d.target].arguments[d.input]) >= 3
-            for d in c.dependencies
-        )
+            and json.dumps(plans[d.target].arguments[d.input]) not in said  # not the user's own value
+        ]
 
-    conversation, k, turn = _find(accepted, back_ref)
-    earlier = {x.plan for u in conversation.turns[:k] for x in u.calls}
+    conversation, k, turn = _find(accepted, lambda c, k, t: bool(candidates(c, k, t)))
     plans = {x.plan: x for x in turn.calls}
-    dep = next(d for d in conversation.dependencies if d.source in earlier and d.target in plans and d.input)
+    dep = candidates(conversation, k, turn)[0]
     value = plans[dep.target].arguments[dep.input]
     # as a reference to an earlier turn's result (insert-long), the value must not be repeated
     as_reference = conversation.model_copy(
