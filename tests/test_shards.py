@@ -116,7 +116,9 @@ def test_shards_split_n_and_have_their_own_streams() -> None:
 def test_the_shards_never_draw_the_same_path(prepared: Path) -> None:
     # Short walks with no distractors: two seeds' streams repeat each other's paths, and a path's id
     # is its content, not its seed; the shard filter still keeps the shards apart.
-    config = load_config(None, **{"distractors": 0, "walk.max_steps": 1})
+    config = load_config(
+        None, **{"distractors": 0, "walk.max_steps": 1, "walk.second_task": 0, "operations.parallel": 0}
+    )
     store = Store.open(prepared)
     index = population(store, "graph", config)
     store.close()
