@@ -321,7 +321,9 @@ class Store:
                 f"workspace {self.path} was written by a newer graph-toucan (schema {current}); upgrade"
             )
         for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
-            with self.transaction():
+            with self.transaction():  # another process may have migrated while this one waited for it
+                if self.version >= number:
+                    continue
                 migration(self.db)
                 self.db.execute(f"PRAGMA user_version = {number}")
 
