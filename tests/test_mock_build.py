@@ -255,3 +255,24 @@ async def test_bundled_mocks_cover_the_example_catalog_and_pass_their_checks(cat
         assert by_name[tool.server_name, tool.name].tool.input_schema == tool.input_schema
     for mock in bundled:
         await check_mock(mock.code, mock.tool, pool)
+
+
+def test_the_bundled_mock_folder_is_what_a_fresh_build_writes(tmp_path):
+    """mock_tools/ must be regenerated when the generator changes: replay (eval, serve-mocks) runs the
+    bundled mocks against conversations made with freshly built ones."""
+    from typer.testing import CliRunner
+
+    from graph_toucan.cli import app
+
+    runner = CliRunner()
+    workspace, out = tmp_path / "ws", tmp_path / "mock_tools"
+    for args in (["import"], ["annotate"], ["mock", "build", "--out", str(out)]):
+        result = runner.invoke(app, ["--workspace", str(workspace), *args])
+        assert result.exit_code == 0, result.output
+    bundled = bundled_mock_folder()
+    fresh = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    shipped = {p.relative_to(bundled): p.read_bytes() for p in bundled.rglob("*") if p.is_file()}
+    stale = sorted(str(k) for k in fresh.keys() | shipped.keys() if fresh.get(k) != shipped.get(k))
+    assert not stale, (
+        f"mock_tools/ differs from a fresh build in {stale[:5]}; regenerate it with the command in the README"
+    )

@@ -72,6 +72,7 @@ def main(**arguments):
             } if "hotel_4_hotel_id" in flat else ABSENT,
         ),
         "total_count": pick(flat, "total_count", "integer"),
+        "session_id": pick(flat, "session_id", "string"),
     }
 
 
