@@ -48,7 +48,7 @@ def _key(prompt: str) -> str:
 
 
 def _serve(answers: Any, ready: Any, stop: Any, latency: float) -> None:
-    """The endpoint's process: answers arrive on ``answers`` as (prompt key, JSON text)."""
+    """The endpoint's process: answers arrive on the pipe ``answers`` as ``key\\nJSON text``."""
     from tests.fakes import Reply, fake_llm_server, first_user_prompt
 
     known: dict[str, str] = {}
@@ -57,13 +57,12 @@ def _serve(answers: Any, ready: Any, stop: Any, latency: float) -> None:
     def receive() -> None:
         while True:
             try:
-                item = answers.get()
+                item = answers.recv_bytes()
             except (EOFError, OSError):  # the client went away
                 return
-            if item is None:
-                return
+            key, _, text = item.partition(b"\n")
             with arrived:
-                known[item[0]] = item[1]
+                known[key.decode()] = text.decode()
                 arrived.notify_all()
 
     receiver = threading.Thread(target=receive, daemon=True)
@@ -82,8 +81,6 @@ def _serve(answers: Any, ready: Any, stop: Any, latency: float) -> None:
         fake.default = answer
         ready.put(fake.url)
         stop.wait()
-    answers.put(None)
-    receiver.join(timeout=10)
 
 
 class Endpoint:
@@ -91,11 +88,12 @@ class Endpoint:
 
     def __init__(self, latency: float) -> None:
         context = mp.get_context("spawn")
-        self.answers = context.Queue()
+        receiving, self.answers = context.Pipe(duplex=False)  # a plain pipe: no feeder thread here
         ready = context.Queue()
         self.stop = context.Event()
-        self.process = context.Process(target=_serve, args=(self.answers, ready, self.stop, latency))
+        self.process = context.Process(target=_serve, args=(receiving, ready, self.stop, latency))
         self.process.start()
+        receiving.close()
         self.url = ready.get(timeout=60)
         self.answer_cpu = 0.0
         self.requests = 0
@@ -103,13 +101,13 @@ class Endpoint:
         self._original = Task.render
         endpoint, original = self, self._original
 
-        def render(task: Any, inputs: dict[str, Any]) -> Any:
-            prompt = original(task, inputs)
+        def render(task: Any, inputs: dict[str, Any], **options: Any) -> Any:
+            prompt = original(task, inputs, **options)
             if endpoint.first is None:
                 endpoint.first = (time.perf_counter(), time.process_time())
             started = time.thread_time()
             text = json.dumps(TASKS[task.name].offline(inputs).model_dump(mode="json"))
-            endpoint.answers.put((_key(prompt.user), text))
+            endpoint.answers.send_bytes(f"{_key(prompt.user)}\n{text}".encode())
             endpoint.answer_cpu += time.thread_time() - started
             endpoint.requests += 1
             return prompt
@@ -118,6 +116,7 @@ class Endpoint:
 
     def close(self) -> None:
         Task.render = self._original  # type: ignore[method-assign]
+        self.answers.close()
         self.stop.set()
         self.process.join(timeout=30)
 

@@ -185,7 +185,7 @@ class Pipeline:
         so with a remote teacher each conversation in flight needs one."""
         if self.config.workers is not None:
             return self.config.workers
-        return 2 if self.llm.offline_for("values") else max(2, min(self.config.concurrency, 16))
+        return 2 if self.llm.offline_for("values") else max(2, min(self.config.concurrency, 128))
 
     async def _stage(self, name: str, work: Callable[[], Any]) -> None:
         """Run one stage, recording in the runs table that it started and, with its seconds, that it

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -85,9 +86,26 @@ LOCAL_ONLY = Registry(retrieve=_never_retrieve)
 
 def schema_validator(schema: dict[str, Any], *, format_checker: Any = None) -> Validator:
     """The one way this project builds a jsonschema validator: ``schema``'s declared draft (2020-12
-    when it declares none), and a registry that refuses to retrieve any remote ``$ref``."""
+    when it declares none), and a registry that refuses to retrieve any remote ``$ref``.
+
+    Validators are kept for the last :data:`_VALIDATORS_KEPT` schema objects (by identity: the cache
+    holds the object, so its id stays its own), since verification asks for the same tools' schemas
+    call after call. A schema is never changed in place once a validator is made for it."""
+    key = (id(schema), id(format_checker))
+    kept = _VALIDATORS.get(key)
+    if kept is not None and kept[0] is schema and kept[1] is format_checker:
+        _VALIDATORS.move_to_end(key)
+        return kept[2]
     cls = validator_for(schema, default=Draft202012Validator)
-    return cls(schema, registry=LOCAL_ONLY, format_checker=format_checker)
+    validator = cls(schema, registry=LOCAL_ONLY, format_checker=format_checker)
+    _VALIDATORS[key] = (schema, format_checker, validator)
+    if len(_VALIDATORS) > _VALIDATORS_KEPT:
+        _VALIDATORS.popitem(last=False)
+    return validator
+
+
+_VALIDATORS_KEPT = 8192
+_VALIDATORS: OrderedDict[tuple[int, int], tuple[Any, Any, Validator]] = OrderedDict()
 
 
 def schema_problem(validator: Validator, value: Any) -> str | None:

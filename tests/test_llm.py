@@ -580,3 +580,32 @@ def test_prompts_show_json_as_written_not_escaped_for_html():
     text = ASSISTANT_ANSWER.render(inputs).user
     assert '"O\'Hare & <gate>"' in text and '"B&B"' in text
     assert "\\u0027" not in text and "\\u0026" not in text and "\\u003c" not in text
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_backend_serves_one_event_loop_after_another_and_closes_its_connections(
+    provider, server, store, tools
+):
+    """The CLI runs each command in its own ``asyncio.run``: the backend's HTTP session belongs to one
+    loop, a new loop gets a new one, and a loop's shutdown closes it even when nobody called aclose."""
+    import gc
+    import warnings
+
+    server.default = Reply(GOOD)
+    backend = backend_for(provider, server)
+    unclosed: list[str] = []
+
+    async def ask(tool: Tool) -> list[str]:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _loop, context: unclosed.append(str(context.get("message"))))
+        return (await LLM(backend, store, parse_retries=0).run(TOOL_TAGS, tags_inputs(tool))).tags
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert asyncio.run(ask(tools[0])) == GOOD_TAGS
+        assert asyncio.run(ask(tools[1])) == GOOD_TAGS  # the first loop is gone: a session of its own
+        gc.collect()
+    assert len(server.requests) == 2
+    assert [m for m in unclosed if "Unclosed" in m] == []
+    assert [w for w in caught if "Unclosed" in str(w.message)] == []
+    assert all(session.closed for _, session, _ in backend.http._sessions.values())

@@ -20,6 +20,7 @@ from graph_toucan.errors import LLMError, LLMOutputError, StageFailed, TeacherUn
 from graph_toucan.graph import build_graph
 from graph_toucan.llm import LLM, AnthropicBackend, OfflineBackend, OpenAIBackend, ScriptedBackend
 from graph_toucan.llm.groups import GROUPS, task_group
+from graph_toucan.llm.http import MAX_BODY_BYTES
 from graph_toucan.llm.task import MAX_ANSWER_CHARS, Task
 from graph_toucan.records import Tool
 from graph_toucan.store import Store
@@ -201,8 +202,9 @@ def test_the_cli_exits_non_zero_with_one_line_for_an_unreachable_teacher(tmp_pat
         ("", "empty"),
         ("   \n", "empty"),
         ('{"tags": ["' + "x" * (MAX_ANSWER_CHARS + 10) + '"]}', "over the limit"),
+        ("x" * (MAX_BODY_BYTES + 10), "bytes long, over the limit"),  # never read whole
     ],
-    ids=["deep-recursion", "deep", "empty", "blank", "oversized"],
+    ids=["deep-recursion", "deep", "empty", "blank", "oversized", "huge-body"],
 )
 async def test_bad_answers_are_parse_failures_sent_back_and_never_stored_as_usable(
     answer, problem, server, store, tool

@@ -1,8 +1,9 @@
 """Backends: ``anthropic``, ``openai`` (any OpenAI-compatible base URL), ``offline`` and ``scripted``.
 
 A backend turns a request ``{"system", "messages", "max_tokens", "temperature"}`` into a
-:class:`Completion`, and maps its SDK's failures to :class:`TransientLLMError` (retry: 429, 5xx,
-timeouts, malformed bodies) or :class:`LLMError` (give up: bad request, auth).
+:class:`Completion`. The two remote ones post the provider's JSON through :mod:`graph_toucan.llm.http`,
+which maps failures to :class:`TransientLLMError` (retry: 429, 5xx, timeouts, malformed bodies) or
+:class:`LLMError` (give up: bad request, auth).
 
 A request may carry ``output_schema`` (``{"name", "schema", "strict"}``): the OpenAI backend sends it
 as ``response_format`` ``json_schema`` (vLLM, SGLang, llama.cpp and Ollama decode to it), the
@@ -15,18 +16,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from graph_toucan.errors import LLMConfigError, LLMError, StructuredOutputRefused, TransientLLMError
+from graph_toucan.llm.http import _STRUCTURED_WORDS, JSONEndpoint
 
 Request = dict[str, Any]
 
 DEFAULT_TIMEOUT_S = 120.0
-# Words of a 400 that says the server does not take the structured-output form of the request.
-_STRUCTURED_WORDS = re.compile(r"response_format|json_schema|tool_choice|\btools?\b|structured|guided", re.I)
 
 
 @dataclass
@@ -36,6 +35,7 @@ class Completion:
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    oversized: int = 0  # bytes of an answer too large to read (its text is then empty)
 
 
 class Backend:
@@ -95,8 +95,9 @@ class ScriptedBackend(Backend):
 
 
 def _status_error(exc: Exception, provider: str, *, structured: bool = False, timeout: float = 0) -> LLMError:
-    """Map an SDK exception (both SDKs share the same shape) to our retry classes; ``structured``
-    when the request carried the structured-output form (a 400 about it is then a refusal of it)."""
+    """Map an SDK exception (both SDKs share the same shape) to our retry classes, for the evaluated
+    models' clients (the teachers post through :mod:`graph_toucan.llm.http`); ``structured`` when the
+    request carried the structured-output form (a 400 about it is then a refusal of it)."""
     import anthropic
     import openai
 
@@ -129,10 +130,11 @@ def _status_error(exc: Exception, provider: str, *, structured: bool = False, ti
 
 
 class AnthropicBackend(Backend):
-    """Claude through the ``anthropic`` SDK (Messages API)."""
+    """Claude through the Messages API (``POST /v1/messages``)."""
 
     name = "anthropic"
     structured = True
+    api_version = "2023-06-01"
     # Prompt caching pays once the stable prefix (tool definition and system prompt) reaches the
     # model's minimum cacheable length (1,024 tokens for Sonnet and Opus, about 4 characters each).
     cache_min_chars = 4096
@@ -145,8 +147,6 @@ class AnthropicBackend(Backend):
         base_url: str | None = None,
         timeout: float = DEFAULT_TIMEOUT_S,
     ) -> None:
-        import anthropic
-
         super().__init__(model)
         self.timeout = timeout
         key = api_key or os.environ.get("ANTHROPIC_API_KEY")
@@ -154,69 +154,69 @@ class AnthropicBackend(Backend):
             raise LLMConfigError(
                 "the anthropic teacher needs ANTHROPIC_API_KEY; set it, or use --teacher offline"
             )
-        self.client = anthropic.AsyncAnthropic(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
+        base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com"
+        headers = {"x-api-key": key, "anthropic-version": self.api_version}
+        self.http = JSONEndpoint("anthropic", base_url, headers, timeout)
 
     @property
     def endpoint(self) -> str:
-        return str(self.client.base_url)
+        return self.http.base_url + "/"
 
     async def complete(self, request: Request) -> Completion:
-        import anthropic
-
-        # The Messages API of the anthropic SDK 2.x takes no temperature; the request keeps it for the cache key.
+        # The request's temperature is part of the cache key; Claude is sent the API's default.
         schema = request.get("output_schema")
-        extra: dict[str, Any] = {}
-        system: Any = request["system"]
-        prefix = len(system)
+        payload: dict[str, Any] = {
+            "model": self.model,
+            "system": request["system"],
+            "messages": request["messages"],
+            "max_tokens": request["max_tokens"],
+        }
+        prefix = len(request["system"])
         if schema:
-            extra["tools"] = [
+            payload["tools"] = [
                 {
                     "name": schema["name"],
                     "description": "Give your answer as this tool's input.",
                     "input_schema": schema["schema"],
                 }
             ]
-            extra["tool_choice"] = {"type": "tool", "name": schema["name"]}
+            payload["tool_choice"] = {"type": "tool", "name": schema["name"]}
             prefix += len(json.dumps(schema["schema"]))
         if prefix >= self.cache_min_chars:  # tools and system are the stable prefix of a task's requests
-            system = [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]
-        try:
-            message = await self.client.messages.create(
-                model=self.model,
-                system=system,
-                messages=request["messages"],
-                max_tokens=request["max_tokens"],
-                **extra,
-            )
-        except anthropic.APIError as exc:
-            raise _status_error(exc, "anthropic", structured=bool(schema), timeout=self.timeout) from None
-        except ValueError as exc:  # JSON or model validation of a body the SDK could not read
-            raise TransientLLMError(f"anthropic returned a malformed body: {exc}") from None
+            payload["system"] = [
+                {"type": "text", "text": request["system"], "cache_control": {"type": "ephemeral"}}
+            ]
+        answer = await self.http.post("/v1/messages", payload, structured=bool(schema))
+        if answer.oversized:
+            return Completion("", oversized=answer.oversized)
         try:
             parts = []
-            for block in message.content:
-                kind = getattr(block, "type", "")
+            for block in answer.body["content"]:
+                kind = block.get("type")
                 if kind == "text":
-                    parts.append(block.text)
+                    parts.append(block["text"])
                 elif kind == "tool_use":
-                    parts.append(json.dumps(block.input, ensure_ascii=False))
-            usage = message.usage
+                    parts.append(json.dumps(block["input"], ensure_ascii=False))
+            usage = answer.body.get("usage") or {}
             return Completion(
                 "".join(parts),
-                usage.input_tokens or 0,
-                usage.output_tokens or 0,
-                cache_read_tokens=getattr(usage, "cache_read_input_tokens", None) or 0,
-                cache_write_tokens=getattr(usage, "cache_creation_input_tokens", None) or 0,
+                usage.get("input_tokens") or 0,
+                usage.get("output_tokens") or 0,
+                cache_read_tokens=usage.get("cache_read_input_tokens") or 0,
+                cache_write_tokens=usage.get("cache_creation_input_tokens") or 0,
             )
-        except (AttributeError, TypeError) as exc:  # fields missing from a loosely parsed body
-            raise TransientLLMError(f"anthropic returned a malformed body: {exc}") from None
+        except (AttributeError, TypeError, KeyError) as exc:  # fields missing from the body
+            raise TransientLLMError(
+                f"anthropic returned a malformed body: {exc!r} missing or wrong"
+            ) from None
 
     async def aclose(self) -> None:
-        await self.client.close()
+        await self.http.aclose()
 
 
 class OpenAIBackend(Backend):
-    """OpenAI, or any OpenAI-compatible server (vLLM, Ollama, llama.cpp, OpenRouter) via ``base_url``."""
+    """OpenAI, or any OpenAI-compatible server (vLLM, Ollama, llama.cpp, OpenRouter) via ``base_url``:
+    ``POST {base_url}/chat/completions``."""
 
     name = "openai"
     structured = True
@@ -229,8 +229,6 @@ class OpenAIBackend(Backend):
         base_url: str | None = None,
         timeout: float = DEFAULT_TIMEOUT_S,
     ) -> None:
-        import openai
-
         super().__init__(model)
         self.timeout = timeout
         base_url = base_url or os.environ.get("OPENAI_BASE_URL")
@@ -240,19 +238,23 @@ class OpenAIBackend(Backend):
                 "the openai teacher needs OPENAI_API_KEY, or OPENAI_BASE_URL set to a local "
                 "OpenAI-compatible server (e.g. http://127.0.0.1:8000/v1); or use --teacher offline"
             )
-        self.client = openai.AsyncOpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
+        base_url = base_url or "https://api.openai.com/v1"
+        self.http = JSONEndpoint("openai", base_url, {"authorization": f"Bearer {key}"}, timeout)
 
     @property
     def endpoint(self) -> str:
-        return str(self.client.base_url)
+        return self.http.base_url + "/"
 
     async def complete(self, request: Request) -> Completion:
-        import openai
-
         schema = request.get("output_schema")
-        extra: dict[str, Any] = {}
+        payload: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": "system", "content": request["system"]}, *request["messages"]],
+            "max_tokens": request["max_tokens"],
+            "temperature": request["temperature"],
+        }
         if schema:
-            extra["response_format"] = {
+            payload["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {
                     "name": schema["name"],
@@ -260,29 +262,20 @@ class OpenAIBackend(Backend):
                     "strict": schema["strict"],
                 },
             }
+        answer = await self.http.post("/chat/completions", payload, structured=bool(schema))
+        if answer.oversized:
+            return Completion("", oversized=answer.oversized)
         try:
-            response = await self.client.chat.completions.create(
-                model=self.model,
-                messages=[{"role": "system", "content": request["system"]}, *request["messages"]],
-                max_tokens=request["max_tokens"],
-                temperature=request["temperature"],
-                **extra,
-            )
-        except openai.APIError as exc:
-            raise _status_error(exc, "openai", structured=bool(schema), timeout=self.timeout) from None
-        except ValueError as exc:
-            raise TransientLLMError(f"openai returned a malformed body: {exc}") from None
-        try:
-            text = response.choices[0].message.content or ""
-            usage = response.usage
-            return Completion(
-                text, usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0
-            )
-        except (AttributeError, TypeError, IndexError) as exc:
-            raise TransientLLMError(f"openai returned a malformed body: {exc}") from None
+            text = answer.body["choices"][0]["message"].get("content") or ""
+            if not isinstance(text, str):
+                raise TypeError("message.content is not a string")
+            usage = answer.body.get("usage") or {}
+            return Completion(text, usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
+        except (AttributeError, TypeError, IndexError, KeyError) as exc:
+            raise TransientLLMError(f"openai returned a malformed body: {exc!r} missing or wrong") from None
 
     async def aclose(self) -> None:
-        await self.client.close()
+        await self.http.aclose()
 
 
 def make_backend(

@@ -227,7 +227,7 @@ class LLM:
             keys.append(self._key(backend, task.name, request))
             text = ""  # stays empty when the client refused the answer itself (empty or oversized)
             try:
-                text = await self._complete(backend, task.name, request)
+                text = await self._complete(backend, task.name, request, keys[-1])
                 return task.parse(text, data)
             except OutputParseError as exc:
                 errors.append(str(exc))
@@ -275,8 +275,7 @@ class LLM:
         counts.calls += 1
         return result
 
-    async def _complete(self, backend: Backend, task: str, request: Request) -> str:
-        key = self._key(backend, task, request)
+    async def _complete(self, backend: Backend, task: str, request: Request, key: str) -> str:
         lock = self._inflight.setdefault(key, asyncio.Lock())
         try:
             async with lock:  # identical concurrent requests wait for the first, then hit the cache
@@ -396,7 +395,12 @@ class LLM:
             counts.cost_usd += cost
             text = completion.text
             unusable = None
-            if not text.strip():
+            if completion.oversized:
+                unusable = (
+                    f"the answer is more than {completion.oversized:,} bytes long, over the limit of "
+                    f"{MAX_ANSWER_CHARS:,} characters"
+                )
+            elif not text.strip():
                 unusable = "the answer is empty"
             elif len(text) > MAX_ANSWER_CHARS:
                 unusable = (

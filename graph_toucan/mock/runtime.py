@@ -38,12 +38,20 @@ class LoadedMock:
 
     mock: MockTool
     name: str
-    arguments: Validator
-    output: Validator | None
 
     @property
     def ref(self) -> str:
         return self.mock.tool.ref
+
+    @property
+    def arguments(self) -> Validator:
+        """Made at the first call (schema validators are kept by :func:`schema_validator`)."""
+        return schema_validator(self.mock.tool.input_schema)
+
+    @property
+    def output(self) -> Validator | None:
+        output = self.mock.tool.output_schema
+        return schema_validator(output) if output else None
 
 
 class MockRuntime:
@@ -113,13 +121,7 @@ class MockRuntime:
             if old is not None and old.name == name:
                 loaded[name] = ids[tool_id] = old
                 continue
-            output = tool.output_schema
-            loaded[name] = ids[tool_id] = LoadedMock(
-                mock,
-                name,
-                schema_validator(tool.input_schema),
-                schema_validator(output) if output else None,
-            )
+            loaded[name] = ids[tool_id] = LoadedMock(mock, name)
         self._loaded = loaded
         index: dict[str, LoadedMock | None] = {}
         for item in loaded.values():  # ref and bare name: ambiguous when two mocks have them

@@ -38,6 +38,7 @@ import socket
 import struct
 import sys
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -118,7 +119,9 @@ class _Zygote:
     def __init__(self, proc: asyncio.subprocess.Process, sock: socket.socket) -> None:
         self.proc = proc
         self.sock = sock
-        self.lock = asyncio.Lock()
+        self.sending = asyncio.Lock()  # one frame (and its descriptor) at a time on the socket
+        self.waiting: deque[asyncio.Future[dict[str, Any]]] = deque()  # replies come in request order
+        self.reader: asyncio.Task[None] | None = None
         self.layers: dict[str, str] = {}
         self.reap: list[int] = []
         self.prepared: set[str] = set()
@@ -172,9 +175,11 @@ class _Zygote:
         return self.proc.returncode is None
 
     async def request(self, message: dict[str, Any], fd: int | None = None) -> dict[str, Any]:
-        """One lock-step exchange on the control socket (``fd`` travels as SCM_RIGHTS)."""
+        """One exchange on the control socket (``fd`` travels as SCM_RIGHTS). Requests are pipelined:
+        the zygote answers them in order, so many calls never wait for one another's round trip."""
         loop = asyncio.get_running_loop()
-        async with self.lock:
+        reply: asyncio.Future[dict[str, Any]] = loop.create_future()
+        async with self.sending:
             data = _frame(message)
             try:
                 if fd is None:
@@ -183,13 +188,37 @@ class _Zygote:
                     rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))]
                     sent = self.sock.sendmsg([data], rights)
                     await loop.sock_sendall(self.sock, data[sent:])
-                header = await self._exactly(_HEADER.size)
-                reply = _decode(await self._exactly(_HEADER.unpack(header)[0]))
             except OSError as exc:
                 raise _Lost(f"the zygote's socket failed: {exc}") from None
-        if not isinstance(reply, dict):
-            raise _Lost("the zygote sent a frame that is not a JSON object")
-        return reply
+            self.waiting.append(reply)
+            if self.reader is None or self.reader.done():
+                self.reader = asyncio.ensure_future(self._read_replies())
+        return await reply
+
+    async def _read_replies(self) -> None:
+        """Hand each reply to the oldest request waiting; a fork nobody waits for any more (its
+        caller was cancelled) is reaped with the next fork."""
+        try:
+            while self.waiting:
+                header = await self._exactly(_HEADER.size)
+                reply = _decode(await self._exactly(_HEADER.unpack(header)[0]))
+                if not isinstance(reply, dict):
+                    raise _Lost("the zygote sent a frame that is not a JSON object")
+                waiter = self.waiting.popleft()
+                if not waiter.done():
+                    waiter.set_result(reply)
+                elif reply.get("op") == "forked" and isinstance(reply.get("pid"), int):
+                    self.reap.append(reply["pid"])  # its socket is closed: it exits at once
+        except OSError as exc:
+            self._fail(_Lost(f"the zygote's socket failed: {exc}"))
+        except _Lost as exc:
+            self._fail(exc)
+
+    def _fail(self, error: _Lost) -> None:
+        while self.waiting:
+            waiter = self.waiting.popleft()
+            if not waiter.done():
+                waiter.set_exception(error)
 
     async def _exactly(self, n: int) -> bytes:
         loop = asyncio.get_running_loop()
@@ -233,6 +262,9 @@ class _Zygote:
         return (status if isinstance(status, int) else None, cpu if isinstance(cpu, int | float) else None)
 
     async def close(self) -> None:
+        if self.reader is not None:
+            self.reader.cancel()
+        self._fail(_Lost("the zygote was closed"))
         with contextlib.suppress(OSError):
             self.sock.close()
         if self.alive:
