@@ -249,7 +249,7 @@ def words(identifier: str) -> list[str]:
     return [w.lower() for w in re.findall(r"[A-Za-z]+|[0-9]+", spaced)]
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)  # names recur; the texts of turns (most calls) never do
 def name_tokens(name: str) -> tuple[str, ...]:
     """Lowercase, singular, synonym-folded words of an identifier or field path."""
     spaced = _ACRONYM.sub(r"\1 \2", _CAMEL.sub(r"\1 \2", name))
