@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from graph_toucan.evaluate.data import EvalConversation, load_conversations
 from graph_toucan.evaluate.models import ChatModel
@@ -27,7 +27,19 @@ from graph_toucan.mock.files import bundled_mock_folder, read_mock_folder
 from graph_toucan.mock.sandbox import Limits, SandboxPool
 from graph_toucan.records import MockTool
 
-__all__ = ["EvalConversation", "default_mocks", "load_conversations", "run_eval"]
+__all__ = ["EVAL_HELP", "EvalConversation", "default_mocks", "load_conversations", "run_eval"]
+
+# The settings of a run, by the names run_eval, ``graph-toucan eval`` and the synthesis server's
+# evaluate_model all give them: their defaults and what they mean, in one place.
+DEFAULT_SPLIT: Final = "validation"
+DEFAULT_CONCURRENCY: Final = 4
+DEFAULT_MAX_STEPS: Final = 10
+MOST_STEPS: Final = 50  # the most model replies per turn either front end accepts
+EVAL_HELP = {
+    "limit": "At most this many conversations.",
+    "concurrency": "Conversations in flight.",
+    "max_steps": "Model replies per turn at most.",
+}
 
 
 def default_mocks(workspace_mocks: list[MockTool] | None = None) -> list[MockTool]:
@@ -43,10 +55,10 @@ async def run_eval(
     *,
     data: Path,
     out: Path,
-    split: str = "validation",
+    split: str = DEFAULT_SPLIT,
     limit: int | None = None,
-    concurrency: int = 4,
-    max_steps: int = 10,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    max_steps: int = DEFAULT_MAX_STEPS,
     mocks: list[MockTool] | None = None,
     pool: SandboxPool | None = None,
     workers: int = 2,
