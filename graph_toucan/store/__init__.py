@@ -8,13 +8,14 @@ turns rows back into records.
 from __future__ import annotations
 
 from graph_toucan.store.base import DB_NAME, DEFAULT_WORKSPACE, WORKSPACE_ENV, resolve_workspace
-from graph_toucan.store.calls import CallLog
+from graph_toucan.store.calls import CALL_COUNTS, CallLog
 from graph_toucan.store.conversations import ConversationTables
 from graph_toucan.store.migrations import MIGRATIONS
 from graph_toucan.store.paths import PlanTables
 from graph_toucan.store.tools import ToolTables, UpsertCounts
 
 __all__ = [
+    "CALL_COUNTS",
     "DB_NAME",
     "DEFAULT_WORKSPACE",
     "MIGRATIONS",

@@ -15,6 +15,16 @@ from typing import Any
 from graph_toucan.records import LLMCall
 from graph_toucan.store.base import Connection, drop, encode
 
+CALL_COUNTS = (  # the summed columns of CallLog.call_stats() (beside cost_usd and avg_latency_s)
+    "calls",
+    "retries",
+    "parse_failures",
+    "failures",
+    "fallbacks",
+    "input_tokens",
+    "output_tokens",
+)
+
 _UNFLUSHED: weakref.WeakSet[CallLog] = weakref.WeakSet()  # stores with logged calls not yet written
 
 
