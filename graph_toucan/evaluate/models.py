@@ -16,6 +16,7 @@ backoff, the rest end the conversation's evaluation. Every request counts agains
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
 import random
@@ -154,10 +155,10 @@ class SDKChatModel(ChatModel):
         super().__init__(model, **options)
         self.client = self._client(sdk, api_key, base_url, timeout)
 
-    @staticmethod
-    def _sdk() -> Any:
-        """The SDK module (imported on first use: each is an optional dependency)."""
-        raise NotImplementedError
+    sdk = ""  # the SDK's module, imported on first use (each is an optional dependency)
+
+    def _sdk(self) -> Any:
+        return importlib.import_module(self.sdk)
 
     def _client(self, sdk: Any, api_key: str | None, base_url: str | None, timeout: float) -> Any:
         raise NotImplementedError
@@ -192,13 +193,7 @@ class SDKChatModel(ChatModel):
 class OpenAIChatModel(SDKChatModel):
     """Chat completions with ``tools``: OpenAI or any compatible server (vLLM, Ollama, llama.cpp)."""
 
-    name = "openai"
-
-    @staticmethod
-    def _sdk() -> Any:
-        import openai
-
-        return openai
+    name = sdk = "openai"
 
     def _client(self, sdk: Any, api_key: str | None, base_url: str | None, timeout: float) -> Any:
         base_url = base_url or os.environ.get("OPENAI_BASE_URL")
@@ -271,13 +266,7 @@ class OpenAIChatModel(SDKChatModel):
 class AnthropicChatModel(SDKChatModel):
     """The Messages API with ``tools``: ``tool_use`` blocks out, ``tool_result`` blocks back."""
 
-    name = "anthropic"
-
-    @staticmethod
-    def _sdk() -> Any:
-        import anthropic
-
-        return anthropic
+    name = sdk = "anthropic"
 
     def _client(self, sdk: Any, api_key: str | None, base_url: str | None, timeout: float) -> Any:
         key = api_key or os.environ.get("ANTHROPIC_API_KEY")
