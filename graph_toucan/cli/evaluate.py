@@ -11,15 +11,7 @@ import typer
 from rich.table import Table
 
 from graph_toucan.cli.app import Context, JsonOption, app, console, errors, print_json, progress_bar
-from graph_toucan.evaluate import (
-    DEFAULT_CONCURRENCY,
-    DEFAULT_MAX_STEPS,
-    DEFAULT_SPLIT,
-    EVAL_HELP,
-    MOST_STEPS,
-    default_mocks,
-    run_eval,
-)
+from graph_toucan.evaluate import EVAL, EVAL_HELP, default_mocks, run_eval
 from graph_toucan.evaluate.models import make_model
 from graph_toucan.mock.files import read_mock_folder
 from graph_toucan.store import DB_NAME, Store, resolve_workspace
@@ -38,14 +30,14 @@ def eval_command(
         Path, typer.Option(help="An export folder ('graph-toucan export --out'), trl or openai.")
     ],
     out: Annotated[Path, typer.Option(help="Report folder: eval.db (resumable), report.md, report.json.")],
-    split: Annotated[str, typer.Option(help="validation, train or all.")] = DEFAULT_SPLIT,
+    split: Annotated[str, typer.Option(help="validation, train or all.")] = EVAL.split,
     limit: Annotated[int | None, typer.Option(min=1, help=EVAL_HELP["limit"])] = None,
     concurrency: Annotated[
         int, typer.Option(min=1, max=256, help=EVAL_HELP["concurrency"])
-    ] = DEFAULT_CONCURRENCY,
+    ] = EVAL.concurrency,
     max_steps: Annotated[
-        int, typer.Option(min=1, max=MOST_STEPS, help=EVAL_HELP["max_steps"])
-    ] = DEFAULT_MAX_STEPS,
+        int, typer.Option(min=1, max=EVAL.most_steps, help=EVAL_HELP["max_steps"])
+    ] = EVAL.max_steps,
     base_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible server (default $OPENAI_BASE_URL) or Anthropic URL.")
     ] = None,

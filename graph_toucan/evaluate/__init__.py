@@ -16,8 +16,9 @@ Modules: :mod:`~graph_toucan.evaluate.data` (rows of an export as conversations 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Literal
 
 from graph_toucan.evaluate.data import EvalConversation, load_conversations
 from graph_toucan.evaluate.models import ChatModel
@@ -27,14 +28,29 @@ from graph_toucan.mock.files import bundled_mock_folder, read_mock_folder
 from graph_toucan.mock.sandbox import Limits, SandboxPool
 from graph_toucan.records import MockTool
 
-__all__ = ["EVAL_HELP", "EvalConversation", "default_mocks", "load_conversations", "run_eval"]
+__all__ = [
+    "EVAL",
+    "EVAL_HELP",
+    "EvalConversation",
+    "EvalDefaults",
+    "default_mocks",
+    "load_conversations",
+    "run_eval",
+]
 
-# The settings of a run, by the names run_eval, ``graph-toucan eval`` and the synthesis server's
-# evaluate_model all give them: their defaults and what they mean, in one place.
-DEFAULT_SPLIT: Final = "validation"
-DEFAULT_CONCURRENCY: Final = 4
-DEFAULT_MAX_STEPS: Final = 10
-MOST_STEPS: Final = 50  # the most model replies per turn either front end accepts
+
+@dataclass(frozen=True)
+class EvalDefaults:
+    """The settings of a run, by the names run_eval, ``graph-toucan eval`` and the synthesis server's
+    evaluate_model all give them: their defaults (with :data:`EVAL_HELP`, what they mean) in one place."""
+
+    split: Literal["validation", "train", "all"] = "validation"
+    concurrency: int = 4
+    max_steps: int = 10
+    most_steps: int = 50  # the most model replies per turn either front end accepts
+
+
+EVAL = EvalDefaults()
 EVAL_HELP = {
     "limit": "At most this many conversations.",
     "concurrency": "Conversations in flight.",
@@ -55,10 +71,10 @@ async def run_eval(
     *,
     data: Path,
     out: Path,
-    split: str = DEFAULT_SPLIT,
+    split: str = EVAL.split,
     limit: int | None = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    max_steps: int = DEFAULT_MAX_STEPS,
+    concurrency: int = EVAL.concurrency,
+    max_steps: int = EVAL.max_steps,
     mocks: list[MockTool] | None = None,
     pool: SandboxPool | None = None,
     workers: int = 2,

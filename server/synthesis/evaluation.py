@@ -8,15 +8,7 @@ from fastmcp import Context
 from fastmcp.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from graph_toucan.evaluate import (
-    DEFAULT_CONCURRENCY,
-    DEFAULT_MAX_STEPS,
-    DEFAULT_SPLIT,
-    EVAL_HELP,
-    MOST_STEPS,
-    default_mocks,
-    run_eval,
-)
+from graph_toucan.evaluate import EVAL, EVAL_HELP, default_mocks, run_eval
 from graph_toucan.evaluate.models import make_model
 
 from .app import services, synthesis_tool
@@ -63,16 +55,12 @@ async def evaluate_model(
             "or anthropic/NAME (keys and OPENAI_BASE_URL from the server's environment).",
         ),
     ] = "reference",
-    split: Annotated[
-        Literal["validation", "train", "all"], Field(description="Which split.")
-    ] = DEFAULT_SPLIT,
+    split: Annotated[Literal["validation", "train", "all"], Field(description="Which split.")] = EVAL.split,
     limit: Annotated[int | None, Field(ge=1, le=100_000, description=EVAL_HELP["limit"])] = None,
-    concurrency: Annotated[
-        int, Field(ge=1, le=64, description=EVAL_HELP["concurrency"])
-    ] = DEFAULT_CONCURRENCY,
+    concurrency: Annotated[int, Field(ge=1, le=64, description=EVAL_HELP["concurrency"])] = EVAL.concurrency,
     max_steps: Annotated[
-        int, Field(ge=1, le=MOST_STEPS, description=EVAL_HELP["max_steps"])
-    ] = DEFAULT_MAX_STEPS,
+        int, Field(ge=1, le=EVAL.most_steps, description=EVAL_HELP["max_steps"])
+    ] = EVAL.max_steps,
 ) -> EvalResult:
     """Play each conversation's user turns to a model with the row's tools (a miss-func row's function
     from the turn that adds it), run its calls against the row's mocks with the same seed and state, and
