@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from enum import IntEnum
 from typing import Any
 
 from graph_toucan.fields import NOUN_SYNONYMS, json_type, name_tokens, tool_object, word_set, words
@@ -183,19 +184,27 @@ def spoken(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def reference_words(
-    reference: dict[str, Any], rng: random.Random, plain: bool = False, bare: bool = False
-) -> str:
+class Wording(IntEnum):
+    """How far the user's words keep from a function's name, each level keeping what the one before left
+    out: the next level is tried while a wording spells a function's name out."""
+
+    FULL = 0  # what the tool does in full, values with their parameters' names, results by their fields
+    TERSE = 1  # the request names only the head of what the tool handles
+    PLAIN = 2  # quoted values without their parameter's name, earlier results without their field's
+    BARE = 3  # earlier results without even the thing ("that one")
+
+
+def reference_words(reference: dict[str, Any], rng: random.Random, wording: Wording = Wording.FULL) -> str:
     """How the user points at an earlier result: "the date of that rate", "the hotel you find";
-    ``plain`` leaves the field's name out ("that rate from before"), ``bare`` the thing too ("that one"),
-    for a request whose other words would spell a function's name out."""
-    if bare:
+    from ``Wording.PLAIN`` without the field's name ("that rate from before"), at ``Wording.BARE``
+    without the thing too ("that one"), for a request whose other words would spell a function's name out."""
+    if wording >= Wording.BARE:
         return rng.choice(
             ["the first one", "the top one"] if reference["same_turn"] else ["that one", "the one you found"]
         )
     noun = reference["nouns"][0]
     field = " ".join(reference["fields"])
-    generic = plain or not field or field in ("id", "name", "value", "key", "code")
+    generic = wording >= Wording.PLAIN or not field or field in ("id", "name", "value", "key", "code")
     if field == noun:
         generic = True
     if reference["same_turn"]:  # the field itself when it says what is passed on (its date, its symbol)
@@ -217,9 +226,8 @@ def write_query(inputs: dict[str, Any]) -> dict[str, Any]:
     for attempt in range(8):  # another wording where one spells a function's name out
         rng = random.Random(f"{inputs['seed']}/{inputs['turn']}/{len(inputs['feedback'])}/{attempt or ''}")
         missed = any("does not ask for what" in f for f in inputs["feedback"])  # say what the tool handles
-        written = _write_query(
-            inputs, rng, plain=attempt >= 4, terse=missed or attempt >= 2, bare=attempt >= 6
-        )
+        wording = max(Wording(attempt // 2), Wording.TERSE if missed else Wording.FULL)  # two tries a level
+        written = _write_query(inputs, rng, wording)
         if not any(spells_out(name, written["query"]) for name in explicit):
             break
     return written
@@ -260,9 +268,8 @@ _NEW_TASK = [
 ]
 
 
-def _write_query(
-    inputs: dict[str, Any], rng: random.Random, plain: bool = False, terse: bool = False, bare: bool = False
-) -> dict[str, Any]:
+def _write_query(inputs: dict[str, Any], rng: random.Random, wording: Wording) -> dict[str, Any]:
+    plain = wording >= Wording.PLAIN
     style = inputs["style"]
     register = style["tone"] if style["tone"] in _OPENERS else "casual"
     mentions = _mentions(inputs, rng)
@@ -291,11 +298,11 @@ def _write_query(
             continue
         said_for[function["call"]] = own
         refs = [
-            f"for {reference_words(r, rng, plain, bare)}"
+            f"for {reference_words(r, rng, wording)}"
             for r in inputs["references"]
             if r["call"] == function["call"]
         ]
-        clause = request(function["name"], rng, terse, function.get("description", ""))
+        clause = request(function["name"], rng, wording >= Wording.TERSE, function.get("description", ""))
         if values:
             clause += " with " + ", ".join(values)
         if refs:

@@ -21,7 +21,7 @@ from graph_toucan.atomic import replacing, write_atomic
 from graph_toucan.errors import GraphToucanError
 from graph_toucan.path_stats import counts, distribution, share
 from graph_toucan.records import Conversation
-from graph_toucan.store import Store
+from graph_toucan.store import CALL_COUNTS, Store
 
 SAMPLER_LABELS = {"graph": "graph sampler", "random": "random baseline"}
 
@@ -269,29 +269,9 @@ def compute_stats(
     )
 
 
-_LOG_COLUMNS = (
-    "calls",
-    "retries",
-    "parse_failures",
-    "failures",
-    "fallbacks",
-    "input_tokens",
-    "output_tokens",
-)
-
-
 def call_log_figures(rows: list[dict[str, Any]], accepted: int) -> dict[str, Any]:
     """Totals of the call log (every task, every stage) and those totals per accepted conversation."""
-    keys = (
-        "calls",
-        "retries",
-        "parse_failures",
-        "failures",
-        "fallbacks",
-        "input_tokens",
-        "output_tokens",
-        "cost_usd",
-    )
+    keys = (*CALL_COUNTS, "cost_usd")
     total = {k: sum(r.get(k) or 0 for r in rows) for k in keys}
     total["cost_usd"] = round(total["cost_usd"], 6)
     per = {k: round(total[k] / accepted, 6 if k == "cost_usd" else 2) if accepted else 0.0 for k in keys}
@@ -383,16 +363,16 @@ def stats_markdown(report: StatsReport, *, images: str | None = None, level: int
     task_rows = [
         (
             f"{r['task']} ({r['model']})",
-            [str(r.get(k) or 0) for k in _LOG_COLUMNS] + [f"{r['cost_usd'] or 0:.4f}"],
+            [str(r.get(k) or 0) for k in CALL_COUNTS] + [f"{r['cost_usd'] or 0:.4f}"],
         )
         for r in log["by_task"]
     ]
     t, p = log["total"], log["per_accepted"]
-    task_rows.append(("total", [str(t[k]) for k in _LOG_COLUMNS] + [f"{t['cost_usd']:.4f}"]))
+    task_rows.append(("total", [str(t[k]) for k in CALL_COUNTS] + [f"{t['cost_usd']:.4f}"]))
     task_rows.append(
-        ("per accepted conversation", [str(p[k]) for k in _LOG_COLUMNS] + [f"{p['cost_usd']:.6f}"])
+        ("per accepted conversation", [str(p[k]) for k in CALL_COUNTS] + [f"{p['cost_usd']:.6f}"])
     )
-    lines += _table(["task", *(k.replace("_", " ") for k in _LOG_COLUMNS), "cost USD"], task_rows)
+    lines += _table(["task", *(k.replace("_", " ") for k in CALL_COUNTS), "cost USD"], task_rows)
     lines += [
         "",
         "Retries follow a transient failure (rate limit, 5xx, timeout); parse failures are answers sent "

@@ -63,147 +63,176 @@ _URLS = [
 ]
 _NAMES = ["Maria Lopez", "Kenji Watanabe", "Priya Sharma", "Tom Becker"]
 _EMAILS = ["maria.lopez@acme.io", "kenji.w@northwind.co", "priya@brightlabs.dev"]
-_KINDS: list[tuple[frozenset[str], list[str]]] = [
-    (frozenset({"email", "mail"}), _EMAILS),
+
+# What a parameter's name may say it holds (any of a kind's words among the name's), with values of that
+# kind, in the order by_meaning tries them. Name-specific kinds first (from a real catalog's commonest
+# parameters no generic kind covers), then the generic ones; ``True`` marks a generic kind, which
+# another_value also draws other values from.
+_KINDS: list[tuple[frozenset[str], list[Any], bool]] = [
+    (frozenset({"smiles"}), ["CCO", "CC(=O)Oc1ccccc1C(=O)O", "c1ccccc1"], False),
+    (
+        frozenset({"inchi"}),
+        ["InChI=1S/C2H6O/c1-2-3/h3H,2H2,1H3", "InChI=1S/CH4/h1H4", "InChI=1S/H2O/h1H2"],
+        False,
+    ),
+    (
+        frozenset({"cwd", "workdir", "root"}),
+        ["/home/maria/projects/website", "/srv/app", "~/code/billing-service"],
+        False,
+    ),
+    (
+        frozenset({"element", "elements", "startelement", "endelement", "button", "selector", "locator"}),
+        ["#submit-button", "button.login", "input[name='email']"],
+        False,
+    ),
+    (
+        frozenset({"package", "packages", "dependency", "dependencies", "library"}),
+        ["requests", "lodash", "express"],
+        False,
+    ),
+    (frozenset({"word", "words", "term", "lemma"}), ["serendipity", "ephemeral", "resilient"], False),
+    (frozenset({"coin", "coins", "cryptocurrency", "crypto"}), ["bitcoin", "ethereum", "solana"], False),
+    (frozenset({"currency", "currencies", "vs", "fiat"}), ["usd", "eur", "jpy"], False),
+    (frozenset({"domain", "hostname", "host"}), ["example.org", "python.org", "wikipedia.org"], False),
+    (frozenset({"year"}), ["2024", "2023", "2019"], False),
+    (
+        frozenset({"amount", "quantity", "count", "num", "number", "total", "price", "qty"}),
+        ["25", "120", "3"],
+        False,
+    ),
+    (
+        frozenset({"pubkey", "pubkeys", "wallet", "mint", "spender", "address", "account"}),
+        ["0x742d35Cc6634C0532925a3b844Bc454e4438f44e", "0x8ba1f109551bD432803012645Ac136ddd64DBA72"],
+        False,
+    ),
+    (frozenset({"chain", "network", "blockchain"}), ["ethereum", "polygon", "base"], False),
+    (frozenset({"protocol", "dex"}), ["uniswap", "aave", "curve"], False),
+    (frozenset({"slug", "handle"}), ["open-source-weekly", "hello-world", "getting-started"], False),
+    (frozenset({"barcode", "ean", "upc"}), ["4006381333931", "036000291452"], False),
+    (frozenset({"subreddit"}), ["python", "dataisbeautiful", "AskHistorians"], False),
+    (frozenset({"group", "team", "department"}), ["engineering", "marketing", "customer-support"], False),
+    (
+        frozenset({"field", "fields", "attribute", "attributes", "column", "columns", "sortfield"}),
+        ["created_at", "price", "title"],
+        False,
+    ),
+    (frozenset({"operation", "action", "op", "mode"}), ["add", "summarize", "compare"], False),
+    (frozenset({"cep", "postcode", "zip", "zipcode"}), ["01310-100", "20040-020"], False),
+    (frozenset({"cnpj"}), ["11.222.333/0001-81", "45.997.418/0001-53"], False),
+    (frozenset({"pgn"}), ["1. e4 e5 2. Nf3 Nc6 3. Bb5 a6"], False),
+    (frozenset({"route", "endpoint", "entrypoint"}), ["/api/users", "/health", "/v1/orders"], False),
+    (frozenset({"city", "cities", "town", "location", "place"}), ["Lyon", "Kyoto", "Lisbon"], False),
+    (frozenset({"sex", "gender"}), ["female", "male"], False),
+    (frozenset({"namespace", "providernamespace"}), ["Microsoft.Compute", "default", "kube-system"], False),
+    (frozenset({"device"}), ["iPhone 15", "Pixel 8"], False),
+    (frozenset({"channel", "channels"}), ["general", "engineering"], False),
+    (frozenset({"sector", "industry"}), ["technology", "healthcare", "energy"], False),
+    (frozenset({"tone", "style"}), ["friendly", "formal"], False),
+    (frozenset({"station"}), ["KJFK", "KSFO"], False),
+    (frozenset({"exchange"}), ["binance", "coinbase", "kraken"], False),
+    (
+        frozenset({"step", "steps"}),
+        ["Open the login page", "Click the Submit button", "Check the welcome banner"],
+        False,
+    ),
+    (frozenset({"logname", "logfile", "log"}), ["app.log", "access.log", "errors.log"], False),
+    (frozenset({"section", "chapter"}), ["Introduction", "History", "Methods"], False),
+    (frozenset({"agent", "agents", "role"}), ["researcher", "planner", "reviewer"], False),
+    (frozenset({"framework"}), ["react", "django", "pytorch"], False),
+    (frozenset({"journal"}), ["Nature", "The Lancet"], False),
+    (frozenset({"book"}), ["Sapiens", "Dune"], False),
+    (frozenset({"cmd", "command"}), ["ls -la", "git status"], False),
+    (frozenset({"connection", "connectionstring", "dsn"}), ["postgresql://localhost:5432/sales"], False),
+    (
+        frozenset({"value", "values", "input", "data", "expr", "expression", "str", "string"}),
+        ["42", "hello world", "3.14"],
+        False,
+    ),
+    (frozenset({"target", "targets", "goal"}), ["reduce churn by 10%", "launch the beta in March"], False),
+    (
+        frozenset({"temporal", "time", "period", "horizon", "timehorizon", "window"}),
+        ["last 30 days", "Q3 2024"],
+        False,
+    ),
+    (frozenset({"bounding", "box", "bbox"}), ["2.25,48.81,2.42,48.90"], False),
+    (
+        frozenset({"tema", "topic", "subject", "theme"}),
+        ["renewable energy", "remote work", "urban gardening"],
+        False,
+    ),
+    (
+        frozenset({"signature", "hash"}),
+        ["0x5c0b8a3ff0a2d4e1b6c7d8e9f00112233445566778899aabbccddeeff0011223"],
+        False,
+    ),
+    (frozenset({"senha", "password", "remetente"}), ["Correct-Horse-7", "maria.lopez@acme.io"], False),
+    (frozenset({"level", "level1"}), ["beginner", "advanced"], False),
+    (frozenset({"resource", "resources"}), ["users", "orders", "invoices"], False),
+    (frozenset({"system", "program", "settings", "parameters", "config"}), ["production", "default"], False),
+    (frozenset({"email", "mail"}), _EMAILS, True),
     (
         frozenset({"database", "db", "schema", "table", "collection", "dataset", "index", "bucket"}),
         ["sales", "customers", "analytics", "inventory"],
+        True,
     ),
     (
         frozenset({"project", "repo", "workspace", "app", "application", "service"}),
         ["website-redesign", "mobile-app", "billing-service"],
+        True,
     ),
     (
         frozenset({"participant", "attendee", "member", "assignee", "to", "recipient", "reviewer", "guest"}),
         _NAMES,
+        True,
     ),
-    (frozenset({"schedule", "cron", "frequency", "interval"}), ["every Monday at 9:00", "daily at 18:00"]),
-    (frozenset({"pattern", "glob", "regex", "filter", "selector"}), ["*.py", "TODO", "error"]),
+    (
+        frozenset({"schedule", "cron", "frequency", "interval"}),
+        ["every Monday at 9:00", "daily at 18:00"],
+        True,
+    ),
+    (frozenset({"pattern", "glob", "regex", "filter", "selector"}), ["*.py", "TODO", "error"], True),
     (
         frozenset({"issue", "bug", "ticket", "task", "todo"}),
         ["Login page crashes on Safari", "Update the onboarding docs"],
+        True,
     ),
     (
         frozenset({"component", "module", "widget", "class", "function", "method"}),
         ["LoginForm", "NavigationBar", "parse_invoice"],
+        True,
     ),
-    (frozenset({"doi"}), ["10.1038/nature12373", "10.1126/science.1259855"]),
-    (frozenset({"pmid"}), ["31452104", "28445112"]),
+    (frozenset({"doi"}), ["10.1038/nature12373", "10.1126/science.1259855"], True),
+    (frozenset({"pmid"}), ["31452104", "28445112"], True),
     (
         frozenset({"thought", "idea", "reason", "goal", "objective", "summary", "context", "reasoning"}),
         _SENTENCES,
+        True,
     ),
     (
         frozenset({"code", "snippet", "script", "source", "expression", "formula", "sql"}),
         ["print('hello, world')", "SELECT name FROM customers LIMIT 10", "2 * (3 + 4)"],
+        True,
     ),
-    (frozenset({"language", "lang"}), ["python", "en", "French"]),
-    (frozenset({"tag", "category", "genre", "type", "kind"}), ["travel", "finance", "science"]),
-    (frozenset({"model"}), ["gpt-4o", "claude-sonnet-4-5"]),
-    (frozenset({"branch"}), ["main", "feature/login"]),
-    (frozenset({"version"}), ["1.4.2", "2.0.0"]),
-    (frozenset({"query", "search", "keyword", "term", "q", "topic", "phrase"}), _SEARCHES),
+    (frozenset({"language", "lang"}), ["python", "en", "French"], True),
+    (frozenset({"tag", "category", "genre", "type", "kind"}), ["travel", "finance", "science"], True),
+    (frozenset({"model"}), ["gpt-4o", "claude-sonnet-4-5"], True),
+    (frozenset({"branch"}), ["main", "feature/login"], True),
+    (frozenset({"version"}), ["1.4.2", "2.0.0"], True),
+    (frozenset({"query", "search", "keyword", "term", "q", "topic", "phrase"}), _SEARCHES, True),
     (
         frozenset(
             {"message", "body", "text", "content", "note", "comment", "prompt", "question", "instruction"}
         ),
         _SENTENCES,
+        True,
     ),
-    (frozenset({"title", "subject", "headline", "label"}), _TITLES),
-    (frozenset({"path", "file", "dir"}), _PATHS),
-    (frozenset({"url", "website", "site", "page"}), _URLS),
-    (frozenset({"name", "user", "recipient", "person", "contact"}), _NAMES),
+    (frozenset({"title", "subject", "headline", "label"}), _TITLES, True),
+    (frozenset({"path", "file", "dir"}), _PATHS, True),
+    (frozenset({"url", "website", "site", "page"}), _URLS, True),
+    (frozenset({"name", "user", "recipient", "person", "contact"}), _NAMES, True),
 ]
 
 
-# Parameters whose name says what they hold but no generic kind covers (from a real catalog's commonest).
-_BY_NAME: list[tuple[frozenset[str], list[Any]]] = [
-    (frozenset({"smiles"}), ["CCO", "CC(=O)Oc1ccccc1C(=O)O", "c1ccccc1"]),
-    (frozenset({"inchi"}), ["InChI=1S/C2H6O/c1-2-3/h3H,2H2,1H3", "InChI=1S/CH4/h1H4", "InChI=1S/H2O/h1H2"]),
-    (
-        frozenset({"cwd", "workdir", "root"}),
-        ["/home/maria/projects/website", "/srv/app", "~/code/billing-service"],
-    ),
-    (
-        frozenset({"element", "elements", "startelement", "endelement", "button", "selector", "locator"}),
-        ["#submit-button", "button.login", "input[name='email']"],
-    ),
-    (
-        frozenset({"package", "packages", "dependency", "dependencies", "library"}),
-        ["requests", "lodash", "express"],
-    ),
-    (frozenset({"word", "words", "term", "lemma"}), ["serendipity", "ephemeral", "resilient"]),
-    (frozenset({"coin", "coins", "cryptocurrency", "crypto"}), ["bitcoin", "ethereum", "solana"]),
-    (frozenset({"currency", "currencies", "vs", "fiat"}), ["usd", "eur", "jpy"]),
-    (frozenset({"domain", "hostname", "host"}), ["example.org", "python.org", "wikipedia.org"]),
-    (frozenset({"year"}), ["2024", "2023", "2019"]),
-    (
-        frozenset({"amount", "quantity", "count", "num", "number", "total", "price", "qty"}),
-        ["25", "120", "3"],
-    ),
-    (
-        frozenset({"pubkey", "pubkeys", "wallet", "mint", "spender", "address", "account"}),
-        ["0x742d35Cc6634C0532925a3b844Bc454e4438f44e", "0x8ba1f109551bD432803012645Ac136ddd64DBA72"],
-    ),
-    (frozenset({"chain", "network", "blockchain"}), ["ethereum", "polygon", "base"]),
-    (frozenset({"protocol", "dex"}), ["uniswap", "aave", "curve"]),
-    (frozenset({"slug", "handle"}), ["open-source-weekly", "hello-world", "getting-started"]),
-    (frozenset({"barcode", "ean", "upc"}), ["4006381333931", "036000291452"]),
-    (frozenset({"subreddit"}), ["python", "dataisbeautiful", "AskHistorians"]),
-    (frozenset({"group", "team", "department"}), ["engineering", "marketing", "customer-support"]),
-    (
-        frozenset({"field", "fields", "attribute", "attributes", "column", "columns", "sortfield"}),
-        ["created_at", "price", "title"],
-    ),
-    (frozenset({"operation", "action", "op", "mode"}), ["add", "summarize", "compare"]),
-    (frozenset({"cep", "postcode", "zip", "zipcode"}), ["01310-100", "20040-020"]),
-    (frozenset({"cnpj"}), ["11.222.333/0001-81", "45.997.418/0001-53"]),
-    (frozenset({"pgn"}), ["1. e4 e5 2. Nf3 Nc6 3. Bb5 a6"]),
-    (frozenset({"route", "endpoint", "entrypoint"}), ["/api/users", "/health", "/v1/orders"]),
-    (frozenset({"city", "cities", "town", "location", "place"}), ["Lyon", "Kyoto", "Lisbon"]),
-    (frozenset({"sex", "gender"}), ["female", "male"]),
-    (frozenset({"namespace", "providernamespace"}), ["Microsoft.Compute", "default", "kube-system"]),
-    (frozenset({"device"}), ["iPhone 15", "Pixel 8"]),
-    (frozenset({"channel", "channels"}), ["general", "engineering"]),
-    (frozenset({"sector", "industry"}), ["technology", "healthcare", "energy"]),
-    (frozenset({"tone", "style"}), ["friendly", "formal"]),
-    (frozenset({"station"}), ["KJFK", "KSFO"]),
-    (frozenset({"exchange"}), ["binance", "coinbase", "kraken"]),
-    (
-        frozenset({"step", "steps"}),
-        ["Open the login page", "Click the Submit button", "Check the welcome banner"],
-    ),
-    (frozenset({"logname", "logfile", "log"}), ["app.log", "access.log", "errors.log"]),
-    (frozenset({"section", "chapter"}), ["Introduction", "History", "Methods"]),
-    (frozenset({"agent", "agents", "role"}), ["researcher", "planner", "reviewer"]),
-    (frozenset({"framework"}), ["react", "django", "pytorch"]),
-    (frozenset({"journal"}), ["Nature", "The Lancet"]),
-    (frozenset({"book"}), ["Sapiens", "Dune"]),
-    (frozenset({"cmd", "command"}), ["ls -la", "git status"]),
-    (frozenset({"connection", "connectionstring", "dsn"}), ["postgresql://localhost:5432/sales"]),
-    (
-        frozenset({"value", "values", "input", "data", "expr", "expression", "str", "string"}),
-        ["42", "hello world", "3.14"],
-    ),
-    (frozenset({"target", "targets", "goal"}), ["reduce churn by 10%", "launch the beta in March"]),
-    (
-        frozenset({"temporal", "time", "period", "horizon", "timehorizon", "window"}),
-        ["last 30 days", "Q3 2024"],
-    ),
-    (frozenset({"bounding", "box", "bbox"}), ["2.25,48.81,2.42,48.90"]),
-    (
-        frozenset({"tema", "topic", "subject", "theme"}),
-        ["renewable energy", "remote work", "urban gardening"],
-    ),
-    (
-        frozenset({"signature", "hash"}),
-        ["0x5c0b8a3ff0a2d4e1b6c7d8e9f00112233445566778899aabbccddeeff0011223"],
-    ),
-    (frozenset({"senha", "password", "remetente"}), ["Correct-Horse-7", "maria.lopez@acme.io"]),
-    (frozenset({"level", "level1"}), ["beginner", "advanced"]),
-    (frozenset({"resource", "resources"}), ["users", "orders", "invoices"]),
-    (frozenset({"system", "program", "settings", "parameters", "config"}), ["production", "default"]),
-]
 # Names that say what they hold only on their own (``start``, not ``start_ref``).
 _BY_FULL_NAME: dict[str, list[Any]] = {
     **{key: ["2025-06-01", "2025-01-15", "2024-11-30"] for key in ("start", "begin", "since")},
@@ -370,7 +399,7 @@ def by_meaning(name: str, rng: random.Random) -> Any:
     words = set(name_tokens(name)) | {name.lower().replace("_", "")}
     if words & _STATEMENTS:
         return rng.choice(_SENTENCES)
-    for kinds, options in [*_BY_NAME, *_KINDS]:
+    for kinds, options, _ in _KINDS:
         if words & kinds:
             return rng.choice(options)
     return None
@@ -412,7 +441,7 @@ def another_value(
     typ = json_type(schema)
     if typ == "string":
         words = set(name_tokens(name)) | topic
-        for kinds, options in [*_TOPICS, *_KINDS]:
+        for kinds, options in [*_TOPICS, *((k, o) for k, o, generic in _KINDS if generic)]:
             if words & kinds and fresh(options):
                 return rng.choice(fresh(options))
     if typ in ("integer", "number"):

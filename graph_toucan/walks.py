@@ -142,13 +142,13 @@ def later_tasks(
     topic, no bridge). Tasks never share a tool."""
     tasks: list[tuple[Walk, Edge | None]] = []
     used = set(first.tools)
+
+    def onward(tool: str) -> list[Edge]:  # the edges from a used tool that may bridge to a further task
+        return [e for e in index.out_edges(tool) if e.type != "prerequisite" and e.target not in used]
+
+    leaving = {tool: onward(tool) for tool in used}  # carried from task to task, less what became used
     while len(tasks) + 1 < config.max_tasks and rng.random() < config.second_task:
-        bridges = [
-            e
-            for tool in sorted(used)
-            for e in index.out_edges(tool)
-            if e.type != "prerequisite" and e.target not in used
-        ]
+        bridges = [e for tool in sorted(leaving) for e in leaving[tool]]
         bridge = rng.choices(bridges, weights=[e.weight for e in bridges])[0] if bridges else None
         start = (
             bridge.target
@@ -160,6 +160,8 @@ def later_tasks(
         walk = walk_from(index, start, config, rng, max_steps=config.second_max_steps, visited=used)
         tasks.append((walk, bridge))
         used.update(walk.tools)
+        leaving = {tool: [e for e in edges if e.target not in used] for tool, edges in leaving.items()}
+        leaving.update((tool, onward(tool)) for tool in walk.tools)
     return tasks
 
 

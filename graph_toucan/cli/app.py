@@ -66,6 +66,14 @@ class Context:
             self._store = Store.open(self.workspace)
         return self._store
 
+    def budget(self) -> Budget:
+        """A fresh budget of the global --max-calls and --max-cost (the teacher's, or a model under test's)."""
+        return Budget(max_calls=self.max_calls, max_cost_usd=self.max_cost)
+
+    def price_table(self) -> PriceTable | None:
+        """The global --prices table, or None for the bundled prices."""
+        return PriceTable.load(self.prices) if self.prices else None
+
     def llm(self, store: Store | None = None) -> LLM:
         """The teacher (and the stage teachers overriding it), logging into this workspace's call log
         (or ``store``'s), within the budget and timeout options; stalls and fallbacks go to stderr."""
@@ -80,8 +88,8 @@ class Context:
             backend(self.teacher),
             store or self.store(),
             max_concurrency=self.concurrency,
-            budget=Budget(max_calls=self.max_calls, max_cost_usd=self.max_cost),
-            prices=PriceTable.load(self.prices) if self.prices else None,
+            budget=self.budget(),
+            prices=self.price_table(),
             overrides={group: backend(name) for group, name in self.stage_teachers.items()},
             deadline_s=self.deadline if self.deadline is not None else 3 * self.timeout,
             notify=lambda message: errors.print(

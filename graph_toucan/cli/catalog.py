@@ -18,7 +18,7 @@ from graph_toucan.cli.app import JsonOption, app, console, print_json, progress_
 from graph_toucan.errors import GraphToucanError
 from graph_toucan.records import ServerStatus
 from graph_toucan.resources import example_catalog
-from graph_toucan.store import Store
+from graph_toucan.store import CALL_COUNTS, Store
 
 tools_app = typer.Typer(help="List, search and show imported tools.", no_args_is_help=True)
 app.add_typer(tools_app, name="tools")
@@ -217,20 +217,7 @@ def calls(ctx: typer.Context, as_json: JsonOption = False) -> None:
         print_json(stats)
         return
     table = Table(title="LLM calls")
-    columns = (
-        "task",
-        "backend",
-        "model",
-        "calls",
-        "retries",
-        "parse_failures",
-        "failures",
-        "fallbacks",
-        "input_tokens",
-        "output_tokens",
-        "cost_usd",
-        "avg_latency_s",
-    )
+    columns = ("task", "backend", "model", *CALL_COUNTS, "cost_usd", "avg_latency_s")
     for col in columns:
         table.add_column(col.replace("_", " "))
     for row in stats:

@@ -11,9 +11,8 @@ import typer
 from rich.table import Table
 
 from graph_toucan.cli.app import Context, JsonOption, app, console, errors, print_json, progress_bar
-from graph_toucan.evaluate import default_mocks, run_eval
+from graph_toucan.evaluate import EVAL, EVAL_HELP, default_mocks, run_eval
 from graph_toucan.evaluate.models import make_model
-from graph_toucan.llm import Budget, PriceTable
 from graph_toucan.mock.files import read_mock_folder
 from graph_toucan.store import DB_NAME, Store, resolve_workspace
 
@@ -31,10 +30,14 @@ def eval_command(
         Path, typer.Option(help="An export folder ('graph-toucan export --out'), trl or openai.")
     ],
     out: Annotated[Path, typer.Option(help="Report folder: eval.db (resumable), report.md, report.json.")],
-    split: Annotated[str, typer.Option(help="validation, train or all.")] = "validation",
-    limit: Annotated[int | None, typer.Option(min=1, help="At most this many conversations.")] = None,
-    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Conversations in flight.")] = 4,
-    max_steps: Annotated[int, typer.Option(min=1, max=50, help="Model replies per turn at most.")] = 10,
+    split: Annotated[str, typer.Option(help="validation, train or all.")] = EVAL.split,
+    limit: Annotated[int | None, typer.Option(min=1, help=EVAL_HELP["limit"])] = None,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=256, help=EVAL_HELP["concurrency"])
+    ] = EVAL.concurrency,
+    max_steps: Annotated[
+        int, typer.Option(min=1, max=EVAL.most_steps, help=EVAL_HELP["max_steps"])
+    ] = EVAL.max_steps,
     base_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible server (default $OPENAI_BASE_URL) or Anthropic URL.")
     ] = None,
@@ -64,8 +67,8 @@ def eval_command(
         model,
         api_key=key,
         base_url=base_url,
-        budget=Budget(max_calls=obj.max_calls, max_cost_usd=obj.max_cost),
-        prices=PriceTable.load(obj.prices) if obj.prices else None,
+        budget=obj.budget(),
+        prices=obj.price_table(),
         system=system,
     )
     if mocks is not None:

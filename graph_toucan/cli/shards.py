@@ -9,7 +9,6 @@ import typer
 from rich.table import Table
 
 from graph_toucan.cli.app import Context, JsonOption, app, console, print_json
-from graph_toucan.llm import PriceTable
 from graph_toucan.merge import merge_workspaces
 from graph_toucan.pipeline import PipelineConfig, Progress
 from graph_toucan.shards import ShardedReport, Teacher, run_sharded
@@ -57,7 +56,7 @@ def teacher_of(obj: Context, urls: list[str] | None) -> Teacher:
         concurrency=obj.concurrency,
         max_calls=obj.max_calls,
         max_cost=obj.max_cost,
-        prices=PriceTable.load(obj.prices) if obj.prices else None,
+        prices=obj.price_table(),
     )
 
 

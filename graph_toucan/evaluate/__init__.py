@@ -16,8 +16,9 @@ Modules: :mod:`~graph_toucan.evaluate.data` (rows of an export as conversations 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from graph_toucan.evaluate.data import EvalConversation, load_conversations
 from graph_toucan.evaluate.models import ChatModel
@@ -27,7 +28,34 @@ from graph_toucan.mock.files import bundled_mock_folder, read_mock_folder
 from graph_toucan.mock.sandbox import Limits, SandboxPool
 from graph_toucan.records import MockTool
 
-__all__ = ["EvalConversation", "default_mocks", "load_conversations", "run_eval"]
+__all__ = [
+    "EVAL",
+    "EVAL_HELP",
+    "EvalConversation",
+    "EvalDefaults",
+    "default_mocks",
+    "load_conversations",
+    "run_eval",
+]
+
+
+@dataclass(frozen=True)
+class EvalDefaults:
+    """The settings of a run, by the names run_eval, ``graph-toucan eval`` and the synthesis server's
+    evaluate_model all give them: their defaults (with :data:`EVAL_HELP`, what they mean) in one place."""
+
+    split: Literal["validation", "train", "all"] = "validation"
+    concurrency: int = 4
+    max_steps: int = 10
+    most_steps: int = 50  # the most model replies per turn either front end accepts
+
+
+EVAL = EvalDefaults()
+EVAL_HELP = {
+    "limit": "At most this many conversations.",
+    "concurrency": "Conversations in flight.",
+    "max_steps": "Model replies per turn at most.",
+}
 
 
 def default_mocks(workspace_mocks: list[MockTool] | None = None) -> list[MockTool]:
@@ -43,10 +71,10 @@ async def run_eval(
     *,
     data: Path,
     out: Path,
-    split: str = "validation",
+    split: str = EVAL.split,
     limit: int | None = None,
-    concurrency: int = 4,
-    max_steps: int = 10,
+    concurrency: int = EVAL.concurrency,
+    max_steps: int = EVAL.max_steps,
     mocks: list[MockTool] | None = None,
     pool: SandboxPool | None = None,
     workers: int = 2,

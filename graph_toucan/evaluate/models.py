@@ -16,6 +16,7 @@ backoff, the rest end the conversation's evaluation. Every request counts agains
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
 import random
@@ -136,10 +137,10 @@ class ChatModel:
         """Release network resources."""
 
 
-class OpenAIChatModel(ChatModel):
-    """Chat completions with ``tools``: OpenAI or any compatible server (vLLM, Ollama, llama.cpp)."""
-
-    name = "openai"
+class SDKChatModel(ChatModel):
+    """A chat model behind a provider's official async SDK client (its own retries off: :meth:`reply`
+    retries). Subclasses say how to build the client, the request and the reply; the sending, the
+    mapping of the SDK's failures and of malformed bodies are here."""
 
     def __init__(
         self,
@@ -150,9 +151,51 @@ class OpenAIChatModel(ChatModel):
         timeout: float = 120.0,
         **options: Any,
     ) -> None:
-        import openai
-
+        sdk = self._sdk()  # a missing SDK fails before anything else
         super().__init__(model, **options)
+        self.client = self._client(sdk, api_key, base_url, timeout)
+
+    sdk = ""  # the SDK's module, imported on first use (each is an optional dependency)
+
+    def _sdk(self) -> Any:
+        return importlib.import_module(self.sdk)
+
+    def _client(self, sdk: Any, api_key: str | None, base_url: str | None, timeout: float) -> Any:
+        raise NotImplementedError
+
+    def _request(self, messages: list[Message], functions: list[Function]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def _create(self, request: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def _reply(self, response: Any) -> ModelReply:
+        raise NotImplementedError
+
+    async def _send(self, messages: list[Message], functions: list[Function]) -> ModelReply:
+        sdk = self._sdk()
+        request = self._request(messages, functions)
+        try:
+            response = await self._create(request)
+        except sdk.APIError as exc:
+            raise _status_error(exc, self.name) from None
+        except ValueError as exc:
+            raise TransientLLMError(f"{self.name} returned a malformed body: {exc}") from None
+        try:
+            return self._reply(response)
+        except (AttributeError, TypeError, IndexError) as exc:
+            raise TransientLLMError(f"{self.name} returned a malformed body: {exc}") from None
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+class OpenAIChatModel(SDKChatModel):
+    """Chat completions with ``tools``: OpenAI or any compatible server (vLLM, Ollama, llama.cpp)."""
+
+    name = sdk = "openai"
+
+    def _client(self, sdk: Any, api_key: str | None, base_url: str | None, timeout: float) -> Any:
         base_url = base_url or os.environ.get("OPENAI_BASE_URL")
         key = api_key or os.environ.get("OPENAI_API_KEY") or ("unused" if base_url else None)
         if not key:
@@ -160,7 +203,7 @@ class OpenAIChatModel(ChatModel):
                 "the openai model needs OPENAI_API_KEY, or --base-url (OPENAI_BASE_URL) of a local "
                 "OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1"
             )
-        self.client = openai.AsyncOpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
+        return sdk.AsyncOpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
 
     @staticmethod
     def wire_messages(messages: list[Message], system: str | None = None) -> list[dict[str, Any]]:
@@ -191,9 +234,7 @@ class OpenAIChatModel(ChatModel):
                 out.append({"role": m["role"], "content": m.get("content") or ""})
         return out
 
-    async def _send(self, messages: list[Message], functions: list[Function]) -> ModelReply:
-        import openai
-
+    def _request(self, messages: list[Message], functions: list[Function]) -> dict[str, Any]:
         request: dict[str, Any] = {
             "model": self.model,
             "messages": self.wire_messages(messages, self.system),
@@ -202,53 +243,36 @@ class OpenAIChatModel(ChatModel):
         }
         if functions:
             request["tools"] = [{"type": "function", "function": f} for f in functions]
-        try:
-            response = await self.client.chat.completions.create(**request)
-        except openai.APIError as exc:
-            raise _status_error(exc, "openai") from None
-        except ValueError as exc:
-            raise TransientLLMError(f"openai returned a malformed body: {exc}") from None
-        try:
-            message = response.choices[0].message
-            calls = []
-            for i, c in enumerate(message.tool_calls or []):
-                arguments, raw = _parse_arguments(c.function.arguments)
-                calls.append(ModelCall(c.id or f"call_{i}", c.function.name, arguments, raw))
-            usage = response.usage
-            return ModelReply(
-                message.content or "",
-                calls,
-                usage.prompt_tokens if usage else 0,
-                usage.completion_tokens if usage else 0,
-            )
-        except (AttributeError, TypeError, IndexError) as exc:
-            raise TransientLLMError(f"openai returned a malformed body: {exc}") from None
+        return request
 
-    async def aclose(self) -> None:
-        await self.client.close()
+    async def _create(self, request: dict[str, Any]) -> Any:
+        return await self.client.chat.completions.create(**request)
+
+    def _reply(self, response: Any) -> ModelReply:
+        message = response.choices[0].message
+        calls = []
+        for i, c in enumerate(message.tool_calls or []):
+            arguments, raw = _parse_arguments(c.function.arguments)
+            calls.append(ModelCall(c.id or f"call_{i}", c.function.name, arguments, raw))
+        usage = response.usage
+        return ModelReply(
+            message.content or "",
+            calls,
+            usage.prompt_tokens if usage else 0,
+            usage.completion_tokens if usage else 0,
+        )
 
 
-class AnthropicChatModel(ChatModel):
+class AnthropicChatModel(SDKChatModel):
     """The Messages API with ``tools``: ``tool_use`` blocks out, ``tool_result`` blocks back."""
 
-    name = "anthropic"
+    name = sdk = "anthropic"
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        timeout: float = 120.0,
-        **options: Any,
-    ) -> None:
-        import anthropic
-
-        super().__init__(model, **options)
+    def _client(self, sdk: Any, api_key: str | None, base_url: str | None, timeout: float) -> Any:
         key = api_key or os.environ.get("ANTHROPIC_API_KEY")
         if not key:
             raise LLMConfigError("the anthropic model needs ANTHROPIC_API_KEY")
-        self.client = anthropic.AsyncAnthropic(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
+        return sdk.AsyncAnthropic(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
 
     @staticmethod
     def wire_messages(messages: list[Message]) -> list[dict[str, Any]]:
@@ -279,9 +303,7 @@ class AnthropicChatModel(ChatModel):
             m.pop("_results", None)
         return out
 
-    async def _send(self, messages: list[Message], functions: list[Function]) -> ModelReply:
-        import anthropic
-
+    def _request(self, messages: list[Message], functions: list[Function]) -> dict[str, Any]:
         request: dict[str, Any] = {
             "model": self.model,
             "messages": self.wire_messages(messages),
@@ -294,28 +316,22 @@ class AnthropicChatModel(ChatModel):
                 {"name": f["name"], "description": f["description"], "input_schema": f["parameters"]}
                 for f in functions
             ]
-        try:
-            message = await self.client.messages.create(**request)
-        except anthropic.APIError as exc:
-            raise _status_error(exc, "anthropic") from None
-        except ValueError as exc:
-            raise TransientLLMError(f"anthropic returned a malformed body: {exc}") from None
-        try:
-            text, calls = [], []
-            for block in message.content:
-                kind = getattr(block, "type", "")
-                if kind == "text":
-                    text.append(block.text)
-                elif kind == "tool_use":
-                    arguments, raw = _parse_arguments(block.input)
-                    calls.append(ModelCall(block.id, block.name, arguments, raw))
-            usage = message.usage
-            return ModelReply("".join(text), calls, usage.input_tokens or 0, usage.output_tokens or 0)
-        except (AttributeError, TypeError) as exc:
-            raise TransientLLMError(f"anthropic returned a malformed body: {exc}") from None
+        return request
 
-    async def aclose(self) -> None:
-        await self.client.close()
+    async def _create(self, request: dict[str, Any]) -> Any:
+        return await self.client.messages.create(**request)
+
+    def _reply(self, response: Any) -> ModelReply:
+        text, calls = [], []
+        for block in response.content:
+            kind = getattr(block, "type", "")
+            if kind == "text":
+                text.append(block.text)
+            elif kind == "tool_use":
+                arguments, raw = _parse_arguments(block.input)
+                calls.append(ModelCall(block.id, block.name, arguments, raw))
+        usage = response.usage
+        return ModelReply("".join(text), calls, usage.input_tokens or 0, usage.output_tokens or 0)
 
 
 def reference_reply(conversation: EvalConversation, messages: list[Message]) -> ModelReply:

@@ -15,7 +15,7 @@ from graph_toucan.records import Sampler
 from graph_toucan.stats import compute_stats, stats_markdown
 
 from .app import services, synthesis_resource, synthesis_tool
-from .inputs import LIST_CAP, PathText, Seed
+from .inputs import LIST_CAP, PathText, Seed, TeacherFilter
 from .progress import Progress, now, record
 
 
@@ -56,9 +56,7 @@ async def export_dataset(
         ),
     ] = 0.05,
     seed: Seed = 0,
-    teacher: Annotated[
-        str | None, Field(max_length=200, description="Only this teacher's conversations (e.g. offline).")
-    ] = None,
+    teacher: TeacherFilter = None,
     sampler: Annotated[Sampler | None, Field(description="Only this sampler's conversations.")] = None,
     metadata: Annotated[bool, Field(description="Add id and kind columns to every row.")] = True,
     license: Annotated[
@@ -114,9 +112,7 @@ class StatsResult(BaseModel):
 @synthesis_tool(read_only=True, title="Dataset statistics")
 async def dataset_stats(
     ctx: Context,
-    teacher: Annotated[
-        str | None, Field(max_length=200, description="Only this teacher's conversations (e.g. offline).")
-    ] = None,
+    teacher: TeacherFilter = None,
     markdown: Annotated[bool, Field(description="Also return the report as Markdown.")] = False,
 ) -> StatsResult:
     """Statistics of the stored conversations (accepted and rejected), one column per sampler, beside

@@ -8,7 +8,7 @@ from fastmcp import Context
 from fastmcp.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from graph_toucan.evaluate import default_mocks, run_eval
+from graph_toucan.evaluate import EVAL, EVAL_HELP, default_mocks, run_eval
 from graph_toucan.evaluate.models import make_model
 
 from .app import services, synthesis_tool
@@ -55,12 +55,12 @@ async def evaluate_model(
             "or anthropic/NAME (keys and OPENAI_BASE_URL from the server's environment).",
         ),
     ] = "reference",
-    split: Annotated[Literal["validation", "train", "all"], Field(description="Which split.")] = "validation",
-    limit: Annotated[
-        int | None, Field(ge=1, le=100_000, description="At most this many conversations.")
-    ] = None,
-    concurrency: Annotated[int, Field(ge=1, le=64, description="Conversations in flight.")] = 4,
-    max_steps: Annotated[int, Field(ge=1, le=50, description="Model replies per turn at most.")] = 10,
+    split: Annotated[Literal["validation", "train", "all"], Field(description="Which split.")] = EVAL.split,
+    limit: Annotated[int | None, Field(ge=1, le=100_000, description=EVAL_HELP["limit"])] = None,
+    concurrency: Annotated[int, Field(ge=1, le=64, description=EVAL_HELP["concurrency"])] = EVAL.concurrency,
+    max_steps: Annotated[
+        int, Field(ge=1, le=EVAL.most_steps, description=EVAL_HELP["max_steps"])
+    ] = EVAL.max_steps,
 ) -> EvalResult:
     """Play each conversation's user turns to a model with the row's tools (a miss-func row's function
     from the turn that adds it), run its calls against the row's mocks with the same seed and state, and

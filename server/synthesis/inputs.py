@@ -53,6 +53,9 @@ ToolRef = Annotated[
 ]
 PathText = Annotated[str, Field(min_length=1, max_length=4096)]
 Seed = Annotated[int, Field(ge=0, le=2**31 - 1, description="Same seed and settings: the same result.")]
+TeacherFilter = Annotated[
+    str | None, Field(max_length=200, description="Only this teacher's conversations (e.g. offline).")
+]
 ConversationRef = Annotated[
     str,
     Field(
