@@ -62,7 +62,15 @@ from graph_toucan.export_formats import (
     sharegpt_sample,
     trl_sample,
 )
-from graph_toucan.export_prep import DEDUP_MODES, Dedup, DedupReport, dedupe, family_of, one_call_pair
+from graph_toucan.export_prep import (
+    DEDUP_MODES,
+    Dedup,
+    DedupEntry,
+    DedupReport,
+    dedupe,
+    family_of,
+    one_call_pair,
+)
 from graph_toucan.records import Conversation
 from graph_toucan.stats import compute_stats, write_stats
 from graph_toucan.store import Store
@@ -218,7 +226,9 @@ def export(
         raise ExportError(f"cannot write to {folder}: {exc}; choose another --out") from None
     started = time.perf_counter()
     skipped: dict[str, str] = {}
-    expressible = []
+    expressible: list[DedupEntry] = []
+    # Two passes over the store, so no pass holds the conversations: the first keeps of each one its
+    # id, family and user-message digests; the second reads the kept ones back in batches and writes.
     for conversation in store.conversations(status="accepted", teacher=teacher):
         if sampler is not None and conversation.sampler != sampler:
             continue
@@ -227,11 +237,13 @@ def export(
         except ExportError as exc:
             skipped[conversation.id] = str(exc)
             continue
-        expressible.append(conversation)
-    kept, dedup_report = dedupe(expressible, dedup)
-    if progress and len(kept) < len(expressible) + len(skipped):
-        progress(len(expressible) + len(skipped) - len(kept))  # what is not written counts as done
-    validation, warnings = plan_splits(dict.fromkeys(family_of(c) for c in kept), seed, validation_share)
+        expressible.append(DedupEntry.of(conversation, dedup))
+    entries, dedup_report = dedupe(expressible, dedup)
+    del expressible
+    if progress and len(entries) < dedup_report.conversations_before + len(skipped):
+        progress(dedup_report.conversations_before + len(skipped) - len(entries))  # not written: done
+    validation, warnings = plan_splits(dict.fromkeys(e.family for e in entries), seed, validation_share)
+    kept = store.conversations_by_ids(e.id for e in entries)
     writers = {(f, s): SplitWriter(folder / f, f, s) for f in chosen for s in SPLITS}
     seconds: Counter[str] = Counter()
     counts: dict[str, Counter[str]] = {k: Counter() for k in ("split", "kind", "teacher", "sampler")}

@@ -378,18 +378,22 @@ class SplitWriter:
         self.parquet = pq.ParquetWriter(parquet_tmp, self.schema, compression="zstd")
         self.rows: list[dict[str, Any]] = []
         self.batch, self.count = batch, 0
+        # a row group holds at most ``batch`` rows or about this much JSON, whichever comes first
+        self.batch_chars, self.pending = 4 << 20, 0
 
     def write(self, row: dict[str, Any]) -> None:
-        self.jsonl.write(json.dumps(row, ensure_ascii=False) + "\n")
+        line = json.dumps(row, ensure_ascii=False)
+        self.jsonl.write(line + "\n")
         self.rows.append(_parquet_row(row))
         self.count += 1
-        if len(self.rows) >= self.batch:
+        self.pending += len(line)
+        if len(self.rows) >= self.batch or self.pending >= self.batch_chars:
             self.flush()
 
     def flush(self) -> None:
         if self.rows:
             self.parquet.write_table(pa.Table.from_pylist(self.rows, schema=self.schema))
-            self.rows = []
+            self.rows, self.pending = [], 0
 
     def close(self) -> None:
         """Finish both files and put them in place."""

@@ -15,6 +15,7 @@ parallel calls split into consecutive one-call steps for chat templates that all
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -71,20 +72,43 @@ class DedupReport:
         }
 
 
-def dedupe(conversations: Iterable[Conversation], mode: Dedup) -> tuple[list[Conversation], DedupReport]:
-    """The conversations of the families whose user messages no earlier family has (in the given order,
-    so a grown workspace keeps what an earlier export kept), and what was dropped."""
+@dataclass(frozen=True)
+class DedupEntry:
+    """What deduplication needs of one conversation: its id, family and user-message digests (a few
+    bytes each), so an export of any size decides without holding a conversation."""
+
+    id: str
+    family: str
+    keys: frozenset[bytes]
+
+    @classmethod
+    def of(cls, conversation: Conversation, mode: Dedup) -> DedupEntry:
+        keys = (
+            frozenset(
+                hashlib.blake2b(normalise(t.user, mode).encode(), digest_size=12).digest()
+                for t in conversation.turns
+            )
+            if mode != "off"
+            else frozenset()
+        )
+        return cls(conversation.id, family_of(conversation), keys)
+
+
+def dedupe(entries: Iterable[DedupEntry], mode: Dedup) -> tuple[list[DedupEntry], DedupReport]:
+    """The entries of the families whose user messages no earlier family has (families in the order
+    they first appear, so a grown workspace keeps what an earlier export kept; a family's members
+    together), and what was dropped."""
     if mode not in DEDUP_MODES:
         raise ValueError(f"dedup {mode!r}: choose from {', '.join(DEDUP_MODES)}")
-    families: dict[str, list[Conversation]] = {}
-    for c in conversations:
-        families.setdefault(family_of(c), []).append(c)
+    families: dict[str, list[DedupEntry]] = {}
+    for entry in entries:
+        families.setdefault(entry.family, []).append(entry)
     report = DedupReport(mode=mode, families_before=len(families))
     report.conversations_before = sum(len(m) for m in families.values())
-    seen: dict[str, str] = {}
-    kept: list[Conversation] = []
+    seen: dict[bytes, str] = {}
+    kept: list[DedupEntry] = []
     for root, members in families.items():
-        keys = {normalise(t.user, mode) for c in members for t in c.turns} if mode != "off" else set()
+        keys = set().union(*(m.keys for m in members))
         clash = next((seen[k] for k in keys if k in seen), None)
         if clash is not None:
             report.dropped[root] = clash
