@@ -493,3 +493,22 @@ def sample_to_store(
         stored_paths=store.path_count(sampler),
         path_ids=ids,
     )
+
+
+def sample_workspace(
+    db: Path,
+    sampler: Sampler,
+    n: int,
+    seed: int,
+    config: SampleConfig,
+    starts: list[str] | None = None,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> SampleReport:
+    """:func:`sample_to_store` on the workspace database at ``db``, opened and closed here: the entry
+    point of a worker process (see :mod:`graph_toucan.workers`)."""
+    store = Store(db)
+    try:
+        return sample_to_store(store, sampler, n, seed, config, starts, progress=progress)
+    finally:
+        store.close()

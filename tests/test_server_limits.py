@@ -21,6 +21,7 @@ import pytest
 from fastmcp import Client
 
 from graph_toucan.resources import server_module
+from graph_toucan.store import Store
 
 synthesis = server_module("synthesis")
 
@@ -63,12 +64,50 @@ async def test_light_calls_are_answered_while_sample_fsp_runs(workspace):
         assert (await heavy).structured_content["sampled"] == 1000
 
 
-async def test_a_call_past_the_time_limit_stops_with_a_clear_error(workspace):
-    async with Client(server(workspace, call_timeout=0.5), timeout=600) as client:
+def _stored(workspace: Path, seed: int) -> list[str]:
+    store = Store.open(workspace)
+    try:
+        return [p.id for p in store.paths(sampler="graph", seed=seed)]
+    finally:
+        store.close()
+
+
+async def test_a_call_past_the_time_limit_is_stopped_and_a_rerun_completes(workspace, built, tmp_path):
+    """Before: the error came back at the limit, but the sampling went on in its thread (writing) until
+    it finished, and the thread could not be stopped."""
+    async with Client(server(workspace, call_timeout=0.3), timeout=600) as client:
         result = await client.call_tool("sample_fsp", {"count": 1000, "seed": 4}, raise_on_error=False)
         assert result.is_error
-        assert "limit of 0.5 s per call (serve --call-timeout)" in result.content[0].text
+        text = result.content[0].text
+        assert "limit of 0.3 s per call and was stopped (serve --call-timeout sets the limit" in text, text
+        stopped = _stored(workspace, 4)
+        assert len(stopped) < 1000
+        await asyncio.sleep(1.5)  # a thread would still be writing now; a killed worker is not
+        assert _stored(workspace, 4) == stopped
         assert not (await client.call_tool("search_tools", {"limit": 1})).is_error  # serving on
+    async with Client(server(workspace), timeout=600) as client:
+        rerun = await client.call_tool("sample_fsp", {"count": 1000, "seed": 4, "show": 0})
+    fresh = tmp_path / "fresh"
+    shutil.copytree(built, fresh)
+    async with Client(server(fresh), timeout=600) as client:
+        alone = await client.call_tool("sample_fsp", {"count": 1000, "seed": 4, "show": 0})
+    assert rerun.structured_content["sampled"] == 1000
+    assert rerun.structured_content["path_ids"] == alone.structured_content["path_ids"]
+    assert _stored(workspace, 4) == _stored(fresh, 4)
+
+
+async def test_sample_fsp_reports_progress_from_its_worker_process(workspace):
+    seen: list[tuple[float, str | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        seen.append((done, message))
+
+    async with Client(server(workspace), timeout=600, progress_handler=on_progress) as client:
+        result = await client.call_tool("sample_fsp", {"count": 300, "seed": 8, "show": 0})
+    assert result.structured_content["sampled"] == 300
+    counts = [done for done, _ in seen]
+    assert counts and counts == sorted(counts) and counts[-1] == 300
+    assert "done" not in {m for _, m in seen}  # every path was reported by the worker itself
 
 
 async def test_tools_that_write_stop_at_the_workspace_size_guard(workspace):
