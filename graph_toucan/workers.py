@@ -5,7 +5,8 @@ The child is forked from a ``forkserver`` (never from the caller, whose threads 
 half-way), which imports :data:`PRELOAD` once, so a call starts in milliseconds. ``fn`` must be a
 module-level function of an importable module, its arguments and result picklable (plain data): it
 opens what it needs (a workspace's store) itself. Its ``progress(n)`` calls come back to the caller,
-a few at a time; an exception it raises is raised in the caller. A child whose caller went away dies
+a few at a time; an exception it raises is raised in the caller. The child runs at a lower priority
+(:data:`NICE`), so that on a machine with few cores the caller's own quick work goes first. A child whose caller went away dies
 at its next progress report (the pipe is closed).
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import pickle
 import time
 from collections.abc import Callable
@@ -28,6 +30,7 @@ R = TypeVar("R")
 
 PRELOAD = ["graph_toucan.sampling", "graph_toucan.store"]
 REPORT_EVERY_S = 0.05  # progress reports at most this often (each is a wake-up of the caller's loop)
+NICE = 10  # a worker yields the CPU to its caller: the server's light calls come first on a busy machine
 
 _context = multiprocessing.get_context("forkserver")
 _context.set_forkserver_preload(PRELOAD)
@@ -45,6 +48,8 @@ def warm_up() -> None:
 
 
 def _child(conn: Connection, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    with contextlib.suppress(OSError):
+        os.nice(NICE)
     pending, last = 0, time.monotonic()
 
     def progress(n: int = 1) -> None:
