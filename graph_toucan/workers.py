@@ -1,13 +1,17 @@
-"""CPU-heavy work in a child process that can be killed: the caller's event loop and GIL stay free,
-and a call past its time limit is stopped for real (the child is killed, which a thread cannot be).
+"""CPU-heavy work in worker processes that can be killed: the caller's event loop and GIL stay free,
+and a call past its time limit is stopped for real (its worker is killed, which a thread cannot be).
 
-The child is forked from a ``forkserver`` (never from the caller, whose threads a fork would copy
-half-way), which imports :data:`PRELOAD` once, so a call starts in milliseconds. ``fn`` must be a
-module-level function of an importable module, its arguments and result picklable (plain data): it
-opens what it needs (a workspace's store) itself. Its ``progress(n)`` calls come back to the caller,
-a few at a time; an exception it raises is raised in the caller. The child runs at a lower priority
-(:data:`NICE`), so that on a machine with few cores the caller's own quick work goes first. A child whose caller went away dies
-at its next progress report (the pipe is closed).
+A :class:`Workers` pool keeps a few long-lived worker processes, started from a ``forkserver`` (never
+forked from the caller, whose threads a fork would copy half-way); each runs one call at a time. A
+worker starts in the background (multiprocessing imports the caller's main module in it, a second or
+so) and then serves call after call at no start-up cost. A call that is cancelled (a time limit, a
+client gone) kills its worker at once; the next call starts a fresh one.
+
+``fn`` must be a module-level function of an importable module, its arguments and result picklable
+(plain data): it opens what it needs (a workspace's store) itself. Its ``progress(n)`` calls come back
+to the caller a few at a time; an exception it raises is raised in the caller. Workers run at a lower
+priority (:data:`NICE`), so that on a machine with few cores the caller's own quick work goes first,
+and end when their caller does (their pipe closes).
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ import contextlib
 import multiprocessing
 import os
 import pickle
+import signal
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
 import anyio
@@ -28,91 +34,132 @@ from graph_toucan.errors import GraphToucanError
 
 R = TypeVar("R")
 
-PRELOAD = ["graph_toucan.sampling", "graph_toucan.store"]
+PRELOAD = ["graph_toucan.sampling", "graph_toucan.store"]  # imported once, by the fork server
 REPORT_EVERY_S = 0.05  # progress reports at most this often (each is a wake-up of the caller's loop)
-NICE = 10  # a worker yields the CPU to its caller: the server's light calls come first on a busy machine
+NICE = 10  # workers yield the CPU to their caller: a server's light calls come first on a busy machine
 
 _context = multiprocessing.get_context("forkserver")
 _context.set_forkserver_preload(PRELOAD)
 
 
 class WorkerDied(GraphToucanError):
-    """The child process ended without an answer (killed from outside, or out of memory)."""
+    """A worker process ended without an answer (killed from outside, or out of memory)."""
 
 
-def warm_up() -> None:
-    """Start the fork server now (blocking, about a second), so the first call does not wait for it."""
-    from multiprocessing import forkserver
-
-    forkserver.ensure_running()
-
-
-def _child(conn: Connection, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+def _serve(conn: Connection) -> None:
+    """A worker's loop: a call ``(fn, args, kwargs)`` in, progress and one answer out, until the
+    caller closes the pipe."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle: it kills us
     with contextlib.suppress(OSError):
         os.nice(NICE)
+    try:
+        while True:
+            try:
+                fn, args, kwargs = conn.recv()
+            except (EOFError, OSError):
+                return
+            conn.send(_answer(conn, fn, args, kwargs))
+    except (BrokenPipeError, EOFError):
+        return
+
+
+def _answer(conn: Connection, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     pending, last = 0, time.monotonic()
 
     def progress(n: int = 1) -> None:
         nonlocal pending, last
         pending += n
         if time.monotonic() - last >= REPORT_EVERY_S:
-            conn.send(("progress", pending))  # BrokenPipeError when the caller is gone: we stop too
+            conn.send(("progress", pending))
             pending, last = 0, time.monotonic()
 
     try:
         result = fn(*args, progress=progress, **kwargs)
-        if pending:
-            conn.send(("progress", pending))
-        conn.send(("done", result))
-    except BrokenPipeError:
-        return
+    except (BrokenPipeError, EOFError):
+        raise
     except Exception as exc:
         try:
             pickle.dumps(exc)
         except Exception:
             exc = GraphToucanError(f"{type(exc).__name__}: {exc}")
-        with contextlib.suppress(BrokenPipeError):
-            conn.send(("error", exc))
-    finally:
-        conn.close()
+        return ("error", exc)
+    if pending:
+        conn.send(("progress", pending))
+    return ("done", result)
 
 
-async def run_in_process(
-    fn: Callable[..., R], *args: Any, progress: Callable[[int], None] | None = None, **kwargs: Any
-) -> R:
-    """``fn(*args, progress=..., **kwargs)`` in a fresh child process, awaited without blocking the
-    event loop. Cancelling the caller (a time limit, a client gone) kills the child at once."""
-    receiver, sender = _context.Pipe(duplex=False)
-    process = _context.Process(target=_child, args=(sender, fn, args, kwargs), daemon=True)
-    answered = False
-    try:
-        process.start()
-        sender.close()
+class _Worker:
+    def __init__(self) -> None:
+        self.conn, child = _context.Pipe(duplex=True)
+        self.process: BaseProcess = _context.Process(target=_serve, args=(child,), daemon=True)
+        self.process.start()
+        child.close()
+        self.busy = False  # a call sent and its answer not yet received: never to be reused
+
+    async def call(
+        self,
+        fn: Callable[..., R],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        progress: Callable[[int], None] | None,
+    ) -> R:
+        self.busy = True
+        self.conn.send((fn, args, kwargs))
         while True:
-            await anyio.wait_readable(receiver.fileno())
+            await anyio.wait_readable(self.conn.fileno())
             try:
-                kind, value = receiver.recv()
+                kind, value = self.conn.recv()
             except EOFError:
-                process.join(5)
+                await anyio.to_thread.run_sync(self.process.join, 5)
                 raise WorkerDied(
-                    f"the worker process ended without an answer (exit code {process.exitcode}); "
-                    "nothing it had not finished was kept: call it again"
+                    f"the worker process ended without an answer (exit code {self.process.exitcode}); "
+                    "what it had not committed was not kept: call it again"
                 ) from None
             if kind == "progress":
                 if progress is not None:
                     progress(value)
                 continue
-            answered = True
+            self.busy = False
             if kind == "error":
                 raise value
             return value
-    finally:
-        receiver.close()
-        sender.close()
-        if answered:  # the child is exiting on its own: reap it off the loop
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(process.join, 10)
-        if process.is_alive():
-            process.kill()  # cancelled (a time limit, a client gone) or stuck: stop it now
-        with contextlib.suppress(ValueError, AssertionError):  # never started: nothing to reap
-            process.join()
+
+    def kill(self) -> None:
+        self.conn.close()
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+
+
+class Workers:
+    """Up to ``size`` worker processes, started when needed and kept for the next call."""
+
+    def __init__(self, size: int = 2) -> None:
+        self._slots = anyio.Semaphore(size)
+        self._idle: list[_Worker] = []
+
+    def start(self) -> None:
+        """Start one worker now (blocking while the fork server starts, about a second, the first time
+        in a process), so that the first call does not wait for it."""
+        if not self._idle:
+            self._idle.append(_Worker())
+
+    async def run(
+        self, fn: Callable[..., R], *args: Any, progress: Callable[[int], None] | None = None, **kwargs: Any
+    ) -> R:
+        """``fn(*args, progress=..., **kwargs)`` in a worker, awaited without blocking the event loop.
+        Cancelling the caller kills the worker at once."""
+        async with self._slots:
+            worker = self._idle.pop() if self._idle else await anyio.to_thread.run_sync(_Worker)
+            try:
+                return await worker.call(fn, args, kwargs, progress)
+            finally:
+                if worker.busy or not worker.process.is_alive():
+                    worker.kill()  # cancelled half-way through the call, or dead: never reused
+                else:
+                    self._idle.append(worker)
+
+    def close(self) -> None:
+        """Stop the idle workers (a call still running kills its own when it is cancelled)."""
+        while self._idle:
+            self._idle.pop().kill()

@@ -41,7 +41,7 @@ from graph_toucan.mock.runtime import MockRuntime
 from graph_toucan.mock.sandbox import Limits, SandboxPool
 from graph_toucan.records import MockTool
 from graph_toucan.store import Store
-from graph_toucan.workers import warm_up
+from graph_toucan.workers import Workers
 from graph_toucan.workspace_lock import workspace_lock
 
 from .security import PathGuard, check_listen
@@ -99,6 +99,7 @@ class Services:
     llm: LLM
     guard: PathGuard
     pool: SandboxPool
+    workers: Workers = field(default_factory=Workers)  # processes for CPU-heavy calls (sample_fsp)
     stage_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _mocks: MockRuntime | None = None
     _mock_key: tuple[Any, ...] | None = None
@@ -153,11 +154,13 @@ def _lifespan(config: ServerConfig, teacher: Teacher) -> Callable[[FastMCP], Any
     async def lifespan(_app: FastMCP) -> AsyncIterator[dict[str, Any]]:
         store = Store.open(config.workspace)
         pool = SandboxPool(config.mock_workers, Limits(wall_s=config.mock_timeout))  # started on first call
-        await anyio.to_thread.run_sync(warm_up)  # the heavy calls' worker processes start from it
+        workers = Workers()
+        await anyio.to_thread.run_sync(workers.start)  # one worker ready before the first heavy call
         try:
             guard = PathGuard([store.workspace, *config.roots])
-            yield {SERVICES: Services(config, store, teacher(store), guard, pool)}
+            yield {SERVICES: Services(config, store, teacher(store), guard, pool, workers)}
         finally:
+            workers.close()
             await pool.close()
             store.close()
 

@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from graph_toucan.records import PlannedPath, Sampler
 from graph_toucan.sampling import load_config, sample_workspace
-from graph_toucan.workers import run_in_process
 
 from .app import services, synthesis_tool
 from .inputs import Seed, ToolRef
@@ -82,7 +81,7 @@ async def sample_fsp(
     config = load_config(None, **(settings or SampleSettings()).overrides())
     started = now()
     async with Progress(ctx, count) as progress:
-        report = await run_in_process(  # CPU-heavy: in a worker process, off the loop and its GIL
+        report = await svc.workers.run(  # CPU-heavy: in a worker process, off the loop and its GIL
             sample_workspace,
             svc.store.path,
             sampler,
