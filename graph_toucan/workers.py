@@ -8,8 +8,8 @@ so) and then serves call after call at no start-up cost. A call that is cancelle
 client gone) kills its worker at once; the next call starts a fresh one.
 
 ``fn`` must be a module-level function of an importable module, its arguments and result picklable
-(plain data): it opens what it needs (a workspace's store) itself. Its ``progress(n)`` calls come back
-to the caller a few at a time; an exception it raises is raised in the caller. Workers run at a lower
+(plain data): it opens what it needs (a workspace's store) itself. Its ``progress(...)`` calls come
+back to the caller a few at a time (``progress(n)`` counts summed, other reports the latest); an exception it raises is raised in the caller. Workers run at a lower
 priority (:data:`NICE`), so that on a machine with few cores the caller's own quick work goes first,
 and end when their caller does (their pipe closes).
 """
@@ -64,14 +64,26 @@ def _serve(conn: Connection) -> None:
 
 
 def _answer(conn: Connection, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    pending, last = 0, time.monotonic()
+    pending, latest, last = 0, None, time.monotonic()
 
-    def progress(n: int = 1) -> None:
-        nonlocal pending, last
-        pending += n
+    def flush() -> None:
+        nonlocal pending, latest, last
+        if pending:
+            conn.send(("progress", (pending,)))
+        if latest is not None:
+            conn.send(("progress", latest))
+        pending, latest, last = 0, None, time.monotonic()
+
+    def progress(*report: Any) -> None:
+        """``progress(n)``: n more done (summed between reports); any other arguments: where the work
+        stands (only the latest is sent)."""
+        nonlocal pending, latest
+        if len(report) == 1 and isinstance(report[0], int):
+            pending += report[0]
+        else:
+            latest = report
         if time.monotonic() - last >= REPORT_EVERY_S:
-            conn.send(("progress", pending))
-            pending, last = 0, time.monotonic()
+            flush()
 
     try:
         result = fn(*args, progress=progress, **kwargs)
@@ -83,8 +95,7 @@ def _answer(conn: Connection, fn: Callable[..., Any], args: tuple[Any, ...], kwa
         except Exception:
             exc = GraphToucanError(f"{type(exc).__name__}: {exc}")
         return ("error", exc)
-    if pending:
-        conn.send(("progress", pending))
+    flush()
     return ("done", result)
 
 
@@ -101,7 +112,7 @@ class _Worker:
         fn: Callable[..., R],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-        progress: Callable[[int], None] | None,
+        progress: Callable[..., None] | None,
     ) -> R:
         self.busy = True
         self.conn.send((fn, args, kwargs))
@@ -117,7 +128,7 @@ class _Worker:
                 ) from None
             if kind == "progress":
                 if progress is not None:
-                    progress(value)
+                    progress(*value)
                 continue
             self.busy = False
             if kind == "error":
@@ -145,7 +156,7 @@ class Workers:
             self._idle.append(_Worker())
 
     async def run(
-        self, fn: Callable[..., R], *args: Any, progress: Callable[[int], None] | None = None, **kwargs: Any
+        self, fn: Callable[..., R], *args: Any, progress: Callable[..., None] | None = None, **kwargs: Any
     ) -> R:
         """``fn(*args, progress=..., **kwargs)`` in a worker, awaited without blocking the event loop.
         Cancelling the caller kills the worker at once."""

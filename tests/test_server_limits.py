@@ -19,6 +19,7 @@ import httpx
 import pytest
 from fastmcp import Client
 
+from graph_toucan.llm import LLM, Budget, OfflineBackend
 from graph_toucan.resources import server_module
 from graph_toucan.store import Store
 from tests.server_clients import INITIALIZE, Calls, call_loop, free_port, headers, start_server, wait_ready
@@ -67,6 +68,46 @@ async def test_light_calls_are_answered_while_sample_fsp_runs(workspace):
         assert not record.errors
         assert any(record.marks), "a light call waited for the heavy one to finish"
         assert (await heavy).structured_content["sampled"] == 1000
+
+
+async def _annotate(workspace: Path) -> None:
+    async with Client(server(workspace), timeout=600) as client:
+        for tool in ("import_catalog", "annotate_tools"):
+            await client.call_tool(tool, {})
+
+
+@pytest.fixture(scope="module")
+def annotated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    workspace = tmp_path_factory.mktemp("annotated")
+    asyncio.run(_annotate(workspace))
+    return workspace
+
+
+async def test_build_graph_with_the_offline_teacher_runs_in_a_worker_like_in_the_server(annotated, tmp_path):
+    """Before: the offline teacher judged every pair on the event loop (a light call waited seconds)."""
+    worker, here = tmp_path / "worker", tmp_path / "here"
+    shutil.copytree(annotated, worker)
+    shutil.copytree(annotated, here)
+    async with Client(server(worker), timeout=600) as client:
+        heavy = asyncio.create_task(client.call_tool("build_graph", {}))
+        await asyncio.sleep(0.05)
+        searches = itertools.repeat(("search_tools", {"query": "weather", "limit": 1}))
+        record = Calls()
+        stop = lambda: heavy.done() or sum(record.marks) >= 3  # noqa: E731
+        await call_loop(client, searches, stop, record, mark=lambda: not heavy.done())
+        assert not record.errors and any(record.marks), "a light call waited for build_graph to finish"
+        built = (await heavy).structured_content
+
+    def budgeted(store: Store) -> LLM:  # a budget keeps the teacher in the server process
+        return LLM(OfflineBackend(), store, budget=Budget(max_calls=10**6))
+
+    app = synthesis.create_server(synthesis.ServerConfig(workspace=here), teacher=budgeted)
+    async with Client(app, timeout=600) as client:
+        alone = (await client.call_tool("build_graph", {})).structured_content
+    same = ("nodes", "candidate_pairs", "judged_now", "edges", "llm_calls")
+    assert {k: built[k] for k in same} == {k: alone[k] for k in same}
+    assert built["llm_calls"] > 0
+    assert (worker / "graph.json").read_bytes() == (here / "graph.json").read_bytes()
 
 
 def _stored(workspace: Path, seed: int) -> list[str]:

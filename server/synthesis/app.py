@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from graph_toucan import __version__
 from graph_toucan.errors import BudgetExceeded, GraphToucanError, LLMError
-from graph_toucan.llm import LLM, make_backend
+from graph_toucan.llm import LLM, OfflineBackend, make_backend
 from graph_toucan.mock.files import bundled_mock_folder, read_mock_folder
 from graph_toucan.mock.runtime import MockRuntime
 from graph_toucan.mock.sandbox import Limits, SandboxPool
@@ -104,6 +104,14 @@ class Services:
     _mocks: MockRuntime | None = None
     _mock_key: tuple[Any, ...] | None = None
     _workspace_mocks: set[str] = field(default_factory=set)
+
+    def offline_only(self) -> bool:
+        """Whether the teacher is the offline one alone, with no budget: then a worker process can
+        make the same calls with its own (the call log is the workspace's), the CPU-bound work off
+        the event loop."""
+        llm = self.llm
+        limits = (llm.budget.max_calls, llm.budget.max_cost_usd)
+        return isinstance(llm.backend, OfflineBackend) and not llm.overrides and limits == (None, None)
 
     def check_size(self) -> None:
         """The per-workspace size guard: a tool that writes refuses once the database is too large."""
