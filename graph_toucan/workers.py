@@ -50,6 +50,7 @@ def _serve(conn: Connection) -> None:
     """A worker's loop: a call ``(fn, args, kwargs)`` in, progress and one answer out, until the
     caller closes the pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle: it kills us
+    os.dup2(2, 1)  # the caller's stdout may be a protocol (an MCP server on stdio): never write to it
     with contextlib.suppress(OSError):
         os.nice(NICE)
     try:
