@@ -101,6 +101,7 @@ class Services:
     pool: SandboxPool
     workers: Workers = field(default_factory=Workers)  # processes for CPU-heavy calls (sample_fsp)
     stage_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # this server's writers, first come first
     _mocks: MockRuntime | None = None
     _mock_key: tuple[Any, ...] | None = None
     _workspace_mocks: set[str] = field(default_factory=set)
@@ -313,6 +314,14 @@ def _as_tool_errors(
                 svc.check_size()
             async with contextlib.AsyncExitStack() as stack:
                 if locks and svc is not None:
+                    with anyio.move_on_after(limit) as waited:  # fair among this server's calls
+                        await stack.enter_async_context(svc.write_lock)
+                    if waited.cancelled_caught:
+                        raise ToolError(
+                            f"other calls of this server writing the workspace took longer than its limit of "
+                            f"{limit:g} s per call (serve --call-timeout); call {fn.__name__} again when they "
+                            "are done"
+                        )
                     holder = f"the synthesis server's {fn.__name__}"
                     await stack.enter_async_context(
                         workspace_lock(svc.store.workspace, wait_s=limit, what=holder)
