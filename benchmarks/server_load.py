@@ -25,11 +25,7 @@ import asyncio
 import json
 import os
 import secrets
-import shlex
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,46 +34,20 @@ from typing import Any
 
 from fastmcp import Client
 
-HOTELS = "Hotel Booking Server/search-hotels"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.server_clients
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(
-    workspace: Path,
-    port: int,
-    token: str,
-    workers: int,
-    extra: list[str] | None = None,
-    command_line: str | None = None,
-) -> subprocess.Popen[bytes]:
-    """``graph-toucan serve --http`` on 127.0.0.1, its logs discarded (``command_line``: another
-    graph-toucan to start, such as an older checkout's, for before-and-after figures)."""
-    exe = Path(sys.executable).parent / "graph-toucan"
-    command = [str(exe) if exe.exists() else shutil.which("graph-toucan") or "graph-toucan"]
-    if command_line:
-        command = shlex.split(command_line)
-    command += ["-w", str(workspace), "serve", "--http", f"127.0.0.1:{port}", "--mock-workers", str(workers)]
-    command += extra or []
-    env = os.environ | {"GRAPH_TOUCAN_TOKEN": token}
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-async def wait_ready(url: str, token: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            async with Client(url, auth=token) as client:
-                await client.list_tools()
-                return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
+from tests.server_clients import (
+    INITIALIZE,
+    Calls,
+    call_loop,
+    free_port,
+    headers,
+    heavy_calls,
+    light_calls,
+    mixed_calls,
+    start_server,
+    wait_ready,
+)
 
 
 async def prepare(url: str, token: str) -> dict[str, Any]:
@@ -89,29 +59,10 @@ async def prepare(url: str, token: str) -> dict[str, Any]:
     return {"prepare_s": round(time.perf_counter() - started, 2)}
 
 
-async def one_client(
-    url: str, token: str, number: int, until: float, samples: dict[str, list[float]], errors: list[str]
-) -> None:
-    """Alternate run_mock_tool and sample_fsp until ``until``, timing each call."""
-    async with Client(url, auth=token, timeout=60) as client:
-        i = 0
-        while time.monotonic() < until:
-            i += 1
-            mock = {
-                "tool": HOTELS,
-                "arguments": {"latitude": number + i / 1000, "longitude": -i / 1000},
-                "conversation": f"client-{number}",
-            }
-            sample = {"count": 5, "seed": number * 1_000_000 + i, "show": 1}
-            for tool, arguments in (("run_mock_tool", mock), ("sample_fsp", sample)):
-                started = time.perf_counter()
-                try:
-                    result = await client.call_tool(tool, arguments, raise_on_error=False)
-                    if result.is_error:
-                        errors.append(f"{tool}: {result.content[0].text[:200]}")
-                except Exception as exc:  # transport failures count as errors too
-                    errors.append(f"{tool}: {type(exc).__name__}: {exc}"[:200])
-                samples[tool].append(time.perf_counter() - started)
+async def client_loop(url: str, token: str, calls: Any, until: float, record: Calls, timeout: float) -> None:
+    """One MCP session making ``calls`` until ``until``."""
+    async with Client(url, auth=token, timeout=timeout) as client:
+        await call_loop(client, calls, lambda: time.monotonic() >= until, record)
 
 
 def _figures(times: list[float], seconds: float) -> dict[str, float]:
@@ -126,63 +77,22 @@ def _figures(times: list[float], seconds: float) -> dict[str, float]:
 
 
 async def load(url: str, token: str, clients: int, seconds: float) -> dict[str, Any]:
-    samples: dict[str, list[float]] = {"run_mock_tool": [], "sample_fsp": []}
-    errors: list[str] = []
+    record = Calls()
     started = time.monotonic()
     until = started + seconds
-    await asyncio.gather(*(one_client(url, token, n, until, samples, errors) for n in range(clients)))
+    await asyncio.gather(
+        *(client_loop(url, token, mixed_calls(n), until, record, 60) for n in range(clients))
+    )
     elapsed = time.monotonic() - started
-    every = samples["run_mock_tool"] + samples["sample_fsp"]
+    samples = {tool: record.seconds[tool] for tool in ("run_mock_tool", "sample_fsp")}
     return {
         "clients": clients,
         "seconds": round(elapsed, 1),
-        "all": _figures(every, elapsed),
+        "all": _figures(samples["run_mock_tool"] + samples["sample_fsp"], elapsed),
         **{tool: _figures(times, elapsed) for tool, times in samples.items()},
-        "errors": len(errors),
-        "first_errors": errors[:5],
+        "errors": len(record.errors),
+        "first_errors": record.errors[:5],
     }
-
-
-async def light_client(
-    url: str, token: str, number: int, until: float, times: list[float], errors: list[str]
-) -> None:
-    """Only run_mock_tool, new arguments each time, until ``until``."""
-    async with Client(url, auth=token, timeout=120) as client:
-        i = 0
-        while time.monotonic() < until:
-            i += 1
-            arguments = {
-                "tool": HOTELS,
-                "arguments": {"latitude": number + i / 1000, "longitude": -i / 1000},
-                "conversation": f"light-{number}",
-            }
-            started = time.perf_counter()
-            try:
-                result = await client.call_tool("run_mock_tool", arguments, raise_on_error=False)
-                if result.is_error:
-                    errors.append(f"run_mock_tool: {result.content[0].text[:200]}")
-            except Exception as exc:
-                errors.append(f"run_mock_tool: {type(exc).__name__}: {exc}"[:200])
-            times.append(time.perf_counter() - started)
-
-
-async def heavy_client(
-    url: str, token: str, number: int, until: float, times: list[float], errors: list[str]
-) -> None:
-    """sample_fsp(count=1000) with a new seed each time, until ``until``."""
-    async with Client(url, auth=token, timeout=600) as client:
-        i = 0
-        while time.monotonic() < until:
-            i += 1
-            started = time.perf_counter()
-            try:
-                arguments = {"count": 1000, "seed": 10_000 * (number + 1) + i, "show": 0}
-                result = await client.call_tool("sample_fsp", arguments, raise_on_error=False)
-                if result.is_error:
-                    errors.append(f"sample_fsp: {result.content[0].text[:200]}")
-            except Exception as exc:
-                errors.append(f"sample_fsp: {type(exc).__name__}: {exc}"[:200])
-            times.append(time.perf_counter() - started)
 
 
 async def mixed(url: str, token: str, light: int, heavy: int, seconds: float) -> dict[str, Any]:
@@ -190,18 +100,18 @@ async def mixed(url: str, token: str, light: int, heavy: int, seconds: float) ->
     figures: dict[str, Any] = {"light_clients": light, "heavy_clients": heavy}
     errors: list[str] = []
     for phase, heavies in (("light_alone", 0), ("light_with_heavy", heavy)):
-        light_times: list[float] = []
-        heavy_times: list[float] = []
+        lights, heavy_record = Calls(), Calls()
         started = time.monotonic()
         until = started + seconds
         await asyncio.gather(
-            *(light_client(url, token, n, until, light_times, errors) for n in range(light)),
-            *(heavy_client(url, token, n, until, heavy_times, errors) for n in range(heavies)),
+            *(client_loop(url, token, light_calls(n), until, lights, 120) for n in range(light)),
+            *(client_loop(url, token, heavy_calls(n), until, heavy_record, 600) for n in range(heavies)),
         )
         elapsed = time.monotonic() - started
-        figures[phase] = _figures(light_times, elapsed)
+        figures[phase] = _figures(lights.seconds["run_mock_tool"], elapsed)
         if heavies:
-            figures["heavy_sample_fsp"] = _figures(heavy_times, elapsed)
+            figures["heavy_sample_fsp"] = _figures(heavy_record.seconds["sample_fsp"], elapsed)
+        errors += lights.errors + heavy_record.errors
     return figures | {"errors": len(errors), "first_errors": errors[:5]}
 
 
@@ -212,26 +122,23 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def descendants_rss_mb(pid: int) -> float:
+    """The resident memory of ``pid``'s child processes and theirs (the sandbox workers, the fork
+    server of the heavy calls' workers)."""
+    total, todo = 0.0, [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*/children"):
+            for child in task.read_text().split():
+                total += rss_mb(int(child))
+                todo.append(int(child))
+    return round(total, 1)
+
+
 async def abandoned_sessions(url: str, token: str, count: int, pid: int, settle: float) -> dict[str, Any]:
     """``count`` sessions that initialise and are never closed; the server's memory before, after and
     ``settle`` seconds later (past the idle timeout, when one is set)."""
     import httpx
 
-    headers = {
-        "Authorization": f"Bearer {token}",
-        "Accept": "application/json, text/event-stream",
-        "Content-Type": "application/json",
-    }
-    init = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "abandoned", "version": "1"},
-        },
-    }
     before = rss_mb(pid)
     opened = 0
     semaphore = asyncio.Semaphore(16)
@@ -240,7 +147,7 @@ async def abandoned_sessions(url: str, token: str, count: int, pid: int, settle:
         async def one() -> None:
             nonlocal opened
             async with semaphore:
-                response = await http.post(url, json=init, headers=headers)
+                response = await http.post(url, json=INITIALIZE, headers=headers(token))
                 opened += response.status_code == 200 and "mcp-session-id" in response.headers
 
         await asyncio.gather(*(one() for _ in range(count)))
@@ -254,17 +161,19 @@ async def abandoned_sessions(url: str, token: str, count: int, pid: int, settle:
         "rss_before_mb": before,
         "rss_after_mb": after,
         "rss_after_idle_mb": rss_mb(pid),
+        "children_rss_after_idle_mb": descendants_rss_mb(pid),
         "idle_wait_s": settle,
     }
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     token = secrets.token_urlsafe(24)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/mcp"
-    extra = ["--session-idle", str(args.session_idle)] if args.session_idle else []
+    extra = ["--mock-workers", str(args.mock_workers)]
+    extra += ["--session-idle", str(args.session_idle)] if args.session_idle else []
     with tempfile.TemporaryDirectory() as folder:
-        server = start_server(Path(folder) / "ws", port, token, args.mock_workers, extra, args.command)
+        server = start_server(Path(folder) / "ws", port, token, extra, args.command)
         try:
             await wait_ready(url, token)
             figures = await prepare(url, token)
@@ -303,7 +212,8 @@ def _print_sessions(figures: dict[str, Any]) -> None:
     print(
         f"{figures['opened']}/{figures['sessions']} sessions initialised and abandoned: server RSS "
         f"{figures['rss_before_mb']} MB before, {figures['rss_after_mb']} MB after, "
-        f"{figures['rss_after_idle_mb']} MB {figures['idle_wait_s']:.0f} s later"
+        f"{figures['rss_after_idle_mb']} MB {figures['idle_wait_s']:.0f} s later "
+        f"(its child processes: {figures['children_rss_after_idle_mb']} MB more)"
     )
 
 

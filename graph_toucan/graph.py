@@ -286,6 +286,23 @@ async def build_graph(
     return graph, report
 
 
+def build_graph_offline(
+    db: Path, config: PruneConfig | None = None, *, progress: Callable[[str, int, int], None] | None = None
+) -> tuple[BuildReport, int]:
+    """:func:`build_graph` with the offline teacher on the workspace database at ``db``, opened and
+    closed here: the entry point of a worker process (see :mod:`graph_toucan.workers`). The report and
+    the teacher calls made."""
+    from graph_toucan.llm import OfflineBackend
+
+    store = Store(db)
+    try:
+        llm = LLM(OfflineBackend(), store)
+        _, report = asyncio.run(build_graph(store, llm, config=config, progress=progress))
+        return report, llm.stats.calls
+    finally:
+        store.close()
+
+
 async def _judge(
     llm: LLM, pair: tuple[Node, Node], views: dict[str, tuple[dict[str, Any], dict[str, Any]]], key: str
 ) -> EdgeJudgement:

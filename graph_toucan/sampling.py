@@ -493,3 +493,43 @@ def sample_to_store(
         stored_paths=store.path_count(sampler),
         path_ids=ids,
     )
+
+
+def sample_workspace(
+    db: Path,
+    sampler: Sampler,
+    n: int,
+    seed: int,
+    config: SampleConfig,
+    starts: list[str] | None = None,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> SampleReport:
+    """:func:`sample_to_store` on the workspace database at ``db``, opened and closed here: the entry
+    point of a worker process (see :mod:`graph_toucan.workers`)."""
+    store = Store(db)
+    try:
+        index = _kept_population(store, sampler, config)
+        return sample_to_store(store, sampler, n, seed, config, starts, index=index, progress=progress)
+    finally:
+        store.close()
+
+
+_KEPT: dict[tuple[Any, ...], GraphIndex] = {}  # the last population built in this (worker) process
+
+
+def _kept_population(store: Store, sampler: Sampler, config: SampleConfig) -> GraphIndex:
+    """:func:`population`, built again only when what it depends on changed: the graph file, the
+    edge weights, the tools or the mocks (a worker serving call after call builds it once)."""
+    file = graph_path(store)
+    tools, mocks = (
+        tuple(store.db.execute(f"select count(*), coalesce(max({col}), '') from {table}").fetchone())
+        for table, col in (("tools", "updated_at"), ("mocks", "created_at"))
+    )
+    stat = file.stat() if file.exists() else None
+    key = (str(store.path), sampler, stat and (stat.st_mtime_ns, stat.st_size), tools, mocks)
+    key += (config.walk.edge_weights.model_dump_json(),)
+    if key not in _KEPT:
+        _KEPT.clear()
+        _KEPT[key] = population(store, sampler, config)
+    return _KEPT[key]

@@ -69,8 +69,8 @@ def test_two_runs_on_one_workspace_go_one_at_a_time_and_never_overshoot(tmp_path
     results = [p.communicate(timeout=600) for p in (first, second)]
     assert [p.returncode for p in (first, second)] == [0, 0], results
     assert [json.loads(out)["accepted"] for out, _ in results] == [4, 4]
-    assert any("waiting for the run holding workspace" in err for _, err in results)
-    assert busy.returncode == 1 and "is in use by another run (pid " in busy_err, busy_err
+    assert any("waiting for another writer (pid " in err for _, err in results)
+    assert busy.returncode == 1 and "is in use by another writer (pid " in busy_err, busy_err
     store = Store.open(workspace)
     accepted = store.conversation_count(status="accepted", kind="translation")
     store.close()

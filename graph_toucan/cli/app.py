@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from graph_toucan.llm import LLM, Budget, PriceTable, make_backend
 from graph_toucan.llm.groups import GROUPS
 from graph_toucan.store import WORKSPACE_ENV, Store
+from graph_toucan.workspace_lock import hold_workspace
 
 app = typer.Typer(
     help="Synthesize multi-turn function-calling data from real MCP tools.",
@@ -25,6 +26,12 @@ console = Console()
 errors = Console(stderr=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
+WaitOption = Annotated[
+    bool,
+    typer.Option(
+        help="When another process writes the workspace, wait for it (--no-wait: stop at once, naming it)."
+    ),
+]
 ProfileOption = Annotated[
     str | None,
     typer.Option(
@@ -73,6 +80,19 @@ class Context:
     def price_table(self) -> PriceTable | None:
         """The global --prices table, or None for the bundled prices."""
         return PriceTable.load(self.prices) if self.prices else None
+
+    def writer(self, ctx: typer.Context, command: str, wait: bool = True) -> Store:
+        """The workspace's store, holding the workspace lock until the command ends (one writer at a
+        time: another waits, saying for whom, or with --no-wait stops naming it)."""
+        store = self.store()
+        lock = hold_workspace(
+            store.workspace,
+            wait_s=None if wait else 0,
+            notice=lambda message: errors.print(message, markup=False, highlight=False),
+            what=f"graph-toucan {command}",
+        )
+        ctx.with_resource(lock)
+        return store
 
     def llm(self, store: Store | None = None) -> LLM:
         """The teacher (and the stage teachers overriding it), logging into this workspace's call log

@@ -14,7 +14,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from graph_toucan.catalog import FORMATS, ImportReport, count_entries, import_entries, read_catalog
-from graph_toucan.cli.app import JsonOption, app, console, print_json, progress_bar
+from graph_toucan.cli.app import JsonOption, WaitOption, app, console, print_json, progress_bar
 from graph_toucan.errors import GraphToucanError
 from graph_toucan.records import ServerStatus
 from graph_toucan.resources import example_catalog
@@ -61,10 +61,11 @@ def import_(
         float, typer.Option(help="Seconds a live server has to start and list its tools.")
     ] = 30.0,
     call_timeout: Annotated[float, typer.Option(help="Seconds per probe call.")] = 10.0,
+    wait: WaitOption = True,
     as_json: JsonOption = False,
 ) -> None:
     """Import tools into the workspace from catalog files or live MCP servers; reruns are idempotent."""
-    store = ctx.obj.store()
+    store = ctx.obj.writer(ctx, "import", wait)
     started = time.time()
     report = ImportReport()
     live = []

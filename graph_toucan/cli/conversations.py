@@ -18,7 +18,16 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from graph_toucan.cli.app import JsonOption, ProfileOption, app, console, errors, print_json, progress_bar
+from graph_toucan.cli.app import (
+    JsonOption,
+    ProfileOption,
+    WaitOption,
+    app,
+    console,
+    errors,
+    print_json,
+    progress_bar,
+)
 from graph_toucan.cli.shards import (
     RayAddressOption,
     RayOption,
@@ -264,11 +273,12 @@ def augment_command(
     miss_params: MissParamsOption = _M.miss_params,
     seed: Annotated[int, typer.Option(help="Seed of the choice of sources and sites.")] = 0,
     attempts: Annotated[int, typer.Option(min=1, max=10, help="Tries per variant, failures fed back.")] = 3,
+    wait: WaitOption = True,
     as_json: JsonOption = False,
 ) -> None:
     """Add refusal variants (miss-func, miss-params, irrelevance) of the accepted conversations until
     each kind has its share of the accepted set; reruns add only what is missing."""
-    store = ctx.obj.store()
+    store = ctx.obj.writer(ctx, "augment", wait)
     llm = ctx.obj.llm()
     with progress_bar(as_json) as progress:
         bars: dict[str, Any] = {}

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from graph_toucan.annotate import annotate_tools
-from graph_toucan.cli.app import JsonOption, app, console, print_json, progress_bar
+from graph_toucan.cli.app import JsonOption, WaitOption, app, console, print_json, progress_bar
 from graph_toucan.graph import build_graph, find_node, graph_path, graph_stats, load_graph, neighbourhood
 from graph_toucan.graph_export import EXPORT_FORMATS, export_graph
 from graph_toucan.pruning import PruneConfig
@@ -22,9 +22,9 @@ app.add_typer(graph_app, name="graph")
 
 
 @app.command()
-def annotate(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def annotate(ctx: typer.Context, wait: WaitOption = True, as_json: JsonOption = False) -> None:
     """Give every tool three tags, a class and an output schema (resumable; reruns skip finished tools)."""
-    store = ctx.obj.store()
+    store = ctx.obj.writer(ctx, "annotate", wait)
     llm = ctx.obj.llm()
     started = time.time()
     with progress_bar(as_json) as progress:
@@ -59,6 +59,7 @@ def graph_build(
             "all pairs, with --floor other-server candidates per tool.",
         ),
     ] = None,
+    wait: WaitOption = True,
     as_json: JsonOption = False,
 ) -> None:
     """Filter outputs, prune candidate pairs, judge the new ones, and save the graph."""
@@ -66,7 +67,7 @@ def graph_build(
         raise typer.BadParameter(f"--floor ({floor}) cannot exceed --cap ({cap})")
     if budget is not None and budget < floor:
         raise typer.BadParameter(f"--floor ({floor}) cannot exceed --budget ({budget})")
-    store = ctx.obj.store()
+    store = ctx.obj.writer(ctx, "graph build", wait)
     llm = ctx.obj.llm()
     started = time.time()
     with progress_bar(as_json) as progress:

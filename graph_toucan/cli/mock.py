@@ -14,7 +14,7 @@ import typer
 from rich.syntax import Syntax
 from rich.table import Table
 
-from graph_toucan.cli.app import Context, JsonOption, app, console, print_json, progress_bar
+from graph_toucan.cli.app import Context, JsonOption, WaitOption, app, console, print_json, progress_bar
 from graph_toucan.errors import GraphToucanError
 from graph_toucan.mock.build import DEFAULT_ATTEMPTS, build_mocks
 from graph_toucan.mock.errors import MockError
@@ -113,10 +113,11 @@ def build(
     out: Annotated[
         Path | None, typer.Option(help="Write the accepted mocks here instead of <workspace>/mock_tools.")
     ] = None,
+    wait: WaitOption = True,
     as_json: JsonOption = False,
 ) -> None:
     """Generate and check a mock for every annotated tool; accepted ones go to <workspace>/mock_tools/."""
-    store = ctx.obj.store()
+    store = ctx.obj.writer(ctx, "mock build", wait)
     tools = _tools(store, refs, server)
     llm = ctx.obj.llm()
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from graph_toucan.cli.app import JsonOption, ProfileOption, app, console, print_json, progress_bar
+from graph_toucan.cli.app import JsonOption, ProfileOption, WaitOption, app, console, print_json, progress_bar
 from graph_toucan.errors import GraphToucanError
 from graph_toucan.graph import graph_path, load_graph
 from graph_toucan.path_stats import PathStats
@@ -85,11 +85,12 @@ def sample(
         float | None,
         typer.Option(help=f"Chance per path of a second task (default {_D.walk.second_task})."),
     ] = None,
+    wait: WaitOption = True,
     as_json: JsonOption = False,
 ) -> None:
     """Sample planned paths into the workspace. Rerunning with the same seed adds nothing twice; a larger
     --n continues the same stream."""
-    store = ctx.obj.store()
+    store = ctx.obj.writer(ctx, "sample", wait)
     started = time.time()
     run_id = uuid.uuid4().hex[:12]
     settings = load_config(

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from graph_toucan.cli.app import Context, JsonOption, app, console, print_json
+from graph_toucan.cli.app import Context, JsonOption, WaitOption, app, console, print_json
 from graph_toucan.merge import merge_workspaces
 from graph_toucan.pipeline import PipelineConfig, Progress
 from graph_toucan.shards import ShardedReport, Teacher, run_sharded
@@ -91,11 +91,12 @@ def merge_command(
     workspaces: Annotated[
         list[Path], typer.Argument(help="Workspace folders to merge into --workspace (e.g. shards/*).")
     ],
+    wait: WaitOption = True,
     as_json: JsonOption = False,
 ) -> None:
     """Merge workspaces (the shards of a sharded run, or runs on other machines) into --workspace.
     Records are keyed by content, so merging twice changes nothing and the order does not matter."""
-    store = ctx.obj.store()
+    store = ctx.obj.writer(ctx, "merge", wait)
     report = merge_workspaces(store, workspaces)
     if as_json:
         print_json(report.as_dict())

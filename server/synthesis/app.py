@@ -14,9 +14,9 @@ through :func:`services`::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import re
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -35,15 +35,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from graph_toucan import __version__
 from graph_toucan.errors import BudgetExceeded, GraphToucanError, LLMError
-from graph_toucan.graph import graph_path
-from graph_toucan.graph_index import GraphIndex
-from graph_toucan.llm import LLM, make_backend
+from graph_toucan.llm import LLM, OfflineBackend, make_backend
 from graph_toucan.mock.files import bundled_mock_folder, read_mock_folder
 from graph_toucan.mock.runtime import MockRuntime
 from graph_toucan.mock.sandbox import Limits, SandboxPool
-from graph_toucan.records import MockTool, Sampler
-from graph_toucan.sampling import SampleConfig, population
+from graph_toucan.records import MockTool
 from graph_toucan.store import Store
+from graph_toucan.workers import Workers
+from graph_toucan.workspace_lock import workspace_lock
 
 from .security import PathGuard, check_listen
 
@@ -60,7 +59,6 @@ graph-toucan://graph/stats (the graph summary), graph-toucan://conversations/{id
 and graph-toucan://stats (the dataset statistics, Markdown)."""
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
-R = TypeVar("R")
 
 
 class ServerConfig(BaseModel):
@@ -83,14 +81,10 @@ class ServerConfig(BaseModel):
     session_idle: float = Field(
         600.0, gt=0, le=86_400, description="Seconds an HTTP session may stay idle before it is closed."
     )
-    blocking_workers: int = Field(4, ge=1, le=64, description="Threads for blocking work (sampling).")
-
-
-class CallTimeout(GraphToucanError):
-    """A tool call ran past the server's time limit per call."""
 
 
 WRITE_GUARD_EXEMPT = {"export_dataset"}  # writes files from the database, not to it
+LOCK_EXEMPT = {"run_mock_tool"}  # a mock's state lives in the sandbox, never in the workspace
 
 
 Teacher = Callable[[Store], LLM]
@@ -105,43 +99,20 @@ class Services:
     llm: LLM
     guard: PathGuard
     pool: SandboxPool
+    workers: Workers = field(default_factory=Workers)  # processes for CPU-heavy calls (sample_fsp)
     stage_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # this server's writers, first come first
     _mocks: MockRuntime | None = None
     _mock_key: tuple[Any, ...] | None = None
     _workspace_mocks: set[str] = field(default_factory=set)
-    _graph_index: tuple[Any, GraphIndex] | None = None
-    _index_lock: threading.Lock = field(default_factory=threading.Lock)
-    _threads: threading.local = field(default_factory=threading.local)
-    _limiter: anyio.CapacityLimiter | None = None
 
-    def population(self, sampler: Sampler, config: SampleConfig, store: Store | None = None) -> GraphIndex:
-        """What ``sampler`` draws from; the graph's index is kept until the graph file changes (safe
-        from several worker threads: ``store`` is the calling thread's own connection)."""
-        store = store or self.store
-        file = graph_path(store)
-        if sampler != "graph" or not file.exists():
-            return population(store, sampler, config)
-        stat = file.stat()
-        key = (stat.st_mtime_ns, stat.st_size, config.walk.edge_weights.model_dump_json())
-        with self._index_lock:
-            if self._graph_index is None or self._graph_index[0] != key:
-                self._graph_index = (key, population(store, sampler, config))
-            return self._graph_index[1]
-
-    async def off_loop(self, fn: Callable[[Store], R]) -> R:
-        """Run blocking ``fn(store)`` in a worker thread, with that thread's own connection to the
-        workspace, so the event loop keeps answering every other call while it runs."""
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(self.config.blocking_workers)
-        return await anyio.to_thread.run_sync(
-            functools.partial(self._in_thread, fn), limiter=self._limiter, abandon_on_cancel=True
-        )
-
-    def _in_thread(self, fn: Callable[[Store], R]) -> R:
-        store = getattr(self._threads, "store", None)
-        if store is None:
-            store = self._threads.store = Store(self.store.path)
-        return fn(store)
+    def offline_only(self) -> bool:
+        """Whether the teacher is the offline one alone, with no budget: then a worker process can
+        make the same calls with its own (the call log is the workspace's), the CPU-bound work off
+        the event loop."""
+        llm = self.llm
+        limits = (llm.budget.max_calls, llm.budget.max_cost_usd)
+        return isinstance(llm.backend, OfflineBackend) and not llm.overrides and limits == (None, None)
 
     def check_size(self) -> None:
         """The per-workspace size guard: a tool that writes refuses once the database is too large."""
@@ -192,10 +163,13 @@ def _lifespan(config: ServerConfig, teacher: Teacher) -> Callable[[FastMCP], Any
     async def lifespan(_app: FastMCP) -> AsyncIterator[dict[str, Any]]:
         store = Store.open(config.workspace)
         pool = SandboxPool(config.mock_workers, Limits(wall_s=config.mock_timeout))  # started on first call
+        workers = Workers()
+        await anyio.to_thread.run_sync(workers.start)  # one worker ready before the first heavy call
         try:
             guard = PathGuard([store.workspace, *config.roots])
-            yield {SERVICES: Services(config, store, teacher(store), guard, pool)}
+            yield {SERVICES: Services(config, store, teacher(store), guard, pool, workers)}
         finally:
+            workers.close()
             await pool.close()
             store.close()
 
@@ -316,14 +290,19 @@ def teacher_failed(exc: LLMError, what: str, tool: str) -> ToolError:
 
 def timeout_message(limit: float) -> str:
     return (
-        f"the call ran past this server's limit of {limit:g} s per call (serve --call-timeout); what it "
-        "finished is stored: call it again to continue, or ask for less at once (a smaller count)"
+        f"the call ran past this server's limit of {limit:g} s per call and was stopped (serve "
+        "--call-timeout sets the limit: ask the operator to raise it); what it finished is stored: call "
+        "it again to continue, or ask for less at once (a smaller count)"
     )
 
 
-def _as_tool_errors(fn: F, error: type[Exception] = ToolError, *, writes: bool = False) -> F:
+def _as_tool_errors(
+    fn: F, error: type[Exception] = ToolError, *, writes: bool = False, locks: bool = False
+) -> F:
     """Library errors as MCP errors whose message says what to change; every call within the server's
-    time limit, and a tool that ``writes`` within its workspace size guard."""
+    time limit (cancelled at it: work in a worker process is killed), a tool that ``writes`` within
+    its workspace size guard, and one that ``locks`` holding the workspace lock (one writer at a
+    time, with the CLI's commands too; waiting for it counts apart, up to the same limit)."""
 
     @functools.wraps(fn)
     async def run(*args: Any, **kwargs: Any) -> Any:
@@ -333,8 +312,22 @@ def _as_tool_errors(fn: F, error: type[Exception] = ToolError, *, writes: bool =
         try:
             if writes and svc is not None:
                 svc.check_size()
-            with anyio.fail_after(limit):
-                return await fn(*args, **kwargs)
+            async with contextlib.AsyncExitStack() as stack:
+                if locks and svc is not None:
+                    with anyio.move_on_after(limit) as waited:  # fair among this server's calls
+                        await stack.enter_async_context(svc.write_lock)
+                    if waited.cancelled_caught:
+                        raise ToolError(
+                            f"other calls of this server writing the workspace took longer than its limit of "
+                            f"{limit:g} s per call (serve --call-timeout); call {fn.__name__} again when they "
+                            "are done"
+                        )
+                    holder = f"the synthesis server's {fn.__name__}"
+                    await stack.enter_async_context(
+                        workspace_lock(svc.store.workspace, wait_s=limit, what=holder)
+                    )
+                with anyio.fail_after(limit):
+                    return await fn(*args, **kwargs)
         except TimeoutError:
             raise error(timeout_message(limit or 0)) from None
         except GraphToucanError as exc:
@@ -407,8 +400,9 @@ def create_server(config: ServerConfig | None = None, teacher: Teacher | None = 
     )
     for spec in TOOLS:
         writes = not spec.read_only and spec.fn.__name__ not in WRITE_GUARD_EXEMPT
+        locks = not spec.read_only and spec.fn.__name__ not in LOCK_EXEMPT
         tool = FunctionTool.from_function(
-            _as_tool_errors(spec.fn, writes=writes),
+            _as_tool_errors(spec.fn, writes=writes, locks=locks),
             title=spec.title,
             annotations=_annotations(spec, config.teacher),
         )

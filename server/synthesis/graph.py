@@ -9,7 +9,7 @@ from fastmcp.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from graph_toucan.graph import build_graph as build_workspace_graph
-from graph_toucan.graph import find_node, graph_stats, load_graph, neighbourhood
+from graph_toucan.graph import build_graph_offline, find_node, graph_stats, load_graph, neighbourhood
 from graph_toucan.pruning import PruneConfig
 
 from .app import services, synthesis_resource, synthesis_tool
@@ -56,14 +56,17 @@ async def build_graph(
         raise ToolError(f"floor ({floor}) cannot exceed cap ({cap}); lower floor or raise cap")
     svc = services(ctx)
     started, calls = now(), svc.llm.stats.calls
+    config = PruneConfig(cap=cap, floor=floor)
     async with svc.stage_lock, Progress(ctx) as progress:
-        _, report = await build_workspace_graph(
-            svc.store,
-            svc.llm,
-            config=PruneConfig(cap=cap, floor=floor),
-            progress=progress.stages(["filter outputs", "judge pairs"]),
-        )
-    summary = report.as_dict() | {"teacher": svc.llm.teacher, "llm_calls": svc.llm.stats.calls - calls}
+        stages = progress.stages(["filter outputs", "judge pairs"])
+        if svc.offline_only():  # the offline teacher judges with the CPU: in a worker process
+            report, calls_made = await svc.workers.run(
+                build_graph_offline, svc.store.path, config, progress=stages
+            )
+        else:  # a real teacher: the work is waiting for answers, on the event loop
+            _, report = await build_workspace_graph(svc.store, svc.llm, config=config, progress=stages)
+            calls_made = svc.llm.stats.calls - calls
+    summary = report.as_dict() | {"teacher": svc.llm.teacher, "llm_calls": calls_made}
     record(svc.store, "build_graph", started, summary)
     cut = {k: summary[k][:LIST_CAP] for k in ("filter_failed", "failed_judgements")}
     return BuildResult.model_validate(summary | cut)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from itertools import islice
 from typing import Annotated, Any, Literal
 
@@ -11,10 +9,9 @@ from fastmcp import Context
 from pydantic import BaseModel, ConfigDict, Field
 
 from graph_toucan.records import PlannedPath, Sampler
-from graph_toucan.sampling import SampleReport, load_config, sample_to_store
-from graph_toucan.store import Store
+from graph_toucan.sampling import load_config, sample_workspace
 
-from .app import CallTimeout, services, synthesis_tool, timeout_message
+from .app import services, synthesis_tool
 from .inputs import Seed, ToolRef
 from .progress import Progress, now, record
 
@@ -83,22 +80,17 @@ async def sample_fsp(
     svc = services(ctx)
     config = load_config(None, **(settings or SampleSettings()).overrides())
     started = now()
-    loop = asyncio.get_running_loop()
-    deadline = time.monotonic() + svc.config.call_timeout
     async with Progress(ctx, count) as progress:
-
-        def advance(n: int = 1) -> None:  # in the worker thread
-            if time.monotonic() > deadline:
-                raise CallTimeout(timeout_message(svc.config.call_timeout))
-            loop.call_soon_threadsafe(progress.advance, n)
-
-        def work(store: Store) -> SampleReport:
-            index = svc.population(sampler, config, store)
-            return sample_to_store(
-                store, sampler, count, seed, config, start or None, index=index, progress=advance
-            )
-
-        report = await svc.off_loop(work)  # CPU-heavy: never on the event loop
+        report = await svc.workers.run(  # CPU-heavy: in a worker process, off the loop and its GIL
+            sample_workspace,
+            svc.store.path,
+            sampler,
+            count,
+            seed,
+            config,
+            list(start) if start else None,
+            progress=progress.advance,
+        )
     summary = report.as_dict()
     record(svc.store, "sample_fsp", started, summary)
     shown = [svc.store.get_path(pid) for pid in report.path_ids[:show]]
