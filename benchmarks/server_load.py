@@ -181,9 +181,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 figures |= {"mode": "mixed"} | await mixed(url, token, args.light, args.heavy, args.seconds)
             elif args.sessions:
                 settle = args.settle if args.settle is not None else (args.session_idle or 0) + 10
-                figures |= {"mode": "sessions"} | await abandoned_sessions(
-                    url, token, args.sessions, server.pid, settle
-                )
+                waves = [
+                    await abandoned_sessions(url, token, args.sessions, server.pid, settle)
+                    for _ in range(args.waves)
+                ]
+                figures |= {"mode": "sessions"} | waves[0] | {"waves": waves}
             else:
                 figures |= await load(url, token, args.clients, args.seconds)
         finally:
@@ -209,12 +211,15 @@ def _print_mixed(figures: dict[str, Any]) -> None:
 
 
 def _print_sessions(figures: dict[str, Any]) -> None:
-    print(
-        f"{figures['opened']}/{figures['sessions']} sessions initialised and abandoned: server RSS "
-        f"{figures['rss_before_mb']} MB before, {figures['rss_after_mb']} MB after, "
-        f"{figures['rss_after_idle_mb']} MB {figures['idle_wait_s']:.0f} s later "
-        f"(its child processes: {figures['children_rss_after_idle_mb']} MB more)"
-    )
+    """One line per wave: a later wave that does not grow the server reuses what the expired
+    sessions held (Python keeps freed memory for reuse rather than giving it back)."""
+    for number, wave in enumerate(figures["waves"], 1):
+        print(
+            f"wave {number}: {wave['opened']}/{wave['sessions']} sessions initialised and abandoned: server RSS "
+            f"{wave['rss_before_mb']} MB before, {wave['rss_after_mb']} MB after, "
+            f"{wave['rss_after_idle_mb']} MB {wave['idle_wait_s']:.0f} s later "
+            f"(its child processes: {wave['children_rss_after_idle_mb']} MB more)"
+        )
 
 
 def _print(figures: dict[str, Any]) -> None:
@@ -247,6 +252,9 @@ if __name__ == "__main__":
     )
     parser.add_argument("--command", help="The graph-toucan command line to start (default: this one's).")
     parser.add_argument("--sessions", type=int, default=0, help="Abandoned sessions to open.")
+    parser.add_argument(
+        "--waves", type=int, default=1, help="Waves of --sessions, each after the last expired."
+    )
     parser.add_argument(
         "--session-idle",
         type=float,

@@ -95,6 +95,9 @@ class CallLog(Connection):
         for call in reversed(self._pending_calls):
             if call.key == key and call.error is None:
                 return call
+        hit = "select 1 from llm_calls where key = ? and error is null limit 1"
+        if self.db.conn.execute(hit, [key]).fetchone() is None:  # most lookups miss: one cheap query
+            return None
         rows = list(
             self._rows(
                 "llm_calls", where="key = ? and error is null", params=[key], order_by="id desc", limit=1
