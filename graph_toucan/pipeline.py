@@ -13,6 +13,7 @@ for one uninterrupted run and for any number of killed and resumed ones, and nev
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -274,6 +275,7 @@ class Pipeline:
         batches after the last one started, and the stream is extended where it stopped."""
         c = self.config
         translator = translator_for(self.store, self.llm, pool, seed=c.seed, max_attempts=c.max_attempts)
+        _freeze_long_lived()
         accepted, rejected = self._counts()
         start_accepted, start_rejected = accepted, rejected
         self.progress("translate", accepted, c.n, {"accepted": accepted, "rejected": rejected, "cost": 0.0})
@@ -307,6 +309,7 @@ class Pipeline:
                         return
                     if feed is None:
                         feed = PathFeed(self.store, c.sampler, c.seed, c.sample)
+                        _freeze_long_lived()
                     new = feed.extend(max(batch, 2 * (c.n - accepted) + 8))
                     self.report.paths_sampled += new
                     if not new:
@@ -444,6 +447,14 @@ def catalog_run_id(source: Path) -> str:
             (str(file.relative_to(root)) if root.is_dir() else file.name, info.st_size, info.st_mtime_ns)
         )
     return "import:" + content_id({"path": str(root), "files": listing})
+
+
+def _freeze_long_lived() -> None:
+    """Collect, then exempt what is alive now (tools, mocks, the graph: millions of objects on a large
+    catalog) from later collections: a full collection over them stalls every conversation in flight
+    for a fifth of a second, several times a minute. Objects freed by reference counting still go."""
+    gc.collect()
+    gc.freeze()
 
 
 async def run_pipeline(
