@@ -8,7 +8,7 @@ Messages are kept in one neutral shape and converted per provider on every reque
     {"role": "tool", "tool_call_id": "...", "name": "...", "content": "..."}
 
 Functions are ``{"name", "description", "parameters"}``. Failures map to the teacher layer's classes
-(:func:`graph_toucan.llm.backends._status_error`): transient ones (429, 5xx, timeouts) are retried with
+(:func:`_sdk_error`, on :func:`graph_toucan.llm.http.status_error`): transient ones (429, 5xx, timeouts) are retried with
 backoff, the rest end the conversation's evaluation. Every request counts against a
 :class:`~graph_toucan.llm.Budget`, priced by the :class:`~graph_toucan.llm.PriceTable`.
 """
@@ -25,8 +25,8 @@ from typing import Any
 
 from graph_toucan.errors import LLMConfigError, LLMError, TransientLLMError
 from graph_toucan.evaluate.data import EvalConversation
-from graph_toucan.llm.backends import _status_error
 from graph_toucan.llm.client import Budget
+from graph_toucan.llm.http import status_error
 from graph_toucan.llm.pricing import PriceTable
 
 Message = dict[str, Any]
@@ -178,7 +178,7 @@ class SDKChatModel(ChatModel):
         try:
             response = await self._create(request)
         except sdk.APIError as exc:
-            raise _status_error(exc, self.name) from None
+            raise _sdk_error(exc, self.name) from None
         except ValueError as exc:
             raise TransientLLMError(f"{self.name} returned a malformed body: {exc}") from None
         try:
@@ -404,3 +404,20 @@ def make_model(
     options: dict[str, Any] = {"budget": budget, "prices": prices, "system": system, "max_tokens": max_tokens}
     cls = OpenAIChatModel if provider == "openai" else AnthropicChatModel
     return cls(model, api_key=api_key, base_url=base_url, timeout=timeout, **options)
+
+
+def _sdk_error(exc: Exception, provider: str) -> LLMError:
+    """The retry class of an exception of the ``openai`` or ``anthropic`` SDK (both share its shape)."""
+    import anthropic
+    import openai
+
+    if isinstance(exc, anthropic.APITimeoutError | openai.APITimeoutError):
+        return TransientLLMError(f"{provider} request timed out: {exc}", connection=True)
+    if isinstance(exc, anthropic.APIResponseValidationError | openai.APIResponseValidationError):
+        return TransientLLMError(f"{provider} returned a malformed body: {exc}")
+    if isinstance(exc, anthropic.APIConnectionError | openai.APIConnectionError):
+        cause = exc.__cause__ or exc.__context__
+        return TransientLLMError(f"cannot reach {provider}: {cause or exc}", connection=True)
+    response = getattr(exc, "response", None)
+    headers = response.headers if response is not None else {}
+    return status_error(provider, getattr(exc, "status_code", None) or 0, headers, str(exc))

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from graph_toucan.errors import LLMConfigError, LLMError, StructuredOutputRefused, TransientLLMError
-from graph_toucan.llm.http import _STRUCTURED_WORDS, JSONEndpoint
+from graph_toucan.errors import LLMConfigError, LLMError, TransientLLMError
+from graph_toucan.llm.http import JSONEndpoint
 
 Request = dict[str, Any]
 
@@ -92,41 +92,6 @@ class ScriptedBackend(Backend):
             raise reply
         text = reply(request) if callable(reply) else reply
         return Completion(text, input_tokens=len(str(request)) // 4, output_tokens=len(text) // 4)
-
-
-def _status_error(exc: Exception, provider: str, *, structured: bool = False, timeout: float = 0) -> LLMError:
-    """Map an SDK exception (both SDKs share the same shape) to our retry classes, for the evaluated
-    models' clients (the teachers post through :mod:`graph_toucan.llm.http`); ``structured`` when the
-    request carried the structured-output form (a 400 about it is then a refusal of it)."""
-    import anthropic
-    import openai
-
-    status = getattr(exc, "status_code", None)
-    if isinstance(exc, anthropic.APITimeoutError | openai.APITimeoutError):
-        return TransientLLMError(
-            f"{provider} request timed out: no answer within {timeout:g} s", connection=True
-        )
-    if isinstance(exc, anthropic.APIResponseValidationError | openai.APIResponseValidationError):
-        return TransientLLMError(f"{provider} returned a malformed body: {exc}")
-    if isinstance(exc, anthropic.APIConnectionError | openai.APIConnectionError):
-        cause = exc.__cause__ or exc.__context__
-        return TransientLLMError(f"cannot reach {provider}: {cause or exc}", connection=True)
-    if structured and status in (400, 404, 422) and _STRUCTURED_WORDS.search(str(exc)):
-        return StructuredOutputRefused(f"{provider} refused structured output (HTTP {status}): {exc}")
-    if status == 429 or (status is not None and status >= 500):
-        response = getattr(exc, "response", None)
-        retry_after = None
-        if response is not None:
-            try:
-                retry_after = float(response.headers.get("retry-after", ""))
-            except ValueError:
-                retry_after = None
-        return TransientLLMError(f"{provider} answered HTTP {status}", retry_after=retry_after)
-    if status in (401, 403):
-        return LLMConfigError(
-            f"{provider} refused the API key (HTTP {status}); check the key for this backend"
-        )
-    return LLMError(f"{provider} rejected the request (HTTP {status}): {exc}")
 
 
 class AnthropicBackend(Backend):

@@ -87,7 +87,9 @@ class JSONEndpoint:
             async with (await self._session()).post(self.base_url + path, data=data) as response:
                 raw, size = await _read_capped(response.content)
                 if response.status >= 300:
-                    raise self._status_error(response.status, response.headers, raw, structured)
+                    raise status_error(
+                        self.provider, response.status, response.headers, _error_message(raw), structured
+                    )
         except TimeoutError:
             raise TransientLLMError(
                 f"{self.provider} request timed out: no answer within {self.timeout:g} s", connection=True
@@ -104,22 +106,6 @@ class JSONEndpoint:
             raise TransientLLMError(f"{self.provider} returned a malformed body: not a JSON object")
         return Answer(body)
 
-    def _status_error(self, status: int, headers: Any, raw: bytes | None, structured: bool) -> LLMError:
-        provider, message = self.provider, _error_message(raw)
-        if structured and status in (400, 404, 422) and _STRUCTURED_WORDS.search(message):
-            return StructuredOutputRefused(f"{provider} refused structured output (HTTP {status}): {message}")
-        if status == 429 or status >= 500:
-            try:
-                retry_after: float | None = float(headers.get("retry-after", ""))
-            except ValueError:
-                retry_after = None
-            return TransientLLMError(f"{provider} answered HTTP {status}: {message}", retry_after=retry_after)
-        if status in (401, 403):
-            return LLMConfigError(
-                f"{provider} refused the API key (HTTP {status}); check the key for this backend"
-            )
-        return LLMError(f"{provider} rejected the request (HTTP {status}): {message}")
-
     async def aclose(self) -> None:
         loop = asyncio.get_running_loop()
         for key, (other, session, closer) in list(self._sessions.items()):
@@ -128,6 +114,26 @@ class JSONEndpoint:
             else:
                 session.detach()
             del self._sessions[key]
+
+
+def status_error(
+    provider: str, status: int, headers: Any, message: str, structured: bool = False
+) -> LLMError:
+    """The retry class of an HTTP error answer (see the module docstring); ``structured`` when the
+    request carried the structured-output form, so a 400 about it is a refusal of that form."""
+    if structured and status in (400, 404, 422) and _STRUCTURED_WORDS.search(message):
+        return StructuredOutputRefused(f"{provider} refused structured output (HTTP {status}): {message}")
+    if status == 429 or status >= 500:
+        try:
+            retry_after: float | None = float(headers.get("retry-after", ""))
+        except ValueError:
+            retry_after = None
+        return TransientLLMError(f"{provider} answered HTTP {status}: {message}", retry_after=retry_after)
+    if status in (401, 403):
+        return LLMConfigError(
+            f"{provider} refused the API key (HTTP {status}); check the key for this backend"
+        )
+    return LLMError(f"{provider} rejected the request (HTTP {status}): {message}")
 
 
 async def _close_at_shutdown(session: Any) -> AsyncIterator[None]:
