@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Self
@@ -46,16 +47,31 @@ class Connection:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             self.db = sqlite_utils.Database(conn)
-            self.db.enable_wal()
-            self.db.execute(
-                "PRAGMA synchronous = NORMAL"
-            )  # WAL stays consistent; only the last commits risk a power cut
-            self._migrate()
+            self._prepare()
         except (OSError, sqlite3.DatabaseError) as exc:
             raise StoreError(
                 f"cannot open workspace database {self.path}: {exc}; check the path and permissions, "
                 "or move a corrupt file aside"
             ) from None
+
+    def _prepare(self, wait_s: float = 60.0) -> None:
+        """WAL, then the migrations. Several processes opening a fresh workspace together can get
+        "database is locked" at once from SQLite (switching to WAL needs the file to itself, and a lock
+        upgrade that would deadlock is refused rather than waited for); each step is safe to repeat,
+        so retry until ``wait_s`` has passed."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                self.db.enable_wal()
+                self.db.execute(
+                    "PRAGMA synchronous = NORMAL"
+                )  # WAL stays consistent; a power cut risks the last commits
+                self._migrate()
+                return
+            except sqlite3.OperationalError as exc:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     @classmethod
     def open(cls, workspace: str | os.PathLike[str] | None = None) -> Self:
