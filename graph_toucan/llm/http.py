@@ -63,12 +63,12 @@ class JSONEndpoint:
         import aiohttp
 
         loop = asyncio.get_running_loop()
-        for key, (other, session, _) in list(self._sessions.items()):
-            if other.is_closed():  # a finished asyncio.run: its sockets went with it
-                session.detach()
-                del self._sessions[key]
         entry = self._sessions.get(id(loop))
-        if entry is None:
+        if entry is None or entry[0] is not loop:
+            for key, (other, session, _) in list(self._sessions.items()):
+                if other.is_closed():  # a finished asyncio.run: its sockets went with it
+                    session.detach()
+                    del self._sessions[key]
             # The client's semaphore bounds the requests in flight, so the connector does not.
             connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
             timeout = aiohttp.ClientTimeout(total=self.timeout)
