@@ -133,6 +133,27 @@ def _children_cpu() -> float:
     return times.children_user + times.children_system
 
 
+def _tenths(
+    timeline: list[tuple[float, int, int]], concurrency: int, latency: float
+) -> dict[str, list[float]]:
+    """Per tenth of the time from the first sample to the last: efficiency (requests started over the
+    bound) and the mean share of the request slots in use. The first tenths show the stream at full
+    concurrency, the last ones the drain (no path starts once accepted plus in flight reach n)."""
+    if len(timeline) < 2:
+        return {"efficiency_by_tenth": [], "slots_in_use_by_tenth": []}
+    start, end = timeline[0][0], timeline[-1][0]
+    width = (end - start) / 10
+    efficiency, slots = [], []
+    for k in range(10):
+        part = [s for s in timeline if start + k * width <= s[0] <= start + (k + 1) * width]
+        if len(part) < 2:
+            continue
+        rate = (part[-1][1] - part[0][1]) / max(part[-1][0] - part[0][0], 1e-9)
+        efficiency.append(round(rate / (concurrency / latency), 2))
+        slots.append(round(sum(s[2] for s in part) / len(part) / concurrency, 2))
+    return {"efficiency_by_tenth": efficiency, "slots_in_use_by_tenth": slots}
+
+
 def prepare(workspace: Path, catalogs: list[Path]) -> dict[str, float]:
     """Import, annotate, build the graph and the mocks offline (once per prepared folder)."""
     if (workspace / "prepared.json").exists():
@@ -159,19 +180,28 @@ def remote(prepared: Path, n: int, concurrency: int, latency: float) -> dict[str
         llm = LLM(backend, store, max_concurrency=concurrency)
         pipeline = Pipeline(store, llm, PipelineConfig(n=n, concurrency=concurrency, pairs=False))
 
+        async def watch() -> None:
+            """Sample the requests made and in flight every 10 ms."""
+            while True:
+                timeline.append((time.perf_counter(), endpoint.requests, llm.requests_in_flight))
+                await asyncio.sleep(0.01)
+
         async def translate() -> tuple[float, float]:
             batched = getattr(store, "batched_calls", contextlib.nullcontext)  # as run's stages do
             async with SandboxPool(pipeline.workers) as pool:
                 started, cpu = time.perf_counter(), time.process_time()
+                watcher = asyncio.ensure_future(watch())
                 with batched():
                     await pipeline.translate(pool)
                 ended, used = time.perf_counter(), time.process_time()
+                watcher.cancel()
             await llm.aclose()
             sandbox_cpu.append(_children_cpu())  # the zygote, with every call process it reaped
             first = endpoint.first or (ended, used)
             return ended - started, used - cpu, ended - first[0], used - first[1], first[0] - started
 
         sandbox_cpu: list[float] = []
+        timeline: list[tuple[float, int, int]] = []  # (time, requests so far, requests in flight)
         elapsed, cpu, window, window_cpu, setup = asyncio.run(translate())
     finally:
         endpoint.close()
@@ -204,6 +234,7 @@ def remote(prepared: Path, n: int, concurrency: int, latency: float) -> dict[str
         "endpoint_cpu_ms_per_request": round(1000 * endpoint_cpu / max(requests, 1), 2),
         "all_cpu_ms_per_request": round(1000 * (cpu + sandbox + endpoint_cpu) / max(requests, 1), 2),
         "requests_per_accepted": round(requests / max(report.accepted, 1), 1),
+        **_tenths(timeline, concurrency, latency),
         "load_1min": round(load, 2),
     }
 
@@ -235,7 +266,8 @@ def main() -> None:
                     f"efficiency {run['streaming_efficiency']:.3f}, {run['streaming_accepted_per_s']} "
                     f"accepted/s, CPU {run['streaming_cpu_ms_per_request']} ms/request; all processes "
                     f"{run['all_cpu_ms_per_request']} ms/request (sandbox {run['sandbox_cpu_ms_per_request']}, "
-                    f"endpoint {run['endpoint_cpu_ms_per_request']})",
+                    f"endpoint {run['endpoint_cpu_ms_per_request']}); by tenth of the run: efficiency "
+                    f"{run['efficiency_by_tenth']}, slots in use {run['slots_in_use_by_tenth']}",
                     flush=True,
                 )
     finally:

@@ -5,9 +5,9 @@ import -> annotate -> graph -> mocks -> sample + translate (until N conversation
 -> exports (when an output folder is given). Every stage reads and writes the store and skips what is done,
 so a killed run continues where it stopped; paid LLM answers come back from the call log for free.
 
-Paths are translated as a bounded stream in the order of the sample stream: at most ``concurrency``
-in flight, a new one starting whenever one finishes, and only while accepted plus in flight is below
-N. So the accepted set is the shortest prefix of the stream with N accepted conversations: the same
+Paths are translated as a bounded stream in the order of the sample stream: a few more in flight
+than ``concurrency`` (the teacher requests in flight; see ``streaming.items_in_flight``), a new one
+starting whenever one finishes, and only while accepted plus in flight is below N. So the accepted set is the shortest prefix of the stream with N accepted conversations: the same
 for one uninterrupted run and for any number of killed and resumed ones, and never more than N.
 """
 
@@ -36,7 +36,7 @@ from graph_toucan.resources import example_catalog
 from graph_toucan.sampling import PathFeed, SampleConfig
 from graph_toucan.stats import compute_stats, write_stats
 from graph_toucan.store import Store
-from graph_toucan.streaming import until_accepted
+from graph_toucan.streaming import items_in_flight, until_accepted
 from graph_toucan.translate import Translator
 from graph_toucan.workspace_lock import workspace_lock
 
@@ -66,7 +66,7 @@ class PipelineConfig:
     max_attempts: int = 3
     concurrency: int = 8
     workers: int | None = (
-        None  # sandbox processes; None: 2 offline, else one per conversation in flight (16 at most)
+        None  # sandbox processes; None: 2 offline, else one per conversation in flight (192 at most)
     )
     mixture: Mixture = field(default_factory=Mixture)
     pairs: bool = True
@@ -181,12 +181,18 @@ class Pipeline:
         return self.report
 
     @property
+    def in_flight(self) -> int:
+        """Conversations in flight, translations or refusal variants: enough to keep ``concurrency``
+        teacher requests busy while some of them run simulated calls."""
+        return items_in_flight(self.config.concurrency)
+
+    @property
     def workers(self) -> int:
         """Sandbox processes. A simulated call holds its worker while the teacher invents the values,
         so with a remote teacher each conversation in flight needs one."""
         if self.config.workers is not None:
             return self.config.workers
-        return 2 if self.llm.offline_for("values") else max(2, min(self.config.concurrency, 128))
+        return 2 if self.llm.offline_for("values") else max(2, min(self.in_flight, 192))
 
     async def _stage(self, name: str, work: Callable[[], Any]) -> None:
         """Run one stage, recording in the runs table that it started and, with its seconds, that it
@@ -264,7 +270,7 @@ class Pipeline:
         return self.store.translation_counts(self.llm.teacher, self.config.sampler, self.config.seed)
 
     async def translate(self, pool: SandboxPool) -> None:
-        """Translate stream paths, at most ``concurrency`` in flight, until ``n`` are accepted,
+        """Translate stream paths, ``in_flight`` at a time, until ``n`` are accepted,
         sampling more paths as needed.
 
         Paths start in stream order, and a path starts only while ``accepted + in flight < n``: so
@@ -282,7 +288,7 @@ class Pipeline:
         feed: PathFeed | None = None
         queued: deque[PlannedPath] = deque()
         after: tuple[int, str] | None = None
-        batch = max(64, 2 * c.concurrency)
+        batch = max(64, 2 * self.in_flight)
 
         async def one(path: PlannedPath) -> Conversation | None:
             try:
@@ -340,7 +346,7 @@ class Pipeline:
             accepted=lambda conversation: conversation.status == "accepted",
             target=c.n,
             done=accepted,
-            concurrency=c.concurrency,
+            concurrency=self.in_flight,
             finished=finished,
         )
         self.report.accepted, self.report.rejected = accepted, rejected
@@ -363,7 +369,7 @@ class Pipeline:
             self.config.mixture,
             seed=self.config.seed,
             max_attempts=self.config.max_attempts,
-            concurrency=self.config.concurrency,
+            concurrency=self.in_flight,
             progress=lambda kind, done, total: self.progress(f"augment {kind}", done, total, {}),
         )
         self.report.refusal = report.as_dict()

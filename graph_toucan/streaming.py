@@ -17,6 +17,27 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+async def gather_or_cancel(*awaitables: Awaitable[R]) -> list[R]:
+    """``asyncio.gather`` that, when one of them raises, cancels the others and raises that error
+    (not an ``ExceptionGroup``, as a ``TaskGroup`` would)."""
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+def items_in_flight(requests: int) -> int:
+    """Items (conversations) to keep in flight so that ``requests`` teacher requests are: an item
+    spends part of its time off the teacher (simulated calls, verification, its own CPU; 15-30% of
+    it through a 100 ms endpoint), and with one item per request slot the slots sit idle for that
+    part. Half as many again keep them full; the client's semaphore still bounds the requests."""
+    return requests + max(1, requests // 2)
+
+
 async def until_accepted(
     items: Iterator[T],
     work: Callable[[T], Awaitable[R | None]],

@@ -38,6 +38,7 @@ from graph_toucan.records import (
 from graph_toucan.references import needs_reference, reference_of
 from graph_toucan.schema import inline_refs
 from graph_toucan.semantic_checks import judged
+from graph_toucan.streaming import gather_or_cancel
 from graph_toucan.tracing import named_by_user
 from graph_toucan.translate_tasks import (
     ASSISTANT_ANSWER,
@@ -480,14 +481,27 @@ class Translator:
         return await self._run(state, FILL_ARGUMENTS, inputs)
 
     async def _execute(self, state: _State, turn: Turn, feedback: list[str]) -> Turn:
-        """Fill and run the turn's calls step by step; stops at the first call that cannot be made."""
+        """Fill and run the turn's calls step by step; stops at the first call that cannot be made.
+
+        The calls of one step need nothing from each other, so their arguments are asked for at once
+        (one round trip to the teacher, not one per call); they then run in plan order, as the
+        mocks' state needs. A fill whose call comes after one that could not be made goes unused."""
         turns = [*state.turns, turn]
         context = [c for t in state.turns for c in t.calls]
+        names = [state.names[c.tool_id] for c in turn.planned]
         steps: list[list[ToolCall]] = []
         for planned_step in steps_of(turn.planned, state.path.dependencies):
+            fills = await gather_or_cancel(
+                *(
+                    self._fill(
+                        state, turns, call, context, for_call(feedback, state.names[call.tool_id], names)
+                    )
+                    for call in planned_step
+                )
+            )
             step: list[ToolCall] = []
-            for call in planned_step:
-                made = await self._make_call(state, turns, call, context, feedback)
+            for call, filled in zip(planned_step, fills, strict=True):
+                made = await self._make_call(state, turns, call, filled)
                 step.append(made)
                 if made.error is not None:
                     steps.append(step)
@@ -497,17 +511,8 @@ class Translator:
         return turn.model_copy(update={"steps": steps})
 
     async def _make_call(
-        self,
-        state: _State,
-        turns: list[Turn],
-        call: PlannedCall,
-        context: list[ToolCall],
-        feedback: list[str],
+        self, state: _State, turns: list[Turn], call: PlannedCall, filled: FilledArguments
     ) -> ToolCall:
-        names = [state.names[c.tool_id] for c in turns[-1].planned]
-        filled = await self._fill(
-            state, turns, call, context, for_call(feedback, state.names[call.tool_id], names)
-        )
         made = ToolCall(
             id=f"call_{content_id(state.key, call.id, length=12)}",
             plan=call.id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from graph_toucan.fields import NOUN_SYNONYMS, name_tokens, tool_object, words
@@ -275,14 +275,24 @@ def _split_turns_empty(v: TurnView) -> str | None:
     return None
 
 
+_IDENTIFIER = re.compile(r"[_\-0-9]|[a-z][A-Z]")
+
+
 def _function_names(tools: dict[str, ConversationTool]) -> list[str]:
     """Names a user would not say: identifiers with ``_``, ``-``, digits or inner capitals."""
-    return [n for n in tools if re.search(r"[_\-0-9]|[a-z][A-Z]", n)]
+    return [n for n in tools if _IDENTIFIER.search(n)]
+
+
+@lru_cache(maxsize=8192)
+def _name_pattern(name: str) -> re.Pattern[str]:
+    """The function name as a whole word (compiled once: ``re``'s own cache holds 512 patterns, far
+    fewer than a large catalog's names, so it compiled each one again on every turn)."""
+    return re.compile(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", re.IGNORECASE)
 
 
 def _no_function_names(v: TurnView) -> str | None:
     for name in _function_names(v.tools):
-        if re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", v.turn.user, re.IGNORECASE):
+        if _name_pattern(name).search(v.turn.user):
             return f"the user's words name the function {name}; describe the need instead"
     by_tool = {t.tool_id: t.name for t in v.tools.values()}
     asked = [c.tool_id for c in v.turn.planned if not c.implicit]

@@ -215,6 +215,89 @@ def test_the_openai_backend_translates_through_a_real_http_round_trip(tmp_path: 
     assert all(isinstance(c, Conversation) and c.checks for c in accepted)
 
 
+def test_more_conversations_than_request_slots_are_in_flight_and_the_requests_stay_bounded(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A conversation spends part of its time off the teacher (simulated calls, checks), so the
+    pipeline keeps half as many again in flight as ``concurrency``; the teacher still never sees more
+    than ``concurrency`` requests at once."""
+    from graph_toucan.streaming import items_in_flight
+    from graph_toucan.translate import Translator
+
+    store = _prepared(tmp_path)
+    running = peak = 0
+    original = Translator.translate
+
+    async def counted(self: Translator, path: Any, *, seed: int = 0) -> Conversation:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        try:
+            return await original(self, path, seed=seed)
+        finally:
+            running -= 1
+
+    monkeypatch.setattr(Translator, "translate", counted)
+    book = PromptBook().install()
+    try:
+        with fake_llm_server() as fake:
+            fake.delay_s = 0.02
+            fake.default = lambda body: Reply(json.dumps(book.offline_answer(first_user_prompt(body))[2]))
+            backend = OpenAIBackend("fake-teacher", api_key="test-key", base_url=f"{fake.url}/v1")
+            llm = LLM(backend, store, max_concurrency=4)
+            pipeline = Pipeline(store, llm, PipelineConfig(n=12, concurrency=4, pairs=False))
+
+            async def translate() -> None:
+                async with SandboxPool(pipeline.workers) as pool:
+                    await pipeline.translate(pool)
+                await llm.aclose()
+
+            asyncio.run(translate())
+    finally:
+        book.uninstall()
+    assert items_in_flight(4) == pipeline.in_flight == 6
+    assert peak == 6  # six conversations at once for four request slots
+    assert fake.max_in_flight == 4  # the slots were filled and never exceeded
+    assert pipeline.report.accepted == len(store.conversation_ids(status="accepted")) == 12
+
+
+def test_the_parallel_calls_of_a_step_are_filled_in_one_round_trip(tmp_path: Path) -> None:
+    """Calls of one step need nothing from each other: their fill_arguments requests are at the
+    teacher together, and the conversation is the one a call-by-call fill makes (the offline one)."""
+    from graph_toucan.pipeline import translator_for
+    from graph_toucan.sampling import PathFeed, SampleConfig
+    from graph_toucan.translate import steps_of
+
+    store = _prepared(tmp_path)
+    PathFeed(store, "graph", 0, SampleConfig()).extend(200)
+    path = next(
+        p
+        for p in store.paths()
+        if any(
+            len(step) > 1 for t in p.turns if t.split is None for step in steps_of(t.calls, p.dependencies)
+        )
+    )
+    book = PromptBook().install()
+    try:
+        with fake_llm_server() as fake:
+            fake.delay_s = 0.05
+            fake.default = lambda body: Reply(json.dumps(book.offline_answer(first_user_prompt(body))[2]))
+            backend = OpenAIBackend("fake-teacher", api_key="test-key", base_url=f"{fake.url}/v1")
+            llm = LLM(backend, store, max_concurrency=8)
+
+            async def translate() -> Conversation:
+                async with SandboxPool(2) as pool:
+                    conversation = await translator_for(store, llm, pool).translate(path)
+                await llm.aclose()
+                return conversation
+
+            conversation = asyncio.run(translate())
+    finally:
+        book.uninstall()
+    assert fake.max_in_flight >= 2  # one conversation, so only a step's fills overlap
+    assert any(len(step) > 1 for turn in conversation.turns for step in turn.steps)
+
+
 def test_conversations_list_after_run(tmp_path: Path) -> None:
     done = subprocess.run(
         [*CLI, "-w", str(tmp_path), "run", "--n", "3", "--no-pairs"],

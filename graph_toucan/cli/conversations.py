@@ -108,7 +108,7 @@ def run(
         typer.Option(
             min=1,
             max=32,
-            help="Sandbox processes for the mocks (default 2 offline, else --concurrency up to 16).",
+            help="Sandbox processes for the mocks (default 2 offline, else one per conversation in flight).",
         ),
     ] = None,
     out: Annotated[

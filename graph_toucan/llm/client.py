@@ -150,6 +150,7 @@ class LLM:
         self.notify = notify or (lambda _message: None)
         self.stats = RunStats()
         self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._requests = 0  # holding the semaphore now
         self._inflight: dict[str, asyncio.Lock] = {}
         self._connection_failures: dict[int, int] = {}
         self._tripped: dict[int, str] = {}
@@ -159,6 +160,11 @@ class LLM:
                     f"no price known for model {b.model!r}, so a dollar budget cannot be kept; "
                     "add it with --prices FILE or drop --max-cost"
                 )
+
+    @property
+    def requests_in_flight(self) -> int:
+        """Teacher requests being made now (at most ``max_concurrency``)."""
+        return self._requests
 
     @staticmethod
     def name_of(backend: Backend) -> str:
@@ -285,7 +291,11 @@ class LLM:
                     self.stats.task(task).cache_hits += 1
                     return cached.response
                 async with self._semaphore:
-                    return await self._call_with_retries(backend, task, request, key)
+                    self._requests += 1
+                    try:
+                        return await self._call_with_retries(backend, task, request, key)
+                    finally:
+                        self._requests -= 1
         finally:
             self._inflight.pop(key, None)  # waiters keep their lock object; later callers hit the cache
 

@@ -407,7 +407,7 @@ def _kind(field: FlatField) -> str:
     return _norm(singular(parts[-2])) if len(parts) > 1 else "item"
 
 
-_STRING_RULES: list[tuple[str, Callable[[FlatField, random.Random, _Context], str]]] = [
+_STRING_PATTERNS: list[tuple[str, Callable[[FlatField, random.Random, _Context], str]]] = [
     (r"(^|_)(id|uuid|key)$", lambda f, r, c: f"{_kind(f)[:12]}_{_hex(r, 8)}"),
     (r"e_?mail", _FORMATS["email"]),
     (r"(url|uri|link|href|website|homepage|image|thumbnail|icon)$", _FORMATS["url"]),
@@ -475,6 +475,7 @@ _STRING_RULES: list[tuple[str, Callable[[FlatField, random.Random, _Context], st
         _sentence,
     ),
 ]
+_STRING_RULES = [(re.compile(pattern), make) for pattern, make in _STRING_PATTERNS]  # compiled once
 
 
 def _name(field: FlatField, rng: random.Random, context: _Context) -> str:
@@ -498,7 +499,7 @@ def _string(field: FlatField, rng: random.Random, context: _Context) -> str:
         return _FORMATS[fmt](field, rng, context)
     name = _norm(field.name)
     for pattern, make in _STRING_RULES:
-        if re.search(pattern, name):
+        if pattern.search(name):
             return make(field, rng, context)
     return f"{name.replace('_', ' ') or 'value'} {rng.randint(1, 99)}"
 
