@@ -105,24 +105,39 @@ def records(workspace: Path) -> dict[str, list[Any]]:
     return out
 
 
-def _timeless(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _timeless(v) for k, v in value.items() if k not in ("avg_latency_s", "workspace")}
-    if isinstance(value, list):
-        return [_timeless(v) for v in value]
-    return value
+def _data_only(value: Any) -> Any:
+    """The statistics without what describes the runs rather than the data: the workspace's path and
+    the call log (its latencies differ between any two runs, and a sequential run answers a request
+    that both shards make from its one cache, where two shards each make it)."""
+    return {k: v for k, v in value.items() if k not in ("workspace", "call_log")}
+
+
+def _without_call_log(text: str) -> str:
+    """A rendered page without the table under its "Teacher calls" heading."""
+    out, skipping = [], False
+    for line in text.splitlines():
+        if line.startswith("#"):
+            skipping = line.lstrip("# ").startswith("Teacher calls")
+        if not (skipping and line.startswith("|")):
+            out.append(line)
+    return "\n".join(out)
 
 
 def exported(workspace: Path) -> dict[str, Any]:
-    """The export's bytes. The statistics name the workspace and, for a remote teacher, the measured
-    latency of the calls in the call log, which differ between any two runs: those are left out."""
+    """The export's bytes; the statistics as :func:`_data_only` keeps them, and the dataset card and
+    statistics page, which render the call log, without it."""
     folder = workspace / "dataset"
     files: dict[str, Any] = {}
     for path in sorted(folder.rglob("*")):
         if path.is_file():
             name = str(path.relative_to(folder))
             data = path.read_bytes()
-            files[name] = _timeless(json.loads(data)) if name == "stats/stats.json" else data
+            if name == "stats/stats.json":
+                files[name] = _data_only(json.loads(data))
+            elif name in ("README.md", "stats/stats.md"):
+                files[name] = _without_call_log(data.decode())
+            else:
+                files[name] = data
     return files
 
 
@@ -164,11 +179,15 @@ def compare(teacher_name: str, prepared: Path, root: Path, teacher: Teacher, n: 
     folder = root / teacher_name
     runs = {mode: one(prepared, folder, mode, teacher, n) for mode in ("sequential", "ray")}
     seq, ray = runs["sequential"], runs["ray"]
-    equal = {
+    seq_files, ray_files = exported(seq["_workspace"]), exported(ray["_workspace"])
+    differing = sorted(n for n in seq_files.keys() | ray_files.keys() if seq_files.get(n) != ray_files.get(n))
+    equal: dict[str, Any] = {
         "accepted_ids": seq["_accepted"] == ray["_accepted"],
         "records": records(seq["_workspace"]) == records(ray["_workspace"]),
-        "export_bytes": exported(seq["_workspace"]) == exported(ray["_workspace"]),
+        "export_bytes": not differing,
     }
+    if differing:
+        equal["differing_files"] = differing
     for run in runs.values():
         del run["_accepted"], run["_workspace"]
     return {
