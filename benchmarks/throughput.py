@@ -17,7 +17,11 @@ efficiency (requests per second over the bound ``c / latency``), requests in fli
 the hand-off), the CPU per request of every process (this one, the sandbox zygote with the
 call processes it forked, and the endpoint's), plus the load average of the machine: on a machine of
 ``k`` cores, efficiency cannot pass ``k / (all CPU per request) / (c / latency)``. The same figures from the first request
-on ("streaming": without loading the mocks and tools and sampling the first paths) follow.
+on ("streaming": without loading the mocks and tools and sampling the first paths) follow, then
+efficiency and the share of request slots in use per tenth of the run: the first tenths show the
+stream at full concurrency, the last the drain (no path starts once accepted plus in flight reach n,
+so the run ends with the longest of the last conversations). ``--per-slot 16`` makes the drain a
+smaller part of the run.
 """
 
 from __future__ import annotations
