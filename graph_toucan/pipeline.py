@@ -7,8 +7,9 @@ so a killed run continues where it stopped; paid LLM answers come back from the 
 
 Paths are translated as a bounded stream in the order of the sample stream: a few more in flight
 than ``concurrency`` (the teacher requests in flight; see ``streaming.items_in_flight``), a new one
-starting whenever one finishes, and only while accepted plus in flight is below N. So the accepted set is the shortest prefix of the stream with N accepted conversations: the same
-for one uninterrupted run and for any number of killed and resumed ones, and never more than N.
+starting whenever one finishes, and only while accepted plus in flight is below N. So the accepted
+set is the shortest prefix of the stream with N accepted conversations: the same for one
+uninterrupted run and for any number of killed and resumed ones, and never more than N.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ returns junk, names functions, invents values or fails, and working through the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import signal
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from graph_toucan.pipeline import Pipeline, PipelineConfig, run_pipeline
 from graph_toucan.records import Conversation
 from graph_toucan.store import Store
 from graph_toucan.verify import verify
-from tests.fakes import PromptBook, Reply, fake_llm_server, first_user_prompt
+from tests.fakes import FakeLLMServer, PromptBook, Reply, fake_llm_server, first_user_prompt
 
 CLI = [sys.executable, "-c", "from graph_toucan.cli import main; main()"]
 
@@ -33,6 +35,20 @@ def _prepared(tmp_path: Path) -> Store:
     asyncio.run(run_pipeline(store, LLM(OfflineBackend(), store), PipelineConfig(n=0, pairs=False)))
     assert store.count("mocks") > 0
     return store
+
+
+@contextlib.contextmanager
+def _offline_answering_teacher(delay_s: float = 0.0) -> Iterator[tuple[FakeLLMServer, OpenAIBackend]]:
+    """The fake OpenAI-compatible server on 127.0.0.1 answering every prompt as the offline teacher
+    would (after ``delay_s``), and a backend pointed at it."""
+    book = PromptBook().install()
+    try:
+        with fake_llm_server() as fake:
+            fake.delay_s = delay_s
+            fake.default = lambda body: Reply(json.dumps(book.offline_answer(first_user_prompt(body))[2]))
+            yield fake, OpenAIBackend("fake-teacher", api_key="test-key", base_url=f"{fake.url}/v1")
+    finally:
+        book.uninstall()
 
 
 def _final_set(workspace: Path) -> tuple[dict[str, str], dict[str, str]]:
@@ -190,23 +206,17 @@ def test_a_junk_teacher_is_retried_with_feedback_and_accepted_data_stays_clean(t
 
 def test_the_openai_backend_translates_through_a_real_http_round_trip(tmp_path: Path) -> None:
     store = _prepared(tmp_path)
-    book = PromptBook().install()
-    try:
-        with fake_llm_server() as fake:
-            fake.default = lambda body: Reply(json.dumps(book.offline_answer(first_user_prompt(body))[2]))
-            backend = OpenAIBackend("fake-teacher", api_key="test-key", base_url=f"{fake.url}/v1")
-            llm = LLM(backend, store, max_concurrency=4)
-            pipeline = Pipeline(store, llm, PipelineConfig(n=4, concurrency=4))
+    with _offline_answering_teacher() as (fake, backend):
+        llm = LLM(backend, store, max_concurrency=4)
+        pipeline = Pipeline(store, llm, PipelineConfig(n=4, concurrency=4))
 
-            async def translate() -> None:
-                async with SandboxPool(1) as pool:
-                    await pipeline.translate(pool)
-                await pipeline.pairs()
-                await llm.aclose()
+        async def translate() -> None:
+            async with SandboxPool(1) as pool:
+                await pipeline.translate(pool)
+            await pipeline.pairs()
+            await llm.aclose()
 
-            asyncio.run(translate())
-    finally:
-        book.uninstall()
+        asyncio.run(translate())
     accepted = list(store.conversations(status="accepted", teacher="openai/fake-teacher"))
     assert len(accepted) == 4 and pipeline.report.pairs > 0
     assert fake.requests and all(r.path.endswith("/chat/completions") for r in fake.requests)
@@ -238,23 +248,16 @@ def test_more_conversations_than_request_slots_are_in_flight_and_the_requests_st
             running -= 1
 
     monkeypatch.setattr(Translator, "translate", counted)
-    book = PromptBook().install()
-    try:
-        with fake_llm_server() as fake:
-            fake.delay_s = 0.02
-            fake.default = lambda body: Reply(json.dumps(book.offline_answer(first_user_prompt(body))[2]))
-            backend = OpenAIBackend("fake-teacher", api_key="test-key", base_url=f"{fake.url}/v1")
-            llm = LLM(backend, store, max_concurrency=4)
-            pipeline = Pipeline(store, llm, PipelineConfig(n=12, concurrency=4, pairs=False))
+    with _offline_answering_teacher(delay_s=0.02) as (fake, backend):
+        llm = LLM(backend, store, max_concurrency=4)
+        pipeline = Pipeline(store, llm, PipelineConfig(n=12, concurrency=4, pairs=False))
 
-            async def translate() -> None:
-                async with SandboxPool(pipeline.workers) as pool:
-                    await pipeline.translate(pool)
-                await llm.aclose()
+        async def translate() -> None:
+            async with SandboxPool(pipeline.workers) as pool:
+                await pipeline.translate(pool)
+            await llm.aclose()
 
-            asyncio.run(translate())
-    finally:
-        book.uninstall()
+        asyncio.run(translate())
     assert items_in_flight(4) == pipeline.in_flight == 6
     assert peak == 6  # six conversations at once for four request slots
     assert fake.max_in_flight == 4  # the slots were filled and never exceeded
@@ -277,23 +280,16 @@ def test_the_parallel_calls_of_a_step_are_filled_in_one_round_trip(tmp_path: Pat
             len(step) > 1 for t in p.turns if t.split is None for step in steps_of(t.calls, p.dependencies)
         )
     )
-    book = PromptBook().install()
-    try:
-        with fake_llm_server() as fake:
-            fake.delay_s = 0.05
-            fake.default = lambda body: Reply(json.dumps(book.offline_answer(first_user_prompt(body))[2]))
-            backend = OpenAIBackend("fake-teacher", api_key="test-key", base_url=f"{fake.url}/v1")
-            llm = LLM(backend, store, max_concurrency=8)
+    with _offline_answering_teacher(delay_s=0.05) as (fake, backend):
+        llm = LLM(backend, store, max_concurrency=8)
 
-            async def translate() -> Conversation:
-                async with SandboxPool(2) as pool:
-                    conversation = await translator_for(store, llm, pool).translate(path)
-                await llm.aclose()
-                return conversation
+        async def translate() -> Conversation:
+            async with SandboxPool(2) as pool:
+                conversation = await translator_for(store, llm, pool).translate(path)
+            await llm.aclose()
+            return conversation
 
-            conversation = asyncio.run(translate())
-    finally:
-        book.uninstall()
+        conversation = asyncio.run(translate())
     assert fake.max_in_flight >= 2  # one conversation, so only a step's fills overlap
     assert any(len(step) > 1 for turn in conversation.turns for step in turn.steps)
 
