@@ -39,6 +39,7 @@ __all__ = [
     "baseline_tools",
     "check_population",
     "graph_paths",
+    "in_shard",
     "load_config",
     "population",
     "random_paths",
@@ -162,6 +163,14 @@ def check_population(index: GraphIndex, config: SampleConfig) -> None:
         )
 
 
+def in_shard(path_id: str, shard: tuple[int, int] | None) -> bool:
+    """Whether a path belongs to shard K of N: its content id is K modulo N. A path's id hashes its
+    content, not its seed, so the shards' own seeds alone would not keep two shards from drawing the
+    same path; this does. Both samplers filter before counting positions, so a shard's stream is
+    numbered 0, 1, 2... like any other and resumes from its own stored paths."""
+    return shard is None or int(path_id, 16) % shard[1] == shard[0]
+
+
 @dataclass
 class StreamCursor:
     """Where a graph stream stands: walks drawn, paths given (their positions), and the ids of the
@@ -209,7 +218,7 @@ def graph_paths(
             rng=rng,
         )
         key = path.id
-        if key not in cursor.seen:
+        if key not in cursor.seen and in_shard(key, config.shard):
             cursor.seen.add(key)
             cursor.paths += 1
             yield path
@@ -255,7 +264,7 @@ def random_paths(index: GraphIndex, config: SampleConfig, seed: int) -> Iterator
         draft = Draft((DraftTurn(tuple(DraftCall(k, t) for k, t in enumerate(tools))),), (), len(tools))
         if any(index.nodes[t].issued_required for t in tools):
             continue  # no dependencies here, so no earlier call could give it the id or token it needs
-        yield to_path(
+        path = to_path(
             draft,
             index,
             distractors=config.distractors,
@@ -264,7 +273,9 @@ def random_paths(index: GraphIndex, config: SampleConfig, seed: int) -> Iterator
             position=position,
             rng=rng,
         )
-        position += 1
+        if in_shard(path.id, config.shard):
+            position += 1
+            yield path
 
 
 def sample_paths(
@@ -275,19 +286,14 @@ def sample_paths(
     starts: Iterable[str] | None = None,
 ) -> Iterator[PlannedPath]:
     """The stream of the named sampler; with ``config.shard`` (K, N) only the paths whose content id is
-    K modulo N, so the shards of a run never draw the same path, whatever their seeds."""
+    K modulo N (see :func:`in_shard`)."""
     if sampler == "graph":
-        stream = graph_paths(index, config, seed, starts)
-    elif starts is not None:
+        return graph_paths(index, config, seed, starts)
+    if starts is not None:
         raise SamplingError(
             "start tools only apply to the graph sampler; leave --start out with --sampler random"
         )
-    else:
-        stream = random_paths(index, config, seed)
-    if config.shard is None:
-        return stream
-    k, count = config.shard
-    return (path for path in stream if int(path.id, 16) % count == k)
+    return random_paths(index, config, seed)
 
 
 def store_paths(
@@ -400,6 +406,7 @@ class PathFeed:
         run_id: str | None = None,
     ) -> None:
         self.store, self.sampler, self.seed, self.run_id = store, sampler, seed, run_id
+        self.shard = config.shard
         starts = list(starts) if starts is not None else None
         self.index = index or population(store, sampler, config)
         self.key = f"stream-{stream_key(store, sampler, seed, config, starts, self.index)}"
@@ -422,14 +429,25 @@ class PathFeed:
         if not summary:
             return StreamCursor()
         paths = int(summary.get("paths", 0))
-        ids = self.store.stream_path_ids(self.sampler, self.seed, limit=paths)
+        ids = self.stored_ids(paths)
         if len(ids) != paths:  # the store no longer holds what the cursor says was written
             return StreamCursor()
         return StreamCursor(walks=int(summary.get("walks", 0)), paths=paths, seen=set(ids))
 
+    def stored_ids(self, limit: int | None = None) -> list[str]:
+        """Ids of the first ``limit`` paths of this stream in the store, in stream order; a shard's
+        only, though the paths of another stream of the same seed (shard 0 and the unsharded run
+        share theirs) are there too."""
+        if self.shard is None:
+            return self.store.stream_path_ids(self.sampler, self.seed, limit=limit)
+        ids = [i for i in self.store.stream_path_ids(self.sampler, self.seed) if in_shard(i, self.shard)]
+        return ids[:limit]
+
     @property
     def stored(self) -> int:
         """Paths of this stream in the store (at least those the cursor has given)."""
+        if self.shard is not None:
+            return max(self.cursor.paths, len(self.stored_ids()))
         return max(self.cursor.paths, self.store.path_count(self.sampler, seed=self.seed))
 
     def take(self, n: int, *, batch: int = 1000, progress: Callable[[int], None] | None = None) -> list[str]:
@@ -479,7 +497,7 @@ def sample_to_store(
     is the :func:`population` when the caller already has it. A graph stream continues from where
     the store's copy of it stopped (see :class:`PathFeed`)."""
     feed = PathFeed(store, sampler, seed, config, starts, index=index, run_id=run_id)
-    ids = store.stream_path_ids(sampler, seed, limit=min(n, feed.cursor.paths)) if feed.resumed else []
+    ids = feed.stored_ids(min(n, feed.cursor.paths)) if feed.resumed else []
     if progress and ids:
         progress(len(ids))
     ids += feed.take(n - len(ids), progress=progress)

@@ -21,7 +21,7 @@ from graph_toucan.cli import app
 from graph_toucan.llm import LLM, OfflineBackend
 from graph_toucan.merge import MergeError, _tables, merge_workspaces
 from graph_toucan.pipeline import BEFORE_TRANSLATE, PipelineConfig, run_pipeline
-from graph_toucan.sampling import load_config, population, sample_paths
+from graph_toucan.sampling import PathFeed, load_config, population, sample_paths
 from graph_toucan.shards import (
     RAY_MISSING,
     ShardError,
@@ -139,6 +139,36 @@ def test_the_shards_never_draw_the_same_path(prepared: Path) -> None:
     assert all(int(i, 16) % 2 == k for k, ids in enumerate(sharded) for i in ids)
     full = [p.id for p in islice(sample_paths("graph", index, config, seeds[1]), 400)]
     assert sharded[1] == [i for i in full if int(i, 16) % 2 == 1][:60]  # the seed's stream, filtered
+
+
+def test_a_shard_feed_writes_its_own_paths_and_resumes_from_them(prepared: Path, tmp_path: Path) -> None:
+    # What the pipeline samples through: the feed of each shard writes only that shard's paths, numbered
+    # from 0, and a second feed (a rerun) continues from its cursor instead of planning them again.
+    config = load_config(
+        None, **{"distractors": 0, "walk.max_steps": 1, "walk.second_task": 0, "operations.parallel": 0}
+    )
+    store = _copy(prepared, tmp_path / "ws")
+    plan = plan_shards(N, 2, 0)
+    for sampler in ("graph", "random"):
+        given = []
+        for s in plan:
+            sharded = shard_config(PipelineConfig(sample=config), s).sample
+            expected = [
+                p.id
+                for p in islice(
+                    sample_paths(sampler, population(store, sampler, sharded), sharded, s.seed), 50
+                )
+            ]
+            first = PathFeed(store, sampler, s.seed, sharded).take(30)
+            again = PathFeed(store, sampler, s.seed, sharded)
+            assert again.resumed == (30 if sampler == "graph" else 0) and again.stored == 30
+            assert again.extend(20) == 20 and first == expected[:30]
+            assert again.stored_ids() == expected
+            assert all(int(i, 16) % 2 == s.index for i in expected)
+            assert [p.index for p in store.paths(sampler=sampler, seed=s.seed)] == list(range(50))
+            given.append(set(expected))
+        assert not given[0] & given[1]
+    store.close()
 
 
 def test_each_shard_gets_an_endpoint_and_a_share_of_the_budget() -> None:

@@ -112,11 +112,11 @@ class PlanTables(Connection):
         sql = f"select count(*) from paths{f' where {where}' if where else ''}"
         return self.db.execute(sql, params).fetchone()[0]
 
-    def stream_path_ids(self, sampler: str, seed: int, *, limit: int) -> list[str]:
-        """Ids of the first ``limit`` paths of one sample stream, in stream order."""
+    def stream_path_ids(self, sampler: str, seed: int, *, limit: int | None = None) -> list[str]:
+        """Ids of the first ``limit`` paths (all: ``None``) of one sample stream, in stream order."""
         rows = self.db.execute(
             "select id from paths where sampler = ? and seed = ? order by position, id limit ?",
-            [sampler, seed, limit],
+            [sampler, seed, -1 if limit is None else limit],
         )
         return [row[0] for row in rows]
 
