@@ -3,7 +3,8 @@ wall time and peak memory, judged pairs with pruning versus all ordered pairs, e
 pruning recall: on a random sample of tools, every ordered pair is judged offline and the share of
 the edges found that pruning kept as candidates is reported.
 
-    python benchmarks/graph_build.py [CATALOG] [--sample 300] [--cap 30] [--floor 5] [--workspace DIR]
+    python benchmarks/graph_build.py [CATALOG] [--sample 300] [--budget 30 | --cap 30] [--floor 5]
+                                      [--workspace DIR]
 
 Pass --workspace to keep (and on a second run reuse) the annotated workspace.
 """
@@ -33,7 +34,8 @@ def main() -> None:
         help="a TOUCAN mcp_servers folder (default: $GRAPH_TOUCAN_TOUCAN_DIR/mcp_servers)",
     )
     parser.add_argument("--sample", type=int, default=300)
-    parser.add_argument("--cap", type=int, default=30)
+    parser.add_argument("--budget", type=float, default=None, help="pairs per tool (the default, 30)")
+    parser.add_argument("--cap", type=int, default=None, help="instead of a budget: candidates per tool")
     parser.add_argument("--floor", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workspace", type=Path)
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace, workspace: Path) -> None:
     figures["annotate"] = {k: v for k, v in annotated.as_dict().items() if k != "failed"}
     figures["peak_rss_after_annotate_mib"] = peak_mib()
 
-    config = PruneConfig(cap=args.cap, floor=args.floor)
+    config = PruneConfig(cap=args.cap, floor=args.floor, budget=args.budget)
     started = time.perf_counter()
     graph, report = asyncio.run(build_graph(store, llm, config=config))
     figures["build_s"] = round(time.perf_counter() - started, 1)

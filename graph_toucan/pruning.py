@@ -10,15 +10,19 @@ only report how a call went (a status message) get no document. TF-IDF (scikit-l
 words up and common ones (``id``, ``name``) down, and one sparse matrix product scores every field
 against every parameter at once. A pair's score is how much of the target's inputs the source's
 outputs cover, with type compatibility enforced (one item of a list fills a scalar) and a small
-bonus for the same server or category. Each tool keeps its ``cap`` best candidates (30 by default),
-of which at least ``floor`` come from other servers when any qualify. Tools with a yes/no output
-(``exists``) also keep the tools about the same object, for prerequisite edges.
+bonus for the same server or category. Tools with a yes/no output (``exists``) also keep the tools
+about the same object, for prerequisite edges.
 
-With a ``budget`` (pairs per tool), the selection is global instead: every tool keeps its ``floor``
-best other-server candidates, and the rest of the ``budget * tools`` pairs go to the best-scoring
-pairs of the whole catalog, wherever they are (a tool with many good targets keeps more than one
-with few). Scores are computed a chunk of sources at a time and merged into a running top-k with
-numpy, so memory grows with the number of tools times the budget, not with the pairs scored.
+By default the selection is global, by a ``budget`` of pairs per tool (30): every tool keeps its
+``floor`` best other-server candidates and its prerequisite pairs, and the rest of the
+``budget * tools`` pairs go to the best-scoring pairs of the whole catalog, wherever they are (a tool
+with many good targets keeps more than one with few). Scores are computed a chunk of sources at a
+time and merged into a running top-k with numpy, so memory grows with the number of tools times the
+budget, not with the pairs scored. On the TOUCAN catalog this keeps 87% of the edges that judging
+every pair finds, against 43% for the same number of pairs chosen per tool.
+
+With a ``cap`` instead, each tool keeps its ``cap`` best candidates, of which at least ``floor``
+come from other servers when any qualify.
 """
 
 from __future__ import annotations
@@ -42,21 +46,31 @@ _COMPAT = np.array(
 _DESCRIPTION_WORDS = 8
 
 
+DEFAULT_BUDGET = 30.0  # judged pairs per tool, ranked over all pairs (recall 87% on the TOUCAN catalog)
+
+
 @dataclass(frozen=True)
 class PruneConfig:
-    cap: int = 30
+    """How many candidate pairs are judged: a ``budget`` (pairs per tool in total, the best over all
+    pairs; the default, :data:`DEFAULT_BUDGET`) or a ``cap`` (the best per tool), not both."""
+
+    cap: int | None = None
     floor: int = 5
     same_server_bonus: float = 0.15
     same_category_bonus: float = 0.05
     chunk: int = 256
-    budget: float | None = None  # pairs per tool in total, ranked over all pairs; None: per-tool cap
+    budget: float | None = None
 
     def __post_init__(self) -> None:
-        if self.cap < 1:
+        if self.cap is not None and self.budget is not None:
+            raise ValueError("give a cap per tool or a budget of pairs, not both")
+        if self.cap is None and self.budget is None:
+            object.__setattr__(self, "budget", DEFAULT_BUDGET)
+        if self.cap is not None and self.cap < 1:
             raise ValueError("cap must be at least 1")
         if self.budget is not None and self.budget < max(self.floor, 1):
             raise ValueError("budget must be at least the floor (and at least 1 pair per tool)")
-        if not 0 <= self.floor <= self.cap:
+        if self.floor < 0 or (self.cap is not None and self.floor > self.cap):
             raise ValueError("floor must be between 0 and cap")
 
 
@@ -210,6 +224,7 @@ def _by_budget(
     column = {int(t): k for k, t in enumerate(targets)}
     prerequisites: dict[int, dict[int, float]] = defaultdict(dict)
     _add_prerequisites(nodes, prerequisites)
+    prerequisite_scores: dict[tuple[int, int], float] = {}
     kept_src = np.empty(0, np.int32)
     kept_col = np.empty(0, np.int32)
     kept_score = np.empty(0, np.float32)
@@ -217,17 +232,21 @@ def _by_budget(
     for sources, pair in chunks:
         src = sources.astype(np.int64)
         scores = np.where(pair > 1e-6, pair, -np.inf).astype(np.float32)
+        prerequisite_cells = []
         for row, s in enumerate(src.tolist()):
             for t, bonus in prerequisites.get(s, {}).items():
                 k = column.get(t)
-                if k is not None:
+                if k is not None and t != s:
                     base = pair[row, k] if pair[row, k] > 1e-6 else 0.0
                     scores[row, k] = base + bonus
+                    prerequisite_cells.append((row, s, k))
         same_server = t_server[None, :] == np.array([server_code[s] for s in src])[:, None]
         src_category = np.array([categories[nodes[s].category or ""] for s in src])
         same_category = (t_category[None, :] == src_category[:, None]) & t_has_category[None, :]
         scores += config.same_server_bonus * same_server + config.same_category_bonus * same_category
         scores[targets[None, :] == src[:, None]] = -np.inf  # a tool is no candidate of its own
+        for row, s, k in prerequisite_cells:
+            prerequisite_scores[(s, k)] = float(scores[row, k])
         if config.floor:
             cross = np.where(same_server, -np.inf, scores)
             k = min(config.floor, cross.shape[1])
@@ -246,7 +265,16 @@ def _by_budget(
         if len(kept_score) > total:
             keep = _top(kept_score, total)
             kept_src, kept_col, kept_score = kept_src[keep], kept_col[keep], kept_score[keep]
-    chosen: dict[tuple[int, int], float] = {}
+    # (source, target) by node index -> score. Prerequisite pairs are kept whatever their rank, as a
+    # cap keeps them, also those the chunks never scored (a source with no output documents, a target
+    # with no parameter documents): their score is their bonus.
+    chosen: dict[tuple[int, int], float] = {
+        (s, int(targets[k])): v for (s, k), v in prerequisite_scores.items()
+    }
+    for s, ts in prerequisites.items():
+        for t, bonus in ts.items():
+            if t != s:
+                chosen.setdefault((s, t), bonus + _bonus(nodes[s], nodes[t], config))
     if floor_src:
         for s, k, v in zip(
             np.concatenate(floor_src).tolist(),
@@ -254,15 +282,15 @@ def _by_budget(
             np.concatenate(floor_score).tolist(),
             strict=True,
         ):
-            chosen[(s, k)] = v
+            chosen[(s, int(targets[k]))] = v
     order = np.lexsort((kept_col, kept_src, -kept_score))
     for i in order.tolist():
         if len(chosen) >= total:
             break
-        chosen.setdefault((int(kept_src[i]), int(kept_col[i])), float(kept_score[i]))
+        chosen.setdefault((int(kept_src[i]), int(targets[kept_col[i]])), float(kept_score[i]))
     ranked: dict[int, list[tuple[float, str]]] = defaultdict(list)
-    for (s, k), v in chosen.items():
-        ranked[s].append((-v, nodes[int(targets[k])].id))
+    for (s, t), v in chosen.items():
+        ranked[s].append((-v, nodes[t].id))
     return {node.id: [t for _, t in sorted(ranked.get(i, []))] for i, node in enumerate(nodes)}
 
 

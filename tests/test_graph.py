@@ -33,7 +33,7 @@ from graph_toucan.graph import (
 from graph_toucan.graph_export import export_graph
 from graph_toucan.judge import Node, judge_nodes
 from graph_toucan.llm import LLM, OfflineBackend, ScriptedBackend
-from graph_toucan.pruning import PruneConfig, candidates
+from graph_toucan.pruning import DEFAULT_BUDGET, PruneConfig, candidates
 from graph_toucan.records import Server, Tool
 from graph_toucan.schema import leaf_fields
 from graph_toucan.store import Store
@@ -749,7 +749,45 @@ def test_pruning_by_budget_keeps_the_best_pairs_overall(example_nodes, budget, f
         PruneConfig(floor=5, budget=3)
 
 
+def test_pruning_by_budget_keeps_every_prerequisite_pair(tmp_path):
+    """A tool with a yes/no output keeps the tools about the same object (prerequisite edges) in
+    budget mode as a cap keeps them, however low those pairs score against the catalog's best."""
+    exists = {
+        "name": "check_file_exists",
+        "description": "Whether a file exists.",
+        "input_schema": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
+        "output_schema": {"type": "object", "properties": {"exists": {"type": "boolean"}}},
+        "tool_class": "query",
+        "tags": ["files", "check", "storage"],
+    }
+    download = {
+        "name": "download_file",
+        "description": "Download a file from the web.",
+        "input_schema": {"type": "object", "properties": {"url": {"type": "string"}}, "required": ["url"]},
+        "output_schema": {"type": "object", "properties": {"size": {"type": "integer"}}},
+        "tool_class": "action",
+        "tags": ["files", "download", "web"],
+    }
+    # 3 x 3 pairs that fill both coordinates: more than a budget of 1 pair per tool (8) holds
+    places = [{**LOCATE, "name": name} for name in ("locate_city", "geocode_city", "find_city")]
+    forecasts = [{**FORECAST, "name": name} for name in ("forecast_at", "weather_at", "temperature_at")]
+    specs = [exists, download, *places, *forecasts]
+    store = small_store(tmp_path, specs)
+    nodes = [Node.of(t, leaf_fields(t.output_schema)) for t in store.tools()]
+    store.close()
+    by_name = {n.ref.split("/")[-1]: n.id for n in nodes}
+    prerequisite = (by_name["check_file_exists"], by_name["download_file"])
+    for config in (PruneConfig(budget=1, floor=0), PruneConfig(cap=1, floor=0)):
+        chosen = candidates(nodes, config)
+        assert prerequisite[1] in chosen[prerequisite[0]], config
+        assert by_name["forecast_at"] in chosen[by_name["locate_city"]], config  # the budget's best pair
+
+
 def test_prune_config_is_validated():
+    assert PruneConfig().budget == DEFAULT_BUDGET == 30 and PruneConfig().cap is None  # the default
+    assert PruneConfig(cap=30).budget is None
+    with pytest.raises(ValueError, match="not both"):
+        PruneConfig(cap=30, budget=30)
     with pytest.raises(ValueError, match="floor"):
         PruneConfig(cap=5, floor=6)
     with pytest.raises(ValueError, match="cap"):

@@ -149,6 +149,10 @@ def test_floor_above_cap_is_refused(tmp_path):
     )
     assert result.exit_code == 2
     assert "--floor (4) cannot exceed --cap (3)" in result.output
+    both = runner.invoke(app, ["--workspace", str(tmp_path), "graph", "build", "--cap", "3", "--budget", "9"])
+    assert both.exit_code == 2 and "give --budget or --cap, not both" in both.output
+    above = runner.invoke(app, ["--workspace", str(tmp_path), "graph", "build", "--floor", "31"])
+    assert above.exit_code == 2 and "--floor (31) cannot exceed --budget (30)" in above.output
 
 
 def test_unknown_tool_is_one_line_and_exit_1(workspace, monkeypatch, capsys):

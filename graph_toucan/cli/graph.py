@@ -15,7 +15,7 @@ from graph_toucan.annotate import annotate_tools
 from graph_toucan.cli.app import JsonOption, WaitOption, app, console, print_json, progress_bar
 from graph_toucan.graph import build_graph, find_node, graph_path, graph_stats, load_graph, neighbourhood
 from graph_toucan.graph_export import EXPORT_FORMATS, export_graph
-from graph_toucan.pruning import PruneConfig
+from graph_toucan.pruning import DEFAULT_BUDGET, PruneConfig
 
 graph_app = typer.Typer(help="Build, inspect and export the tool dependency graph.", no_args_is_help=True)
 app.add_typer(graph_app, name="graph")
@@ -49,24 +49,31 @@ def annotate(ctx: typer.Context, wait: WaitOption = True, as_json: JsonOption = 
 @graph_app.command("build")
 def graph_build(
     ctx: typer.Context,
-    cap: Annotated[int, typer.Option(min=1, help="Candidates judged per tool after pruning.")] = 30,
-    floor: Annotated[int, typer.Option(min=0, help="Of those, at least this many from other servers.")] = 5,
     budget: Annotated[
         float | None,
         typer.Option(
             min=1,
-            help="Instead of a cap per tool: judge budget x tools pairs in all, the best-scoring over "
-            "all pairs, with --floor other-server candidates per tool.",
+            help="Judge budget x tools pairs in all, the best-scoring over all pairs, with --floor "
+            f"other-server candidates per tool [default: {DEFAULT_BUDGET:g}].",
         ),
     ] = None,
+    cap: Annotated[
+        int | None,
+        typer.Option(min=1, help="Instead of a budget: judge each tool's best CAP candidates."),
+    ] = None,
+    floor: Annotated[
+        int, typer.Option(min=0, help="At least this many candidates per tool from other servers.")
+    ] = 5,
     wait: WaitOption = True,
     as_json: JsonOption = False,
 ) -> None:
     """Filter outputs, prune candidate pairs, judge the new ones, and save the graph."""
-    if floor > cap:
+    if cap is not None and budget is not None:
+        raise typer.BadParameter("give --budget or --cap, not both")
+    if cap is not None and floor > cap:
         raise typer.BadParameter(f"--floor ({floor}) cannot exceed --cap ({cap})")
-    if budget is not None and budget < floor:
-        raise typer.BadParameter(f"--floor ({floor}) cannot exceed --budget ({budget})")
+    if cap is None and floor > (budget or DEFAULT_BUDGET):
+        raise typer.BadParameter(f"--floor ({floor}) cannot exceed --budget ({budget or DEFAULT_BUDGET:g})")
     store = ctx.obj.writer(ctx, "graph build", wait)
     llm = ctx.obj.llm()
     started = time.time()

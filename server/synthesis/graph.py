@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from graph_toucan.graph import build_graph as build_workspace_graph
 from graph_toucan.graph import build_graph_offline, find_node, graph_stats, load_graph, neighbourhood
-from graph_toucan.pruning import PruneConfig
+from graph_toucan.pruning import DEFAULT_BUDGET, PruneConfig
 
 from .app import services, synthesis_resource, synthesis_tool
 from .inputs import LIST_CAP, Failure, ToolRef
@@ -44,19 +44,34 @@ class BuildResult(BaseModel):
 @synthesis_tool(destructive=True, uses_teacher=True, title="Build the dependency graph")
 async def build_graph(
     ctx: Context,
-    cap: Annotated[int, Field(ge=1, le=200, description="Candidates judged per tool after pruning.")] = 30,
+    budget: Annotated[
+        float | None,
+        Field(
+            ge=1,
+            le=1000,
+            description="Pairs judged per tool on average: budget x tools in all, the best-scoring "
+            f"over all pairs (default {DEFAULT_BUDGET:g}).",
+        ),
+    ] = None,
+    cap: Annotated[
+        int | None, Field(ge=1, le=200, description="Instead of a budget: each tool's best cap candidates.")
+    ] = None,
     floor: Annotated[
-        int, Field(ge=0, le=50, description="Of those, at least this many from other servers.")
+        int, Field(ge=0, le=50, description="At least this many candidates per tool from other servers.")
     ] = 5,
 ) -> BuildResult:
     """Build the tool dependency graph: drop output fields that echo inputs, prune candidate pairs,
     have the teacher judge the pairs not judged before, and save the graph (replacing the previous
     one). Run it after annotate_tools and before sample_fsp."""
-    if floor > cap:
+    if cap is not None and budget is not None:
+        raise ToolError("give budget or cap, not both")
+    if cap is not None and floor > cap:
         raise ToolError(f"floor ({floor}) cannot exceed cap ({cap}); lower floor or raise cap")
+    if cap is None and floor > (budget or DEFAULT_BUDGET):
+        raise ToolError(f"floor ({floor}) cannot exceed budget ({budget or DEFAULT_BUDGET:g}); lower floor")
     svc = services(ctx)
     started, calls = now(), svc.llm.stats.calls
-    config = PruneConfig(cap=cap, floor=floor)
+    config = PruneConfig(cap=cap, floor=floor, budget=budget)
     async with svc.stage_lock, Progress(ctx) as progress:
         stages = progress.stages(["filter outputs", "judge pairs"])
         if svc.offline_only():  # the offline teacher judges with the CPU: in a worker process
