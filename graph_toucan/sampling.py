@@ -496,7 +496,12 @@ class PathFeed:
         if "rng" not in summary:
             return None
         paths, draws = int(summary["paths"]), int(summary["draws"])
-        if len(self.stored_ids(paths)) != paths:
+        stored = (
+            self.store.path_count(self.sampler, seed=self.seed)
+            if self.shard is None
+            else len(self.stored_ids(paths))
+        )
+        if stored < paths:  # the store no longer holds what the cursor says was written
             return None
         seen = self.store.stream_draws(self.key, limit=draws)
         if len(seen) != draws:  # the draws before the cursor are gone: replaying them is the only way
