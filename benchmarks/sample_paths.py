@@ -3,10 +3,17 @@ operations (graph sampler) and for TOUCAN's random baseline, a rerun with the sa
 nothing), and the two samplers' distributions side by side.
 
     python benchmarks/sample_paths.py [CATALOG] [--n 100000] [--seed 0] [--workspace DIR]
+                                      [--more K [--sampler random|graph]]
 
 The workspace is prepared first (import, offline annotation, offline graph build; each skipped or
 reused when already done, so pass --workspace to keep it for a second run). Each sampling phase runs in
 its own process so that its peak resident memory is its own.
+
+With ``--more K`` it measures resuming instead: the first N paths of the sampler's stream are written
+through a ``PathFeed`` (as ``graph-toucan run`` samples), then a new process opens a feed on the same
+workspace and adds K more, timed (the population apart from the feed: opening it, reading its cursor,
+and the K paths); last the stored paths are compared byte for byte with the first N + K paths of a
+fresh, uninterrupted stream.
 """
 
 from __future__ import annotations
@@ -92,6 +99,73 @@ def phase(workspace: Path, sampler: str, n: int, seed: int) -> dict[str, object]
     }
 
 
+def feed_phase(workspace: Path, sampler: str, n: int, seed: int, fill: bool) -> dict[str, object]:
+    """Through a ``PathFeed``: ``fill``, write the stream's first N paths; else add N more, timed."""
+    from graph_toucan.sampling import PathFeed, SampleConfig, population
+    from graph_toucan.store import Store
+
+    store = Store.open(workspace)
+    config = SampleConfig()
+    started = time.perf_counter()
+    index = population(store, sampler, config)
+    population_s = time.perf_counter() - started
+    started = time.perf_counter()
+    feed = PathFeed(store, sampler, seed, config, index=index)
+    open_s = time.perf_counter() - started
+    started = time.perf_counter()
+    if fill:
+        feed.take(max(0, n - feed.stored))
+    else:
+        feed.extend(n)
+    add_s = time.perf_counter() - started
+    figures: dict[str, object] = {
+        "population_s": round(population_s, 2),
+        "open_s": round(open_s, 3),
+        "add_s": round(add_s, 3),
+        "resume_s": round(open_s + add_s, 3),
+        "resumed": feed.resumed,
+        "new": feed.new,
+        "stored": feed.stored,
+    }
+    store.close()
+    return figures
+
+
+def same_as_fresh(workspace: Path, sampler: str, seed: int) -> dict[str, object]:
+    """Whether the stored paths of the stream are, byte for byte, a fresh stream's first paths."""
+    from itertools import islice
+
+    from graph_toucan.sampling import SampleConfig, population, sample_paths
+    from graph_toucan.store import Store
+
+    store = Store.open(workspace)
+    config = SampleConfig()
+    stored = [
+        row[0]
+        for row in store.db.execute(
+            "select data from paths where sampler = ? and seed = ? order by position", [sampler, seed]
+        )
+    ]
+    fresh = islice(sample_paths(sampler, population(store, sampler, config), config, seed), len(stored))
+    same = [p.model_dump_json(exclude={"id"}) for p in fresh] == stored
+    store.close()
+    return {"stored": len(stored), "byte_identical_to_fresh": same}
+
+
+def _run_more(args: argparse.Namespace, workspace: Path) -> dict[str, object]:
+    def run(phase: str, n: int) -> dict[str, object]:
+        command = [sys.executable, __file__, str(args.catalog), "--n", str(n), "--seed", str(args.seed)]
+        command += ["--workspace", str(workspace), "--sampler", args.sampler, "--phase", phase]
+        return json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+
+    return {
+        "sampler": args.sampler,
+        "first": run("fill", args.n),
+        "more": run("more", args.more),
+        "check": run("check", 0),
+    }
+
+
 def distributions(workspace: Path, tools_total: int, servers_total: int) -> dict[str, dict[str, object]]:
     from graph_toucan.path_stats import PathStats
     from graph_toucan.store import Store
@@ -145,12 +219,22 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workspace", type=Path)
-    parser.add_argument("--phase", choices=["graph", "random"], help=argparse.SUPPRESS)
+    parser.add_argument("--more", type=int, help="measure adding K paths to N stored (see above)")
+    parser.add_argument("--sampler", choices=["graph", "random"], default="random")
+    parser.add_argument(
+        "--phase", choices=["graph", "random", "fill", "more", "check"], help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.catalog is None:
         from graph_toucan.resources import toucan_servers
 
         args.catalog = toucan_servers()
+    if args.phase in ("fill", "more"):
+        print(json.dumps(feed_phase(args.workspace, args.sampler, args.n, args.seed, args.phase == "fill")))
+        return
+    if args.phase == "check":
+        print(json.dumps(same_as_fresh(args.workspace, args.sampler, args.seed)))
+        return
     if args.phase:
         print(json.dumps(phase(args.workspace, args.phase, args.n, args.seed)))
         return
@@ -158,6 +242,10 @@ def main() -> None:
         workspace = args.workspace or Path(tmp)
         figures: dict[str, object] = {"catalog": str(args.catalog), "n": args.n, "seed": args.seed}
         figures["graph"] = prepare(args.catalog, workspace)
+        if args.more is not None:
+            figures["resume"] = _run_more(args, workspace)
+            print(json.dumps(figures, indent=2))
+            return
         phases = [_run_phase(args, workspace, s) for s in ("graph", "random")]
         rerun = _run_phase(args, workspace, "graph")
         phases.append(

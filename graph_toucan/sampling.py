@@ -32,6 +32,7 @@ __all__ = [
     "PROFILES",
     "BaselineConfig",
     "PathFeed",
+    "RandomCursor",
     "SampleConfig",
     "SampleReport",
     "SamplingError",
@@ -224,6 +225,39 @@ def graph_paths(
             yield path
 
 
+@dataclass
+class RandomCursor:
+    """Where a random baseline stream stands: its ``random.Random`` (``None``: the seed's start), paths
+    given (their positions), duplicate draws in a row (``misses``) and every tool set drawn (``seen``,
+    also those whose path was then skipped: drawn again, any of them is a miss). ``drawn`` lists the
+    sets of ``seen`` not recorded yet, in draw order (:class:`PathFeed` stores them with each batch).
+    A stream started from a cursor continues it exactly and draws nothing before it again."""
+
+    rng: random.Random | None = None
+    paths: int = 0
+    misses: int = 0
+    seen: set[frozenset[str]] = field(default_factory=set)
+    drawn: list[frozenset[str]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """The cursor as JSON for the run summary, but for its drawn sets (only how many: ``draws``),
+        which are too many for it and go to the store's ``stream_draws``. Without a ``Random`` (the
+        seed's start) there is no ``rng`` and a feed reading it back starts the stream afresh."""
+        summary: dict[str, Any] = {"paths": self.paths, "misses": self.misses, "draws": len(self.seen)}
+        if self.rng is not None:
+            version, internal, gauss = self.rng.getstate()
+            summary["rng"] = [version, list(internal), gauss]
+        return summary
+
+    @classmethod
+    def from_summary(cls, summary: dict[str, Any], seen: set[frozenset[str]]) -> RandomCursor:
+        """The cursor a :meth:`summary` recorded, with the ``seen`` sets read back from the store."""
+        version, internal, gauss = summary["rng"]
+        rng = random.Random()
+        rng.setstate((int(version), tuple(int(v) for v in internal), gauss))
+        return cls(rng, int(summary["paths"]), int(summary["misses"]), seen)
+
+
 def baseline_tools(tools: Iterable[Tool]) -> list[Tool]:
     """The random baseline's population: tagged tools that later stages can simulate (a class and an
     output schema), which are the graph's nodes, so both samplers draw from the same tools."""
@@ -235,9 +269,13 @@ def baseline_tools(tools: Iterable[Tool]) -> list[Tool]:
     return chosen
 
 
-def random_paths(index: GraphIndex, config: SampleConfig, seed: int) -> Iterator[PlannedPath]:
+def random_paths(
+    index: GraphIndex, config: SampleConfig, seed: int, *, cursor: RandomCursor | None = None
+) -> Iterator[PlannedPath]:
     """TOUCAN's baseline: a random tool, one of its tags, and up to ``max_tools - 1`` other tools with
-    that tag, shuffled into one turn of explicit calls; no graph, no operations, no dependencies."""
+    that tag, shuffled into one turn of explicit calls; no graph, no operations, no dependencies. A
+    tool set drawn before is a miss; ``patience`` misses in a row end the stream. From ``cursor`` on
+    when given (which is kept up to date as paths are given)."""
     check_population(index, config)
     by_tag: dict[str, list[str]] = {}
     for node in index.nodes.values():
@@ -246,21 +284,24 @@ def random_paths(index: GraphIndex, config: SampleConfig, seed: int) -> Iterator
     tagged = [n.id for n in index.nodes.values() if n.tags]
     if not tagged:
         raise SamplingError("no tool has tags; run 'graph-toucan annotate' to tag the tools first")
-    rng = random.Random(f"random:{seed}")
-    seen_sets: set[frozenset[str]] = set()
-    position, misses = 0, 0
-    while misses < config.baseline.patience:
+    cursor = cursor if cursor is not None else RandomCursor()
+    if cursor.rng is None:
+        cursor.rng = random.Random(f"random:{seed}")
+    rng, seen = cursor.rng, cursor.seen
+    while cursor.misses < config.baseline.patience:
         first = tagged[rng.randrange(len(tagged))]
         tag = rng.choice(index.nodes[first].tags)
         peers = [t for t in by_tag[tag] if t != first]
         size = rng.randint(1, min(config.baseline.max_tools, len(peers) + 1))
         tools = [first, *rng.sample(peers, size - 1)]
         rng.shuffle(tools)
-        if frozenset(tools) in seen_sets:
-            misses += 1
+        drawn = frozenset(tools)
+        if drawn in seen:
+            cursor.misses += 1
             continue
-        misses = 0
-        seen_sets.add(frozenset(tools))
+        cursor.misses = 0
+        seen.add(drawn)
+        cursor.drawn.append(drawn)
         draft = Draft((DraftTurn(tuple(DraftCall(k, t) for k, t in enumerate(tools))),), (), len(tools))
         if any(index.nodes[t].issued_required for t in tools):
             continue  # no dependencies here, so no earlier call could give it the id or token it needs
@@ -270,11 +311,11 @@ def random_paths(index: GraphIndex, config: SampleConfig, seed: int) -> Iterator
             distractors=config.distractors,
             sampler="random",
             seed=seed,
-            position=position,
+            position=cursor.paths,
             rng=rng,
         )
         if in_shard(path.id, config.shard):
-            position += 1
+            cursor.paths += 1
             yield path
 
 
@@ -289,11 +330,15 @@ def sample_paths(
     K modulo N (see :func:`in_shard`)."""
     if sampler == "graph":
         return graph_paths(index, config, seed, starts)
+    _no_starts(starts)
+    return random_paths(index, config, seed)
+
+
+def _no_starts(starts: Iterable[str] | None) -> None:
     if starts is not None:
         raise SamplingError(
             "start tools only apply to the graph sampler; leave --start out with --sampler random"
         )
-    return random_paths(index, config, seed)
 
 
 def store_paths(
@@ -390,9 +435,15 @@ def stream_key(
 
 class PathFeed:
     """One sample stream written to the store on demand, continuing where the store's copy of it
-    stopped: a graph stream resumes from its recorded cursor (walks drawn, paths given), so asking
-    for more paths never plans the stored ones again; the random baseline, whose draws depend on
-    everything before them, replays its stream (the stored paths are not written again)."""
+    stopped. Each batch of paths is written in one transaction with the stream's cursor (recorded in
+    the run summary under ``key``): for a graph stream the walks drawn and paths given, for the random
+    baseline its ``Random``'s state, paths given and misses, with the tool sets it drew in the store's
+    ``stream_draws`` (every set drawn, also those whose path was skipped, since a set drawn again is
+    a miss). A new feed resumes from the cursor, so asking for more paths never plans (graph) or
+    draws (random) the stored ones again; a killed run leaves a cursor that matches the store. When
+    the store lacks what the cursor says was written (deleted paths or draws, a summary of another
+    version), the feed replays its stream from the start instead (the stored paths are not written
+    again)."""
 
     def __init__(
         self,
@@ -408,31 +459,54 @@ class PathFeed:
         self.store, self.sampler, self.seed, self.run_id = store, sampler, seed, run_id
         self.shard = config.shard
         starts = list(starts) if starts is not None else None
+        if sampler != "graph":
+            _no_starts(starts)
         self.index = index or population(store, sampler, config)
         self.key = f"stream-{stream_key(store, sampler, seed, config, starts, self.index)}"
-        self.cursor = self._resumed() if sampler == "graph" else StreamCursor()
+        self.cursor: StreamCursor | RandomCursor = self._resumed()
         self.resumed = self.cursor.paths
-        if sampler == "graph":
+        if isinstance(self.cursor, StreamCursor):
             self._stream = graph_paths(self.index, config, seed, starts, cursor=self.cursor)
         else:
-            self._stream = self._counted(sample_paths(sampler, self.index, config, seed, starts))
+            self._stream = random_paths(self.index, config, seed, cursor=self.cursor)
         self.exhausted = False
         self.new = 0  # paths this feed wrote that the store did not have
 
-    def _counted(self, stream: Iterator[PlannedPath]) -> Iterator[PlannedPath]:
-        for path in stream:
-            self.cursor.paths += 1
-            yield path
+    def _resumed(self) -> StreamCursor | RandomCursor:
+        """The recorded cursor when the store still holds what it says was written, else the start."""
+        summary = self.store.run_summary(self.key) or {}
+        try:
+            cursor = self._graph_cursor(summary) if self.sampler == "graph" else self._random_cursor(summary)
+        except (KeyError, TypeError, ValueError):  # a summary this version does not read
+            cursor = None
+        if cursor is None:
+            return StreamCursor() if self.sampler == "graph" else RandomCursor()
+        return cursor
 
-    def _resumed(self) -> StreamCursor:
-        summary = self.store.run_summary(self.key)
+    def _graph_cursor(self, summary: dict[str, Any]) -> StreamCursor | None:
         if not summary:
-            return StreamCursor()
+            return None
         paths = int(summary.get("paths", 0))
         ids = self.stored_ids(paths)
         if len(ids) != paths:  # the store no longer holds what the cursor says was written
-            return StreamCursor()
+            return None
         return StreamCursor(walks=int(summary.get("walks", 0)), paths=paths, seen=set(ids))
+
+    def _random_cursor(self, summary: dict[str, Any]) -> RandomCursor | None:
+        if "rng" not in summary:
+            return None
+        paths, draws = int(summary["paths"]), int(summary["draws"])
+        stored = (
+            self.store.path_count(self.sampler, seed=self.seed)
+            if self.shard is None
+            else len(self.stored_ids(paths))
+        )
+        if stored < paths:  # the store no longer holds what the cursor says was written
+            return None
+        seen = self.store.stream_draws(self.key, limit=draws)
+        if len(seen) != draws:  # the draws before the cursor are gone: replaying them is the only way
+            return None
+        return RandomCursor.from_summary(summary, set(seen))
 
     def stored_ids(self, limit: int | None = None) -> list[str]:
         """Ids of the first ``limit`` paths of this stream in the store, in stream order; a shard's
@@ -452,26 +526,32 @@ class PathFeed:
 
     def take(self, n: int, *, batch: int = 1000, progress: Callable[[int], None] | None = None) -> list[str]:
         """Write the next ``n`` paths of the stream (fewer when it runs out: then ``exhausted``), ``batch``
-        per transaction with the cursor recorded after each; returns their ids in stream order."""
+        per transaction with the cursor they lead to; returns their ids in stream order."""
         ids: list[str] = []
         while len(ids) < n:
             chunk = list(itertools.islice(self._stream, min(batch, n - len(ids))))
             if not chunk:
                 self.exhausted = True
                 break
-            self.new += self.store.add_paths(chunk, run_id=self.run_id)
+            with self.store.transaction():  # the paths and the cursor after them, or neither
+                self.new += self.store.add_paths(chunk, run_id=self.run_id)
+                self._record()
+            if isinstance(self.cursor, RandomCursor):
+                self.cursor.drawn.clear()
             ids.extend(p.id for p in chunk)
-            if self.sampler == "graph":
-                self.store.record_run(
-                    self.key,
-                    "sample",
-                    "done",
-                    time.time(),
-                    {"walks": self.cursor.walks, "paths": self.cursor.paths},
-                )
             if progress:
                 progress(len(chunk))
         return ids
+
+    def _record(self) -> None:
+        """Record the cursor (and a random stream's sets drawn since the last record) in the store."""
+        cursor = self.cursor
+        if isinstance(cursor, StreamCursor):
+            summary: dict[str, Any] = {"walks": cursor.walks, "paths": cursor.paths}
+        else:
+            self.store.add_stream_draws(self.key, len(cursor.seen) - len(cursor.drawn), cursor.drawn)
+            summary = cursor.summary()
+        self.store.record_run(self.key, "sample", "done", time.time(), summary)
 
     def extend(self, k: int) -> int:
         """Make sure the store holds ``k`` more paths of this stream than now; returns how many new
@@ -494,8 +574,8 @@ def sample_to_store(
     progress: Callable[[int], None] | None = None,
 ) -> SampleReport:
     """Sample the first ``n`` paths of the seed's stream from the workspace into its store; ``index``
-    is the :func:`population` when the caller already has it. A graph stream continues from where
-    the store's copy of it stopped (see :class:`PathFeed`)."""
+    is the :func:`population` when the caller already has it. The stream continues from where the
+    store's copy of it stopped (see :class:`PathFeed`)."""
     feed = PathFeed(store, sampler, seed, config, starts, index=index, run_id=run_id)
     ids = feed.stored_ids(min(n, feed.cursor.paths)) if feed.resumed else []
     if progress and ids:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -13,14 +15,19 @@ from pathlib import Path
 import networkx as nx
 import pytest
 
+import graph_toucan.sampling as sampling
 from graph_toucan.graph_index import GraphIndex, SamplingError
+from graph_toucan.llm import LLM, OfflineBackend
 from graph_toucan.path_stats import path_stats
+from graph_toucan.pipeline import BEFORE_TRANSLATE, PipelineConfig, run_pipeline
 from graph_toucan.sampling import (
+    PathFeed,
     SampleConfig,
     baseline_tools,
     check_population,
     graph_paths,
     load_config,
+    population,
     random_paths,
     sample_paths,
 )
@@ -191,3 +198,127 @@ def test_statistics_count_what_the_paths_hold():
     assert figures["distractors"]["histogram"] == {"2": len(paths)}
     assert figures["tools_used"] == 9 and figures["tool_coverage"] == 1.0
     assert figures["servers_used"] == 6 and figures["server_coverage"] == 1.0
+
+
+# -- feeds on the bundled example catalog: resuming from the cursor -------------------------------
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace with the bundled example catalog imported, annotated, graphed and mocked (offline)."""
+    folder = tmp_path_factory.mktemp("example")
+    store = Store.open(folder)
+    asyncio.run(run_pipeline(store, LLM(OfflineBackend(), store), PipelineConfig(stages=BEFORE_TRANSLATE)))
+    store.close()
+    return folder
+
+
+def _copy(example: Path, folder: Path) -> Store:
+    shutil.copytree(example, folder)
+    return Store.open(folder)
+
+
+def _stored_data(store: Store, sampler: str, seed: int) -> list[str]:
+    """The stored paths of a stream, as the bytes in the store, in stream order."""
+    rows = store.db.execute(
+        "select data from paths where sampler = ? and seed = ? order by position", [sampler, seed]
+    )
+    return [row[0] for row in rows]
+
+
+def _counting_to_path(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the paths the samplers build (one per tool set drawn for the first time and kept)."""
+    built: list[int] = []
+    real = sampling.to_path
+
+    def counting(*args, **kwargs):
+        built.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sampling, "to_path", counting)
+    return built
+
+
+@pytest.mark.parametrize("shard", [None, (1, 2)])
+def test_a_random_feed_resumes_from_its_cursor_without_drawing_again(
+    example: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shard: tuple[int, int] | None
+):
+    config = SampleConfig(shard=shard)
+    store = _copy(example, tmp_path / "ws")
+    index = population(store, "random", config)
+    built = _counting_to_path(monkeypatch)
+    fresh = list(itertools.islice(random_paths(index, config, 5), 50))
+    assert len(fresh) == 50
+    in_fresh = len(built)
+    built.clear()
+
+    assert PathFeed(store, "random", 5, config).take(30) == [p.id for p in fresh[:30]]
+    in_first = len(built)
+    built.clear()
+    again = PathFeed(store, "random", 5, config)
+    assert again.resumed == 30 and again.stored == 30
+    assert again.extend(20) == 20
+    # The resumed feed built only the paths after the cursor: the two feeds together built what one
+    # uninterrupted stream does, so no tool set was drawn (and kept) twice.
+    assert in_first + len(built) == in_fresh
+    assert _stored_data(store, "random", 5) == [p.model_dump_json(exclude={"id"}) for p in fresh]
+    assert again.stored_ids() == [p.id for p in fresh]
+    draws = store.stream_draws(again.key)
+    assert len(draws) == len(set(draws)) == len(again.cursor.seen)  # every set drawn, each once
+    assert set(draws) >= {frozenset(c.tool_id for c in p.calls) for p in fresh}
+    store.close()
+
+
+@pytest.mark.parametrize("lost", ["draws", "paths"])
+def test_a_random_cursor_whose_records_are_gone_replays_the_stream(
+    example: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lost: str
+):
+    config = SampleConfig()
+    store = _copy(example, tmp_path / "ws")
+    fresh = list(itertools.islice(random_paths(population(store, "random", config), config, 2), 50))
+    first = PathFeed(store, "random", 2, config)
+    first.take(30)
+    if lost == "draws":
+        store.db.execute("delete from stream_draws where number >= 10")
+    else:
+        store.db.execute("delete from paths where position >= 25")
+    built = _counting_to_path(monkeypatch)
+    again = PathFeed(store, "random", 2, config)
+    assert again.resumed == 0  # the cursor cannot be trusted: start over
+    assert again.take(50) == [p.id for p in fresh]
+    assert len(built) >= 50  # the stream was replayed from its first draw
+    assert _stored_data(store, "random", 2) == [p.model_dump_json(exclude={"id"}) for p in fresh]
+    assert len(store.stream_draws(again.key)) == len(again.cursor.seen)
+    resumed = PathFeed(store, "random", 2, config)
+    assert resumed.resumed == 50  # the replay recorded a cursor of its own
+    store.close()
+
+
+@pytest.mark.parametrize("sampler", ["graph", "random"])
+def test_a_batch_and_its_cursor_are_written_together(
+    example: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sampler: str
+):
+    config = load_config(None, **{"walk.max_steps": 1, "walk.second_task": 0})
+    store = _copy(example, tmp_path / "ws")
+    feed = PathFeed(store, sampler, 0, config)
+    feed.take(10, batch=5)
+
+    def draws() -> int:
+        return store.count("stream_draws") if sampler == "random" else 0
+
+    before = draws()
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the run is killed after writing the batch's paths, before its cursor
+
+    monkeypatch.setattr(store, "record_run", killed)
+    with pytest.raises(KeyboardInterrupt):
+        feed.take(5)
+    monkeypatch.undo()
+    assert store.path_count(sampler) == 10 and draws() == before  # nothing of the killed batch
+    again = PathFeed(store, sampler, 0, config)
+    assert again.resumed == 10
+    ids = again.take(5)
+    fresh = list(itertools.islice(sample_paths(sampler, population(store, sampler, config), config, 0), 15))
+    assert again.stored_ids() == [p.id for p in fresh] and ids == [p.id for p in fresh[10:]]
+    store.close()

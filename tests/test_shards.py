@@ -143,7 +143,8 @@ def test_the_shards_never_draw_the_same_path(prepared: Path) -> None:
 
 def test_a_shard_feed_writes_its_own_paths_and_resumes_from_them(prepared: Path, tmp_path: Path) -> None:
     # What the pipeline samples through: the feed of each shard writes only that shard's paths, numbered
-    # from 0, and a second feed (a rerun) continues from its cursor instead of planning them again.
+    # from 0, and a second feed (a rerun) continues from its cursor instead of planning (graph) or
+    # drawing (random) them again.
     config = load_config(
         None, **{"distractors": 0, "walk.max_steps": 1, "walk.second_task": 0, "operations.parallel": 0}
     )
@@ -161,7 +162,7 @@ def test_a_shard_feed_writes_its_own_paths_and_resumes_from_them(prepared: Path,
             ]
             first = PathFeed(store, sampler, s.seed, sharded).take(30)
             again = PathFeed(store, sampler, s.seed, sharded)
-            assert again.resumed == (30 if sampler == "graph" else 0) and again.stored == 30
+            assert again.resumed == 30 and again.stored == 30
             assert again.extend(20) == 20 and first == expected[:30]
             assert again.stored_ids() == expected
             assert all(int(i, 16) % 2 == s.index for i in expected)

@@ -86,6 +86,7 @@ def test_migrations_and_reopen(tmp_path: Path) -> None:
         "judgements",
         "mocks",
         "paths",
+        "stream_draws",
     } <= set(store.db.table_names())
     _fill(store)
     store.close()
@@ -118,6 +119,35 @@ def test_unopenable_paths_raise_store_error(tmp_path: Path) -> None:
     corrupt.write_bytes(b"this is not an SQLite database, just some bytes\n" * 100)
     with pytest.raises(StoreError, match=r"file is not a database.*move a corrupt file aside"):
         Store(corrupt)
+
+
+def test_a_schema_6_workspace_gains_the_stream_draws_table(tmp_path: Path) -> None:
+    path = tmp_path / DB_NAME
+    store = Store(path)
+    _fill(store)
+    store.db.execute("drop table stream_draws")
+    store.db.execute("PRAGMA user_version = 6")
+    store.close()
+    again = Store(path)
+    assert again.version == len(MIGRATIONS) == 7 and again.count("tools") == 98
+    assert again.stream_draws("stream-x") == []
+    again.close()
+
+
+def test_stream_draws_keep_one_run_of_a_stream_in_draw_order(store: Store) -> None:
+    sets = [frozenset({"b", "a"}), frozenset({"c"}), frozenset({"a", "c", "d"})]
+    store.add_stream_draws("s1", 0, sets[:2])
+    store.add_stream_draws("s1", 2, sets[2:])
+    store.add_stream_draws("s2", 0, [frozenset({"z"})])
+    assert store.stream_draws("s1") == sets and store.stream_draws("s1", limit=2) == sets[:2]
+    assert store.db.execute("select tools from stream_draws where number = 0").fetchall() == [
+        ("a b",),
+        ("z",),
+    ]
+    # Writing from number 1 on replaces what followed: the first rows are one run's draws, in order.
+    store.add_stream_draws("s1", 1, [frozenset({"e"})])
+    assert store.stream_draws("s1") == [sets[0], frozenset({"e"})]
+    assert store.stream_draws("s2") == [frozenset({"z"})] and store.stream_draws("none") == []
 
 
 # -- upserts -------------------------------------------------------------------------------------

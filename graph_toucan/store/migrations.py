@@ -190,6 +190,12 @@ def _migration_6(db: sqlite_utils.Database) -> None:
     db["tools"].add_column("parameter_classes", str)
 
 
+def _migration_7(db: sqlite_utils.Database) -> None:
+    """The tool sets a random baseline stream has drawn, numbered in draw order (``tools``: the ids,
+    sorted, space-separated), so the stream resumes from its cursor without drawing them again."""
+    db["stream_draws"].create({"stream": str, "number": int, "tools": str}, pk=("stream", "number"))
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_2,
@@ -197,4 +203,5 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_4,
     _migration_5,
     _migration_6,
+    _migration_7,
 ]

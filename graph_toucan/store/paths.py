@@ -12,7 +12,7 @@ from graph_toucan.store.base import Connection, drop, encode, in_chunks
 
 
 class PlanTables(Connection):
-    """The ``judgements``, ``mocks`` and ``paths`` tables."""
+    """The ``judgements``, ``mocks``, ``paths`` and ``stream_draws`` tables."""
 
     # -- edge judgements (graph.py) ---------------------------------------------------------------
     def add_judgements(self, judgements: Iterable[EdgeJudgement]) -> None:
@@ -119,6 +119,26 @@ class PlanTables(Connection):
             [sampler, seed, -1 if limit is None else limit],
         )
         return [row[0] for row in rows]
+
+    # -- the random baseline's draws (sampling.py) --------------------------------------------------
+    def add_stream_draws(self, stream: str, start: int, draws: Iterable[frozenset[str]]) -> None:
+        """Record a stream's tool sets drawn from number ``start`` on. Rows from ``start`` on that are
+        already there are replaced, so the table's first rows are always the draws of one run of the
+        stream, in order (another run's later draws never follow this one's)."""
+        rows = [(stream, start + k, " ".join(sorted(tools))) for k, tools in enumerate(draws)]
+        with self.transaction():
+            self.db.execute("delete from stream_draws where stream = ? and number >= ?", [stream, start])
+            self.db.conn.executemany(
+                "insert into stream_draws (stream, number, tools) values (?, ?, ?)", rows
+            )
+
+    def stream_draws(self, stream: str, *, limit: int | None = None) -> list[frozenset[str]]:
+        """The first ``limit`` tool sets (all: ``None``) a stream drew, in draw order."""
+        rows = self.db.execute(
+            "select tools from stream_draws where stream = ? and number < ? order by number",
+            [stream, 2**63 - 1 if limit is None else limit],
+        )
+        return [frozenset(row[0].split(" ")) for row in rows]
 
 
 def _mock(row: dict[str, Any]) -> MockTool:
