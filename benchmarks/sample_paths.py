@@ -101,7 +101,8 @@ def phase(workspace: Path, sampler: str, n: int, seed: int) -> dict[str, object]
 
 def feed_phase(workspace: Path, sampler: str, n: int, seed: int, fill: bool) -> dict[str, object]:
     """Through a ``PathFeed``: ``fill``, write the stream's first N paths; else add N more, timed."""
-    from graph_toucan.sampling import PathFeed, SampleConfig, population
+    from graph_toucan.path_feed import PathFeed
+    from graph_toucan.sampling import SampleConfig, population
     from graph_toucan.store import Store
 
     store = Store.open(workspace)

@@ -31,10 +31,11 @@ from graph_toucan.graph import build_graph
 from graph_toucan.ids import content_id
 from graph_toucan.llm.client import LLM
 from graph_toucan.mock import DeterministicSimulator, MockRuntime, SandboxPool, TeacherSimulator, build_mocks
+from graph_toucan.path_feed import PathFeed
 from graph_toucan.records import Conversation, PlannedPath, PreferencePair, Sampler
 from graph_toucan.refusal import Mixture, augment
 from graph_toucan.resources import example_catalog
-from graph_toucan.sampling import PathFeed, SampleConfig
+from graph_toucan.sampling import SampleConfig
 from graph_toucan.stats import compute_stats, write_stats
 from graph_toucan.store import Store
 from graph_toucan.streaming import items_in_flight, until_accepted

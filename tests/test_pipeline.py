@@ -267,8 +267,9 @@ def test_more_conversations_than_request_slots_are_in_flight_and_the_requests_st
 def test_the_parallel_calls_of_a_step_are_filled_in_one_round_trip(tmp_path: Path) -> None:
     """Calls of one step need nothing from each other: their fill_arguments requests are at the
     teacher together, and the conversation is the one a call-by-call fill makes (the offline one)."""
+    from graph_toucan.path_feed import PathFeed
     from graph_toucan.pipeline import translator_for
-    from graph_toucan.sampling import PathFeed, SampleConfig
+    from graph_toucan.sampling import SampleConfig
     from graph_toucan.translate import steps_of
 
     store = _prepared(tmp_path)

@@ -18,10 +18,10 @@ import pytest
 import graph_toucan.sampling as sampling
 from graph_toucan.graph_index import GraphIndex, SamplingError
 from graph_toucan.llm import LLM, OfflineBackend
+from graph_toucan.path_feed import PathFeed
 from graph_toucan.path_stats import path_stats
 from graph_toucan.pipeline import BEFORE_TRANSLATE, PipelineConfig, run_pipeline
 from graph_toucan.sampling import (
-    PathFeed,
     SampleConfig,
     baseline_tools,
     check_population,

@@ -20,8 +20,9 @@ from typer.testing import CliRunner
 from graph_toucan.cli import app
 from graph_toucan.llm import LLM, OfflineBackend
 from graph_toucan.merge import MergeError, _tables, merge_workspaces
+from graph_toucan.path_feed import PathFeed
 from graph_toucan.pipeline import BEFORE_TRANSLATE, PipelineConfig, run_pipeline
-from graph_toucan.sampling import PathFeed, load_config, population, sample_paths
+from graph_toucan.sampling import load_config, population, sample_paths
 from graph_toucan.shards import (
     RAY_MISSING,
     ShardError,

@@ -14,9 +14,10 @@ from rich.table import Table
 from graph_toucan.cli.app import JsonOption, ProfileOption, WaitOption, app, console, print_json, progress_bar
 from graph_toucan.errors import GraphToucanError
 from graph_toucan.graph import graph_path, load_graph
+from graph_toucan.path_feed import sample_to_store
 from graph_toucan.path_stats import PathStats
 from graph_toucan.records import PlannedPath
-from graph_toucan.sampling import SampleConfig, load_config, sample_to_store
+from graph_toucan.sampling import SampleConfig, load_config
 from graph_toucan.store import Store
 
 paths_app = typer.Typer(help="List, show and summarise sampled paths.", no_args_is_help=True)

@@ -120,7 +120,7 @@ class PlanTables(Connection):
         )
         return [row[0] for row in rows]
 
-    # -- the random baseline's draws (sampling.py) --------------------------------------------------
+    # -- the random baseline's draws (path_feed.py) --------------------------------------------------
     def add_stream_draws(self, stream: str, start: int, draws: Iterable[frozenset[str]]) -> None:
         """Record a stream's tool sets drawn from number ``start`` on. Rows from ``start`` on that are
         already there are replaced, so the table's first rows are always the draws of one run of the

@@ -8,8 +8,9 @@ from typing import Annotated, Any, Literal
 from fastmcp import Context
 from pydantic import BaseModel, ConfigDict, Field
 
+from graph_toucan.path_feed import sample_workspace
 from graph_toucan.records import PlannedPath, Sampler
-from graph_toucan.sampling import load_config, sample_workspace
+from graph_toucan.sampling import load_config
 
 from .app import services, synthesis_tool
 from .inputs import Seed, ToolRef
