@@ -350,6 +350,24 @@ async def test_the_parent_refuses_frames_that_break_the_protocol(pool, name):
     await _still_serves(pool)
 
 
+async def test_a_call_process_gone_while_its_parent_answers_it_is_a_crash(pool):
+    # The process asks for values and dies: the parent's answer meets a closed socket (a broken pipe,
+    # or the end of the stream when the parent saw that first). Either way the call fails as a crash,
+    # not as the pipe's own error, and the next call is served.
+    request = _framed(b'{"op": "external", "tool": "lookup", "arguments": {}}')
+    code = f"DATA = {request!r}\n" + ESCAPE
+
+    async def external(tool: str, arguments: dict) -> dict:
+        await asyncio.sleep(0.2)  # the process is gone by the time the values are sent
+        return {"top": "X"}
+
+    for _ in range(3):
+        with pytest.raises(MockCallError, match="crashed its call process") as caught:
+            await pool.run_unchecked(code, {}, external=external)
+        assert caught.value.kind == "crash"
+    await _still_serves(pool)
+
+
 async def test_a_forged_result_answers_only_the_call_that_forged_it(pool):
     frame = b'{"op": "result", "ok": true, "output": "{\\"city\\": \\"PWNED\\"}"}'
     code = f"DATA = {_framed(frame) * 5!r}\n" + ESCAPE

@@ -295,7 +295,7 @@ class _Call:
         assert self.writer is not None
         try:
             self.writer.write(_frame(message))
-        except (BrokenPipeError, ConnectionResetError, RuntimeError) as exc:
+        except (ConnectionError, RuntimeError) as exc:
             raise _Lost(f"cannot write to the call process: {exc}") from None
 
     async def receive(self) -> dict[str, Any]:
@@ -305,7 +305,7 @@ class _Call:
             if size > self.max_frame:
                 raise _Lost(f"sent a {size}-byte frame, more than {self.max_frame}")
             message = _decode(await self.reader.readexactly(size))
-        except (asyncio.IncompleteReadError, ConnectionResetError):
+        except (asyncio.IncompleteReadError, ConnectionError):  # also a broken pipe from our last write
             raise _Lost("closed its socket") from None
         if not isinstance(message, dict) or message.get("op") not in ("external", "result"):
             raise _Lost("sent a frame that is neither an external request nor a result")
