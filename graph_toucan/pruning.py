@@ -28,6 +28,7 @@ come from other servers when any qualify.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,16 +63,31 @@ class PruneConfig:
     budget: float | None = None
 
     def __post_init__(self) -> None:
-        if self.cap is not None and self.budget is not None:
-            raise ValueError("give a cap per tool or a budget of pairs, not both")
-        if self.cap is None and self.budget is None:
-            object.__setattr__(self, "budget", DEFAULT_BUDGET)
         if self.cap is not None and self.cap < 1:
             raise ValueError("cap must be at least 1")
-        if self.budget is not None and self.budget < max(self.floor, 1):
-            raise ValueError("budget must be at least the floor (and at least 1 pair per tool)")
-        if self.floor < 0 or (self.cap is not None and self.floor > self.cap):
-            raise ValueError("floor must be between 0 and cap")
+        if self.budget is not None and self.budget < 1:
+            raise ValueError("budget must be at least 1 pair per tool")
+        if self.floor < 0:
+            raise ValueError("floor must be at least 0")
+        problem = selection_problem(self.cap, self.budget, self.floor)
+        if problem:
+            raise ValueError(problem)
+        if self.cap is None and self.budget is None:
+            object.__setattr__(self, "budget", DEFAULT_BUDGET)
+
+
+def selection_problem(
+    cap: int | None, budget: float | None, floor: int, name: Callable[[str], str] = str
+) -> str | None:
+    """What is wrong with a choice of ``cap``, ``budget`` and ``floor`` (``None``: nothing), each
+    setting named by ``name`` (the CLI's ``--cap``), so every front end says it in the same words."""
+    if cap is not None and budget is not None:
+        return f"give {name('budget')} or {name('cap')}, not both"
+    if cap is not None and floor > cap:
+        return f"{name('floor')} ({floor}) cannot exceed {name('cap')} ({cap})"
+    if cap is None and floor > (budget or DEFAULT_BUDGET):
+        return f"{name('floor')} ({floor}) cannot exceed {name('budget')} ({budget or DEFAULT_BUDGET:g})"
+    return None
 
 
 def _meaning_words(meaning: Meaning, issued: bool) -> list[str]:

@@ -15,7 +15,7 @@ from graph_toucan.annotate import annotate_tools
 from graph_toucan.cli.app import JsonOption, WaitOption, app, console, print_json, progress_bar
 from graph_toucan.graph import build_graph, find_node, graph_path, graph_stats, load_graph, neighbourhood
 from graph_toucan.graph_export import EXPORT_FORMATS, export_graph
-from graph_toucan.pruning import DEFAULT_BUDGET, PruneConfig
+from graph_toucan.pruning import DEFAULT_BUDGET, PruneConfig, selection_problem
 
 graph_app = typer.Typer(help="Build, inspect and export the tool dependency graph.", no_args_is_help=True)
 app.add_typer(graph_app, name="graph")
@@ -68,12 +68,9 @@ def graph_build(
     as_json: JsonOption = False,
 ) -> None:
     """Filter outputs, prune candidate pairs, judge the new ones, and save the graph."""
-    if cap is not None and budget is not None:
-        raise typer.BadParameter("give --budget or --cap, not both")
-    if cap is not None and floor > cap:
-        raise typer.BadParameter(f"--floor ({floor}) cannot exceed --cap ({cap})")
-    if cap is None and floor > (budget or DEFAULT_BUDGET):
-        raise typer.BadParameter(f"--floor ({floor}) cannot exceed --budget ({budget or DEFAULT_BUDGET:g})")
+    problem = selection_problem(cap, budget, floor, name=lambda setting: f"--{setting}")
+    if problem:
+        raise typer.BadParameter(problem)
     store = ctx.obj.writer(ctx, "graph build", wait)
     llm = ctx.obj.llm()
     started = time.time()

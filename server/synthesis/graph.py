@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from graph_toucan.graph import build_graph as build_workspace_graph
 from graph_toucan.graph import build_graph_offline, find_node, graph_stats, load_graph, neighbourhood
-from graph_toucan.pruning import DEFAULT_BUDGET, PruneConfig
+from graph_toucan.pruning import DEFAULT_BUDGET, PruneConfig, selection_problem
 
 from .app import services, synthesis_resource, synthesis_tool
 from .inputs import LIST_CAP, Failure, ToolRef
@@ -63,12 +63,9 @@ async def build_graph(
     """Build the tool dependency graph: drop output fields that echo inputs, prune candidate pairs,
     have the teacher judge the pairs not judged before, and save the graph (replacing the previous
     one). Run it after annotate_tools and before sample_fsp."""
-    if cap is not None and budget is not None:
-        raise ToolError("give budget or cap, not both")
-    if cap is not None and floor > cap:
-        raise ToolError(f"floor ({floor}) cannot exceed cap ({cap}); lower floor or raise cap")
-    if cap is None and floor > (budget or DEFAULT_BUDGET):
-        raise ToolError(f"floor ({floor}) cannot exceed budget ({budget or DEFAULT_BUDGET:g}); lower floor")
+    problem = selection_problem(cap, budget, floor)
+    if problem:
+        raise ToolError(f"{problem}; change floor, cap or budget")
     svc = services(ctx)
     started, calls = now(), svc.llm.stats.calls
     config = PruneConfig(cap=cap, floor=floor, budget=budget)
