@@ -24,6 +24,9 @@ from graph_toucan.schema import leaf_fields
 EDGE_TYPES = ("full", "partial", "prerequisite")
 
 
+REACH_LIMIT = 8  # steps: more than a walk's default max_steps
+
+
 class SamplingError(GraphToucanError):
     """A sampling setting or a graph that paths cannot be sampled from."""
 
@@ -97,7 +100,7 @@ class GraphIndex:
         self._out = {k: tuple(sorted(v, key=lambda e: e.target)) for k, v in out.items()}
         self._in = {k: tuple(sorted(v, key=lambda e: e.source)) for k, v in into.items()}
         self.edge_count = sum(len(v) for v in self._out.values())
-        self._reach: dict[str, int] = {}
+        self._reach: dict[str, int] | None = None
         self.dropped_edges = dropped_edges
         by_category: dict[str, list[str]] = {}
         for node in self.nodes.values():
@@ -119,19 +122,12 @@ class GraphIndex:
     def out_edges(self, node: str) -> tuple[Edge, ...]:
         return self._out[node]
 
-    def reach(self, node: str, limit: int = 8) -> int:
+    def reach(self, node: str) -> int:
         """How many steps on a walk from ``node`` can go at most, as the depth of a breadth-first search
-        over out-edges (capped at ``limit``; cached)."""
-        cached = self._reach.get(node)
-        if cached is not None:
-            return cached
-        seen, frontier, depth = {node}, [node], 0
-        while frontier and depth < limit:
-            frontier = [e.target for n in frontier for e in self._out[n] if e.target not in seen]
-            seen.update(frontier)
-            depth += bool(frontier)
-        self._reach[node] = depth
-        return depth
+        over out-edges, capped at :data:`REACH_LIMIT` (worked out for every node at the first call)."""
+        if self._reach is None:
+            self._reach = dict(zip(self.ids, _reach_depths(self), strict=True))
+        return self._reach[node]
 
     def in_edges(self, node: str) -> tuple[Edge, ...]:
         return self._in[node]
@@ -197,6 +193,35 @@ class GraphIndex:
                 )
             )
         return cls(nodes)
+
+
+def _reach_depths(index: GraphIndex, block: int = 1 << 14) -> list[int]:
+    """The breadth-first depth from every node at once, capped at :data:`REACH_LIMIT`. The nodes within
+    ``d`` steps of a node are the node and those within ``d - 1`` of its successors, kept as bit sets
+    (Python ints) over one block of target nodes at a time, so memory is ``n * block`` bits; the depth is
+    the number of steps at which any block's set still grew (a set that stops growing stays put). One
+    pass over the edges per step, instead of a search over the whole graph from each node."""
+    position = {node: i for i, node in enumerate(index.ids)}
+    successors = [[position[e.target] for e in index.out_edges(node)] for node in index.ids]
+    n = len(index.ids)
+    grew = [0] * n  # bit d: something new at distance d
+    for low in range(0, n, block):
+        within = [1 << (i - low) if low <= i < low + block else 0 for i in range(n)]
+        for step in range(REACH_LIMIT):
+            changed = False
+            ahead = []
+            for i, targets in enumerate(successors):
+                reached = within[i]
+                for j in targets:
+                    reached |= within[j]
+                if reached != within[i]:
+                    grew[i] |= 1 << step
+                    changed = True
+                ahead.append(reached)
+            within = ahead
+            if not changed:
+                break
+    return [bits.bit_count() for bits in grew]
 
 
 def _tags(tags: Any) -> tuple[str, ...]:

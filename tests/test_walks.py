@@ -220,3 +220,30 @@ def test_hubs_are_taken_in_proportion_to_their_cap_over_their_in_degree() -> Non
     assert len(index.in_edges(hub)) == 4 and len(index.in_edges(other)) == 1
     assert abs(hub_share(0) - 0.5) < 0.05  # no cap: by edge weight alone
     assert abs(hub_share(1) - 0.2) < 0.05  # cap 1 over in-degree 4: a quarter of the weight
+
+
+def _bfs_depth(index: GraphIndex, node: str, limit: int) -> int:
+    seen, frontier, depth = {node}, [node], 0
+    while frontier and depth < limit:
+        frontier = [e.target for n in frontier for e in index.out_edges(n) if e.target not in seen]
+        seen.update(frontier)
+        depth += bool(frontier)
+    return depth
+
+
+@pytest.mark.parametrize("block", [3, 1 << 14])
+def test_reach_is_the_capped_breadth_first_depth_from_every_node(block: int) -> None:
+    from graph_toucan.graph_index import REACH_LIMIT, Edge, Node, _reach_depths
+
+    rng = random.Random(5)
+    names = [f"t{i:02d}" for i in range(40)]
+    chain = [f"c{i:02d}" for i in range(12)]  # a path longer than the cap, apart from the rest
+    nodes = [Node(n, f"s/{n}", "s", "s", None, (), (), (), frozenset()) for n in names + chain]
+    pairs = {(rng.choice(names), rng.choice(names)) for _ in range(70)}
+    pairs |= set(itertools.pairwise(chain))
+    pairs |= {("t20", "t20"), ("t21", "t22"), ("t22", "t21")}  # a self-loop and a cycle
+    index = GraphIndex(nodes, [Edge(a, b, "full", 1.0, ()) for a, b in pairs])
+    expected = [_bfs_depth(index, n, REACH_LIMIT) for n in index.ids]
+    assert _reach_depths(index, block=block) == expected
+    assert [index.reach(n) for n in index.ids] == expected
+    assert index.reach("c00") == REACH_LIMIT and index.reach("c11") == 0 and index.reach("c08") == 3
