@@ -31,6 +31,7 @@ from graph_toucan.graph import build_graph
 from graph_toucan.ids import content_id
 from graph_toucan.llm.client import LLM
 from graph_toucan.mock import DeterministicSimulator, MockRuntime, SandboxPool, TeacherSimulator, build_mocks
+from graph_toucan.mock.build import remembered_checks
 from graph_toucan.path_feed import PathFeed
 from graph_toucan.records import Conversation, PlannedPath, PreferencePair, Sampler
 from graph_toucan.refusal import Mixture, augment
@@ -162,8 +163,9 @@ class Pipeline:
             await self._stage("annotate", self.annotate)
             await self._stage("graph", self.graph)
             async with SandboxPool(self.workers) as pool:
-                await self._stage("mocks", lambda: self.mocks(pool))
-                await self._stage("translate", lambda: self.translate(pool))
+                with remembered_checks(self.store, pool):
+                    await self._stage("mocks", lambda: self.mocks(pool))
+                    await self._stage("translate", lambda: self.translate(pool))
             await self._stage("augment", self.augment)
             if self.config.pairs:
                 await self._stage("pairs", self.pairs)

@@ -291,8 +291,12 @@ def _name_pattern(name: str) -> re.Pattern[str]:
 
 
 def _no_function_names(v: TurnView) -> str | None:
+    user = v.turn.user
+    folded = user.lower() if user.isascii() else None  # re's IGNORECASE folds more than lower() beyond ASCII
     for name in _function_names(v.tools):
-        if _name_pattern(name).search(v.turn.user):
+        if folded is not None and name.isascii() and name.lower() not in folded:
+            continue  # not even a substring: no need to compile the whole-word pattern
+        if _name_pattern(name).search(user):
             return f"the user's words name the function {name}; describe the need instead"
     by_tool = {t.tool_id: t.name for t in v.tools.values()}
     asked = [c.tool_id for c in v.turn.planned if not c.implicit]

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from graph_toucan.mock import policy, sandbox
 from graph_toucan.mock.errors import MockArgumentsError, MockCallError, MockLimitError, MockPolicyError
-from graph_toucan.mock.policy import check_code
+from graph_toucan.mock.policy import check_code, check_key
 from graph_toucan.mock.sandbox import Limits, SandboxPool
 
 GOOD = """
@@ -126,6 +127,26 @@ def test_allow_list_accepts_plain_pure_code_and_lists_every_violation():
         check_code("import os\nimport socket\ndef main(**a):\n    return open('x')")
     assert len(caught.value.violations) == 3
     assert [v.split(":")[0] for v in caught.value.violations] == ["line 1", "line 2", "line 4"]
+
+
+def test_a_check_a_pool_trusts_skips_the_parse_of_that_code_under_those_rules_only(monkeypatch):
+    first = SandboxPool(workers=1)
+    first.check(GOOD)
+    with pytest.raises(MockPolicyError):
+        first.check("import os\ndef main(**a):\n    return 1")
+    assert first.passed() == {check_key(GOOD)}  # a refusal is never remembered as passed
+    parsed: list[str] = []
+    monkeypatch.setattr(sandbox, "check_code", lambda code: parsed.append(code) or check_code(code))
+    later = SandboxPool(workers=1)
+    later.trust(first.passed())
+    later.check(GOOD)
+    assert parsed == []
+    hostile = GOOD + "\nimport os\n"
+    with pytest.raises(MockPolicyError):
+        later.check(hostile)  # other code has another key: checked, and refused
+    assert parsed == [hostile]
+    monkeypatch.setattr(policy, "policy_digest", lambda: "other rules")
+    assert check_key(GOOD) not in first.passed()  # changed rules: the old verdict no longer applies
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from graph_toucan.errors import LLMError, TransientLLMError
 from graph_toucan.ids import content_id
 from graph_toucan.llm import LLM, OfflineBackend, OpenAIBackend, ScriptedBackend
 from graph_toucan.mock import SandboxPool
+from graph_toucan.mock.policy import check_key
 from graph_toucan.pipeline import Pipeline, PipelineConfig, run_pipeline
 from graph_toucan.records import Conversation
 from graph_toucan.store import Store
@@ -123,6 +124,10 @@ def test_run_command_on_a_fresh_workspace_reports_and_reruns_for_free(tmp_path: 
     rerun = json.loads(again.stdout)
     assert rerun["accepted"] == 5 and rerun["new_accepted"] == 0 and rerun["new_rejected"] == 0
     assert rerun["pairs"] == 0  # nothing repeated
+    store = Store.open(tmp_path)  # the allow-list checks passed, kept for the next run
+    accepted = {check_key(m.code) for m in store.mocks(status="accepted")}
+    assert store.passed_checks() & accepted
+    store.close()
 
 
 class JunkTeacher:

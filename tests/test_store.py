@@ -121,16 +121,20 @@ def test_unopenable_paths_raise_store_error(tmp_path: Path) -> None:
         Store(corrupt)
 
 
-def test_a_schema_6_workspace_gains_the_stream_draws_table(tmp_path: Path) -> None:
+def test_a_schema_6_workspace_gains_the_stream_draws_and_mock_checks_tables(tmp_path: Path) -> None:
     path = tmp_path / DB_NAME
     store = Store(path)
     _fill(store)
     store.db.execute("drop table stream_draws")
+    store.db.execute("drop table mock_checks")
     store.db.execute("PRAGMA user_version = 6")
     store.close()
     again = Store(path)
-    assert again.version == len(MIGRATIONS) == 7 and again.count("tools") == 98
+    assert again.version == len(MIGRATIONS) == 8 and again.count("tools") == 98
     assert again.stream_draws("stream-x") == []
+    again.add_passed_checks(["a", "b", "a"])
+    again.add_passed_checks(["b"])
+    assert again.passed_checks() == {"a", "b"}
     again.close()
 
 

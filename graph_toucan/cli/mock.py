@@ -16,7 +16,7 @@ from rich.table import Table
 
 from graph_toucan.cli.app import Context, JsonOption, WaitOption, app, console, print_json, progress_bar
 from graph_toucan.errors import GraphToucanError
-from graph_toucan.mock.build import DEFAULT_ATTEMPTS, build_mocks
+from graph_toucan.mock.build import DEFAULT_ATTEMPTS, build_mocks, remembered_checks
 from graph_toucan.mock.errors import MockError
 from graph_toucan.mock.files import bundled_mock_folder, mock_server_module, read_mock_folder
 from graph_toucan.mock.runtime import MockRuntime
@@ -123,7 +123,7 @@ def build(
 
     async def run() -> Any:
         async with SandboxPool(workers) as pool:
-            with progress_bar(as_json) as progress:
+            with progress_bar(as_json) as progress, remembered_checks(store, pool):
                 bar = progress.add_task("mock build", total=len(tools))
                 return await build_mocks(
                     store,

@@ -13,7 +13,8 @@ up to ``attempts`` times; then the tool is recorded as ``unmockable`` with the l
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,19 @@ from graph_toucan.schema import example_arguments
 from graph_toucan.store import Store
 
 DEFAULT_ATTEMPTS = 3
+
+
+@contextlib.contextmanager
+def remembered_checks(store: Store, pool: SandboxPool) -> Iterator[None]:
+    """The pool takes as passed the allow-list checks the workspace remembers, and the workspace
+    remembers those the pool passes (also when the stage fails or is stopped): a rerun or the next
+    stage does not parse the same mock code again."""
+    trusted = store.passed_checks()
+    pool.trust(trusted)
+    try:
+        yield
+    finally:
+        store.add_passed_checks(pool.passed() - trusted)
 
 
 def mock_key(tool: Tool) -> str:

@@ -16,11 +16,15 @@ both read them from here. The allow-list is the first layer, not the only one
 from __future__ import annotations
 
 import ast
+import hashlib
 import importlib
+import json
 import re
 import string
+import sys
 import types
 from functools import cache
+from pathlib import Path
 
 from graph_toucan.mock.errors import MockPolicyError
 
@@ -211,6 +215,19 @@ def sandbox_spec() -> dict[str, object]:
         "modules": {name: sorted(exposed_names(name)) for name in ALLOWED_MODULES},
         "builtins": list(SAFE_BUILTINS),
     }
+
+
+@cache
+def policy_digest() -> str:
+    """What a passed check depends on besides the code: this module's rules and the names the allowed
+    modules expose on this Python."""
+    rules = Path(__file__).read_bytes() + json.dumps(sandbox_spec(), sort_keys=True).encode()
+    return hashlib.sha256(rules + sys.version.encode()).hexdigest()
+
+
+def check_key(code: str) -> str:
+    """The key of a passed check: the code under this policy (other rules or other code, another key)."""
+    return hashlib.sha256(f"{policy_digest()}\0{code}".encode()).hexdigest()
 
 
 def check_code(code: str) -> ast.Module:

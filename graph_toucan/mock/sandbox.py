@@ -39,7 +39,7 @@ import struct
 import sys
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,7 @@ from graph_toucan.mock.errors import (
     MockPolicyError,
     SandboxError,
 )
-from graph_toucan.mock.policy import check_code, sandbox_spec
+from graph_toucan.mock.policy import check_code, check_key, sandbox_spec
 
 WORKER_SCRIPT = Path(__file__).resolve().parent / "worker.py"
 SANDBOX_ENV = "GRAPH_TOUCAN_SANDBOX"
@@ -403,8 +403,8 @@ class SandboxPool:
         return sorted(self._running)
 
     def check(self, code: str) -> None:
-        """The allow-list check, cached by the code's hash."""
-        key = hashlib.sha256(code.encode()).hexdigest()
+        """The allow-list check, cached by :func:`policy.check_key` (the code under these rules)."""
+        key = check_key(code)
         if key not in self._checked:
             try:
                 check_code(code)
@@ -414,6 +414,16 @@ class SandboxPool:
         error = self._checked[key]
         if error is not None:
             raise error
+
+    def trust(self, keys: Iterable[str]) -> None:
+        """Take these check keys as passed (checks an earlier process ran on the same code under the
+        same rules, as :meth:`passed` gave them): their code is not parsed again."""
+        for key in keys:
+            self._checked.setdefault(key, None)
+
+    def passed(self) -> set[str]:
+        """Keys of the code that passed the check in this pool, or was trusted."""
+        return {key for key, error in self._checked.items() if error is None}
 
     async def run(
         self,

@@ -196,6 +196,12 @@ def _migration_7(db: sqlite_utils.Database) -> None:
     db["stream_draws"].create({"stream": str, "number": int, "tools": str}, pk=("stream", "number"))
 
 
+def _migration_8(db: sqlite_utils.Database) -> None:
+    """Keys of mock code that passed the sandbox's allow-list check (``policy.check_key``: the code's
+    hash under the rules' digest), so a later run does not parse the same code again."""
+    db["mock_checks"].create({"key": str}, pk="key")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_2,
@@ -204,4 +210,5 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_5,
     _migration_6,
     _migration_7,
+    _migration_8,
 ]

@@ -12,7 +12,7 @@ from graph_toucan.store.base import Connection, drop, encode, in_chunks
 
 
 class PlanTables(Connection):
-    """The ``judgements``, ``mocks``, ``paths`` and ``stream_draws`` tables."""
+    """The ``judgements``, ``mocks``, ``mock_checks``, ``paths`` and ``stream_draws`` tables."""
 
     # -- edge judgements (graph.py) ---------------------------------------------------------------
     def add_judgements(self, judgements: Iterable[EdgeJudgement]) -> None:
@@ -59,6 +59,16 @@ class PlanTables(Connection):
         where, params = ("tool_id = ? and key = ?", [tool_id, key]) if key else ("tool_id = ?", [tool_id])
         rows = list(self.db["mocks"].rows_where(where, params, order_by="created_at desc", limit=1))
         return _mock(rows[0]) if rows else None
+
+    def passed_checks(self) -> set[str]:
+        """Keys of mock code that passed the sandbox's allow-list check (``SandboxPool.trust``)."""
+        return {row[0] for row in self.db.execute("select key from mock_checks")}
+
+    def add_passed_checks(self, keys: Iterable[str]) -> None:
+        rows = [(key,) for key in keys]
+        if rows:
+            with self.transaction():
+                self.db.conn.executemany("insert or ignore into mock_checks (key) values (?)", rows)
 
     # -- planned paths (walks.py, operations.py; issue 4) -------------------------------------------
     def add_paths(self, paths: Iterable[PlannedPath], run_id: str | None = None) -> int:
