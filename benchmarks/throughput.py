@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.fakes: the
 from graph_toucan.llm import LLM, OfflineBackend, OpenAIBackend
 from graph_toucan.llm.task import TASKS, Task
 from graph_toucan.mock import SandboxPool
+from graph_toucan.mock.build import remembered_checks
 from graph_toucan.pipeline import Pipeline, PipelineConfig, run_pipeline
 from graph_toucan.store import Store
 
@@ -195,16 +196,18 @@ def remote(prepared: Path, n: int, concurrency: int, latency: float) -> dict[str
             async with SandboxPool(pipeline.workers) as pool:
                 started, cpu = time.perf_counter(), time.process_time()
                 watcher = asyncio.ensure_future(watch())
-                with batched():
+                with batched(), remembered_checks(store, pool):
                     await pipeline.translate(pool)
                 ended, used = time.perf_counter(), time.process_time()
                 watcher.cancel()
+                mock_calls.append(pool.calls)
             await llm.aclose()
             sandbox_cpu.append(_children_cpu())  # the zygote, with every call process it reaped
             first = endpoint.first or (ended, used)
             return ended - started, used - cpu, ended - first[0], used - first[1], first[0] - started
 
         sandbox_cpu: list[float] = []
+        mock_calls: list[int] = []
         timeline: list[tuple[float, int, int]] = []  # (time, requests so far, requests in flight)
         elapsed, cpu, window, window_cpu, setup = asyncio.run(translate())
     finally:
@@ -238,6 +241,7 @@ def remote(prepared: Path, n: int, concurrency: int, latency: float) -> dict[str
         "endpoint_cpu_ms_per_request": round(1000 * endpoint_cpu / max(requests, 1), 2),
         "all_cpu_ms_per_request": round(1000 * (cpu + sandbox + endpoint_cpu) / max(requests, 1), 2),
         "requests_per_accepted": round(requests / max(report.accepted, 1), 1),
+        "mock_calls_per_accepted": round(mock_calls[0] / max(report.accepted, 1), 1) if mock_calls else 0,
         **_tenths(timeline, concurrency, latency),
         "load_1min": round(load, 2),
     }
@@ -264,7 +268,8 @@ def main() -> None:
                     f"c={c:>3} n={run['n']:>4}: {run['accepted_per_s']:>6} accepted/s, efficiency "
                     f"{run['efficiency']:.3f}, in flight {run['in_flight']:>5}, pipeline CPU "
                     f"{run['cpu_ms_per_request']} ms/request (+{run['answer_cpu_ms_per_request']} ms "
-                    f"hand-off), {run['requests_per_accepted']} requests/accepted, "
+                    f"hand-off), {run['requests_per_accepted']} requests and "
+                    f"{run['mock_calls_per_accepted']} mock calls per accepted, "
                     f"{run['accepted']} accepted {run['rejected']} rejected in {run['seconds']} s, "
                     f"load {run['load_1min']}; streaming (after {run['setup_s']} s of setup): "
                     f"efficiency {run['streaming_efficiency']:.3f}, {run['streaming_accepted_per_s']} "

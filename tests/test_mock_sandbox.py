@@ -415,3 +415,17 @@ async def test_allowed_modules_work_whole_inside_the_confined_process(pool):
         "j": [1],
         "now": True,
     }
+
+
+async def test_forks_wait_for_a_full_control_socket_instead_of_failing():
+    """Many calls at once on a control socket with a small buffer: each fork request waits for room
+    (with its descriptor) rather than losing the zygote to EAGAIN."""
+    import socket
+
+    async with SandboxPool(workers=64) as pool:
+        pool._zygote.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1)  # the kernel's least
+        outputs = await asyncio.gather(
+            *(pool.run(f"def main(**a):\n    return {{'n': a['n'] + {i}}}", {"n": i}) for i in range(64))
+        )
+        assert outputs == [{"n": 2 * i} for i in range(64)]
+        assert pool.restarts == 0

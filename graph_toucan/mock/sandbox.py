@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import array
 import asyncio
+import base64
 import contextlib
 import hashlib
 import importlib.util
 import json
+import marshal
 import os
 import signal
 import socket
@@ -58,6 +60,8 @@ from graph_toucan.mock.policy import check_code, check_key, sandbox_spec
 WORKER_SCRIPT = Path(__file__).resolve().parent / "worker.py"
 SANDBOX_ENV = "GRAPH_TOUCAN_SANDBOX"
 _HEADER = struct.Struct(">I")
+_COMPILED_KEPT = 4096  # code objects kept marshalled, about 9 KB each
+_NOT_COMPILED = object()
 _LIMIT_KINDS = {"cpu", "memory", "wall", "recursion", "output"}
 _FAILURE_KINDS = _LIMIT_KINDS | {"arguments", "exception", "contract", "external", "sandbox"}
 
@@ -113,6 +117,29 @@ def _frame(message: dict[str, Any]) -> bytes:
     return _HEADER.pack(len(data)) + data
 
 
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def _send_with_rights(
+    loop: asyncio.AbstractEventLoop, sock: socket.socket, data: bytes, rights: list[Any]
+) -> int:
+    """``sendmsg`` of the first bytes of ``data`` with the descriptors, on a non-blocking socket: when
+    the socket's buffer is full (many forks of large code ahead of the zygote) wait until it drains,
+    instead of failing with EAGAIN. Returns how many bytes went."""
+    while True:
+        try:
+            return sock.sendmsg([data], rights)
+        except (BlockingIOError, InterruptedError):
+            writable: asyncio.Future[None] = loop.create_future()
+            loop.add_writer(sock.fileno(), _resolve, writable)
+            try:
+                await writable
+            finally:
+                loop.remove_writer(sock.fileno())
+
+
 class _Zygote:
     """The parent's end of one zygote: start it, ask it to fork a call process, reap that process."""
 
@@ -124,7 +151,6 @@ class _Zygote:
         self.reader: asyncio.Task[None] | None = None
         self.layers: dict[str, str] = {}
         self.reap: list[int] = []
-        self.prepared: set[str] = set()
 
     @classmethod
     async def start(cls, limits: Limits, spec: dict[str, Any], timeout: float = 30.0) -> _Zygote:
@@ -186,7 +212,7 @@ class _Zygote:
                     await loop.sock_sendall(self.sock, data)
                 else:
                     rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))]
-                    sent = self.sock.sendmsg([data], rights)
+                    sent = await _send_with_rights(loop, self.sock, data, rights)
                     await loop.sock_sendall(self.sock, data[sent:])
             except OSError as exc:
                 raise _Lost(f"the zygote's socket failed: {exc}") from None
@@ -231,19 +257,12 @@ class _Zygote:
             n -= len(chunk)
         return b"".join(chunks)
 
-    async def fork(self, code: str, key: str, name: str) -> tuple[int, socket.socket]:
-        """A new call process and the parent's end of its socket. The zygote compiles ``code`` the
-        first time it sees it (never runs it), so the call processes it forks inherit the result."""
+    async def fork(self) -> tuple[int, socket.socket]:
+        """A new call process and the parent's end of its socket."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             reap, self.reap = self.reap, []
-            message: dict[str, Any] = {"op": "fork", "reap": reap, "code_key": key, "name": name}
-            if key not in self.prepared:
-                message["code"] = code
-                if len(self.prepared) >= 256:  # the zygote keeps as many: past that, it may compile again
-                    self.prepared.clear()
-                self.prepared.add(key)
-            reply = await self.request(message, fd=theirs.fileno())
+            reply = await self.request({"op": "fork", "reap": reap}, fd=theirs.fileno())
         except BaseException:
             ours.close()
             raise
@@ -345,6 +364,7 @@ class SandboxPool:
         self._slots: asyncio.Semaphore | None = None
         self._running: dict[int, _Call] = {}
         self._checked: dict[str, MockPolicyError | None] = {}
+        self._compiled: dict[str, str | None] = {}
 
     async def __aenter__(self) -> SandboxPool:
         await self.start()
@@ -425,6 +445,23 @@ class SandboxPool:
         """Keys of the code that passed the check in this pool, or was trusted."""
         return {key for key, error in self._checked.items() if error is None}
 
+    def _compile(self, code: str, name: str) -> str | None:
+        """The code object of ``code``, marshalled and base64-encoded for the call request (compiled once
+        per code and name, here: a call process only loads it); None when it does not compile."""
+        key = hashlib.sha256(f"{name}\0{code}".encode()).hexdigest()
+        compiled = self._compiled.pop(key, _NOT_COMPILED)
+        if compiled is _NOT_COMPILED:
+            try:
+                # dont_inherit: not this module's __future__ flags; optimize 0: asserts run, as in the worker
+                obj = compile(code, f"<mock {name}>", "exec", dont_inherit=True, optimize=0)
+                compiled = base64.b64encode(marshal.dumps(obj)).decode("ascii")
+            except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+                compiled = None
+            if len(self._compiled) >= _COMPILED_KEPT:
+                self._compiled.pop(next(iter(self._compiled)))
+        self._compiled[key] = compiled  # most recently used last
+        return compiled  # type: ignore[return-value]
+
     async def run(
         self,
         code: str,
@@ -452,15 +489,12 @@ class SandboxPool:
     ) -> Any:
         """:meth:`run` without the allow-list check: only the OS layers and the run-time lists stand
         (for tests of those layers; never for generated code)."""
-        key = hashlib.sha256(f"{name}\0{code}".encode()).hexdigest()
-        request = {
-            "op": "call",
-            "code": code,
-            "code_key": key,
-            "name": name,
-            "arguments": arguments,
-            "seed": seed,
-        }
+        request: dict[str, Any] = {"op": "call", "name": name, "arguments": arguments, "seed": seed}
+        compiled = self._compile(code, name)
+        if compiled is None:
+            request["code"] = code  # it does not compile: the call process reports how
+        else:
+            request["compiled"] = compiled
         try:
             json.dumps(request, allow_nan=False)
         except (TypeError, ValueError) as exc:
@@ -471,7 +505,7 @@ class SandboxPool:
             for attempt in (1, 2):  # a zygote found dead is replaced once, within the call
                 zygote = await self._zygote_ready()
                 try:
-                    pid, sock = await zygote.fork(code, key, name)
+                    pid, sock = await zygote.fork()
                     break
                 except _Lost as exc:
                     await zygote.close()

@@ -7,8 +7,8 @@ parent names, so it runs from a checkout or a wheel.
 
 At start-up the zygote imports the allowed modules, builds the restricted builtins and read-only
 module proxies, and isolates itself (:func:`isolation.isolate_zygote`: namespaces, read-only file
-system, another uid, no capabilities, no new privileges, non-dumpable). It never runs mock code.
-For each call it forks a child that confines itself further (rlimits, Landlock, seccomp), reads the
+system, another uid, no capabilities, no new privileges, non-dumpable). It never runs or compiles
+mock code, so it stays as small as it started. For each call it forks a child that confines itself further (rlimits, Landlock, seccomp), reads the
 call from its own socket, runs it and exits, so nothing a mock does survives into the next call.
 
 Control protocol (frames of a 4-byte big-endian length and UTF-8 JSON, lock-step):
@@ -22,7 +22,8 @@ Control protocol (frames of a 4-byte big-endian length and UTF-8 JSON, lock-step
 
 Call protocol, on the socket passed with ``fork`` (the child's only channel):
 
-    parent -> {"op": "call", "code": "...", "name": "tool", "arguments": {...}, "seed": "..."}
+    parent -> {"op": "call", "compiled": "<base64 marshal>" | "code": "...", "name": "tool",
+               "arguments": {...}, "seed": "..."}
     child  -> {"op": "external", "tool": "...", "arguments": {...}}     (zero or more times)
     parent -> {"op": "values", "values": {...}} | {"op": "error", "message": "..."}
     child  -> {"op": "result", "ok": true, "output": "<json text>"}
@@ -32,6 +33,7 @@ The parent validates every frame it reads; nothing the child sends is trusted.
 """
 
 import array
+import base64
 import builtins
 import contextlib
 import decimal
@@ -39,6 +41,7 @@ import gc
 import importlib
 import importlib.util
 import json
+import marshal
 import math
 import os
 import random
@@ -52,7 +55,6 @@ import types
 
 _HEADER = struct.Struct(">I")
 _CONTROL_FD = 0
-_MAX_CODE_CHARS = 200_000
 # Modules that allowed C code imports through the mock's own __import__, and the names it uses.
 _C_IMPORTS = {
     "_strptime": ("_strptime_datetime", "_strptime_time"),
@@ -133,24 +135,10 @@ class Sandbox:
         self.builtins = {n: getattr(builtins, n) for n in spec["builtins"]}
         self.builtins["__import__"] = self._import
         self.builtins["__build_class__"] = builtins.__build_class__
-        self.compiled = {}
         # What allowed modules import lazily, imported now: a call process cannot open any file.
         for lazy in _LAZY_IMPORTS:
             with contextlib.suppress(ImportError):
                 importlib.import_module(lazy)
-
-    def prepare(self, key, source, name):
-        """Compile (never run) a mock's code once, in the zygote, for every call process it forks."""
-        if key not in self.compiled:
-            if len(self.compiled) >= 256:
-                self.compiled.pop(next(iter(self.compiled)))
-            if not isinstance(source, str) or len(source) > _MAX_CODE_CHARS:
-                raise ValueError("mock code must be a string of at most 200000 characters")
-            try:
-                self.compiled[key] = compile(source, f"<mock {name}>", "exec")
-            except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-                self.compiled[key] = exc
-        return self.compiled[key]
 
     def _import(self, name, globals=None, locals=None, fromlist=(), level=0):
         if not level and name in _C_IMPORTS:  # datetime.strptime imports _strptime from C
@@ -297,11 +285,11 @@ def run_call(sandbox: Sandbox, fd: int, limits) -> None:
     decimal.setcontext(decimal.Context())
     stage = "compile"
     try:
-        code = sandbox.compiled.get(request.get("code_key"))
-        if code is None:
+        compiled = request.get("compiled")
+        if compiled is not None:  # compiled by the parent, from the code it checked
+            code = marshal.loads(base64.b64decode(compiled))
+        else:
             code = compile(request["code"], f"<mock {request.get('name') or 'tool'}>", "exec")
-        elif isinstance(code, BaseException):
-            raise code
         signal.signal(signal.SIGPROF, on_cpu)
         signal.signal(signal.SIGXCPU, on_cpu)
         signal.setitimer(signal.ITIMER_PROF, cpu_s)
@@ -397,8 +385,6 @@ def main() -> None:
             if fd is None:
                 control.write({"op": "error", "message": "fork without a socket"})
                 continue
-            if request.get("code") is not None:
-                sandbox.prepare(request.get("code_key"), request["code"], request.get("name") or "tool")
             pid = os.fork()
             if pid == 0:
                 _child(sandbox, confinement, fd, control, limits)
