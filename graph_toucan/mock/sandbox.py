@@ -311,9 +311,12 @@ class _Call:
         self.reader, self.writer = await asyncio.open_unix_connection(sock=self.sock, limit=1 << 20)
 
     def send(self, message: dict[str, Any]) -> None:
+        self.write(_frame(message))
+
+    def write(self, frame: bytes) -> None:
         assert self.writer is not None
         try:
-            self.writer.write(_frame(message))
+            self.writer.write(frame)
         except (ConnectionError, RuntimeError) as exc:
             raise _Lost(f"cannot write to the call process: {exc}") from None
 
@@ -496,10 +499,11 @@ class SandboxPool:
         else:
             request["compiled"] = compiled
         try:
-            json.dumps(request, allow_nan=False)
+            frame = _frame(request)  # encoded once: the check that the arguments are JSON
         except (TypeError, ValueError) as exc:
             raise MockArgumentsError(f"the arguments are not JSON: {exc}") from None
-        await self.start()
+        if self._slots is None:  # a pool used without start(); afterwards the zygote is checked below
+            await self.start()
         assert self._slots is not None
         async with self._slots:
             for attempt in (1, 2):  # a zygote found dead is replaced once, within the call
@@ -519,7 +523,7 @@ class SandboxPool:
             reaped = False
             try:
                 await call.open()
-                call.send(request)
+                call.write(frame)
                 reply = await self._serve(call, external)
             except _Lost as exc:
                 call.kill()
