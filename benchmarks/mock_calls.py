@@ -1,7 +1,9 @@
 """Figures of the execution simulator: sandbox pool cold start (the zygote started, isolated and
 ready), warm call latency (median, p99: each call a fresh confined process forked from the zygote)
-and throughput through the pool, the isolation layers in force, and the share of example-catalog
-tools that get an accepted mock from the offline teacher.
+and throughput through the pool, calls spread over every bundled mock with 64 callers and a 100 ms
+simulator (calls per second, CPU per call here and in the sandbox, zygote restarts), the isolation
+layers in force, and the share of example-catalog tools that get an accepted mock from the offline
+teacher.
 
     python benchmarks/mock_calls.py [--calls 2000] [--workers 2] [--json]
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -24,10 +27,12 @@ from graph_toucan.annotate import annotate_tools
 from graph_toucan.catalog import import_entries, read_catalog
 from graph_toucan.llm import LLM, OfflineBackend
 from graph_toucan.mock.build import build_mocks
+from graph_toucan.mock.errors import MockCallError, MockError
 from graph_toucan.mock.files import bundled_mock_folder, read_mock_folder
 from graph_toucan.mock.runtime import MockRuntime
 from graph_toucan.mock.sandbox import SandboxPool
 from graph_toucan.resources import example_catalog
+from graph_toucan.schema import example_arguments
 from graph_toucan.store import Store
 
 QUERY = "United States Weather/get_weather_forecast"
@@ -81,6 +86,51 @@ async def throughput(runtime: MockRuntime, ref: str, calls: int, callers: int) -
     return calls / (time.perf_counter() - started)
 
 
+async def spread(mocks: list[Any], calls: int, callers: int, delay_s: float = 0.1) -> dict[str, Any]:
+    """Calls over every mock in turn (distinct code, as a conversation's calls are), ``callers`` at once,
+    the simulator answering ``call_external_api`` after ``delay_s`` as a teacher would: calls per
+    second, CPU per call of this process and of the sandbox (the zygote with its call processes),
+    zygote restarts (a pool that loses its zygote under load fails the calls in flight)."""
+
+    async def external(_tool: str, _arguments: dict[str, Any]) -> dict[str, Any]:
+        await asyncio.sleep(delay_s)
+        return {}  # most mocks then fail for a missing value: the call's whole round trip is done
+
+    queue = iter(range(calls))
+    failed = 0
+
+    async def caller(pool: SandboxPool) -> None:
+        nonlocal failed
+        for i in queue:
+            mock = mocks[i % len(mocks)]
+            try:
+                await pool.run(mock.code, example_arguments(mock.tool.input_schema), external=external)
+            except MockError as exc:
+                failed += isinstance(exc, MockCallError) and exc.kind == "crash"
+
+    pool = SandboxPool(callers)
+    await pool.start()
+    cpu, children, started = time.process_time(), _children_cpu(), time.perf_counter()
+    await asyncio.gather(*(caller(pool) for _ in range(callers)))
+    elapsed, used = time.perf_counter() - started, time.process_time() - cpu
+    restarts = pool.restarts
+    await pool.close()  # the zygote is reaped: its CPU and its call processes' count as children
+    return {
+        "calls_per_s": round(calls / elapsed, 1),
+        "parent_cpu_ms_per_call": round(1000 * used / calls, 3),
+        "sandbox_cpu_ms_per_call": round(1000 * (_children_cpu() - children) / calls, 3),
+        "restarts": restarts,
+        "crashed": failed,
+        "mocks": len(mocks),
+        "callers": callers,
+    }
+
+
+def _children_cpu() -> float:
+    times = os.times()
+    return times.children_user + times.children_system
+
+
 async def coverage() -> dict[str, Any]:
     """Import the example catalog, annotate and build mocks with the offline teacher."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -120,6 +170,7 @@ async def main(calls: int, workers: int) -> dict[str, Any]:
         figures["restarts"] = pool.restarts
         figures["layers"] = sorted(k for k in pool.layers if not k.endswith("_error"))
         figures["missing_layers"] = {k: v for k, v in pool.layers.items() if k.endswith("_error")}
+    figures["spread"] = await spread(mocks, calls, 64)
     figures["coverage"] = await coverage()
     figures["workers"] = workers
     figures["calls"] = calls
@@ -136,6 +187,13 @@ def _print(figures: dict[str, Any]) -> None:
             f"  {label} mock: median {warm['median_ms']:.2f} ms, p99 {warm['p99_ms']:.2f} ms, "
             f"{figures[f'{label}_calls_per_s']:.0f} calls/s ({4 * figures['workers']} concurrent callers)"
         )
+    spread = figures["spread"]
+    print(
+        f"  {spread['mocks']} distinct mocks, {spread['callers']} concurrent callers, simulator 100 ms: "
+        f"{spread['calls_per_s']:.0f} calls/s, CPU {spread['parent_cpu_ms_per_call']} ms/call here and "
+        f"{spread['sandbox_cpu_ms_per_call']} ms/call in the sandbox, {spread['restarts']} zygote "
+        f"restarts, {spread['crashed']} calls crashed"
+    )
     print(f"  isolation layers: {', '.join(figures['layers'])}")
     for layer, reason in figures["missing_layers"].items():
         print(f"  missing: {layer}: {reason}")
