@@ -5,7 +5,10 @@ simulator (calls per second, CPU per call here and in the sandbox, zygote restar
 layers in force, and the share of example-catalog tools that get an accepted mock from the offline
 teacher.
 
-    python benchmarks/mock_calls.py [--calls 2000] [--workers 2] [--json]
+    python benchmarks/mock_calls.py [--calls 2000] [--workers 2] [--spread-mocks WS/mock_tools] [--json]
+
+``--spread-mocks`` spreads the calls over another mock folder (a workspace's ``mock_tools``: on the
+full catalog, thousands of distinct mocks) instead of the bundled ones.
 
 Warm calls go through the whole path a conversation uses: argument validation, the sandbox worker,
 the round trip of ``call_external_api`` to the deterministic simulator, output validation. Each
@@ -21,6 +24,7 @@ import os
 import statistics
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from graph_toucan.annotate import annotate_tools
@@ -156,7 +160,7 @@ async def coverage() -> dict[str, Any]:
         }
 
 
-async def main(calls: int, workers: int) -> dict[str, Any]:
+async def main(calls: int, workers: int, spread_mocks: Path | None = None) -> dict[str, Any]:
     figures: dict[str, Any] = {"cold_start_s": {}}
     for n in sorted({1, workers, 4}):
         figures["cold_start_s"][n] = round(await cold_start(n), 3)
@@ -170,7 +174,8 @@ async def main(calls: int, workers: int) -> dict[str, Any]:
         figures["restarts"] = pool.restarts
         figures["layers"] = sorted(k for k in pool.layers if not k.endswith("_error"))
         figures["missing_layers"] = {k: v for k, v in pool.layers.items() if k.endswith("_error")}
-    figures["spread"] = await spread(mocks, calls, 64)
+    spread_over = read_mock_folder(spread_mocks) if spread_mocks else mocks
+    figures["spread"] = await spread(sorted(spread_over, key=lambda m: m.tool.ref), calls, 64)
     figures["coverage"] = await coverage()
     figures["workers"] = workers
     figures["calls"] = calls
@@ -210,9 +215,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--spread-mocks", type=Path, help="Mock folder to spread calls over.")
     parser.add_argument("--json", action="store_true", help="Print the figures as JSON.")
     args = parser.parse_args()
-    result = asyncio.run(main(args.calls, args.workers))
+    result = asyncio.run(main(args.calls, args.workers, args.spread_mocks))
     if args.json:
         print(json.dumps(result, indent=1, ensure_ascii=False))
     else:
