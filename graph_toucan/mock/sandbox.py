@@ -30,7 +30,6 @@ import array
 import asyncio
 import base64
 import contextlib
-import hashlib
 import importlib.util
 import json
 import marshal
@@ -366,8 +365,9 @@ class SandboxPool:
         self._starting: asyncio.Lock | None = None
         self._slots: asyncio.Semaphore | None = None
         self._running: dict[int, _Call] = {}
-        self._checked: dict[str, MockPolicyError | None] = {}
-        self._compiled: dict[str, str | None] = {}
+        self._checked: dict[str, tuple[str, MockPolicyError | None]] = {}  # code -> its check key, verdict
+        self._trusted: set[str] = set()
+        self._compiled: dict[tuple[str, str], str | None] = {}  # (name, code) -> marshalled code object
 
     async def __aenter__(self) -> SandboxPool:
         await self.start()
@@ -426,32 +426,34 @@ class SandboxPool:
         return sorted(self._running)
 
     def check(self, code: str) -> None:
-        """The allow-list check, cached by :func:`policy.check_key` (the code under these rules)."""
-        key = check_key(code)
-        if key not in self._checked:
-            try:
-                check_code(code)
-                self._checked[key] = None
-            except MockPolicyError as exc:
-                self._checked[key] = exc
-        error = self._checked[key]
-        if error is not None:
-            raise error
+        """The allow-list check, once per code in this pool (by the string itself: a mock's code is one
+        string, whose hash Python keeps) and not at all for code whose :func:`policy.check_key` the pool
+        was told to trust."""
+        found = self._checked.get(code)
+        if found is None:
+            key, error = check_key(code), None
+            if key not in self._trusted:
+                try:
+                    check_code(code)
+                except MockPolicyError as exc:
+                    error = exc
+            found = self._checked[code] = (key, error)
+        if found[1] is not None:
+            raise found[1]
 
     def trust(self, keys: Iterable[str]) -> None:
         """Take these check keys as passed (checks an earlier process ran on the same code under the
         same rules, as :meth:`passed` gave them): their code is not parsed again."""
-        for key in keys:
-            self._checked.setdefault(key, None)
+        self._trusted.update(keys)
 
     def passed(self) -> set[str]:
         """Keys of the code that passed the check in this pool, or was trusted."""
-        return {key for key, error in self._checked.items() if error is None}
+        return self._trusted | {key for key, error in self._checked.values() if error is None}
 
     def _compile(self, code: str, name: str) -> str | None:
         """The code object of ``code``, marshalled and base64-encoded for the call request (compiled once
         per code and name, here: a call process only loads it); None when it does not compile."""
-        key = hashlib.sha256(f"{name}\0{code}".encode()).hexdigest()
+        key = (name, code)
         compiled = self._compiled.pop(key, _NOT_COMPILED)
         if compiled is _NOT_COMPILED:
             try:

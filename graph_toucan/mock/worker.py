@@ -8,8 +8,9 @@ parent names, so it runs from a checkout or a wheel.
 At start-up the zygote imports the allowed modules, builds the restricted builtins and read-only
 module proxies, and isolates itself (:func:`isolation.isolate_zygote`: namespaces, read-only file
 system, another uid, no capabilities, no new privileges, non-dumpable). It never runs or compiles
-mock code, so it stays as small as it started. For each call it forks a child that confines itself further (rlimits, Landlock, seccomp), reads the
-call from its own socket, runs it and exits, so nothing a mock does survives into the next call.
+mock code, so it stays as small as it started. For each call it forks a child that confines itself
+further (rlimits, Landlock, seccomp), reads the call from its own socket, runs it and exits, so
+nothing a mock does survives into the next call.
 
 Control protocol (frames of a 4-byte big-endian length and UTF-8 JSON, lock-step):
 
