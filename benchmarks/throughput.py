@@ -19,8 +19,10 @@ call processes it forked, and the endpoint's), plus the load average of the mach
 ``k`` cores, efficiency cannot pass ``k / (all CPU per request) / (c / latency)``. The same figures from the first request
 on ("streaming": without loading the mocks and tools and sampling the first paths) follow, then
 efficiency and the share of request slots in use per tenth of the run: the first tenths show the
-stream at full concurrency, the last the drain (no path starts once accepted plus in flight reach n,
-so the run ends with the longest of the last conversations). ``--per-slot 16`` makes the drain a
+stream at full concurrency, the last the drain (the longest needed paths start first and free slots
+run the next paths on speculation, but the run still ends as its last conversations finish).
+Requests include those of speculative translations that were dropped (a few per run), so
+accepted conversations per second is the figure to compare. ``--per-slot 16`` makes the drain a
 smaller part of the run.
 """
 
@@ -50,6 +52,7 @@ from graph_toucan.mock import SandboxPool
 from graph_toucan.mock.build import remembered_checks
 from graph_toucan.pipeline import Pipeline, PipelineConfig, run_pipeline
 from graph_toucan.store import Store
+from graph_toucan.translate import Translator
 
 
 def _key(prompt: str) -> str:
@@ -180,6 +183,13 @@ def remote(prepared: Path, n: int, concurrency: int, latency: float) -> dict[str
     children = _children_cpu()
     endpoint = Endpoint(latency)
     load = os.getloadavg()[0]
+    translate_path, started = Translator.translate, [0]
+
+    async def counted(self: Translator, path: Any, *, seed: int = 0) -> Any:
+        started[0] += 1  # translations started, kept or not (speculative ones may be dropped)
+        return await translate_path(self, path, seed=seed)
+
+    Translator.translate = counted  # type: ignore[method-assign]
     try:
         backend = OpenAIBackend("fake-teacher", api_key="bench", base_url=f"{endpoint.url}/v1")
         llm = LLM(backend, store, max_concurrency=concurrency)
@@ -211,6 +221,7 @@ def remote(prepared: Path, n: int, concurrency: int, latency: float) -> dict[str
         timeline: list[tuple[float, int, int]] = []  # (time, requests so far, requests in flight)
         elapsed, cpu, window, window_cpu, setup = asyncio.run(translate())
     finally:
+        Translator.translate = translate_path  # type: ignore[method-assign]
         endpoint.close()
         store.close()
         shutil.rmtree(workspace, ignore_errors=True)
@@ -241,6 +252,8 @@ def remote(prepared: Path, n: int, concurrency: int, latency: float) -> dict[str
         "endpoint_cpu_ms_per_request": round(1000 * endpoint_cpu / max(requests, 1), 2),
         "all_cpu_ms_per_request": round(1000 * (cpu + sandbox + endpoint_cpu) / max(requests, 1), 2),
         "requests_per_accepted": round(requests / max(report.accepted, 1), 1),
+        "translations_started": started[0],
+        "translations_dropped": started[0] - report.accepted - report.rejected,
         "mock_calls_per_accepted": round(mock_calls[0] / max(report.accepted, 1), 1) if mock_calls else 0,
         **_tenths(timeline, concurrency, latency),
         "load_1min": round(load, 2),
@@ -270,7 +283,8 @@ def main() -> None:
                     f"{run['cpu_ms_per_request']} ms/request (+{run['answer_cpu_ms_per_request']} ms "
                     f"hand-off), {run['requests_per_accepted']} requests and "
                     f"{run['mock_calls_per_accepted']} mock calls per accepted, "
-                    f"{run['accepted']} accepted {run['rejected']} rejected in {run['seconds']} s, "
+                    f"{run['accepted']} accepted {run['rejected']} rejected ({run['translations_dropped']} "
+                    f"speculative dropped) in {run['seconds']} s, "
                     f"load {run['load_1min']}; streaming (after {run['setup_s']} s of setup): "
                     f"efficiency {run['streaming_efficiency']:.3f}, {run['streaming_accepted_per_s']} "
                     f"accepted/s, CPU {run['streaming_cpu_ms_per_request']} ms/request; all processes "

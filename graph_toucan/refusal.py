@@ -572,10 +572,7 @@ async def augment(
             made = rejected_new = 0
 
             async def one(source: Conversation, kind: RefusalKind = kind) -> Conversation | None:
-                variant = await augmenter.variant(source, kind)
-                if variant is not None:
-                    store.add_conversation(variant)
-                return variant
+                return await augmenter.variant(source, kind)
 
             def finished(
                 _source: Conversation,
@@ -587,6 +584,7 @@ async def augment(
                 nonlocal made, rejected_new
                 if variant is None:
                     return
+                store.add_conversation(variant)  # a kept one: until_accepted keeps the needed ones
                 made += 1
                 rejected_new += variant.status == "rejected"
                 if progress:

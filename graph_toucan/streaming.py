@@ -1,17 +1,27 @@
 """A bounded stream of work that stops at a target without overshooting it.
 
 Translation and refusal variants both make items in a fixed order until ``target`` of them are
-accepted. :func:`until_accepted` keeps up to ``concurrency`` items in flight, starts the next one the
-moment one finishes, and starts one only while ``accepted + in flight < target``: so the target is
-never overshot, and when each item's result depends only on the item, the accepted set is the
-shortest prefix of the order with ``target`` accepted, whatever the timing.
+accepted. :func:`until_accepted` keeps up to ``concurrency`` items in flight and starts the next
+one the moment one finishes. The results it keeps are those of the shortest prefix of the order
+with ``target`` accepted, whatever the timing (when each item's result depends only on the item):
+the target is never overshot.
+
+An item is *needed* when, even if every earlier item still running were accepted, fewer than
+``target`` would be: it is in that prefix whatever the results to come. Needed items start first,
+the longest of them first when their lengths are known, so the run does not end on one long item
+running alone. A slot with no needed item to start takes the next item on speculation, as many as
+the rejections expected among the items running (from the share rejected so far): when one of those
+is rejected the next item is already under way instead of starting last. A speculative result is
+kept only once its item is needed, and dropped (running ones cancelled) when the target is reached,
+so what is kept is the same as in order, one item at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -47,32 +57,113 @@ async def until_accepted(
     done: int = 0,
     concurrency: int = 8,
     finished: Callable[[T, R | None, int], None] | None = None,
+    longest_first: Callable[[T], float] | None = None,
+    lookahead: int | None = None,
 ) -> int:
-    """Run ``work`` over ``items`` in order until ``target`` results are accepted (``done`` already
-    are); ``None`` results count for nothing. ``finished(item, result, accepted_so_far)`` is told of
-    every result as it comes. Returns the accepted count. An exception from ``work`` cancels the
-    items in flight and propagates."""
-    in_flight: dict[asyncio.Task[R | None], T] = {}
+    """Run ``work`` over ``items`` until the results of the shortest prefix of ``items`` with
+    ``target`` accepted are kept (``done`` already are); ``None`` results count for nothing.
+    ``finished(item, result, accepted_so_far)`` is told of every result kept, in the order they are
+    kept, and of no other: ``work`` must not store its result, ``finished`` does. Returns the accepted
+    count. An exception from ``work`` cancels the items in flight and propagates.
+
+    ``longest_first`` (an item's expected duration) starts the needed items longest first, of up to
+    ``lookahead`` (default ``2 * concurrency``) read ahead of the last one started."""
+    pending: list[_Item[T, R]] = []  # read and not kept, in the order of ``items``
+    running: dict[asyncio.Future[R | None], _Item[T, R]] = {}
+    reach = max(1, lookahead or 2 * concurrency) if longest_first else 1
+    seen = rejected = 0  # results so far, and how many of them were not accepted
     exhausted = False
+
+    def counts(item: _Item[T, R]) -> bool:
+        """Whether ``item`` may still add to the accepted ones before a later item."""
+        return not item.finished or (item.result is not None and accepted(item.result))
+
+    def keep_needed() -> int:
+        """Keep the finished results of needed items; return how many pending items are needed."""
+        nonlocal done
+        maybe, k, needed = done, 0, 0
+        while k < len(pending) and maybe < target:
+            item = pending[k]
+            if item.finished:
+                del pending[k]
+                kept = item.result is not None and accepted(item.result)
+                done, maybe = done + kept, maybe + kept
+                if finished:
+                    finished(item.value, item.result, done)
+                continue
+            maybe += 1  # running or unstarted: it may be accepted
+            needed += 1
+            k += 1
+        return needed
+
+    def read() -> None:
+        """Read items while the next one would be needed, up to ``reach`` of them unstarted."""
+        nonlocal exhausted
+        unstarted = sum(item.task is None for item in pending)
+        maybe = done + sum(counts(item) for item in pending)
+        while not exhausted and maybe < target and unstarted < reach:
+            value = next(items, None)
+            if value is None:
+                exhausted = True
+                return
+            pending.append(_Item(value))
+            maybe, unstarted = maybe + 1, unstarted + 1
+
+    def speculative(needed: int) -> list[_Item[T, R]]:
+        """The unstarted of the items just past the needed ones, as many as the rejections expected
+        among the needed items running (from the share of results so far not accepted)."""
+        nonlocal exhausted
+        if not rejected:
+            return []
+        unknown = sum(item.task is not None for item in pending[:needed])
+        allowed = int(unknown * rejected / seen)
+        while len(pending) - needed < allowed and not exhausted:
+            value = next(items, None)
+            if value is None:
+                exhausted = True
+            else:
+                pending.append(_Item(value))
+        return [item for item in pending[needed : needed + allowed] if item.task is None]
+
+    def start(item: _Item[T, R]) -> None:
+        item.task = asyncio.ensure_future(work(item.value))
+        running[item.task] = item
+
     try:
         while True:
-            while not exhausted and len(in_flight) < concurrency and done + len(in_flight) < target:
-                item = next(items, None)
-                if item is None:
-                    exhausted = True
-                    break
-                in_flight[asyncio.ensure_future(work(item))] = item
-            if not in_flight:
+            needed = keep_needed()
+            if done >= target:
                 return done
-            ready, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            while len(running) < concurrency:
+                read()
+                needed = keep_needed()
+                candidates = [item for item in pending[:needed] if item.task is None]
+                candidates += speculative(needed)
+                if not candidates:
+                    break
+                pick = 0
+                if longest_first is not None:
+                    pick = max(range(len(candidates)), key=lambda i: (longest_first(candidates[i].value), -i))
+                start(candidates[pick])
+            if not running:
+                return done
+            ready, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             for task in ready:
-                item = in_flight.pop(task)
-                result = task.result()
-                if result is not None and accepted(result):
-                    done += 1
-                if finished:
-                    finished(item, result, done)
+                item = running.pop(task)
+                item.result, item.finished = task.result(), True
+                seen += 1
+                rejected += item.result is None or not accepted(item.result)
     finally:
-        for task in in_flight:
+        for task in running:
             task.cancel()
-        await asyncio.gather(*in_flight, return_exceptions=True)
+        await asyncio.gather(*running, return_exceptions=True)
+
+
+@dataclass(eq=False)
+class _Item(Generic[T, R]):
+    """An item of :func:`until_accepted` read from the stream and not yet kept."""
+
+    value: T
+    task: asyncio.Future[R | None] | None = None
+    finished: bool = False
+    result: R | None = None
