@@ -9,9 +9,10 @@ the target is never overshot.
 An item is *needed* when, even if every earlier item still running were accepted, fewer than
 ``target`` would be: it is in that prefix whatever the results to come. Needed items start first,
 the longest of them first when their lengths are known, so the run does not end on one long item
-running alone. A slot with no needed item to start takes the next item on speculation, as many as
-the rejections expected among the items running (from the share rejected so far): when one of those
-is rejected the next item is already under way instead of starting last. A speculative result is
+running alone. A slot with no needed item left to start takes an item on speculation: the longest
+of the next items, as many of them as the rejections expected among the needed items running (from
+the share rejected so far, rounded down); when one of those is rejected, the item it makes needed
+is already under way instead of starting last. A speculative result is
 kept only once its item is needed, and dropped (running ones cancelled) when the target is reached,
 so what is kept is the same as in order, one item at a time.
 """
@@ -111,7 +112,8 @@ async def until_accepted(
 
     def speculative(needed: int) -> list[_Item[T, R]]:
         """The unstarted of the items just past the needed ones, as many as the rejections expected
-        among the needed items running (from the share of results so far not accepted)."""
+        among the needed items running (from the share of results so far not accepted, rounded
+        down: none while fewer than one is expected)."""
         nonlocal exhausted
         if not rejected:
             return []
@@ -138,7 +140,8 @@ async def until_accepted(
                 read()
                 needed = keep_needed()
                 candidates = [item for item in pending[:needed] if item.task is None]
-                candidates += speculative(needed)
+                if not candidates:
+                    candidates = speculative(needed)
                 if not candidates:
                     break
                 pick = 0
