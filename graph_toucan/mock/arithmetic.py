@@ -7,21 +7,15 @@ property checks hold a mock to (:func:`arithmetic_plan`).
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from graph_toucan.mock.families import Plan, valid_samples
-from graph_toucan.mock.flatten import FlatField, flat_fields
+from graph_toucan.mock.flatten import FlatField, flat_fields, norm
 from graph_toucan.schema import example_arguments
 
 
 def _q(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
-
-
-def _norm(name: str) -> str:
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
-    return re.sub(r"[^a-z0-9]+", "_", spaced.lower()).strip("_")
 
 
 _WORDS = {
@@ -50,11 +44,11 @@ def _numeric(parameters: dict[str, dict[str, Any]]) -> list[str]:
 def operation_of(tool: dict[str, Any], parameters: dict[str, dict[str, Any]]) -> str | None:
     """The computation a tool plainly performs, judged by its name and parameters: a name of
     operation words only (``add``, ``add_numbers``, ``calculate_sum``; not ``add_table``)."""
-    parts = set(_norm(tool["name"]).split("_"))
+    parts = set(norm(tool["name"]).split("_"))
     known = {w for words in _WORDS.values() for w in words} | _GENERIC
     if parts - known:
         return None
-    words = parts | {_norm(tool["name"])}
+    words = parts | {norm(tool["name"])}
     numeric = _numeric(parameters)
     arrays = [n for n, r in parameters.items() if "array" in r["types"]]
     strings = [n for n, r in parameters.items() if "string" in r["types"] and r["required"]]
@@ -134,7 +128,7 @@ def result_field(fields: list[FlatField], inputs: set[str]) -> str | None:
     for pool in (numeric, [f for f in candidates if f.type == "string"]):
         for name in _PREFERRED_RESULT:
             for f in pool:
-                if _norm(f.name) == name or _norm(f.name).endswith("_" + name):
+                if norm(f.name) == name or norm(f.name).endswith("_" + name):
                     return f.key
     return numeric[0].key if numeric else None
 

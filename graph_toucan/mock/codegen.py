@@ -30,7 +30,7 @@ from graph_toucan.mock.arithmetic import (
 )
 from graph_toucan.mock.coherence import concepts
 from graph_toucan.mock.families import NOW, Plan, plan_family
-from graph_toucan.mock.flatten import FlatField, Shape, first_key, flat_fields, output_shape
+from graph_toucan.mock.flatten import FlatField, Shape, first_key, flat_fields, norm, output_shape
 from graph_toucan.mock.policy import ALLOWED_MODULES
 from graph_toucan.mock.values import value_candidates
 from graph_toucan.mock.world import embedded_source
@@ -310,7 +310,7 @@ def _computation_main(
     plan: Plan | None = None,
 ) -> tuple[str, bool]:
     """``main`` of a computation mock, and whether it draws from a seeded ``rng``."""
-    names = {_norm(n): n for n in parameters}
+    names = {norm(n): n for n in parameters}
     uses_rng = False
     computed = plan.outputs if plan else {}
 
@@ -322,9 +322,9 @@ def _computation_main(
             return f"as_type(result, {_q(f.type)})"
         uses_rng = True
         choices = _literal(value_candidates(f, seed), indent)
-        source = names.get(_norm(f.name)) if not f.indexes else None
+        source = names.get(norm(f.name)) if not f.indexes else None
         if source is None and not f.indexes:
-            source = names.get(_norm(f.key))
+            source = names.get(norm(f.key))
         if source is None and not f.indexes:  # an argument of the same meaning (path -> file_path)
             source = next((n for n in parameters if concepts(n) & concepts(f.name)), None)
         if source is not None:
@@ -346,11 +346,6 @@ def _computation_main(
 
 
 _q = _flat_literal  # a quoted literal inside generated source
-
-
-def _norm(name: str) -> str:
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
-    return re.sub(r"[^a-z0-9]+", "_", spaced.lower()).strip("_")
 
 
 _CHECK = '''

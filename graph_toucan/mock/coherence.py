@@ -19,7 +19,7 @@ import re
 from typing import Any
 
 from graph_toucan.mock import world
-from graph_toucan.mock.flatten import FlatField, singular
+from graph_toucan.mock.flatten import FlatField, norm, singular
 from graph_toucan.mock.tables import (
     CITIES,
     COMPANIES,
@@ -75,11 +75,6 @@ _LIST_ARGUMENTS = {
     "cities": ("city", "name"),
     "urls": ("url",),
 }
-
-
-def norm(name: str) -> str:
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
-    return re.sub(r"[^a-z0-9]+", "_", spaced.lower()).strip("_")
 
 
 def _list_at(f: FlatField, depth: int) -> str:

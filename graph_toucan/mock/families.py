@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graph_toucan.mock import world, world_text
-from graph_toucan.mock.flatten import FlatField, flat_fields
+from graph_toucan.mock.flatten import FlatField, flat_fields, norm
 
 NOW = "2025-06-01T12:00:00Z"  # the simulated world's "now" where a conversation gives none
 
@@ -34,11 +34,6 @@ class Plan:
     varying: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
     uses_now: bool = False
     prelude: list[str] = field(default_factory=list)
-
-
-def norm(name: str) -> str:
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
-    return re.sub(r"[^a-z0-9]+", "_", spaced.lower()).strip("_")
 
 
 def _q(value: Any) -> str:

@@ -16,6 +16,7 @@ same leaves. What has no scalar leaves (a free-form object, a list of lists) is 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,6 +70,19 @@ class Shape:
     leaf: FlatField | None = None
     value: Any = None
     min_items: int = 0
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def norm(name: str) -> str:
+    """A field or tool name in snake case (``firstName``, ``First Name`` -> ``first_name``): the form
+    every mock module compares names in. Names come from a catalog's schemas, a bounded set, so the
+    answers are remembered (a translation asks for the same names again and again)."""
+    spaced = _CAMEL.sub(r"\1_\2", name)
+    return _NON_WORD.sub("_", spaced.lower()).strip("_")
+
+
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
 
 
 def singular(name: str) -> str:

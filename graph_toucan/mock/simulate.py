@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +30,7 @@ from graph_toucan.llm.client import LLM
 from graph_toucan.llm.task import Task
 from graph_toucan.mock.coherence import choose_lengths
 from graph_toucan.mock.families import NOW
-from graph_toucan.mock.flatten import FlatField, flat_fields
+from graph_toucan.mock.flatten import FlatField, flat_fields, norm
 from graph_toucan.mock.state import EntityStore, overlay
 from graph_toucan.mock.values import Scalar, echo_values, generate_values, within_bounds
 from graph_toucan.records import Tool
@@ -39,14 +38,9 @@ from graph_toucan.records import Tool
 _HISTORY_SHOWN = 8
 
 
-def _norm(name: str) -> str:
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
-    return re.sub(r"[^a-z0-9]+", "_", spaced.lower()).strip("_")
-
-
 def _is_id(name: str) -> bool:
-    norm = _norm(name)
-    return norm in ("id", "uuid") or norm.endswith(("_id", "_uuid"))
+    key = norm(name)
+    return key in ("id", "uuid") or key.endswith(("_id", "_uuid"))
 
 
 @dataclass
@@ -93,7 +87,7 @@ class Conversation:
             if not _is_id(name):
                 continue
             for f in fields:  # an output field named like the id argument repeats it
-                if not f.indexes and _norm(f.name) == _norm(name) and _same_type(value, values.get(f.key)):
+                if not f.indexes and norm(f.name) == norm(name) and _same_type(value, values.get(f.key)):
                     values[f.key] = value
             key = self._entity_key(value)
             if key in self.entities:
@@ -108,7 +102,7 @@ class Conversation:
     @staticmethod
     def _apply(entity: dict[str, Scalar], fields: list[FlatField], values: dict[str, Scalar]) -> None:
         for f in fields:
-            known = entity.get(_norm(f.name))
+            known = entity.get(norm(f.name))
             if known is not None and _same_type(known, values.get(f.key)):
                 values[f.key] = known
 
@@ -146,7 +140,7 @@ class Conversation:
                 entity = self.entities.setdefault(key, {})
                 for other in group:
                     if other is not f and other.key in values:
-                        entity.setdefault(_norm(other.name), values[other.key])
+                        entity.setdefault(norm(other.name), values[other.key])
         top = [f for f in fields if not f.indexes]
         for name, value in arguments.items():
             key = self._entity_key(value) if _is_id(name) else None
@@ -154,8 +148,8 @@ class Conversation:
                 continue
             entity = self.entities.setdefault(key, {})
             for f in top:
-                if _norm(f.name) != _norm(name) and f.key in values:
-                    entity.setdefault(_norm(f.name), values[f.key])
+                if norm(f.name) != norm(name) and f.key in values:
+                    entity.setdefault(norm(f.name), values[f.key])
 
 
 def _groups(fields: list[FlatField]) -> list[list[FlatField]]:
@@ -255,7 +249,7 @@ class DeterministicSimulator(Simulator):
 
 def about_now(tool: Tool) -> bool:
     """Whether a tool reports the present (current weather, latest rates, today's price)."""
-    words = set(_norm(tool.name).split("_"))
+    words = set(norm(tool.name).split("_"))
     return bool(words & {"current", "latest", "now", "today", "live", "realtime"})
 
 

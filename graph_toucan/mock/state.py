@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from graph_toucan.mock.flatten import FlatField, singular
+from graph_toucan.mock.flatten import FlatField, norm, singular
 from graph_toucan.records import Tool
 
 _CREATE = {"create", "add", "new", "book", "reserve", "register", "insert", "upload", "save", "post"}
@@ -29,11 +29,6 @@ OPEN_KINDS = {"coin", "crypto", "token", "symbol", "ticker", "stock", "city", "c
 OPEN_KINDS |= {"language", "station", "airport", "place", "location", "url", "page", "video", "repo"}
 OPEN_KINDS |= {"user", "session", "request", "api", "page", "cursor", "rate", "category", "topic", "tag"}
 _FILE_PARAMS = re.compile(r"^(path|file_path|filepath|file|filename|file_name)$")
-
-
-def norm(name: str) -> str:
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
-    return re.sub(r"[^a-z0-9]+", "_", spaced.lower()).strip("_")
 
 
 def is_id(name: str) -> bool:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from graph_toucan.mock.coherence import cohere, echo_concept, list_argument
-from graph_toucan.mock.flatten import FlatField, singular
+from graph_toucan.mock.flatten import FlatField, norm, singular
 from graph_toucan.schema import GENERATED_CHARS
 
 Scalar = str | int | float | bool
@@ -105,19 +105,14 @@ def _paginate(fields: Sequence[FlatField], values: dict[str, Scalar], context: _
         (
             values[f.key]
             for f in fields
-            if not f.indexes and _norm(f.name) in _COUNT_NAMES and f.type == "integer"
+            if not f.indexes and norm(f.name) in _COUNT_NAMES and f.type == "integer"
         ),
         None,
     )
     if not isinstance(total, int) or not context.list_length:
         return
     for f in fields:
-        if (
-            not f.indexes
-            and f.type == "boolean"
-            and _norm(f.name) in _MORE_NAMES
-            and f.key not in context.raw
-        ):
+        if not f.indexes and f.type == "boolean" and norm(f.name) in _MORE_NAMES and f.key not in context.raw:
             values[f.key] = total > context.list_length
 
 
@@ -148,7 +143,7 @@ class _Context:
         lengths: dict[str, int] | None = None,
     ) -> None:
         self.raw = arguments
-        self.arguments = {_norm(k): v for k, v in arguments.items() if isinstance(v, Scalar)}
+        self.arguments = {norm(k): v for k, v in arguments.items() if isinstance(v, Scalar)}
         self.now = now or f"{BASE_DATE.isoformat()}T12:00:00Z"
         self.base_date = _parse_date(self.now) or BASE_DATE
         for value in arguments.values():
@@ -158,13 +153,13 @@ class _Context:
                 break
         self.list_length = max((f.indexes[0] + 1 for f in fields if f.indexes), default=0)
         self.capped = bool(lengths) and any(
-            _norm(k) in ("limit", "count", "max_results", "num_results", "page_size", "per_page", "top")
+            norm(k) in ("limit", "count", "max_results", "num_results", "page_size", "per_page", "top")
             and v == self.list_length
             for k, v in arguments.items()
         )
         # what the call is about: a top-level ``hotel_id`` output, else a ``hotel_id`` argument
-        ids = [_kind(f) for f in fields if not f.indexes and re.search(r"_(id|uuid)$", _norm(f.name))]
-        ids += [_norm(k)[:-3] for k in arguments if _norm(k).endswith("_id") and len(_norm(k)) > 3]
+        ids = [_kind(f) for f in fields if not f.indexes and re.search(r"_(id|uuid)$", norm(f.name))]
+        ids += [norm(k)[:-3] for k in arguments if norm(k).endswith("_id") and len(norm(k)) > 3]
         self.kind = next((k for k in ids if k not in ("session", "request", "user")), "")
 
 
@@ -200,11 +195,6 @@ def value_candidates(field: FlatField, seed: str, n: int = 4) -> list[Scalar]:
     return found
 
 
-def _norm(name: str) -> str:
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
-    return re.sub(r"[^a-z0-9]+", "_", spaced.lower()).strip("_")
-
-
 # Output names too vague to repeat an argument that only ends with them (``name`` is not ``file_name``).
 _VAGUE = frozenset({"id", "name", "type", "status", "value", "count", "total", "url", "key", "text", "data"})
 
@@ -213,11 +203,11 @@ def _echo(field: FlatField, context: _Context) -> Scalar | None:
     """The argument of the same name, when the field is not inside a list and the type fits."""
     value = None
     if not field.indexes:
-        value = context.arguments.get(_norm(field.name))
+        value = context.arguments.get(norm(field.name))
         if value is None:
-            value = context.arguments.get(_norm(field.key))
-        if value is None and _norm(field.name) not in _VAGUE:  # symbol <- coin_symbol
-            qualified = [v for k, v in context.arguments.items() if k.endswith("_" + _norm(field.name))]
+            value = context.arguments.get(norm(field.key))
+        if value is None and norm(field.name) not in _VAGUE:  # symbol <- coin_symbol
+            qualified = [v for k, v in context.arguments.items() if k.endswith("_" + norm(field.name))]
             value = qualified[0] if len(qualified) == 1 else None
     if value is None:
         value = echo_concept(field, context.raw)
@@ -313,7 +303,7 @@ _INTEGER_RULES: list[tuple[str, tuple[int, int]]] = [
 
 
 def _number(field: FlatField, rng: random.Random, context: _Context) -> int | float:
-    name = _norm(field.name)
+    name = norm(field.name)
     schema = field.schema
     if field.type == "integer" and name in _COUNT_NAMES and context.list_length:
         value: int | float = context.list_length
@@ -386,8 +376,8 @@ _FORMATS: dict[str, Callable[[FlatField, random.Random, _Context], str]] = {
     "date-time": lambda f, r, c: _datetime(r, c),
     "time": lambda f, r, c: f"{r.randint(6, 21):02d}:{r.choice([0, 15, 30, 45]):02d}:00",
     "email": lambda f, r, c: f"{r.choice(_FIRST).lower()}.{r.choice(_LAST).lower()}@example.com",
-    "uri": lambda f, r, c: f"https://example.com/{_norm(f.name) or 'item'}/{_token(r, 6)}",
-    "url": lambda f, r, c: f"https://example.com/{_norm(f.name) or 'item'}/{_token(r, 6)}",
+    "uri": lambda f, r, c: f"https://example.com/{norm(f.name) or 'item'}/{_token(r, 6)}",
+    "url": lambda f, r, c: f"https://example.com/{norm(f.name) or 'item'}/{_token(r, 6)}",
     "uuid": lambda f, r, c: "-".join(_hex(r, n) for n in (8, 4, 4, 4, 12)),
     "ipv4": lambda f, r, c: f"192.0.2.{r.randint(1, 254)}",
     "hostname": lambda f, r, c: f"{_token(r, 6)}.example.com",
@@ -400,11 +390,11 @@ def _hex(rng: random.Random, n: int) -> str:
 
 def _kind(field: FlatField) -> str:
     """The kind of thing an id names: ``hotel`` for ``hotel_id`` or ``hotels[].id``."""
-    name = _norm(field.name)
+    name = norm(field.name)
     if name not in ("id", "uuid", "key") and name.endswith(("_id", "_uuid", "_key")):
         return name.rsplit("_", 1)[0]
     parts = [p for p in re.split(r"[.\[\]]+", field.path) if p]
-    return _norm(singular(parts[-2])) if len(parts) > 1 else "item"
+    return norm(singular(parts[-2])) if len(parts) > 1 else "item"
 
 
 _STRING_PATTERNS: list[tuple[str, Callable[[FlatField, random.Random, _Context], str]]] = [
@@ -446,9 +436,7 @@ _STRING_PATTERNS: list[tuple[str, Callable[[FlatField, random.Random, _Context],
     (r"(last_?name|surname|family_name)$", lambda f, r, c: r.choice(_LAST)),
     (
         r"(author|user_?name|owner|full_?name|contact|person|host|driver|^name$)",
-        lambda f, r, c: (
-            f"{r.choice(_FIRST)} {r.choice(_LAST)}" if _norm(f.name) != "name" else _name(f, r, c)
-        ),
+        lambda f, r, c: f"{r.choice(_FIRST)} {r.choice(_LAST)}" if norm(f.name) != "name" else _name(f, r, c),
     ),
     (r"username|handle|login", lambda f, r, c: f"{r.choice(_FIRST).lower()}{r.randint(10, 99)}"),
     (r"city|town|location|place|destination|origin", lambda f, r, c: r.choice(_CITIES)),
@@ -497,7 +485,7 @@ def _string(field: FlatField, rng: random.Random, context: _Context) -> str:
     fmt = field.schema.get("format")
     if isinstance(fmt, str) and fmt in _FORMATS:
         return _FORMATS[fmt](field, rng, context)
-    name = _norm(field.name)
+    name = norm(field.name)
     for pattern, make in _STRING_RULES:
         if pattern.search(name):
             return make(field, rng, context)
