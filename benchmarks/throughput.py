@@ -52,7 +52,6 @@ from graph_toucan.mock import SandboxPool
 from graph_toucan.mock.build import remembered_checks
 from graph_toucan.pipeline import Pipeline, PipelineConfig, run_pipeline
 from graph_toucan.store import Store
-from graph_toucan.translate import Translator
 
 
 def _key(prompt: str) -> str:
@@ -183,13 +182,6 @@ def remote(prepared: Path, n: int, concurrency: int, latency: float) -> dict[str
     children = _children_cpu()
     endpoint = Endpoint(latency)
     load = os.getloadavg()[0]
-    translate_path, started = Translator.translate, [0]
-
-    async def counted(self: Translator, path: Any, *, seed: int = 0) -> Any:
-        started[0] += 1  # translations started, kept or not (speculative ones may be dropped)
-        return await translate_path(self, path, seed=seed)
-
-    Translator.translate = counted  # type: ignore[method-assign]
     try:
         backend = OpenAIBackend("fake-teacher", api_key="bench", base_url=f"{endpoint.url}/v1")
         llm = LLM(backend, store, max_concurrency=concurrency)
@@ -221,7 +213,6 @@ def remote(prepared: Path, n: int, concurrency: int, latency: float) -> dict[str
         timeline: list[tuple[float, int, int]] = []  # (time, requests so far, requests in flight)
         elapsed, cpu, window, window_cpu, setup = asyncio.run(translate())
     finally:
-        Translator.translate = translate_path  # type: ignore[method-assign]
         endpoint.close()
         store.close()
         shutil.rmtree(workspace, ignore_errors=True)
@@ -252,8 +243,7 @@ def remote(prepared: Path, n: int, concurrency: int, latency: float) -> dict[str
         "endpoint_cpu_ms_per_request": round(1000 * endpoint_cpu / max(requests, 1), 2),
         "all_cpu_ms_per_request": round(1000 * (cpu + sandbox + endpoint_cpu) / max(requests, 1), 2),
         "requests_per_accepted": round(requests / max(report.accepted, 1), 1),
-        "translations_started": started[0],
-        "translations_dropped": started[0] - report.accepted - report.rejected,
+        "translations_dropped": report.dropped,
         "mock_calls_per_accepted": round(mock_calls[0] / max(report.accepted, 1), 1) if mock_calls else 0,
         **_tenths(timeline, concurrency, latency),
         "load_1min": round(load, 2),

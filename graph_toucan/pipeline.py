@@ -88,6 +88,9 @@ class PipelineReport:
     new_accepted: int = 0
     new_rejected: int = 0
     failed: dict[str, str] = field(default_factory=dict)
+    dropped: int = (
+        0  # translations started on speculation and not needed (their answers stay in the call log)
+    )
     pairs: int = 0
     refusal: dict[str, Any] = field(default_factory=dict)
     stats: str | None = None
@@ -356,6 +359,7 @@ class Pipeline:
             concurrency=self.in_flight,
             finished=finished,
             longest_first=_expected_length,
+            dropped=lambda _path: setattr(self.report, "dropped", self.report.dropped + 1),
         )
         self.report.accepted, self.report.rejected = accepted, rejected
         self.report.new_accepted, self.report.new_rejected = (

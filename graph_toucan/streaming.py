@@ -60,6 +60,7 @@ async def until_accepted(
     finished: Callable[[T, R | None, int], None] | None = None,
     longest_first: Callable[[T], float] | None = None,
     lookahead: int | None = None,
+    dropped: Callable[[T], None] | None = None,
 ) -> int:
     """Run ``work`` over ``items`` until the results of the shortest prefix of ``items`` with
     ``target`` accepted are kept (``done`` already are); ``None`` results count for nothing.
@@ -68,7 +69,8 @@ async def until_accepted(
     count. An exception from ``work`` cancels the items in flight and propagates.
 
     ``longest_first`` (an item's expected duration) starts the needed items longest first, of up to
-    ``lookahead`` (default ``2 * concurrency``) read ahead of the last one started."""
+    ``lookahead`` (default ``2 * concurrency``) read ahead of the last one started. ``dropped(item)``
+    is told of every item started on speculation and not kept, once the target is reached."""
     pending: list[_Item[T, R]] = []  # read and not kept, in the order of ``items``
     running: dict[asyncio.Future[R | None], _Item[T, R]] = {}
     reach = max(1, lookahead or 2 * concurrency) if longest_first else 1
@@ -127,6 +129,13 @@ async def until_accepted(
                 pending.append(_Item(value))
         return [item for item in pending[needed : needed + allowed] if item.task is None]
 
+    def stop() -> int:
+        """The accepted count, after telling ``dropped`` of the speculative items not kept."""
+        for item in pending:
+            if item.task is not None and dropped:
+                dropped(item.value)
+        return done
+
     def start(item: _Item[T, R]) -> None:
         item.task = asyncio.ensure_future(work(item.value))
         running[item.task] = item
@@ -135,7 +144,7 @@ async def until_accepted(
         while True:
             needed = keep_needed()
             if done >= target:
-                return done
+                return stop()
             while len(running) < concurrency:
                 read()
                 needed = keep_needed()
@@ -149,7 +158,7 @@ async def until_accepted(
                     pick = max(range(len(candidates)), key=lambda i: (longest_first(candidates[i].value), -i))
                 start(candidates[pick])
             if not running:
-                return done
+                return stop()
             ready, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             for task in ready:
                 item = running.pop(task)

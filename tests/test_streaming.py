@@ -33,9 +33,11 @@ def _run(
     longest_first: bool = False,
 ) -> tuple[list[int], list[int], int]:
     """Run ``until_accepted`` over items that sleep ``seconds[i]`` and give ``verdicts[i]``;
-    returns the items kept (in the order kept), the items started and the accepted count."""
+    returns the items kept (in the order kept), the items started and the accepted count. Every
+    item started and not kept must be told to ``dropped``."""
     started: list[int] = []
     kept: list[int] = []
+    dropped: list[int] = []
 
     async def work(i: int) -> bool | None:
         started.append(i)
@@ -57,8 +59,10 @@ def _run(
             concurrency=concurrency,
             finished=finished,
             longest_first=(lambda i: seconds[i]) if longest_first else None,
+            dropped=dropped.append,
         )
     )
+    assert sorted(dropped) == sorted(set(started) - set(kept))
     return kept, started, accepted
 
 

@@ -231,6 +231,10 @@ def run(
         "cost_usd",
     ):
         table.add_row(key.replace("_", " "), str(summary[key]))
+    if report.dropped:
+        table.add_row(
+            "speculative dropped", f"{report.dropped} (not needed; their answers stay in the call log)"
+        )
     table.add_row(
         "refusal variants", ", ".join(f"{k} {v}" for k, v in report.refusal.get("accepted", {}).items())
     )
