@@ -193,6 +193,8 @@ _COMPUTE_WORDS = word_set(
     """convert calculate compute evaluate parse format encode decode hash validate add subtract multiply
     divide power sqrt sum average mean round count diff compare transform render generate"""
 )
+# Arithmetic words: they make a computation of numbers only (``add_note`` stores a note).
+_ARITHMETIC_WORDS = word_set("add subtract multiply divide power sqrt sum average mean round diff")
 # Words saying a tool reaches an outside source even when its verb sounds like pure computation.
 _OUTSIDE_WORDS = word_set(
     """search fetch api web url http https latest current live online internet database remote real
@@ -213,23 +215,35 @@ class ToolClassAnswer(BaseModel):
 
 def offline_class(inputs: dict[str, Any]) -> ToolClassAnswer:
     """The class from the name's verbs, the MCP read-only hint, and whether the description mentions
-    an outside source; numeric-only inputs with a math verb are computation."""
+    an outside source. A compute word over numbers only (or lists of numbers) is computation; so is
+    any other compute word (``count_words``, ``format_date``) with no outside source, unless the tool
+    reads (``get_transaction_count``). Arithmetic words over anything else are not: ``add_note``
+    stores a note, an action."""
     tool = inputs["tool"]
     names = name_tokens(tool["name"])
     words = set(names)
     described = set(name_tokens(tool.get("description") or ""))
     props = (tool.get("input_schema") or {}).get("properties") or {}
-    numeric = bool(props) and all(json_type(p) in ("number", "integer") for p in props.values())
+    numeric = bool(props) and all(_numeric(p) for p in props.values())
     outside = bool(words & _OUTSIDE_WORDS) or len(described & _OUTSIDE_WORDS) >= 2
-    if words & _COMPUTE_WORDS and (numeric or not outside):
+    leading = next((w for w in names if w in VERBS), "")
+    compute = words & _COMPUTE_WORDS
+    if compute and (numeric or not (outside or leading in _READ_VERBS or compute <= _ARITHMETIC_WORDS)):
         return ToolClassAnswer(
             tool_class="computation", reason="transforms its inputs with no outside source"
         )
-    leading = next((w for w in names if w in VERBS), "")
     if words & _ACTION_WORDS and tool.get("read_only") is not True and leading not in _READ_VERBS:
         verb = sorted(words & _ACTION_WORDS)[0]
         return ToolClassAnswer(tool_class="action", reason=f"'{verb}' changes outside state")
     return ToolClassAnswer(tool_class="query", reason="reads an outside source without changing it")
+
+
+def _numeric(prop: Any) -> bool:
+    """A number, an integer, or a list of them."""
+    kind = json_type(prop)
+    if kind == "array" and isinstance(prop, dict):
+        kind = json_type(prop.get("items") or {})
+    return kind in ("number", "integer")
 
 
 TOOL_CLASS = Task("tool_class", ToolClassAnswer, offline_class, max_tokens=300)

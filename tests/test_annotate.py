@@ -152,6 +152,19 @@ def test_offline_class_uses_the_read_only_hint_and_numeric_inputs():
     assert (
         cls("convert_price", "Convert with the latest market rate", {"pair": {"type": "string"}}) == "query"
     )
+    # Arithmetic words over numbers, or lists of them, compute; over anything else they store.
+    assert cls("sum", "Sum the numbers", {"numbers": {"type": "array", "items": {"type": "number"}}}) == (
+        "computation"
+    )
+    assert cls("add_note", "Add a new note", {"content": {"type": "string"}}) == "action"
+    assert cls(
+        "add_heading", "Add a heading", {"filename": {"type": "string"}, "level": {"type": "integer"}}
+    ) == ("action")
+    # Other compute words over text compute, unless the tool reads what it counts.
+    assert cls("count_words", "Count the words of a text", {"text": {"type": "string"}}) == "computation"
+    assert (
+        cls("get_chunk_count", "Get the number of chunks of a file", {"path": {"type": "string"}}) == "query"
+    )
 
 
 # The offline output schema describes what the tool returns: its object, not the filter it is
