@@ -34,6 +34,8 @@ SYNONYMS = {
     "filename": "file",
     "directory": "dir",
     "folder": "dir",
+    "subdirectory": "dir",
+    "subfolder": "dir",
     "username": "user",
     "login": "user",
     "handle": "user",

@@ -415,12 +415,19 @@ def _designed(
     words = name_tokens(name)
     verb = next((w for w in words if w in VERBS), words[0] if words else "")
     inputs = set((input_schema.get("properties") or {}).keys())
-    noun, shape = _shape(words, text_tokens(description), verb)
+    # What a create returns is what its name says it makes: "add_note: Adds a note to the task"
+    # makes a note (the description's nouns name where it goes).
+    creates = verb in _CREATE_VERBS and tool_class == "action"
+    described = () if creates and _name_nouns(words) else text_tokens(description)
+    noun, shape = _shape(words, described, verb)
     if verb == "book":
         noun, shape = "booking", SHAPES["booking"]
     entity, fields = shape
     if tool_class == "computation" and (set(words) & _MATH or verb in {"calculate", "compute"}):
         return _object([("result", "number", "The computed value")], inputs)
+    if verb == "count" or words[-1:] == ("count",):  # count_words, get_transaction_count
+        counted = " ".join(w for w in _name_nouns(words) if w != "count")
+        return _object([("count", "integer", f"The {counted} count" if counted else "The count")], inputs)
     if verb == "convert" and noun in {"currency", "rate", "price"}:
         return _object(
             [
@@ -543,14 +550,19 @@ _MEDIA = frozenset(
 _FILTER_WORDS = frozenset({"by", "for", "from", "with", "in", "of", "per"})
 
 
+def _name_nouns(name_words: tuple[str, ...]) -> list[str]:
+    """The name's words that are not verbs, before ``by``/``for`` (which name filters)."""
+    cut = next((i for i, w in enumerate(name_words) if w in _FILTER_WORDS), len(name_words))
+    return [w for w in name_words[:cut] if w not in VERBS]
+
+
 def _shape(
     name_words: tuple[str, ...], description_words: tuple[str, ...], verb: str
 ) -> tuple[str, tuple[bool, list[Field]]]:
     """The record shape of what the tool returns: a specific noun of the name (before ``by``/``for``,
     which name filters, not results), then of the description (only entities for searches),
     then a vague one; else the name's noun as a generic entity."""
-    cut = next((i for i, w in enumerate(name_words) if w in _FILTER_WORDS), len(name_words))
-    nouns = [w for w in name_words[:cut] if w not in VERBS]
+    nouns = _name_nouns(name_words)
     for word in reversed(nouns):
         if word in SHAPES and word not in _VAGUE_SHAPES:
             return word, SHAPES[word]

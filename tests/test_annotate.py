@@ -24,6 +24,7 @@ from graph_toucan.catalog import import_entries, read_catalog
 from graph_toucan.errors import StageFailed
 from graph_toucan.fields import name_tokens
 from graph_toucan.llm import LLM, OfflineBackend, ScriptedBackend
+from graph_toucan.output_design import design_schema
 from graph_toucan.records import Tool, ToolExample
 from graph_toucan.schema import check_schema, leaf_fields
 from graph_toucan.store import Store
@@ -181,6 +182,21 @@ SCHEMA_CASES = [
     # "Get weather information for a specified city between start and end dates".
     ("Weather MCP Server/get_weather_by_datetime_range", {"temperature"}, set()),
 ]
+
+
+def test_a_create_returns_what_its_name_makes_and_a_count_returns_a_number():
+    """ "add_note: Adds a note to the task" makes a note, not a task; counting words (whose
+    description mentions C:\\Users) gives a count, not a list of users."""
+
+    def fields(name, description, tool_class, props=None):
+        schema = {"type": "object", "properties": props or {"text": {"type": "string"}}}
+        return set(design_schema(name, description, schema, tool_class)["properties"])
+
+    assert fields("add_note", "Adds a note to the task.", "action") == {"note_id", "status"}
+    assert fields("count_words", "Counts the words of a file under C:\\Users\\...", "computation") == {
+        "count"
+    }
+    assert fields("get_transaction_count", "Get the transaction count of a wallet", "query") == {"count"}
 
 
 @pytest.mark.parametrize(
