@@ -11,7 +11,8 @@ starting whenever one finishes, and only while accepted plus in flight is below 
 set is the shortest prefix of the stream with N accepted conversations: the same for one
 uninterrupted run and for any number of killed and resumed ones, and never more than N. Among the
 paths that prefix certainly needs, the longest start first, so the run does not end on one long
-conversation running alone.
+conversation running alone, and a slot none of them can take runs the next path on speculation
+(kept only once needed).
 """
 
 from __future__ import annotations
@@ -88,9 +89,8 @@ class PipelineReport:
     new_accepted: int = 0
     new_rejected: int = 0
     failed: dict[str, str] = field(default_factory=dict)
-    dropped: int = (
-        0  # translations started on speculation and not needed (their answers stay in the call log)
-    )
+    # translations started on speculation and not needed (their answers stay in the call log)
+    dropped: int = 0
     pairs: int = 0
     refusal: dict[str, Any] = field(default_factory=dict)
     stats: str | None = None
@@ -286,9 +286,10 @@ class Pipeline:
         ``n`` is never overshot and the accepted set is the shortest prefix of the stream with ``n``
         accepted conversations (a path's translation does not depend on when it runs), the same for
         one run and for any number of killed and resumed ones. A conversation that finishes frees
-        its slot at once (no waiting for the slowest of a wave), and of the paths certainly needed
-        the longest start first (``until_accepted``'s ``longest_first``). Paths are read from the store in
-        batches after the last one started, and the stream is extended where it stopped."""
+        its slot at once (no waiting for the slowest of a wave); of the paths certainly needed the
+        longest start first, and free slots take the next paths on speculation (see
+        ``streaming.until_accepted``). Paths are read from the store in batches after the last one
+        read, and the stream is extended where it stopped."""
         c = self.config
         translator = translator_for(self.store, self.llm, pool, seed=c.seed, max_attempts=c.max_attempts)
         _freeze_long_lived()
@@ -350,6 +351,9 @@ class Pipeline:
                 {"accepted": accepted, "rejected": rejected, "cost": round(self.llm.stats.cost_usd, 4)},
             )
 
+        def dropped(_path: PlannedPath) -> None:
+            self.report.dropped += 1
+
         accepted = await until_accepted(
             stream(),
             one,
@@ -359,7 +363,7 @@ class Pipeline:
             concurrency=self.in_flight,
             finished=finished,
             longest_first=_expected_length,
-            dropped=lambda _path: setattr(self.report, "dropped", self.report.dropped + 1),
+            dropped=dropped,
         )
         self.report.accepted, self.report.rejected = accepted, rejected
         self.report.new_accepted, self.report.new_rejected = (

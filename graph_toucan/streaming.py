@@ -12,9 +12,9 @@ the longest of them first when their lengths are known, so the run does not end 
 running alone. A slot with no needed item left to start takes an item on speculation: the longest
 of the next items, as many of them as the rejections expected among the needed items running (from
 the share rejected so far, rounded down); when one of those is rejected, the item it makes needed
-is already under way instead of starting last. A speculative result is
-kept only once its item is needed, and dropped (running ones cancelled) when the target is reached,
-so what is kept is the same as in order, one item at a time.
+is already under way instead of starting last. A speculative result is kept only once its item is
+needed, and dropped (running ones cancelled) when the target is reached, so what is kept is the
+same as in order, one item at a time.
 """
 
 from __future__ import annotations
