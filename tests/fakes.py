@@ -14,6 +14,7 @@ answers such requests with the 400 a server without the feature gives.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -189,6 +190,12 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256  # the listen backlog: the default 5 drops connections of a concurrent client
     fake: FakeLLMServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (a cancelled request) is not an error of the server's."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 def _call_ids(reply: Reply) -> list[str]:
