@@ -77,9 +77,15 @@ async def until_accepted(
     seen = rejected = 0  # results so far, and how many of them were not accepted
     exhausted = False
 
-    def counts(item: _Item[T, R]) -> bool:
-        """Whether ``item`` may still add to the accepted ones before a later item."""
-        return not item.finished or (item.result is not None and accepted(item.result))
+    def pull() -> bool:
+        """Read the next item into ``pending``; False once ``items`` is exhausted."""
+        nonlocal exhausted
+        value = None if exhausted else next(items, None)
+        if value is None:
+            exhausted = True
+            return False
+        pending.append(_Item(value, longest_first(value) if longest_first else 0))
+        return True
 
     def keep_needed() -> int:
         """Keep the finished results of needed items; return how many pending items are needed."""
@@ -89,8 +95,7 @@ async def until_accepted(
             item = pending[k]
             if item.finished:
                 del pending[k]
-                kept = item.result is not None and accepted(item.result)
-                done, maybe = done + kept, maybe + kept
+                done, maybe = done + item.accepted, maybe + item.accepted
                 if finished:
                     finished(item.value, item.result, done)
                 continue
@@ -101,32 +106,21 @@ async def until_accepted(
 
     def read() -> None:
         """Read items while the next one would be needed, up to ``reach`` of them unstarted."""
-        nonlocal exhausted
         unstarted = sum(item.task is None for item in pending)
-        maybe = done + sum(counts(item) for item in pending)
-        while not exhausted and maybe < target and unstarted < reach:
-            value = next(items, None)
-            if value is None:
-                exhausted = True
-                return
-            pending.append(_Item(value))
+        maybe = done + sum(not item.finished or item.accepted for item in pending)
+        while maybe < target and unstarted < reach and pull():
             maybe, unstarted = maybe + 1, unstarted + 1
 
     def speculative(needed: int) -> list[_Item[T, R]]:
         """The unstarted of the items just past the needed ones, as many as the rejections expected
         among the needed items running (from the share of results so far not accepted, rounded
         down: none while fewer than one is expected)."""
-        nonlocal exhausted
         if not rejected:
             return []
         unknown = sum(item.task is not None for item in pending[:needed])
         allowed = int(unknown * rejected / seen)
-        while len(pending) - needed < allowed and not exhausted:
-            value = next(items, None)
-            if value is None:
-                exhausted = True
-            else:
-                pending.append(_Item(value))
+        while len(pending) - needed < allowed and pull():
+            pass
         return [item for item in pending[needed : needed + allowed] if item.task is None]
 
     def stop() -> int:
@@ -153,18 +147,17 @@ async def until_accepted(
                     candidates = speculative(needed)
                 if not candidates:
                     break
-                pick = 0
-                if longest_first is not None:
-                    pick = max(range(len(candidates)), key=lambda i: (longest_first(candidates[i].value), -i))
-                start(candidates[pick])
+                # the longest; max gives the first of equals, the earliest in the stream (all
+                # lengths are 0 without ``longest_first``)
+                start(max(candidates, key=lambda item: item.length))
             if not running:
                 return stop()
             ready, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             for task in ready:
                 item = running.pop(task)
                 item.result, item.finished = task.result(), True
-                seen += 1
-                rejected += item.result is None or not accepted(item.result)
+                item.accepted = item.result is not None and accepted(item.result)
+                seen, rejected = seen + 1, rejected + (not item.accepted)
     finally:
         for task in running:
             task.cancel()
@@ -176,6 +169,8 @@ class _Item(Generic[T, R]):
     """An item of :func:`until_accepted` read from the stream and not yet kept."""
 
     value: T
+    length: float  # its expected duration (``longest_first``), worked out once when read
     task: asyncio.Future[R | None] | None = None
     finished: bool = False
     result: R | None = None
+    accepted: bool = False
