@@ -39,7 +39,7 @@ from graph_toucan.path_feed import PathFeed
 from graph_toucan.records import Conversation, PlannedPath, PreferencePair, Sampler
 from graph_toucan.refusal import Mixture, augment
 from graph_toucan.resources import example_catalog
-from graph_toucan.sampling import SampleConfig
+from graph_toucan.sampling import SampleConfig, population
 from graph_toucan.stats import compute_stats, write_stats
 from graph_toucan.store import Store
 from graph_toucan.streaming import items_in_flight, until_accepted
@@ -52,6 +52,10 @@ Progress = Callable[[str, int, int | None, dict[str, Any]], None]
 
 EXAMPLE_IMPORT = "import-example"  # the runs-table id of the automatic import of the bundled example
 STAGE_RUN = "stage:{}"  # the runs-table id of each stage's record: started, then done with its seconds
+# Paths sampled at a time while translating: about 0.1 s of planning on the full catalog, so the
+# first conversation starts without waiting for the whole run's paths, and each later batch is
+# planned while the requests in flight wait on the teacher.
+SAMPLE_CHUNK = 32
 
 current_stage: str | None = None
 """The stage this process is in (for the one line a Ctrl-C prints)."""
@@ -322,9 +326,11 @@ class Pipeline:
                     if self.report.exhausted:
                         return
                     if feed is None:
-                        feed = PathFeed(self.store, c.sampler, c.seed, c.sample)
+                        tools = list(translator.tools.values())
+                        index = population(self.store, c.sampler, c.sample, tools)
+                        feed = PathFeed(self.store, c.sampler, c.seed, c.sample, index=index)
                         _freeze_long_lived()
-                    new = feed.extend(max(batch, 2 * (c.n - accepted) + 8))
+                    new = feed.extend(SAMPLE_CHUNK)
                     self.report.paths_sampled += new
                     if not new:
                         self.report.exhausted = True  # the stream has no more distinct paths

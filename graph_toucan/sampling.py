@@ -360,14 +360,17 @@ def store_paths(
     return sampled, new
 
 
-def population(store: Store, sampler: Sampler, config: SampleConfig) -> GraphIndex:
+def population(
+    store: Store, sampler: Sampler, config: SampleConfig, tools: list[Tool] | None = None
+) -> GraphIndex:
     """What a sampler draws from: the workspace's dependency graph, or for the random baseline its
     annotated tools (the graph's nodes); never a tool whose mock could not be built, since no call of
     it can be simulated, nor one whose input schema refers to a definition it lacks, since no call of
-    it can be valid."""
+    it can be valid. ``tools``: the store's tools, when the caller has them loaded already."""
+    tools = store.tools() if tools is None else tools
     if sampler == "graph":
         index = GraphIndex.from_digraph(load_graph(store), config.walk.edge_weights)
     else:
-        index = GraphIndex.from_tools(baseline_tools(store.tools()))
-    broken = {t.id for t in store.tools() if unresolved_refs(t.input_schema)}
+        index = GraphIndex.from_tools(baseline_tools(tools))
+    broken = {t.id for t in tools if unresolved_refs(t.input_schema)}
     return index.without({m.tool.id for m in store.mocks(status="unmockable")} | broken)

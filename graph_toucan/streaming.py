@@ -105,10 +105,13 @@ async def until_accepted(
         return needed
 
     def read() -> None:
-        """Read items while the next one would be needed, up to ``reach`` of them unstarted."""
+        """Read items while the next one would be needed, up to ``reach`` of them unstarted; while the
+        slots fill, up to twice as many as are running (and one more), so that the first items start
+        before the whole read-ahead is read (reading may be slow: the stream may plan its items)."""
         unstarted = sum(item.task is None for item in pending)
         maybe = done + sum(not item.finished or item.accepted for item in pending)
-        while maybe < target and unstarted < reach and pull():
+        limit = min(reach, 2 * len(running) + 1)
+        while maybe < target and unstarted < limit and pull():
             maybe, unstarted = maybe + 1, unstarted + 1
 
     def speculative(needed: int) -> list[_Item[T, R]]:
@@ -150,6 +153,7 @@ async def until_accepted(
                 # the longest; max gives the first of equals, the earliest in the stream (all
                 # lengths are 0 without ``longest_first``)
                 start(max(candidates, key=lambda item: item.length))
+                await asyncio.sleep(0)  # the item just started runs to its first wait (its request goes)
             if not running:
                 return stop()
             ready, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)

@@ -58,6 +58,7 @@ class JSONEndpoint:
         }
         self.timeout = timeout
         self._sessions: dict[int, tuple[asyncio.AbstractEventLoop, Any, Any]] = {}
+        import aiohttp  # noqa: F401  (loaded with the backend: a quarter second, not on the first request)
 
     async def _session(self) -> Any:
         import aiohttp

@@ -69,7 +69,8 @@ class MockRuntime:
         self.conversations = conversations or Conversations()
         self._by_tool: dict[str, MockTool] = {}
         self._loaded: dict[str, LoadedMock] = {}
-        self._closed: dict[str, set[str]] = {}  # server id -> kinds of id its tools hand out
+        self._servers: dict[str, list[Any]] = {}  # server id -> its tools
+        self._closed: dict[str, set[str]] = {}  # server id -> kinds of id its tools hand out (as used)
         self._ids: dict[str, LoadedMock] = {}  # tool id -> mock
         self._index: dict[str, LoadedMock | None] = {}  # server/tool and tool name -> mock (None: several)
 
@@ -133,7 +134,15 @@ class MockRuntime:
         servers: dict[str, list[Any]] = {}
         for tool in by_id.values():
             servers.setdefault(tool.server_id, []).append(tool)
-        self._closed = {server: produced_kinds(tools) for server, tools in servers.items()}
+        self._servers, self._closed = servers, {}
+
+    def _produced(self, server_id: str) -> set[str]:
+        """The kinds of id a server's tools hand out, worked out the first time a call needs them (a
+        catalog has thousands of servers; a run's conversations use a few hundred)."""
+        kinds = self._closed.get(server_id)
+        if kinds is None:
+            kinds = self._closed[server_id] = produced_kinds(self._servers.get(server_id, []))
+        return kinds
 
     def acknowledge(self, conversation: str, values: Iterable[Any]) -> None:
         """Count ``values`` as ids the conversation has seen (the user gave them), so a lookup of
@@ -186,7 +195,7 @@ class MockRuntime:
                 raise MockArgumentsError(f"invalid arguments for {loaded.ref}: {problem}")
         tool = loaded.mock.tool
         state = self.conversations.get(conversation)
-        missing = missing_reference(state.store, tool, arguments, self._closed.get(tool.server_id, set()))
+        missing = missing_reference(state.store, tool, arguments, self._produced(tool.server_id))
         if missing is not None:
             raise MockNotFoundError(f"{loaded.ref}: {missing}")
 
