@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded
 
 from graph_toucan.export import SPLITS, export, split_of
-from graph_toucan.export_prep import family_of, user_message_repeats
+from graph_toucan.export_prep import family_of, request_repeats
 from graph_toucan.ids import content_id
 from graph_toucan.llm import LLM, OfflineBackend
 from graph_toucan.mock import DeterministicSimulator, MockRuntime, SandboxPool
@@ -104,8 +104,8 @@ def duplicates(store: Store, report: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"families_removed": len(report.dedup.dropped)}
     out["conversations_removed"] = report.dedup.conversations_before - report.dedup.conversations_after
     for mode in ("exact", "near"):
-        total, repeats = user_message_repeats(everything, mode)
-        total_after, repeats_after = user_message_repeats(kept, mode)
+        total, repeats = request_repeats(everything, mode)
+        total_after, repeats_after = request_repeats(kept, mode)
         out[mode] = {
             "before": f"{repeats}/{total} ({repeats / total:.1%})",
             "after": f"{repeats_after}/{total_after} ({repeats_after / max(total_after, 1):.1%})",

@@ -107,11 +107,13 @@ def dataset_card(
         d = report.dedup
         lines += [
             "",
-            f"Duplicates ({d.mode}: user messages casefolded"
+            f"Duplicates ({d.mode}: requests casefolded"
             + (", numbers, dates and quoted values replaced" if d.mode == "near" else "")
             + f"): {len(d.dropped)} of {d.families_before} conversation families repeated an earlier "
-            f"family's user message and were removed ({d.conversations_before - d.conversations_after} "
-            "conversations with their pairs).",
+            f"family's request and were removed ({d.conversations_before - d.conversations_after} "
+            "conversations with their pairs). A request is a user message that stands on its own: the "
+            "first of a conversation and each later one that neither answers the assistant nor refers "
+            "to an earlier turn's result.",
         ]
     if report.one_call:
         lines += [

@@ -88,24 +88,38 @@ def schema_validator(schema: dict[str, Any], *, format_checker: Any = None) -> V
     """The one way this project builds a jsonschema validator: ``schema``'s declared draft (2020-12
     when it declares none), and a registry that refuses to retrieve any remote ``$ref``.
 
-    Validators are kept for the last :data:`_VALIDATORS_KEPT` schema objects (by identity: the cache
-    holds the object, so its id stays its own), since verification asks for the same tools' schemas
-    call after call. A schema is never changed in place once a validator is made for it."""
+    Verification asks for the same tools' schemas call after call, so validators are kept: one per
+    distinct schema (by its JSON text, at most :data:`_VALIDATORS_KEPT`), and the last
+    :data:`_OBJECTS_KEPT` schema objects are found by identity without writing their text (each entry
+    holds its object, so its id stays its own). Every conversation read back from the store brings
+    its own copies of its tools' schemas: kept by identity alone, a long run held thousands of
+    copies of the same few schemas, each with a validator of its own. A schema is never changed in
+    place once a validator is made for it."""
     key = (id(schema), id(format_checker))
-    kept = _VALIDATORS.get(key)
+    kept = _BY_OBJECT.get(key)
     if kept is not None and kept[0] is schema and kept[1] is format_checker:
-        _VALIDATORS.move_to_end(key)
+        _BY_OBJECT.move_to_end(key)
         return kept[2]
-    cls = validator_for(schema, default=Draft202012Validator)
-    validator = cls(schema, registry=LOCAL_ONLY, format_checker=format_checker)
-    _VALIDATORS[key] = (schema, format_checker, validator)
-    if len(_VALIDATORS) > _VALIDATORS_KEPT:
-        _VALIDATORS.popitem(last=False)
+    text = (json.dumps(schema, sort_keys=True, default=str), id(format_checker))
+    validator = _VALIDATORS.get(text)
+    if validator is None:
+        cls = validator_for(schema, default=Draft202012Validator)
+        validator = cls(schema, registry=LOCAL_ONLY, format_checker=format_checker)
+        _VALIDATORS[text] = validator
+        if len(_VALIDATORS) > _VALIDATORS_KEPT:
+            _VALIDATORS.popitem(last=False)
+    else:
+        _VALIDATORS.move_to_end(text)
+    _BY_OBJECT[key] = (schema, format_checker, validator)
+    if len(_BY_OBJECT) > _OBJECTS_KEPT:
+        _BY_OBJECT.popitem(last=False)
     return validator
 
 
-_VALIDATORS_KEPT = 8192
-_VALIDATORS: OrderedDict[tuple[int, int], tuple[Any, Any, Validator]] = OrderedDict()
+_VALIDATORS_KEPT = 8192  # distinct schemas: a catalog's tools, with room
+_OBJECTS_KEPT = 1024  # schema objects in use: one conversation's tools, or the loaded catalog's
+_VALIDATORS: OrderedDict[tuple[str, int], Validator] = OrderedDict()
+_BY_OBJECT: OrderedDict[tuple[int, int], tuple[Any, Any, Validator]] = OrderedDict()
 
 
 def schema_problem(validator: Validator, value: Any) -> str | None:

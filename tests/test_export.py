@@ -30,7 +30,7 @@ from graph_toucan.export import (
     push_to_hub,
     split_of,
 )
-from graph_toucan.export_prep import normalise, one_call_pair, user_message_repeats
+from graph_toucan.export_prep import normalise, one_call_pair, request_repeats, requests
 from graph_toucan.llm import LLM, OfflineBackend
 from graph_toucan.pipeline import PipelineConfig, run_pipeline
 from graph_toucan.records import Conversation
@@ -49,6 +49,17 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     for sampler, n in (("graph", 30), ("random", 12)):
         config = PipelineConfig(n=n, sampler=sampler, mixture=mixture)  # type: ignore[arg-type]
         asyncio.run(run_pipeline(store, LLM(OfflineBackend(), store), config))
+    # A teacher that asked for the same thing twice: a path translated again under two other seeds, once
+    # word for word and once with other numbers (an exact and a near duplicate of a stored request).
+    source = next(
+        c
+        for c in store.conversations(status="accepted", kind="translation")
+        if re.search(r"\d", c.turns[0].user)
+    )
+    first = source.turns[0].user
+    for offset, text in ((1000, first), (2000, re.sub(r"\d+", lambda m: str(int(m[0]) + 7), first))):
+        turns = [source.turns[0].model_copy(update={"user": text}), *source.turns[1:]]
+        store.add_conversation(source.model_copy(update={"seed": source.seed + offset, "turns": turns}))
     return store
 
 
@@ -475,7 +486,8 @@ def test_a_small_share_still_gives_a_validation_family_with_a_warning(store: Sto
     report = export(store, tmp_path / "tiny", ["openai"], validation_share=0.001, seed=7)
     validation = _rows(report, "openai", "validation")
     assert report.conversations["validation"] >= 1 and validation
-    families = store.conversation_families(status="accepted")
+    assert report.dedup is not None  # the split is planned over the families the export keeps
+    families = [f for f in store.conversation_families(status="accepted") if f not in report.dedup.dropped]
     chosen, _ = plan_splits(families, 7, 0.001)
     assert len(chosen) == 1 and {r["id"] for r in validation} <= {
         c.id for c in store.conversations(status="accepted") if (c.source_id or c.id) in chosen
@@ -523,43 +535,68 @@ def test_normalise_tells_exact_from_near_duplicates() -> None:
     assert normalise("Hello   World", "exact") == normalise("hello world", "exact")
 
 
-def test_no_user_message_repeats_across_families_within_or_across_splits(
+def test_no_request_repeats_across_families_within_or_across_splits(
     exported: ExportReport, everything: dict[str, Conversation], accepted: dict[str, Conversation]
 ) -> None:
-    before = user_message_repeats(everything.values(), "near")
-    after = user_message_repeats(accepted.values(), "near")
+    before = request_repeats(everything.values(), "near")
+    after = request_repeats(accepted.values(), "near")
     assert before[1] > 0 and after[1] == 0, (before, after)  # the data had repeats; the export has none
     d = exported.dedup
     assert d is not None and d.mode == "near"
     assert d.conversations_before == len(everything) and d.conversations_after == len(accepted)
     assert d.families_after == len({c.source_id or c.id for c in accepted.values()})
-    for dropped, kept in d.dropped.items():  # each dropped family repeats a kept one
-        users = {
-            normalise(t.user, "near")
-            for c in everything.values()
-            if (c.source_id or c.id) == dropped
-            for t in c.turns
+
+    def family_requests(root: str, pool: dict[str, Conversation]) -> set[str]:
+        return {
+            normalise(t, "near") for c in pool.values() if (c.source_id or c.id) == root for t in requests(c)
         }
-        kept_users = {
-            normalise(t.user, "near")
-            for c in accepted.values()
-            if (c.source_id or c.id) == kept
-            for t in c.turns
+
+    for dropped, kept in d.dropped.items():  # each dropped family repeats a request of a kept one
+        assert family_requests(dropped, everything) & family_requests(kept, accepted)
+    by_split: dict[str, set[str]] = {}
+    for split in SPLITS:  # the rows' own user messages: each conversation's requests are among them
+        for row in _rows(exported, "trl", split):
+            users = [m["content"].split(INTRO)[0].strip() for m in row["messages"] if m["role"] == "user"]
+            wanted = requests(everything[row["id"]])
+            assert set(wanted) <= set(users)
+            by_split.setdefault(split, set()).update(normalise(t, "exact") for t in wanted)
+    assert by_split["validation"] and not by_split["train"] & by_split["validation"]
+
+
+def test_requests_leave_out_replies_and_references(everything: dict[str, Conversation]) -> None:
+    """Replies to the assistant and turns that use an earlier turn's result are not requests; the first
+    turn always is."""
+    replies = references = 0
+    for c in everything.values():
+        wanted = requests(c)
+        assert wanted[0] == c.turns[0].user
+        kept = {i for i, t in enumerate(c.turns) if i == 0 or t.user in wanted[1:]}
+        planned = {p.id: i for i, t in enumerate(c.turns) for p in t.planned}
+        referring = {
+            planned[d.target]
+            for d in c.dependencies
+            if d.input and d.output and planned.get(d.source, 99) < planned.get(d.target, -1)
         }
-        assert users & kept_users
-    train = {
-        normalise(m["content"].split(INTRO)[0].strip(), "exact")
-        for r in _rows(exported, "trl", "train")
-        for m in r["messages"]
-        if m["role"] == "user"
-    }
-    validation = {
-        normalise(m["content"].split(INTRO)[0].strip(), "exact")
-        for r in _rows(exported, "trl", "validation")
-        for m in r["messages"]
-        if m["role"] == "user"
-    }
-    assert validation and not train & validation
+        for i in range(1, len(c.turns)):
+            reply = c.turns[i - 1].type == "empty"
+            replies += reply
+            references += i in referring
+            if reply or i in referring:
+                assert c.turns[i].user not in wanted[1:] or c.turns[i].user == c.turns[0].user
+            else:
+                assert i in kept
+    assert replies and references  # the data has both kinds of turn
+
+
+def test_near_dedup_keeps_the_words_between_apostrophes() -> None:
+    """Contractions and possessives are not quotes: only a quoted value becomes a placeholder."""
+    a = "While we're at it, could you check the chromium commit for that pstree's file path?"
+    b = "While we're at it, could you look up the project for that stock's symbol?"
+    assert normalise(a, "near") != normalise(b, "near")
+    assert "chromium commit" in normalise(a, "near")
+    assert normalise("Search for 'red shoes' please", "near") == normalise(
+        "Search for 'blue hats' please", "near"
+    )
 
 
 def test_exact_dedup_removes_fewer_than_near_and_off_removes_none(store: Store, tmp_path: Path) -> None:

@@ -11,7 +11,13 @@ import jsonschema
 import pytest
 
 from graph_toucan.errors import CatalogError, SchemaError
-from graph_toucan.schema import check_schema, example_arguments, normalise_schema
+from graph_toucan.schema import (
+    check_schema,
+    example_arguments,
+    normalise_schema,
+    schema_problem,
+    schema_validator,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "toucan" / "mcp_servers"
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
@@ -344,3 +350,20 @@ def test_example_arguments_use_formats_and_bounds() -> None:
     }
     jsonschema.validate(args, schema, format_checker=jsonschema.FormatChecker())
     assert example_arguments(schema) == {"start_date": "2025-06-01"}
+
+
+def test_validators_are_kept_per_distinct_schema_not_per_copy() -> None:
+    """Each conversation read back from a store has its own copies of its tools' schemas: equal copies
+    share one validator, and the copies held by identity stay bounded however many there are."""
+    from graph_toucan import schema as schema_module
+
+    text = '{"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}'
+    copies = [json.loads(text) for _ in range(schema_module._OBJECTS_KEPT + 500)]
+    validators = {id(schema_validator(c)) for c in copies}
+    assert len(validators) == 1
+    assert len(schema_module._BY_OBJECT) <= schema_module._OBJECTS_KEPT
+    validator = schema_validator(copies[-1])
+    assert schema_problem(validator, {"city": "Paris"}) is None
+    assert schema_problem(validator, {}) is not None
+    other = schema_validator({"type": "object", "properties": {"city": {"type": "integer"}}})
+    assert schema_problem(other, {"city": "Paris"}) is not None  # a different schema: its own validator
