@@ -59,8 +59,10 @@ def family_of(conversation: Conversation) -> str:
 
 def requests(conversation: Conversation) -> list[str]:
     """The user messages of ``conversation`` that make a request of their own (see the module's text):
-    the first, and each later one whose turn neither follows a turn where the assistant asked or
-    declined (type ``empty``) nor has a call taking a value from a call of an earlier turn."""
+    the first, and each later one whose turn neither follows a split turn (the assistant asked for a
+    value or said a function is missing, and the next message supplies it: verification reads the
+    request of such a turn from the one before) nor has a call taking a value from a call of an
+    earlier turn."""
     turn_of = {call.id: i for i, turn in enumerate(conversation.turns) for call in turn.planned}
     referring = {
         turn_of[d.target]
@@ -75,7 +77,7 @@ def requests(conversation: Conversation) -> list[str]:
     return [
         turn.user
         for i, turn in enumerate(turns)
-        if i == 0 or (turns[i - 1].type != "empty" and i not in referring)
+        if i == 0 or (turns[i - 1].split is None and i not in referring)
     ]
 
 
