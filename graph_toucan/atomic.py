@@ -40,6 +40,60 @@ def replacing(path: str | os.PathLike[str]) -> Iterator[Path]:
     _fsync_dir(target.parent)
 
 
+class Shards:
+    """A file written as one or more shards, one after another: ``new()`` gives the next shard's temporary
+    path; ``commit()`` names them (``name.ext`` when there is one, else ``name-00000-of-00003.ext`` and
+    so on, as the Hugging Face Hub names shards), makes them durable, and removes the target's earlier
+    files of either form; ``discard()`` removes them and leaves the earlier files as they were. Each
+    file is replaced atomically; a kill during ``commit`` can leave new and earlier shards side by side."""
+
+    def __init__(self, target: str | os.PathLike[str]) -> None:
+        self.target = Path(target)
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        _sweep(self.target)
+        self.parts: list[Path] = []
+
+    def new(self) -> Path:
+        fd, name = tempfile.mkstemp(
+            dir=self.target.parent, prefix=f".{self.target.name[:100]}.{os.getpid()}.", suffix=".tmp"
+        )
+        os.close(fd)
+        self.parts.append(Path(name))
+        return self.parts[-1]
+
+    def names(self, k: int) -> list[Path]:
+        """The final paths of ``k`` shards."""
+        if k == 1:
+            return [self.target]
+        stem, ext = self.target.stem, self.target.suffix
+        return [self.target.with_name(f"{stem}-{i:05d}-of-{k:05d}{ext}") for i in range(k)]
+
+    def earlier(self) -> list[Path]:
+        """The target's files as an earlier commit left them (one file, or shards of any count)."""
+        stem, ext = glob.escape(self.target.stem), glob.escape(self.target.suffix)
+        found = self.target.parent.glob(f"{stem}-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9]{ext}")
+        return [self.target, *found] if self.target.exists() else list(found)
+
+    def commit(self) -> list[Path]:
+        final = self.names(len(self.parts))
+        stale = set(self.earlier()) - set(final)
+        for part, path in zip(self.parts, final, strict=True):
+            with open(part, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.chmod(part, 0o644)
+            os.replace(part, path)
+        for path in stale:
+            path.unlink(missing_ok=True)
+        _fsync_dir(self.target.parent)
+        self.parts = []
+        return final
+
+    def discard(self) -> None:
+        for part in self.parts:
+            part.unlink(missing_ok=True)
+        self.parts = []
+
+
 def write_atomic(path: str | os.PathLike[str], data: str | bytes, encoding: str = "utf-8") -> None:
     """Write ``data`` (text in ``encoding``, or bytes) to ``path`` atomically."""
     raw = data.encode(encoding) if isinstance(data, str) else data

@@ -53,6 +53,7 @@ from graph_toucan.export_formats import (
     availability,
     chat_message,
     dpo_sample,
+    dpo_samples,
     hermes_sample,
     openai_message,
     openai_sample,
@@ -91,6 +92,7 @@ __all__ = [
     "chat_message",
     "dataset_card",
     "dpo_sample",
+    "dpo_samples",
     "export",
     "hermes_sample",
     "openai_message",
@@ -206,7 +208,8 @@ def export(
     progress: Callable[[int], None] | None = None,
 ) -> ExportReport:
     """Export the accepted conversations (optionally of one teacher or sampler) and their preference pairs
-    in ``formats`` to ``out/<format>/<split>.{jsonl,parquet}``, with ``out/README.md`` (dataset card) and
+    in ``formats`` to ``out/<format>/<split>.{jsonl,parquet}`` (a large split's Parquet in shards,
+    ``<split>-00000-of-00002.parquet`` ...), with ``out/README.md`` (dataset card) and
     ``out/stats/``. ``metadata`` adds the replay columns of :func:`row_metadata` (and ``conversation_id``
     for pairs); ``dedup`` drops families repeating an earlier family's user messages (``exact``, ``near``
     or ``off``); ``one_call`` makes every assistant message carry at most one call (Llama 3.x templates)."""
@@ -256,21 +259,19 @@ def export(
             for fmt in chosen:
                 t0 = time.perf_counter()
                 if fmt == "dpo":
-                    for pair in store.pairs(conversation_id=conversation.id):
-                        if one_call:
-                            single = one_call_pair(pair)
-                            if single is None:
-                                no_one_call_form += 1
-                                continue
-                            pair = single
-                        pair_meta = meta | {
-                            "id": pair.id,
-                            "kind": pair.kind,
-                            "conversation_id": conversation.id,
-                        }
-                        writers[fmt, split].write(
-                            dpo_sample(pair, conversation) | (pair_meta if metadata else {})
-                        )
+                    pairs = list(store.pairs(conversation_id=conversation.id))
+                    if one_call:
+                        singles = [one_call_pair(pair) for pair in pairs]
+                        no_one_call_form += singles.count(None)
+                        pairs = [single for single in singles if single is not None]
+                    for pair, row in zip(pairs, dpo_samples(pairs, conversation), strict=True):
+                        if metadata:
+                            row |= meta | {
+                                "id": pair.id,
+                                "kind": pair.kind,
+                                "conversation_id": conversation.id,
+                            }
+                        writers[fmt, split].write(row)
                 else:
                     writers[fmt, split].write(SFT_RENDER[fmt](conversation, one_call) | meta)
                 seconds[fmt] += time.perf_counter() - t0
@@ -310,7 +311,7 @@ def export(
         tools_used=len(tools),
         seconds={f: round(seconds[f], 3) for f in chosen},
         skipped=skipped,
-        files=[p for w in writers.values() for p in (w.jsonl_path, w.parquet_path)],
+        files=[p for w in writers.values() for p in (w.jsonl_path, *w.parquet_paths)],
         warnings=warnings,
         dedup=dedup_report,
         one_call=one_call,

@@ -74,10 +74,9 @@ def dataset_card(
         if i == 0:
             front.append("  default: true")
         front.append("  data_files:")
-        ext = "jsonl" if fmt in JSONL_CONFIGS else "parquet"
         for split in SPLITS:
             if report.rows[fmt][split]:
-                front += [f"  - split: {split}", f"    path: {fmt}/{split}.{ext}"]
+                front += [f"  - split: {split}", f"    path: {_data_files(report, fmt, split)}"]
     front.append("---")
     lines = [
         *front,
@@ -177,6 +176,15 @@ def dataset_card(
         stats_markdown(stats, images="stats", level=2),
     ]
     return "\n".join(lines)
+
+
+def _data_files(report: ExportReport, fmt: str, split: str) -> str:
+    """A config split's files as the card's ``data_files`` names them: the JSONL file, the Parquet file, or
+    a pattern for a split written in Parquet shards."""
+    if fmt in JSONL_CONFIGS:
+        return f"{fmt}/{split}.jsonl"
+    sharded = any(p.parent.name == fmt and p.name.startswith(f"{split}-") for p in report.files)
+    return f"{fmt}/{split}-*.parquet" if sharded else f"{fmt}/{split}.parquet"
 
 
 def push_to_hub(

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from graph_toucan.atomic import replacing
+from graph_toucan.atomic import Shards, replacing
 from graph_toucan.errors import GraphToucanError
 from graph_toucan.export_prep import family_of, one_call_steps
 from graph_toucan.messages import turn_messages
@@ -161,14 +161,20 @@ def dpo_sample(pair: PreferencePair, conversation: Conversation) -> dict[str, An
     """TRL's conversational preference format: the prompt messages, then one chosen and one rejected
     assistant message; messages and tools as in :func:`trl_sample` (later-offered functions inside the
     prompt)."""
+    return next(dpo_samples([pair], conversation))
+
+
+def dpo_samples(pairs: Iterable[PreferencePair], conversation: Conversation) -> Iterator[dict[str, Any]]:
+    """:func:`dpo_sample` of each of one conversation's pairs, its tools list encoded once for all."""
     base, introduced = availability(conversation)
-    prompt = _introduce(pair.prefix, introduced, openai_tool)
-    return {
-        "prompt": [chat_message(m) for m in prompt],
-        "chosen": [chat_message(pair.chosen)],
-        "rejected": [chat_message(pair.rejected)],
-        "tools": _tools_json(base),
-    }
+    tools = _tools_json(base)
+    for pair in pairs:
+        yield {
+            "prompt": [chat_message(m) for m in _introduce(pair.prefix, introduced, openai_tool)],
+            "chosen": [chat_message(pair.chosen)],
+            "rejected": [chat_message(pair.rejected)],
+            "tools": tools,
+        }
 
 
 def _groups(messages: list[Message]) -> Iterable[tuple[str, list[Message]]]:
@@ -364,22 +370,43 @@ def row_metadata(conversation: Conversation) -> dict[str, Any]:
     }
 
 
-class SplitWriter:
-    """JSONL and Parquet of one format and split, written in batches."""
+# A row group holds at most this many rows, or about 4 MiB of JSON, whichever comes first.
+ROWS_PER_GROUP = 500
+# A Parquet writer keeps about 40 KB per row group until it closes (the footer to be), so one file per
+# split would grow with the export; a split rolls over to a new file after this many row groups (about
+# 512 MiB of JSON: 12 MB of Parquet for preference pairs, 50 for conversations), which bounds the
+# writer's memory at any size.
+ROW_GROUPS_PER_FILE = 128
 
-    def __init__(self, folder: Path, fmt: str, split: str, batch: int = 500) -> None:
-        self.jsonl_path, self.parquet_path = folder / f"{split}.jsonl", folder / f"{split}.parquet"
+
+class SplitWriter:
+    """JSONL and Parquet of one format and split, written in batches: one JSONL file, and Parquet in as
+    many files as ``row_groups_per_file`` needs (``train.parquet``, else ``train-00000-of-00002.parquet`` ...)."""
+
+    def __init__(
+        self,
+        folder: Path,
+        fmt: str,
+        split: str,
+        batch: int | None = None,
+        row_groups_per_file: int | None = None,
+    ) -> None:
+        self.jsonl_path = folder / f"{split}.jsonl"
+        self.parquet_paths: list[Path] = []  # known when closed
         self.schema = SCHEMAS[fmt]
-        # both files are written under temporary names and renamed over the old ones only when complete
+        # every file is written under a temporary name and put in place over the old ones only when complete
         self._files = contextlib.ExitStack()
         jsonl_tmp = self._files.enter_context(replacing(self.jsonl_path))
-        parquet_tmp = self._files.enter_context(replacing(self.parquet_path))
         self.jsonl = jsonl_tmp.open("w", encoding="utf-8")
-        self.parquet = pq.ParquetWriter(parquet_tmp, self.schema, compression="zstd")
+        self._shards = Shards(folder / f"{split}.parquet")
+        self.parquet = self._parquet_file()
         self.rows: list[dict[str, Any]] = []
-        self.batch, self.count = batch, 0
-        # a row group holds at most ``batch`` rows or about this much JSON, whichever comes first
+        self.batch, self.count = batch or ROWS_PER_GROUP, 0
+        self.row_groups_per_file, self.row_groups = row_groups_per_file or ROW_GROUPS_PER_FILE, 0
         self.batch_chars, self.pending = 4 << 20, 0
+
+    def _parquet_file(self) -> pq.ParquetWriter:
+        return pq.ParquetWriter(self._shards.new(), self.schema, compression="zstd")
 
     def write(self, row: dict[str, Any]) -> None:
         line = json.dumps(row, ensure_ascii=False)
@@ -392,19 +419,24 @@ class SplitWriter:
 
     def flush(self) -> None:
         if self.rows:
+            if self.row_groups == self.row_groups_per_file:  # rolled over only when there is more to write
+                self.parquet.close()
+                self.parquet, self.row_groups = self._parquet_file(), 0
             self.parquet.write_table(pa.Table.from_pylist(self.rows, schema=self.schema))
-            self.rows, self.pending = [], 0
+            self.rows, self.pending, self.row_groups = [], 0, self.row_groups + 1
 
     def close(self) -> None:
-        """Finish both files and put them in place."""
+        """Finish the files and put them in place."""
         self.flush()
         self.jsonl.close()
         self.parquet.close()
+        self.parquet_paths = self._shards.commit()
         self._files.close()
 
     def abort(self, exc: BaseException) -> None:
-        """Drop both temporary files; the previous export stays as it was."""
+        """Drop the temporary files; the previous export stays as it was."""
         self.jsonl.close()
         with contextlib.suppress(Exception):
             self.parquet.close()
+        self._shards.discard()
         self._files.__exit__(type(exc), exc, exc.__traceback__)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import re
 import subprocess
@@ -18,6 +19,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from graph_toucan import export_formats
 from graph_toucan.export import (
     FORMATS,
     INTRO,
@@ -25,6 +27,7 @@ from graph_toucan.export import (
     ExportError,
     ExportReport,
     availability,
+    dpo_sample,
     export,
     plan_splits,
     push_to_hub,
@@ -85,7 +88,9 @@ def _rows(report: ExportReport, fmt: str, split: str) -> list[dict[str, Any]]:
     JSON text)."""
     folder = report.out / fmt
     jsonl = [json.loads(line) for line in (folder / f"{split}.jsonl").read_text().splitlines()]
-    parquet = [_no_nulls(r) for r in pq.read_table(folder / f"{split}.parquet").to_pylist()]
+    files = [*folder.glob(f"{split}.parquet"), *sorted(folder.glob(f"{split}-*-of-*.parquet"))]
+    assert len(files) == 1 or files[0].name != f"{split}.parquet"  # one file, or shards only
+    parquet = [_no_nulls(r) for f in files for r in pq.read_table(f).to_pylist()]
     for row in parquet:
         if "tools" in row:
             assert isinstance(row["tools"], str)
@@ -246,6 +251,10 @@ def test_dpo_rows_follow_trl_preference_format(
         for row in rows:
             pair, conversation = pairs[row["id"]], accepted[row["conversation_id"]]
             assert sft_split[row["conversation_id"]] == split  # a pair goes with its conversation
+            # the export renders a conversation's pairs together; each row is that pair's own sample
+            assert {k: row[k] for k in ("prompt", "chosen", "rejected", "tools")} == dpo_sample(
+                pair, conversation
+            )
             assert row["kind"] == pair.kind
             assert len(row["chosen"]) == len(row["rejected"]) == 1
             chosen, rejected = row["chosen"][0], row["rejected"][0]
@@ -422,6 +431,38 @@ def test_dataset_card_states_sizes_mixture_catalog_license_and_statistics(export
     assert "## Comparison" in card and "| MAGNET (published) |" in card and "](stats/turns.png)" in card
     for plot in ("turns", "calls_per_conversation", "turn_types", "dependency_types"):
         assert (exported.out / "stats" / f"{plot}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_large_split_goes_into_parquet_shards_that_replace_the_earlier_files(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(export_formats, "ROWS_PER_GROUP", 3)
+    monkeypatch.setattr(export_formats, "ROW_GROUPS_PER_FILE", 2)
+    out = tmp_path / "out"
+    sharded = export(store, out, ["openai", "dpo"], validation_share=0.3, seed=7)
+    for fmt in ("openai", "dpo"):
+        for split in SPLITS:
+            groups = math.ceil(sharded.rows[fmt][split] / 3)
+            k = math.ceil(groups / 2)
+            files = sorted((out / fmt).glob(f"{split}*.parquet"))
+            assert [f.name for f in files] == [f"{split}-{i:05d}-of-{k:05d}.parquet" for i in range(k)]
+            assert [pq.ParquetFile(f).metadata.num_row_groups for f in files] == [2] * (groups // 2) + [1] * (
+                groups % 2
+            )
+            assert (
+                len(_rows(sharded, fmt, split)) == sharded.rows[fmt][split]
+            )  # the shards hold the JSONL's rows
+        assert sharded.rows[fmt]["train"] > 6  # more than one shard
+    front = (out / "README.md").read_text().split("---\n")[1]
+    assert "path: openai/train-*.parquet" in front and "path: dpo/train.jsonl" in front
+    monkeypatch.undo()
+    again = export(store, out, ["openai"], validation_share=0.3, seed=7)
+    assert sorted(p.name for p in (out / "openai").glob("*.parquet")) == [
+        "train.parquet",
+        "validation.parquet",
+    ]
+    assert "path: openai/train.parquet" in (out / "README.md").read_text()
+    assert _rows(again, "openai", "train") and not list(out.rglob("*.tmp"))
 
 
 def test_export_errors_say_what_to_do(tmp_path: Path, store: Store) -> None:
