@@ -104,24 +104,26 @@ class DedupReport:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DedupEntry:
     """What deduplication needs of one conversation: its id, family and request digests (a few bytes
-    each), so an export of any size decides without holding a conversation."""
+    each), so an export of any size decides without holding a conversation (about 300 bytes each)."""
 
     id: str
     family: str
-    keys: frozenset[bytes]
+    keys: tuple[bytes, ...]
 
     @classmethod
     def of(cls, conversation: Conversation, mode: Dedup) -> DedupEntry:
         keys = (
-            frozenset(
-                hashlib.blake2b(normalise(text, mode).encode(), digest_size=12).digest()
-                for text in requests(conversation)
+            tuple(
+                dict.fromkeys(
+                    hashlib.blake2b(normalise(text, mode).encode(), digest_size=12).digest()
+                    for text in requests(conversation)
+                )
             )
             if mode != "off"
-            else frozenset()
+            else ()
         )
         return cls(conversation.id, family_of(conversation), keys)
 
