@@ -6,8 +6,8 @@ Each ``--n`` runs the whole pipeline with the offline teacher in a child process
 peak resident memory is its own), on a fresh copy of a prepared workspace (``--prepared``: imported,
 annotated, graph and mocks built, as ``throughput.py`` prepares it; without it, a fresh workspace with
 the catalog or the bundled example, every stage included). Printed per n: accepted and rejected,
-seconds, accepted conversations per second end to end, seconds per stage, the child's peak RSS, and
-the machine's load.
+seconds, accepted conversations per second end to end, seconds per stage, the child's peak RSS (also
+as it stood when each stage ended, and the resident memory each stage left), and the machine's load.
 """
 
 from __future__ import annotations
@@ -25,10 +25,20 @@ CHILD = """
 import asyncio, json, resource, sys, time
 from pathlib import Path
 from graph_toucan.llm import LLM, OfflineBackend
-from graph_toucan.pipeline import PipelineConfig, run_pipeline
+from graph_toucan.pipeline import Pipeline, PipelineConfig, run_pipeline
 from graph_toucan.store import Store
 
 workspace, n, catalogs = Path(sys.argv[1]), int(sys.argv[2]), [Path(p) for p in sys.argv[3:]]
+peak_by_stage, rss_after_stage, stage = {}, {}, Pipeline._stage
+
+
+async def measured(self, name, work):  # the high-water mark when each stage ends, and what it leaves
+    await stage(self, name, work)
+    peak_by_stage[name] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    rss_after_stage[name] = round(int(Path("/proc/self/statm").read_text().split()[1]) * 4096 / 2**20, 1)
+
+
+Pipeline._stage = measured
 store = Store.open(workspace)
 started = time.perf_counter()
 config = PipelineConfig(n=n, catalogs=catalogs, export_dir=workspace / "dataset")
@@ -39,6 +49,7 @@ print(json.dumps({
     "seconds": round(elapsed, 1), "accepted_per_s": round(report.accepted / elapsed, 2),
     "stages": report.stages,
     "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    "peak_rss_mib_by_stage": peak_by_stage, "rss_mib_after_stage": rss_after_stage,
 }))
 """
 
