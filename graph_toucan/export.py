@@ -295,10 +295,10 @@ def export(
             + (f" from sampler {sampler!r}" if sampler else "")
             + "; run 'graph-toucan run --n 100' first"
         )
-    catalog = {t.id: t for t in store.tools()}
-    server_ids = {catalog[t].server_id for t in tools if t in catalog}
+    origins = store.tool_origins()
+    server_ids = {origins[t][0] for t in tools if t in origins}
     servers = {s.name: s.license for s in store.servers() if s.id in server_ids}
-    sources = sorted({catalog[t].source for t in tools if t in catalog})
+    sources = sorted({origins[t][1] for t in tools if t in origins})
     report = ExportReport(
         out=folder,
         formats=chosen,

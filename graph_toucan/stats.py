@@ -239,7 +239,7 @@ def compute_stats(
 ) -> StatsReport:
     """Statistics of the stored conversations (accepted and rejected; optionally one teacher's), one column
     per sampler present. ``conversations`` replaces the store's when given (e.g. an export's selection)."""
-    tool_servers = {t.id: t.server_id for t in store.tools()}
+    tool_servers = {i: server for i, (server, _) in store.tool_origins().items()}
     tools_total, servers_total = len(tool_servers), store.count("servers")
     per_sampler: dict[str, ConversationStats] = {}
     source = store.conversations(teacher=teacher) if conversations is None else conversations

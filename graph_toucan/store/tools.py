@@ -92,6 +92,13 @@ class ToolTables(Connection):
         )
         return [_tool(r) for r in rows]
 
+    def tool_origins(self) -> dict[str, tuple[str, str]]:
+        """Tool id -> (server id, catalog source) of every tool, without reading the tools themselves."""
+        return {
+            i: (server, source)
+            for i, server, source in self.db.execute("select id, server_id, source from tools")
+        }
+
     def get_tool(self, ref: str) -> Tool | None:
         """A tool by id, by ``server/tool`` or by tool name when that name is unique."""
         matches = self.tool_matches(ref)
