@@ -121,6 +121,36 @@ def test_unopenable_paths_raise_store_error(tmp_path: Path) -> None:
         Store(corrupt)
 
 
+def test_listings_in_stream_order_walk_its_index_instead_of_sorting_every_match(tmp_path: Path) -> None:
+    """A sort would hold every matching row, data and all, before the first came back (a schema-8
+    workspace gains the index)."""
+    path = tmp_path / DB_NAME
+    store = Store(path)
+    store.db.execute("drop index idx_conversations_sampler_seed_position_kind_id")
+    store.db.execute("PRAGMA user_version = 8")
+    store.close()
+    store = Store(path)
+    executed: list[str] = []
+    store.db.conn.set_trace_callback(executed.append)
+    filters: list[dict[str, str]] = [
+        {},
+        {"status": "accepted"},
+        {"status": "accepted", "teacher": "offline"},
+        {"status": "rejected", "kind": "translation"},
+        {"kind": "miss-func", "teacher": "offline", "sampler": "graph"},
+        {"teacher": "offline"},
+    ]
+    for given in filters:
+        list(store.conversations(**given))
+        store.conversation_ids(**given)
+    store.db.conn.set_trace_callback(None)
+    listings = [sql for sql in executed if "order by sampler, seed, position, kind, id" in sql]
+    assert len(listings) == 2 * len(filters)
+    for sql in listings:
+        plan = " ".join(row[3] for row in store.db.execute("explain query plan " + sql))
+        assert "idx_conversations_sampler_seed_position_kind_id" in plan and "TEMP B-TREE" not in plan, sql
+
+
 def test_a_schema_6_workspace_gains_the_stream_draws_and_mock_checks_tables(tmp_path: Path) -> None:
     path = tmp_path / DB_NAME
     store = Store(path)
@@ -130,7 +160,7 @@ def test_a_schema_6_workspace_gains_the_stream_draws_and_mock_checks_tables(tmp_
     store.db.execute("PRAGMA user_version = 6")
     store.close()
     again = Store(path)
-    assert again.version == len(MIGRATIONS) == 8 and again.count("tools") == 98
+    assert again.version == len(MIGRATIONS) == 9 and again.count("tools") == 98
     assert again.stream_draws("stream-x") == []
     again.add_passed_checks(["a", "b", "a"])
     again.add_passed_checks(["b"])

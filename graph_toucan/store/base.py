@@ -113,10 +113,16 @@ class Connection:
         return self.db.execute(f"select 1 from {table} where id = ?", [pk]).fetchone() is not None
 
     @staticmethod
-    def _filter(**filters: str | int | None) -> tuple[str | None, list[Any]]:
-        """A ``where`` clause of equalities over the given (not None) columns, and its parameters."""
+    def _filter(
+        *, unindexed: tuple[str, ...] = (), **filters: str | int | None
+    ) -> tuple[str | None, list[Any]]:
+        """A ``where`` clause of equalities over the given (not None) columns, and its parameters. The
+        ``unindexed`` columns are written ``+column``, SQLite's way of keeping a term off the indexes,
+        so that a query with an ORDER BY walks that order's index instead of searching one of theirs
+        and sorting what it finds."""
         given = {k: v for k, v in filters.items() if v is not None}
-        return (" and ".join(f"{k} = ?" for k in given) or None), list(given.values())
+        terms = [f"{'+' if k in unindexed else ''}{k} = ?" for k in given]
+        return (" and ".join(terms) or None), list(given.values())
 
     # -- helpers -----------------------------------------------------------------------------------
     def _by_id_or_prefix(self, table: str, ref: str) -> dict[str, Any] | None:

@@ -202,6 +202,12 @@ def _migration_8(db: sqlite_utils.Database) -> None:
     db["mock_checks"].create({"key": str}, pk="key")
 
 
+def _migration_9(db: sqlite_utils.Database) -> None:
+    """An index in sample-stream order, so the stages that read every conversation in that order walk
+    it instead of sorting all the matching rows, data and all (about 1 GB at 20,000 conversations)."""
+    db["conversations"].create_index(["sampler", "seed", "position", "kind", "id"], if_not_exists=True)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_2,
@@ -211,4 +217,5 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_6,
     _migration_7,
     _migration_8,
+    _migration_9,
 ]
