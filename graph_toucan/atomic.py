@@ -21,19 +21,11 @@ def replacing(path: str | os.PathLike[str]) -> Iterator[Path]:
     """``with replacing(target) as tmp:`` write ``tmp`` by any means (a writer library, ``savefig``);
     on success it replaces ``target`` atomically, on error it is removed and ``target`` is untouched."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _sweep(target)
-    fd, name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name[:100]}.{os.getpid()}.", suffix=".tmp"
-    )
-    os.close(fd)
-    tmp = Path(name)
+    _prepare(target)
+    tmp = _temporary(target)
     try:
         yield tmp
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+        _put_in_place(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -49,16 +41,11 @@ class Shards:
 
     def __init__(self, target: str | os.PathLike[str]) -> None:
         self.target = Path(target)
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        _sweep(self.target)
+        _prepare(self.target)
         self.parts: list[Path] = []
 
     def new(self) -> Path:
-        fd, name = tempfile.mkstemp(
-            dir=self.target.parent, prefix=f".{self.target.name[:100]}.{os.getpid()}.", suffix=".tmp"
-        )
-        os.close(fd)
-        self.parts.append(Path(name))
+        self.parts.append(_temporary(self.target))
         return self.parts[-1]
 
     def names(self, k: int) -> list[Path]:
@@ -78,10 +65,7 @@ class Shards:
         final = self.names(len(self.parts))
         stale = set(self.earlier()) - set(final)
         for part, path in zip(self.parts, final, strict=True):
-            with open(part, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.chmod(part, 0o644)
-            os.replace(part, path)
+            _put_in_place(part, path)
         for path in stale:
             path.unlink(missing_ok=True)
         _fsync_dir(self.target.parent)
@@ -99,6 +83,29 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, encoding: str 
     raw = data.encode(encoding) if isinstance(data, str) else data
     with replacing(path) as tmp, open(tmp, "wb") as handle:
         handle.write(raw)
+
+
+def _prepare(target: Path) -> None:
+    """The target's folder exists and holds no temporary files of dead writers of it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _sweep(target)
+
+
+def _temporary(target: Path) -> Path:
+    """A new empty temporary file beside ``target``, named so that :func:`_sweep` finds it."""
+    fd, name = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name[:100]}.{os.getpid()}.", suffix=".tmp"
+    )
+    os.close(fd)
+    return Path(name)
+
+
+def _put_in_place(tmp: Path, target: Path) -> None:
+    """Make the finished ``tmp`` durable and rename it over ``target``."""
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, target)
 
 
 def _sweep(target: Path) -> None:
